@@ -1,1 +1,258 @@
-//! stub
+//! Scenario files: read, merge `extends`, apply `--set`, check everything, render bodies.
+//!
+//! [`load`] either returns a [`Scenario`] that is known to be runnable, or
+//! every problem found, each pointing at its file, line and column.
+
+pub mod check;
+pub mod de;
+pub mod model;
+pub mod template;
+pub mod tree;
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+
+use crate::diag::{Diagnostics, Origin, Problem, Sources};
+pub use model::ScenarioFile;
+use tree::{KeyPath, Node, Seg, Value};
+
+/// A checked scenario, ready to be turned into a plan.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// `scenario.name`, or the file's stem.
+    pub name: String,
+    pub model: ScenarioFile,
+    /// The template's name as shown in plans (a path, or `built-in:openai-chat`).
+    pub template: String,
+    /// One rendered body per pool entry, in pool order.
+    pub bodies: Vec<Bytes>,
+}
+
+/// Read and check the scenario at `path` with `--set` overrides applied.
+pub fn load(path: &Path, sets: &[String]) -> Result<Scenario, Diagnostics> {
+    let mut sources = Sources::default();
+    let mut problems = Vec::new();
+    let tree = match read_tree(path, &mut sources, &mut Vec::new()) {
+        Ok(tree) => Some(tree),
+        Err(problem) => {
+            problems.push(*problem);
+            None
+        }
+    };
+    let Some(mut tree) = tree else {
+        return Err(Diagnostics { sources, problems });
+    };
+    for set in sets {
+        if let Err(problem) = apply_set(&mut tree, set, &mut sources) {
+            problems.push(problem);
+        }
+    }
+    let (model, found) = de::from_tree::<ScenarioFile>(&tree);
+    problems.extend(found);
+    let scenario = model.and_then(|model| {
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let mut checked = check::check(&model, &dir);
+        let rendered = template::render_all(&model, &dir, &mut sources);
+        let bodies = match rendered {
+            Ok(r) => Some(r),
+            Err(found) => {
+                checked.extend(found);
+                None
+            }
+        };
+        for problem in checked {
+            let origin = KeyPath::parse(&problem.key).and_then(|k| tree.origin_of(&k, false));
+            problems.push(problem.at(origin));
+        }
+        let (template, bodies) = bodies?;
+        let name = model.scenario.name.clone().unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "scenario".into())
+        });
+        Some(Scenario {
+            file: path.to_path_buf(),
+            name,
+            model,
+            template,
+            bodies,
+        })
+    });
+    match scenario {
+        Some(s) if problems.is_empty() => Ok(s),
+        _ => Err(Diagnostics { sources, problems }),
+    }
+}
+
+/// Read `path` into a tree, merging the bases named by `extends` under it.
+fn read_tree(
+    path: &Path,
+    sources: &mut Sources,
+    chain: &mut Vec<PathBuf>,
+) -> Result<Node, Box<Problem>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Box::new(
+            Problem::new("", format!("cannot read `{}`: {e}", path.display()))
+                .note("check the path; scenario files live under scenarios/"),
+        )
+    })?;
+    let id = sources.add(path.display().to_string(), text);
+    let mut tree = tree::parse(sources, id).map_err(Box::new)?;
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    if chain.contains(&canonical) {
+        return Err(Box::new(Problem::new(
+            "extends",
+            format!("`{}` extends itself through a cycle", path.display()),
+        )));
+    }
+    chain.push(canonical);
+    let extends_key = KeyPath(vec![Seg::Key("extends".into())]);
+    let Some(extends) = tree.get(&extends_key).cloned() else {
+        chain.pop();
+        return Ok(tree);
+    };
+    tree.remove(&extends_key);
+    let bases: Vec<(String, Origin)> = match &extends.value {
+        Value::String(s) => vec![(s.clone(), extends.origin.clone())],
+        Value::Array(items) => items
+            .iter()
+            .map(|n| match &n.value {
+                Value::String(s) => Ok((s.clone(), n.origin.clone())),
+                other => Err(bad_extends(other.type_name(), &n.origin)),
+            })
+            .collect::<Result<_, _>>()?,
+        other => return Err(bad_extends(other.type_name(), &extends.origin)),
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut merged: Option<Node> = None;
+    for (base, origin) in bases {
+        let base_path = dir.join(&base);
+        if !base_path.is_file() {
+            return Err(Box::new(
+                Problem::new("extends", format!("base file `{base}` not found"))
+                    .at(Some(origin))
+                    .label(format!("looked for {}", base_path.display()))
+                    .note("paths in `extends` are relative to the file that names them"),
+            ));
+        }
+        let base_tree = read_tree(&base_path, sources, chain)?;
+        merged = Some(match merged {
+            Some(m) => tree::merge(m, base_tree),
+            None => base_tree,
+        });
+    }
+    chain.pop();
+    Ok(match merged {
+        Some(base) => tree::merge(base, tree),
+        None => tree,
+    })
+}
+
+fn bad_extends(found: &str, origin: &Origin) -> Box<Problem> {
+    Box::new(
+        Problem::new(
+            "extends",
+            format!("`extends` must be a file name, found {found}"),
+        )
+        .at(Some(origin.clone()))
+        .label("write `extends = \"base.toml\"` or a list of such names"),
+    )
+}
+
+/// Apply one `--set key.path=value` to the tree.
+fn apply_set(tree: &mut Node, set: &str, sources: &mut Sources) -> Result<(), Problem> {
+    let id = sources.add("--set", set.to_string());
+    let whole = Origin {
+        source: id,
+        span: 0..set.len(),
+    };
+    let Some(eq) = set.find('=') else {
+        return Err(Problem::new("", format!("`--set {set}` has no `=`"))
+            .at(Some(whole))
+            .label("write --set key.path=value, e.g. --set load.requests=200"));
+    };
+    let key_text = set[..eq].trim();
+    let Some(path) = KeyPath::parse(key_text) else {
+        return Err(Problem::new("", format!("`{key_text}` is not a key path"))
+            .at(Some(whole))
+            .label("write dotted keys, e.g. load.requests"));
+    };
+    let value = tree::parse_value(sources, id, eq + 1..set.len());
+    let key_origin = Origin {
+        source: id,
+        span: 0..eq,
+    };
+    tree.set(&path, value, key_origin.clone())
+        .map_err(|e| Problem::new(path.to_string(), e).at(Some(key_origin)))
+}
+
+/// Find a file named in a scenario: relative to the scenario's folder, then
+/// to each folder above it (so `templates/…` works from `scenarios/`).
+pub fn resolve_path(dir: &Path, name: &Path) -> Option<PathBuf> {
+    if name.is_absolute() {
+        return name.exists().then(|| name.to_path_buf());
+    }
+    dir.ancestors()
+        .map(|d| d.join(name))
+        .find(|candidate| candidate.exists())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("scenario-test-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn extends_merges_tables_and_set_overrides_win() {
+        let dir = temp_dir("extends");
+        write(
+            &dir,
+            "base.toml",
+            "[load]\nconcurrency = [1, 2]\nrequests = 10\n[request.pool]\nprompts = [\"hi\"]\n",
+        );
+        let file = write(
+            &dir,
+            "child.toml",
+            "extends = \"base.toml\"\n[scenario]\nname = \"child\"\n[load]\nconcurrency = [4]\n",
+        );
+        let s = load(&file, &["load.runs=3".into()]).unwrap();
+        assert_eq!(s.name, "child");
+        assert_eq!(s.model.load.concurrency, vec![4]);
+        assert_eq!(s.model.load.requests, Some(10));
+        assert_eq!(s.model.load.runs, 3);
+        assert_eq!(s.bodies.len(), 1);
+    }
+
+    #[test]
+    fn a_bad_set_points_at_the_argument() {
+        let dir = temp_dir("set");
+        let file = write(&dir, "s.toml", "[load]\nrequests = 10\n");
+        let err = load(&file, &["load.requests=lots".into()]).unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err}");
+        let origin = err.problems[0].origin.as_ref().unwrap();
+        assert_eq!(err.sources.name(origin.source), "--set");
+    }
+
+    #[test]
+    fn extends_cycle_is_reported() {
+        let dir = temp_dir("cycle");
+        write(&dir, "a.toml", "extends = \"b.toml\"\n");
+        let file = write(&dir, "b.toml", "extends = \"a.toml\"\n");
+        let err = load(&file, &[]).unwrap_err();
+        assert!(err.to_string().contains("cycle"), "{err}");
+    }
+}

@@ -17,7 +17,9 @@ fn default_delay_ms() -> u64 {
 
 impl Default for UpstreamConfig {
     fn default() -> Self {
-        Self { delay_ms: default_delay_ms() }
+        Self {
+            delay_ms: default_delay_ms(),
+        }
     }
 }
 

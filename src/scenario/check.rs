@@ -1,0 +1,251 @@
+//! Checks a typed scenario for values serde accepts but a run cannot use.
+//!
+//! Each problem names its key path; the caller turns that into a file,
+//! line and column.
+
+use std::path::Path;
+
+use super::model::{ScenarioFile, Thresholds};
+use crate::diag::{did_you_mean, Problem};
+
+/// Output formats `[report] formats` accepts.
+pub const FORMATS: &[&str] = &["json", "csv", "md"];
+
+const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+pub fn check(s: &ScenarioFile, dir: &Path) -> Vec<Problem> {
+    let mut out = Vec::new();
+    check_load(s, &mut out);
+    check_request(s, dir, &mut out);
+    check_topology(s, &mut out);
+    check_thresholds(&s.assertions, "assert", &s.load.concurrency, true, &mut out);
+    for (i, format) in s.report.formats.iter().enumerate() {
+        if !FORMATS.contains(&format.as_str()) {
+            let p = Problem::new(
+                format!("report.formats[{i}]"),
+                format!("unknown report format `{format}`"),
+            )
+            .note(format!("valid formats: {}", FORMATS.join(", ")));
+            out.push(match did_you_mean(format, FORMATS) {
+                Some(s) => p.label(format!("did you mean `{s}`?")),
+                None => p,
+            });
+        }
+    }
+    out
+}
+
+fn check_load(s: &ScenarioFile, out: &mut Vec<Problem>) {
+    let load = &s.load;
+    if load.concurrency.is_empty() {
+        out.push(
+            Problem::new("load.concurrency", "the concurrency sweep is empty")
+                .label("list at least one level, e.g. [1, 10, 50, 100]"),
+        );
+    }
+    for (i, &c) in load.concurrency.iter().enumerate() {
+        if c == 0 {
+            out.push(
+                Problem::new(
+                    format!("load.concurrency[{i}]"),
+                    "concurrency must be at least 1",
+                )
+                .label("use 1 or more"),
+            );
+        } else if load.concurrency[..i].contains(&c) {
+            out.push(
+                Problem::new(
+                    format!("load.concurrency[{i}]"),
+                    format!("concurrency {c} is listed twice"),
+                )
+                .label("each level once; use `runs` to repeat it"),
+            );
+        }
+    }
+    if load.requests == Some(0) {
+        out.push(
+            Problem::new("load.requests", "requests must be at least 1").label("use 1 or more"),
+        );
+    }
+    if load.requests.is_some() && load.duration.is_some() {
+        out.push(
+            Problem::new(
+                "load.duration",
+                "set either `requests` or `duration` per step, not both",
+            )
+            .label("remove one of them"),
+        );
+    }
+    if load.duration == Some(std::time::Duration::ZERO) {
+        out.push(Problem::new(
+            "load.duration",
+            "duration must be longer than zero",
+        ));
+    }
+    if load.runs == 0 {
+        out.push(Problem::new("load.runs", "runs must be at least 1").label("use 1 or more"));
+    }
+}
+
+fn check_request(s: &ScenarioFile, dir: &Path, out: &mut Vec<Problem>) {
+    let r = &s.request;
+    if !METHODS.contains(&r.method.as_str()) {
+        out.push(
+            Problem::new(
+                "request.method",
+                format!("unknown HTTP method `{}`", r.method),
+            )
+            .note(format!("valid methods: {}", METHODS.join(", "))),
+        );
+    }
+    if !r.path.starts_with('/') {
+        out.push(
+            Problem::new(
+                "request.path",
+                format!("path `{}` must start with `/`", r.path),
+            )
+            .label(format!("write \"/{}\"", r.path)),
+        );
+    }
+    if r.timeout.is_zero() {
+        out.push(Problem::new(
+            "request.timeout",
+            "timeout must be longer than zero",
+        ));
+    }
+    for name in r.headers.keys() {
+        if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            out.push(Problem::new(
+                format!("request.headers.{name}"),
+                format!("`{name}` is not a valid header name"),
+            ));
+        }
+    }
+    if let Some(template) = &r.template {
+        if super::resolve_path(dir, template).is_none() {
+            out.push(
+                Problem::new(
+                    "request.template",
+                    format!("template `{}` not found", template.display()),
+                )
+                .label("no such file")
+                .note(format!(
+                    "looked in {} and the folders above it; request templates live under templates/requests/",
+                    dir.display()
+                )),
+            );
+        }
+    }
+    if r.pool.prompts.is_some() && r.pool.file.is_some() {
+        out.push(
+            Problem::new(
+                "request.pool.file",
+                "set either `prompts` or `file` in [request.pool], not both",
+            )
+            .label("remove one of them"),
+        );
+    }
+    if let Some(file) = &r.pool.file {
+        if super::resolve_path(dir, file).is_none() {
+            out.push(
+                Problem::new(
+                    "request.pool.file",
+                    format!("prompt pool `{}` not found", file.display()),
+                )
+                .label("no such file")
+                .note(format!(
+                    "looked in {} and the folders above it",
+                    dir.display()
+                )),
+            );
+        }
+    }
+    if let Some(prompts) = &r.pool.prompts {
+        if prompts.is_empty() {
+            out.push(Problem::new(
+                "request.pool.prompts",
+                "the prompt pool is empty",
+            ));
+        }
+        for (i, p) in prompts.iter().enumerate() {
+            if !(p.is_string() || p.is_object()) {
+                out.push(
+                    Problem::new(
+                        format!("request.pool.prompts[{i}]"),
+                        "a pool entry must be a string or a table",
+                    )
+                    .label("e.g. \"Say hi\" or { prompt = \"Say hi\", max_tokens = 16 }"),
+                );
+            }
+        }
+    }
+}
+
+fn check_topology(s: &ScenarioFile, out: &mut Vec<Problem>) {
+    let Some(target) = &s.topology.target else {
+        return;
+    };
+    match target.parse::<hyper::Uri>() {
+        Ok(uri) if uri.scheme_str() == Some("http") && uri.host().is_some() => {}
+        Ok(uri) if uri.scheme_str() == Some("https") => out.push(
+            Problem::new("topology.target", "https targets are not supported yet")
+                .label("use an http:// address (e.g. a local TLS-terminating proxy's plain port)"),
+        ),
+        _ => out.push(
+            Problem::new("topology.target", format!("`{target}` is not an http URL"))
+                .label("write e.g. \"http://127.0.0.1:8080/v1/chat/completions\""),
+        ),
+    }
+}
+
+fn check_thresholds(t: &Thresholds, at: &str, levels: &[u32], top: bool, out: &mut Vec<Problem>) {
+    let limits = [
+        ("min_rps", t.min_rps),
+        ("max_p50_ms", t.max_p50_ms),
+        ("max_p95_ms", t.max_p95_ms),
+        ("max_p99_ms", t.max_p99_ms),
+    ];
+    for (key, value) in limits {
+        if value.is_some_and(|v| !(v >= 0.0 && v.is_finite())) {
+            out.push(Problem::new(
+                format!("{at}.{key}"),
+                format!("`{key}` must be a number ≥ 0"),
+            ));
+        }
+    }
+    if t.max_error_rate.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
+        out.push(
+            Problem::new(
+                format!("{at}.max_error_rate"),
+                "`max_error_rate` is a share between 0 and 1",
+            )
+            .label("e.g. 0.01 for 1%"),
+        );
+    }
+    if !top && !t.concurrency.is_empty() {
+        out.push(Problem::new(
+            format!("{at}.concurrency"),
+            "per-concurrency thresholds cannot nest",
+        ));
+    }
+    for (level, inner) in &t.concurrency {
+        let key = format!("{at}.concurrency.{level}");
+        match level.parse::<u32>() {
+            Ok(n) if levels.contains(&n) => check_thresholds(inner, &key, levels, false, out),
+            _ => out.push(
+                Problem::new(
+                    key,
+                    format!("`{level}` is not a concurrency level of this sweep"),
+                )
+                .note(format!(
+                    "levels in load.concurrency: {}",
+                    levels
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            ),
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! The scenario file's tables as typed structs: the one place keys and defaults are defined.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::upstream::UpstreamConfig;
+
+/// A whole scenario file after `extends` and `--set` were applied.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    #[serde(default)]
+    pub scenario: Meta,
+    #[serde(default)]
+    pub topology: Topology,
+    #[serde(default)]
+    pub upstream: UpstreamConfig,
+    #[serde(default)]
+    pub request: Request,
+    #[serde(default)]
+    pub load: Load,
+    #[serde(default, rename = "assert")]
+    pub assertions: Thresholds,
+    #[serde(default)]
+    pub report: ReportOptions,
+}
+
+/// `[scenario]`: what this benchmark is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    /// Name used for the results folder; defaults to the file's stem.
+    pub name: Option<String>,
+    /// One line saying what the scenario measures.
+    pub description: Option<String>,
+}
+
+/// `[topology]`: what runs under test. Today: the built-in fake upstream hit
+/// directly, or an existing URL; gateways, instances and databases come next.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    /// Benchmark this URL as is and start nothing (like seed 000's `--url`).
+    pub target: Option<String>,
+    /// First port for the services this tool starts (then +1, +2, …);
+    /// unset: free ports are picked and shown in the plan.
+    pub base_port: Option<u16>,
+}
+
+/// `[request]`: what each request looks like.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Path on the started service (ignored when `topology.target` is a full URL).
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// minijinja template file for the body; unset: the built-in OpenAI chat body.
+    pub template: Option<PathBuf>,
+    /// Extra headers, e.g. `{ Authorization = "Bearer x" }`.
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// Variables every template sees (a pool entry's fields override them).
+    #[serde(default)]
+    pub vars: IndexMap<String, serde_json::Value>,
+    /// How long one request may take before it counts as a timeout.
+    #[serde(default = "default_timeout", with = "duration")]
+    pub timeout: Duration,
+    #[serde(default)]
+    pub pool: Pool,
+}
+
+impl Default for Request {
+    fn default() -> Self {
+        Request {
+            method: default_method(),
+            path: default_path(),
+            template: None,
+            headers: IndexMap::new(),
+            vars: IndexMap::new(),
+            timeout: default_timeout(),
+            pool: Pool::default(),
+        }
+    }
+}
+
+fn default_method() -> String {
+    "POST".into()
+}
+fn default_path() -> String {
+    "/v1/chat/completions".into()
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// `[request.pool]`: the entries templates are filled from.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pool {
+    /// Inline entries: strings (taken as `prompt`) or tables of variables.
+    pub prompts: Option<Vec<serde_json::Value>>,
+    /// A JSONL file, one object per line, e.g. `{"prompt": "…", "max_tokens": 64}`.
+    pub file: Option<PathBuf>,
+    #[serde(default)]
+    pub selection: Selection,
+    /// Seed for `selection = "random"`.
+    #[serde(default)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Selection {
+    #[default]
+    RoundRobin,
+    Random,
+}
+
+/// `[load]`: the concurrency sweep.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    #[serde(default = "default_concurrency")]
+    pub concurrency: Vec<u32>,
+    /// Measured requests per step (default 1000 unless `duration` is set).
+    pub requests: Option<u64>,
+    /// Measure for this long per step instead of a request count.
+    #[serde(default, with = "duration::option")]
+    pub duration: Option<Duration>,
+    /// Requests per step before measuring (not recorded); default: the concurrency level.
+    pub warmup: Option<u64>,
+    /// How many times each concurrency level is measured.
+    #[serde(default = "default_runs")]
+    pub runs: u32,
+}
+
+impl Default for Load {
+    fn default() -> Self {
+        Load {
+            concurrency: default_concurrency(),
+            requests: None,
+            duration: None,
+            warmup: None,
+            runs: default_runs(),
+        }
+    }
+}
+
+fn default_concurrency() -> Vec<u32> {
+    vec![1, 10, 50, 100]
+}
+fn default_runs() -> u32 {
+    1
+}
+
+/// `[assert]` thresholds; `[assert.concurrency.N]` overrides them for one level.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    pub min_rps: Option<f64>,
+    pub max_p50_ms: Option<f64>,
+    pub max_p95_ms: Option<f64>,
+    pub max_p99_ms: Option<f64>,
+    /// Largest share of failed requests, 0.0–1.0.
+    pub max_error_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub concurrency: BTreeMap<String, Thresholds>,
+}
+
+/// `[report]`: what is written besides `report.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportOptions {
+    /// Output formats; `json` is always written.
+    #[serde(default = "default_formats")]
+    pub formats: Vec<String>,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            formats: default_formats(),
+        }
+    }
+}
+
+fn default_formats() -> Vec<String> {
+    ["json", "csv", "md"].map(String::from).to_vec()
+}
+
+/// Durations written as text: "30s", "500ms", "2m".
+pub mod duration {
+    use std::time::Duration;
+
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).map_err(D::Error::custom)
+    }
+
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        humantime::parse_duration(text).map_err(|_| {
+            format!("`{text}` is not a duration: write it like \"30s\", \"500ms\" or \"2m\"")
+        })
+    }
+
+    pub mod option {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => super::serialize(d, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            super::deserialize(d).map(Some)
+        }
+    }
+}

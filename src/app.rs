@@ -1,14 +1,218 @@
 //! Command dispatch: each subcommand as a function from arguments to an exit code.
+//!
+//! Exit codes: 0 all assertions passed, 1 an assertion failed, 2 bad input
+//! or a run error, 130 interrupted.
 
+use std::io::IsTerminal;
+use std::path::Path;
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{Cli, Command, PlanArgs, RunArgs, ValidateArgs};
+use crate::plan::{self, Plan};
+use crate::report::{self, Status};
+use crate::run;
+use crate::scenario::{self, Scenario};
+
+const FAILED: u8 = 1;
+const ERROR: u8 = 2;
+const INTERRUPTED: u8 = 130;
 
 pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
+        Command::Run(args) => run_command(args),
+        Command::Validate(args) => validate(args),
+        Command::Plan(args) => plan_command(args),
         Command::FakeUpstream(args) => fake_upstream(args),
-        _ => ExitCode::from(2),
     }
+}
+
+/// Load and check `file`, printing every problem to stderr.
+fn load(file: &Path, sets: &[String]) -> Option<Scenario> {
+    match scenario::load(file, sets) {
+        Ok(s) => Some(s),
+        Err(diagnostics) => {
+            eprint!("{}", diagnostics.render(std::io::stderr().is_terminal()));
+            let n = diagnostics.problems.len();
+            eprintln!(
+                "error: {} in {}; nothing was started",
+                if n == 1 {
+                    "1 problem".to_string()
+                } else {
+                    format!("{n} problems")
+                },
+                file.display()
+            );
+            None
+        }
+    }
+}
+
+fn exe() -> String {
+    std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "scenario".into())
+}
+
+fn make_plan(s: &Scenario) -> Option<Plan> {
+    match plan::build(s, &exe()) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            eprintln!("error: cannot plan {}: {e}", s.file.display());
+            None
+        }
+    }
+}
+
+fn validate(args: ValidateArgs) -> ExitCode {
+    let mut ok = true;
+    for file in &args.files {
+        match load(file, &args.scenario.set) {
+            Some(s) => println!(
+                "ok: {} ({} levels × {} runs, {} pool entries)",
+                file.display(),
+                s.model.load.concurrency.len(),
+                s.model.load.runs,
+                s.bodies.len()
+            ),
+            None => ok = false,
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(ERROR)
+    }
+}
+
+fn plan_command(args: PlanArgs) -> ExitCode {
+    let Some(plan) = load(&args.file, &args.scenario.set).and_then(|s| make_plan(&s)) else {
+        return ExitCode::from(ERROR);
+    };
+    if args.json {
+        match serde_json::to_string_pretty(&plan) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(ERROR);
+            }
+        }
+    } else {
+        print!("{plan}");
+    }
+    ExitCode::SUCCESS
+}
+
+fn run_command(args: RunArgs) -> ExitCode {
+    // Check every file before anything starts.
+    let loaded: Vec<Option<(Scenario, Plan)>> = args
+        .files
+        .iter()
+        .map(|f| {
+            let s = load(f, &args.scenario.set)?;
+            let p = make_plan(&s)?;
+            Some((s, p))
+        })
+        .collect();
+    if loaded.iter().any(Option::is_none) {
+        return ExitCode::from(ERROR);
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(ERROR);
+        }
+    };
+    let options = run::Options {
+        out: args.out.clone(),
+        progress: !args.quiet && std::io::stdout().is_terminal(),
+    };
+    runtime.block_on(async {
+        let cancel = CancellationToken::new();
+        tokio::spawn(forward_signals(cancel.clone()));
+        let mut code = 0u8;
+        let mut summaries = Vec::new();
+        for (scenario, plan) in loaded.into_iter().flatten() {
+            if !args.quiet {
+                eprintln!("running {} ({} steps) …", plan.scenario, plan.steps.len());
+            }
+            let outcome = match run::execute(&scenario, &plan, &options, cancel.clone()).await {
+                Ok(o) => o,
+                Err(e) => {
+                    eprintln!(
+                        "error: cannot write reports under {}: {e}",
+                        options.out.display()
+                    );
+                    return ExitCode::from(ERROR);
+                }
+            };
+            let r = &outcome.report;
+            if !args.quiet {
+                let table = report::terminal::render(r);
+                if args.json {
+                    eprint!("{table}");
+                } else {
+                    print!("{table}");
+                }
+                eprintln!("reports: {}", outcome.dir.display());
+            }
+            if let Some(e) = &r.error {
+                eprintln!("error: {e}");
+            }
+            let this = match r.status {
+                Status::Complete if r.passed() => 0,
+                Status::Complete => FAILED,
+                Status::Interrupted => INTERRUPTED,
+                Status::Failed | Status::Running => ERROR,
+            };
+            code = code.max(this);
+            summaries.push(serde_json::json!({
+                "scenario": r.scenario.name,
+                "outcome": report::outcome_word(r),
+                "status": r.status,
+                "error": r.error,
+                "report_dir": outcome.dir,
+                "levels": r.levels,
+                "verdicts": r.verdicts,
+            }));
+            if r.status == Status::Interrupted {
+                break;
+            }
+        }
+        if args.json {
+            let doc = serde_json::json!({ "runs": summaries });
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+        ExitCode::from(code)
+    })
+}
+
+/// Cancel the run on Ctrl-C or SIGTERM; a second Ctrl-C exits at once
+/// (services still die with us through their parent-death signal).
+async fn forward_signals(cancel: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = int.recv() => {},
+        _ = term.recv() => {},
+    }
+    eprintln!("\ninterrupted: stopping the step, writing the report, stopping services …");
+    cancel.cancel();
+    tokio::select! {
+        _ = int.recv() => {},
+        _ = term.recv() => {},
+    }
+    std::process::exit(i32::from(INTERRUPTED));
 }
 
 fn fake_upstream(args: crate::upstream::Args) -> ExitCode {

@@ -1,1 +1,417 @@
-//! stub
+//! Measurements: a [`Recorder`] per load thread (no locks, no allocation per
+//! sample), merged after the step into summaries, time series and spreads.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// Latencies are recorded in microseconds, from 1 µs to one hour.
+const HIGHEST_US: u64 = 3_600_000_000;
+
+fn histogram(sigfig: u8) -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HIGHEST_US, sigfig).expect("static histogram bounds are valid")
+}
+
+/// Why a request did not succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The response status was not 2xx.
+    Status(u16),
+    /// No answer within the request timeout.
+    Timeout,
+    /// The TCP connection (or HTTP handshake) could not be made.
+    Connect,
+    /// The connection failed while sending or reading (reset, truncated body).
+    Read,
+}
+
+/// One second of a step: counts and a coarse latency histogram.
+#[derive(Debug, Clone)]
+struct Second {
+    ok: u64,
+    errors: u64,
+    latency: Histogram<u64>,
+}
+
+/// Everything one load thread measured in one step.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    latency: Histogram<u64>,
+    seconds: Vec<Second>,
+    successes: u64,
+    timeouts: u64,
+    connects: u64,
+    reads: u64,
+    status: Box<[u64; 600]>,
+    /// When the last request ended, from the start of measurement.
+    last_end: Duration,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder {
+            latency: histogram(3),
+            seconds: Vec::new(),
+            successes: 0,
+            timeouts: 0,
+            connects: 0,
+            reads: 0,
+            status: Box::new([0; 600]),
+            last_end: Duration::ZERO,
+        }
+    }
+}
+
+impl Recorder {
+    /// Record one finished request: `end` is measured from the step's start,
+    /// `latency` is how long it took; `failure` is `None` for a 2xx.
+    #[inline]
+    pub fn record(&mut self, end: Duration, latency: Duration, failure: Option<Failure>) {
+        self.last_end = self.last_end.max(end);
+        let second = end.as_secs() as usize;
+        if second >= self.seconds.len() {
+            self.grow(second);
+        }
+        let bucket = &mut self.seconds[second];
+        match failure {
+            None => {
+                let us = (latency.as_micros() as u64).max(1);
+                self.latency.saturating_record(us);
+                bucket.latency.saturating_record(us);
+                bucket.ok += 1;
+                self.successes += 1;
+            }
+            Some(f) => {
+                bucket.errors += 1;
+                match f {
+                    Failure::Status(code) => self.status[usize::from(code).min(599)] += 1,
+                    Failure::Timeout => self.timeouts += 1,
+                    Failure::Connect => self.connects += 1,
+                    Failure::Read => self.reads += 1,
+                }
+            }
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self, second: usize) {
+        while self.seconds.len() <= second {
+            self.seconds.push(Second {
+                ok: 0,
+                errors: 0,
+                latency: histogram(2),
+            });
+        }
+    }
+
+    /// Fold `other` into this recorder.
+    pub fn merge(&mut self, other: &Recorder) {
+        self.latency
+            .add(&other.latency)
+            .expect("histograms share bounds");
+        if other.seconds.len() > self.seconds.len() {
+            self.grow(other.seconds.len() - 1);
+        }
+        for (mine, theirs) in self.seconds.iter_mut().zip(&other.seconds) {
+            mine.ok += theirs.ok;
+            mine.errors += theirs.errors;
+            mine.latency
+                .add(&theirs.latency)
+                .expect("histograms share bounds");
+        }
+        self.successes += other.successes;
+        self.timeouts += other.timeouts;
+        self.connects += other.connects;
+        self.reads += other.reads;
+        for (mine, theirs) in self.status.iter_mut().zip(other.status.iter()) {
+            *mine += theirs;
+        }
+        self.last_end = self.last_end.max(other.last_end);
+    }
+
+    pub fn last_end(&self) -> Duration {
+        self.last_end
+    }
+
+    pub fn errors(&self) -> ErrorSummary {
+        let status: BTreeMap<String, u64> = self
+            .status
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(code, n)| (code.to_string(), *n))
+            .collect();
+        ErrorSummary {
+            total: self.timeouts + self.connects + self.reads + status.values().sum::<u64>(),
+            timeout: self.timeouts,
+            connect: self.connects,
+            read: self.reads,
+            status,
+        }
+    }
+
+    /// The step's summary over a measured window of `window`.
+    pub fn summary(&self, window: Duration) -> StepMetrics {
+        let errors = self.errors();
+        let requests = self.successes + errors.total;
+        let secs = window.as_secs_f64();
+        StepMetrics {
+            requests,
+            successes: self.successes,
+            error_rate: if requests == 0 {
+                0.0
+            } else {
+                errors.total as f64 / requests as f64
+            },
+            errors,
+            duration_s: secs,
+            rps: if secs > 0.0 {
+                self.successes as f64 / secs
+            } else {
+                0.0
+            },
+            latency_ms: LatencySummary::of(&self.latency),
+            percentiles: spectrum(&self.latency),
+        }
+    }
+
+    /// Per-second throughput, errors and p50/p99.
+    pub fn timeseries(&self) -> Vec<SecondSample> {
+        self.seconds
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SecondSample {
+                second: i as u32,
+                ok: s.ok,
+                errors: s.errors,
+                p50_ms: ms(s.latency.value_at_quantile(0.5), s.ok),
+                p99_ms: ms(s.latency.value_at_quantile(0.99), s.ok),
+            })
+            .collect()
+    }
+}
+
+fn ms(us: u64, count: u64) -> f64 {
+    if count == 0 {
+        0.0
+    } else {
+        us as f64 / 1000.0
+    }
+}
+
+/// Failed requests by class; `status` counts non-2xx answers by code.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ErrorSummary {
+    pub total: u64,
+    pub timeout: u64,
+    pub connect: u64,
+    pub read: u64,
+    pub status: BTreeMap<String, u64>,
+}
+
+/// Latency of successful requests, in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    pub min: f64,
+    pub mean: f64,
+    pub stddev: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+impl LatencySummary {
+    fn of(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        let q = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        LatencySummary {
+            min: h.min() as f64 / 1000.0,
+            mean: h.mean() / 1000.0,
+            stddev: h.stdev() / 1000.0,
+            p50: q(0.5),
+            p90: q(0.9),
+            p95: q(0.95),
+            p99: q(0.99),
+            p999: q(0.999),
+            max: h.max() as f64 / 1000.0,
+        }
+    }
+}
+
+/// Percentiles at which the latency spectrum is sampled for reports.
+const SPECTRUM: &[f64] = &[
+    0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 100.0,
+];
+
+/// `(percentile, ms)` pairs for an HdrHistogram-style percentile plot.
+fn spectrum(h: &Histogram<u64>) -> Vec<(f64, f64)> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    SPECTRUM
+        .iter()
+        .map(|&p| (p, h.value_at_quantile(p / 100.0) as f64 / 1000.0))
+        .collect()
+}
+
+/// What one step measured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepMetrics {
+    /// Measured requests that finished (warm-up excluded).
+    pub requests: u64,
+    pub successes: u64,
+    pub errors: ErrorSummary,
+    /// Failed share of `requests`, 0.0–1.0.
+    pub error_rate: f64,
+    /// The measured window: from the start of measurement to the last answer.
+    pub duration_s: f64,
+    /// Successful requests per second over the measured window.
+    pub rps: f64,
+    pub latency_ms: LatencySummary,
+    /// `(percentile, ms)` pairs of the latency spectrum.
+    pub percentiles: Vec<(f64, f64)>,
+}
+
+/// One second of a step's time series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecondSample {
+    pub second: u32,
+    pub ok: u64,
+    pub errors: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// Mean and spread of one figure over the runs of a concurrency level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    pub mean: f64,
+    pub stddev: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    pub fn of(values: &[f64]) -> Spread {
+        if values.is_empty() {
+            return Spread::default();
+        }
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+        Spread {
+            mean,
+            stddev: var.sqrt(),
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+}
+
+/// A concurrency level over all its runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LevelSummary {
+    pub concurrency: u32,
+    pub runs: u32,
+    pub rps: Spread,
+    pub p50_ms: Spread,
+    pub p95_ms: Spread,
+    pub p99_ms: Spread,
+    pub error_rate: Spread,
+    pub requests: u64,
+    pub errors: u64,
+}
+
+impl LevelSummary {
+    pub fn of(concurrency: u32, runs: &[&StepMetrics]) -> LevelSummary {
+        let spread =
+            |f: fn(&StepMetrics) -> f64| Spread::of(&runs.iter().map(|m| f(m)).collect::<Vec<_>>());
+        LevelSummary {
+            concurrency,
+            runs: runs.len() as u32,
+            rps: spread(|m| m.rps),
+            p50_ms: spread(|m| m.latency_ms.p50),
+            p95_ms: spread(|m| m.latency_ms.p95),
+            p99_ms: spread(|m| m.latency_ms.p99),
+            error_rate: spread(|m| m.error_rate),
+            requests: runs.iter().map(|m| m.requests).sum(),
+            errors: runs.iter().map(|m| m.errors.total).sum(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorders_merge_counts_histograms_and_seconds() {
+        let mut a = Recorder::default();
+        let mut b = Recorder::default();
+        for i in 1..=100u64 {
+            a.record(
+                Duration::from_millis(10 * i),
+                Duration::from_millis(i),
+                None,
+            );
+        }
+        b.record(
+            Duration::from_millis(2500),
+            Duration::from_millis(7),
+            Some(Failure::Status(500)),
+        );
+        b.record(
+            Duration::from_millis(2600),
+            Duration::from_millis(7),
+            Some(Failure::Timeout),
+        );
+        a.merge(&b);
+        let m = a.summary(Duration::from_secs(2));
+        assert_eq!(m.requests, 102);
+        assert_eq!(m.successes, 100);
+        assert_eq!(m.errors.total, 2);
+        assert_eq!(m.errors.status.get("500"), Some(&1));
+        assert_eq!(m.errors.timeout, 1);
+        assert!((m.error_rate - 2.0 / 102.0).abs() < 1e-12);
+        assert!((m.rps - 50.0).abs() < 1e-9);
+        // 1..=100 ms uniformly: p50 is 50 ms, p99 is 99 ms (within HDR precision).
+        assert!(
+            (m.latency_ms.p50 - 50.0).abs() < 0.1,
+            "{}",
+            m.latency_ms.p50
+        );
+        assert!(
+            (m.latency_ms.p99 - 99.0).abs() < 0.1,
+            "{}",
+            m.latency_ms.p99
+        );
+        assert!((m.latency_ms.min - 1.0).abs() < 0.01);
+        let ts = a.timeseries();
+        assert_eq!(ts.len(), 3);
+        assert_eq!(ts[0].ok + ts[1].ok, 100);
+        assert_eq!(ts[2].errors, 2);
+        assert_eq!(a.last_end(), Duration::from_millis(2600));
+    }
+
+    #[test]
+    fn spread_of_runs() {
+        let s = Spread::of(&[1.0, 2.0, 3.0]);
+        assert_eq!(s.mean, 2.0);
+        assert_eq!((s.min, s.max), (1.0, 3.0));
+        assert!((s.stddev - (2.0f64 / 3.0).sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn empty_step_has_zero_rates() {
+        let m = Recorder::default().summary(Duration::ZERO);
+        assert_eq!((m.requests, m.rps, m.error_rate), (0, 0.0, 0.0));
+        assert!(m.percentiles.is_empty());
+    }
+}

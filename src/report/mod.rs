@@ -1,1 +1,227 @@
-//! stub
+//! The one report model every output format is derived from, and writing it.
+//!
+//! The report is written when the run starts and rewritten after every step,
+//! so a failure or Ctrl-C later keeps everything measured so far.
+
+mod csv;
+mod json;
+mod markdown;
+pub mod terminal;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::assertions::Verdict;
+use crate::metrics::{LevelSummary, SecondSample, StepMetrics};
+
+/// Bumped whenever a field changes meaning or is removed.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything a run produced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub status: Status,
+    /// Why the run stopped early, when it did.
+    pub error: Option<String>,
+    pub scenario: ScenarioInfo,
+    /// The execution plan, as `scenario plan --json` prints it.
+    pub plan: serde_json::Value,
+    pub environment: Environment,
+    /// UTC, RFC 3339.
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    /// Every step run so far, in plan order.
+    pub steps: Vec<StepReport>,
+    /// One summary per concurrency level over its runs.
+    pub levels: Vec<LevelSummary>,
+    pub verdicts: Vec<Verdict>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Steps are still running (what a crash leaves behind).
+    Running,
+    /// Every step ran.
+    Complete,
+    /// Stopped by Ctrl-C or a signal.
+    Interrupted,
+    /// Stopped by an error (a service died, a step could not run).
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub file: PathBuf,
+    pub description: Option<String>,
+    /// The scenario after `extends` and `--set`, secrets redacted.
+    pub resolved: serde_json::Value,
+}
+
+/// Where the figures were measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Environment {
+    pub tool_version: String,
+    pub git_commit: String,
+    pub os: String,
+    pub kernel: String,
+    pub cpu: String,
+    pub cores: usize,
+}
+
+impl Environment {
+    pub fn detect() -> Environment {
+        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+        let os = read("/etc/os-release")
+            .lines()
+            .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+            .map(|s| s.trim_matches('"').to_string())
+            .unwrap_or_else(|| std::env::consts::OS.to_string());
+        let cpu = read("/proc/cpuinfo")
+            .lines()
+            .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+        Environment {
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: env!("SCENARIO_GIT_COMMIT").to_string(),
+            os,
+            kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
+            cpu,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// One step's figures.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepReport {
+    pub index: usize,
+    pub concurrency: u32,
+    pub run: u32,
+    pub metrics: StepMetrics,
+    pub timeseries: Vec<SecondSample>,
+    /// Failed warm-up requests (not in the metrics).
+    pub warmup_errors: u64,
+    /// The step was cut short (Ctrl-C or a failure).
+    pub cancelled: bool,
+}
+
+impl Report {
+    /// Recompute the level summaries from the steps.
+    pub fn summarise_levels(&mut self) {
+        let mut levels: Vec<u32> = Vec::new();
+        for s in &self.steps {
+            if !levels.contains(&s.concurrency) {
+                levels.push(s.concurrency);
+            }
+        }
+        self.levels = levels
+            .into_iter()
+            .map(|c| {
+                let runs: Vec<&StepMetrics> = self
+                    .steps
+                    .iter()
+                    .filter(|s| s.concurrency == c && !s.cancelled)
+                    .map(|s| &s.metrics)
+                    .collect();
+                LevelSummary::of(c, &runs)
+            })
+            .collect();
+    }
+
+    pub fn passed(&self) -> bool {
+        self.verdicts.iter().all(|v| v.passed)
+    }
+}
+
+/// One output format: a file name and how to render the report into it.
+pub trait Exporter {
+    fn file_name(&self) -> &'static str;
+    fn render(&self, report: &Report) -> String;
+}
+
+/// The exporter for a `[report] formats` name.
+pub fn exporter(format: &str) -> Option<Box<dyn Exporter>> {
+    match format {
+        "json" => Some(Box::new(json::Json)),
+        "csv" => Some(Box::new(csv::Csv)),
+        "md" => Some(Box::new(markdown::Markdown)),
+        _ => None,
+    }
+}
+
+/// Write `report` in `formats` (JSON always) into `dir`, each file replaced atomically.
+pub fn write(dir: &Path, report: &Report, formats: &[String]) -> std::io::Result<()> {
+    let mut names: Vec<&str> = vec!["json"];
+    names.extend(formats.iter().map(String::as_str).filter(|f| *f != "json"));
+    for name in names {
+        if let Some(exporter) = exporter(name) {
+            let path = dir.join(exporter.file_name());
+            let tmp = dir.join(format!(".{}.tmp", exporter.file_name()));
+            std::fs::write(&tmp, exporter.render(report))?;
+            std::fs::rename(&tmp, &path)?;
+        }
+    }
+    Ok(())
+}
+
+/// The summary table shared by the terminal and Markdown: one row per level.
+pub(crate) fn level_table(report: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let header = vec![
+        "concurrency",
+        "runs",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "error rate",
+    ];
+    let rows = report
+        .levels
+        .iter()
+        .map(|l| {
+            let max = report
+                .steps
+                .iter()
+                .filter(|s| s.concurrency == l.concurrency)
+                .map(|s| s.metrics.latency_ms.max)
+                .fold(0.0, f64::max);
+            let spread = |s: &crate::metrics::Spread, digits: usize| {
+                if l.runs > 1 {
+                    format!("{:.digits$} ±{:.digits$}", s.mean, s.stddev)
+                } else {
+                    format!("{:.digits$}", s.mean)
+                }
+            };
+            vec![
+                l.concurrency.to_string(),
+                l.runs.to_string(),
+                spread(&l.rps, 1),
+                spread(&l.p50_ms, 2),
+                spread(&l.p95_ms, 2),
+                spread(&l.p99_ms, 2),
+                format!("{max:.2}"),
+                l.errors.to_string(),
+                format!("{:.2}%", l.error_rate.mean * 100.0),
+            ]
+        })
+        .collect();
+    (header, rows)
+}
+
+/// A one-word outcome: PASS, FAIL, INTERRUPTED, FAILED (error) or RUNNING.
+pub fn outcome_word(report: &Report) -> &'static str {
+    match report.status {
+        Status::Complete if report.passed() => "PASS",
+        Status::Complete => "FAIL",
+        Status::Interrupted => "INTERRUPTED",
+        Status::Failed => "ERROR",
+        Status::Running => "RUNNING",
+    }
+}

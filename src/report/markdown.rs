@@ -1,0 +1,44 @@
+//! `summary.md`: a table and the verdicts, ready to paste into a pull request.
+
+use std::fmt::Write;
+
+use super::{level_table, outcome_word, Exporter, Report};
+
+pub struct Markdown;
+
+impl Exporter for Markdown {
+    fn file_name(&self) -> &'static str {
+        "summary.md"
+    }
+
+    fn render(&self, r: &Report) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "## `{}`: {}\n", r.scenario.name, outcome_word(r));
+        if let Some(d) = &r.scenario.description {
+            let _ = writeln!(out, "{d}\n");
+        }
+        if let Some(e) = &r.error {
+            let _ = writeln!(out, "> **Stopped early:** {e}\n");
+        }
+        let (header, rows) = level_table(r);
+        let _ = writeln!(out, "| {} |", header.join(" | "));
+        let _ = writeln!(out, "|{}", "---:|".repeat(header.len()));
+        for row in rows {
+            let _ = writeln!(out, "| {} |", row.join(" | "));
+        }
+        if !r.verdicts.is_empty() {
+            let _ = writeln!(out, "\n**Assertions**\n");
+            for v in &r.verdicts {
+                let mark = if v.passed { "✅" } else { "❌" };
+                let _ = writeln!(out, "- {mark} {}", v.describe());
+            }
+        }
+        let e = &r.environment;
+        let _ = writeln!(
+            out,
+            "\n<sub>scenario {} ({}) · {} · {} cores · {} · started {}</sub>",
+            e.tool_version, e.git_commit, e.cpu, e.cores, e.os, r.started_at
+        );
+        out
+    }
+}

@@ -1,7 +1,22 @@
-//! The built-in fake OpenAI-compatible upstream: the provider every gateway under test talks to.
+//! The built-in fake OpenAI-compatible upstream: the provider every gateway
+//! under test talks to. Realistic latency (delay models), streaming, injected
+//! faults, mock routes, and exact counts of what it served (`GET /stats`).
+//!
+//! `config` and `args` say what to serve; `server` accepts connections,
+//! `handlers` routes and answers, `body` streams, `delay` and `faults` draw,
+//! `openai` reads requests and writes OpenAI-shaped bodies, `stats` counts.
 
+pub mod args;
+mod body;
 pub mod config;
+mod delay;
+mod faults;
+mod handlers;
+mod openai;
 pub mod server;
+pub mod stats;
 
-pub use config::{Args, UpstreamConfig};
+pub use args::Args;
+pub use config::{DelayModel, DelayPer, Faults, Route, UpstreamConfig};
 pub use server::serve;
+pub use stats::{EndpointCounts, FaultCounts, Stats};

@@ -1,0 +1,399 @@
+//! Routing and answers: mock routes first, then the OpenAI endpoints (with or
+//! without the `/v1` prefix), `/health` and `/stats`; 404 in OpenAI's error
+//! shape otherwise. Model endpoints draw their fault and delay here.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use hyper::{Method, Request, Response, StatusCode};
+use tokio::time::{sleep_until, Instant};
+
+use super::body::{Body, Flavor, SseParams, SseStream};
+use super::config::{DelayPer, UpstreamConfig};
+use super::delay::{request_rng, Sampler};
+use super::faults::{Fault, FaultPicker};
+use super::openai::{self, EmbeddingsRequest, GenerateRequest, Meta, Usage};
+use super::stats::{Counters, Endpoint};
+
+/// Largest request body read, in bytes.
+const MAX_BODY: usize = 32 << 20;
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const EVENT_STREAM: HeaderValue = HeaderValue::from_static("text/event-stream");
+
+/// Everything the request handlers share: the compiled config and the counters.
+pub struct Shared {
+    seed: u64,
+    completion_tokens: u32,
+    embedding_dims: u32,
+    request_delay: Sampler,
+    per_token: bool,
+    ttft: Sampler,
+    itl: Sampler,
+    faults: FaultPicker,
+    retry_after: HeaderValue,
+    hang: Duration,
+    seq: AtomicU64,
+    counters: Arc<Counters>,
+    health: Bytes,
+    models: Bytes,
+    routes: Vec<MockRoute>,
+}
+
+struct MockRoute {
+    path: String,
+    method: Option<Method>,
+    status: StatusCode,
+    body: Bytes,
+    delay: Duration,
+}
+
+impl Shared {
+    /// Compiles a validated config.
+    pub fn new(config: UpstreamConfig) -> Self {
+        let routes = config
+            .routes
+            .iter()
+            .map(|r| MockRoute {
+                path: r.path.clone(),
+                method: r
+                    .method
+                    .as_deref()
+                    .and_then(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok()),
+                status: StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK),
+                body: match &r.body {
+                    Some(v) => Bytes::from(serde_json::to_vec(v).expect("JSON values serialize")),
+                    None => Bytes::from_static(b"{}"),
+                },
+                delay: Duration::from_millis(r.delay_ms.unwrap_or(0)),
+            })
+            .collect();
+        Self {
+            seed: config.seed,
+            completion_tokens: config.completion_tokens,
+            embedding_dims: config.embedding_dims,
+            request_delay: config.request_delay().into(),
+            per_token: config.delay_per == DelayPer::Token,
+            ttft: config.ttft_delay().into(),
+            itl: config.itl_delay().into(),
+            faults: FaultPicker::new(&config.faults),
+            retry_after: HeaderValue::from(config.faults.retry_after_s),
+            hang: Duration::from_millis(config.faults.hang_ms),
+            seq: AtomicU64::new(0),
+            counters: Arc::new(Counters::default()),
+            health: Bytes::from_static(br#"{"status":"ok"}"#),
+            models: Bytes::from(openai::models(&config.models)),
+            routes,
+        }
+    }
+}
+
+type Answer = Result<Response<Body>, io::Error>;
+
+/// Answers one request. An `Err` closes the connection without an answer
+/// (hang, reset); with `reset` set first, the close is a TCP reset.
+pub async fn handle(shared: Arc<Shared>, reset: Arc<AtomicBool>, req: Request<Incoming>) -> Answer {
+    let start = Instant::now();
+    let s = &*shared;
+    let path = req.uri().path();
+    if let Some(route) = s
+        .routes
+        .iter()
+        .find(|r| r.path == path && r.method.as_ref().map_or(true, |m| m == req.method()))
+    {
+        s.counters.endpoint(Endpoint::Routes);
+        if !route.delay.is_zero() {
+            sleep_until(start + route.delay).await;
+        }
+        return Ok(json(route.status, route.body.clone()));
+    }
+    let route = path
+        .strip_prefix("/v1")
+        .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+        .unwrap_or(path);
+    let route = route.strip_suffix('/').unwrap_or(route);
+    match (req.method(), route) {
+        (&Method::GET, "/health") => {
+            s.counters.endpoint(Endpoint::Health);
+            Ok(json(StatusCode::OK, s.health.clone()))
+        }
+        (&Method::GET, "/stats") => {
+            let reset = req
+                .uri()
+                .query()
+                .is_some_and(|q| q.split('&').any(|kv| kv == "reset=1" || kv == "reset=true"));
+            Ok(stats(s, reset))
+        }
+        (&Method::POST, "/stats/reset") => Ok(stats(s, true)),
+        (&Method::GET, "/models") => {
+            s.counters.endpoint(Endpoint::Models);
+            Ok(json(StatusCode::OK, s.models.clone()))
+        }
+        (&Method::GET, id) if id.starts_with("/models/") => {
+            s.counters.endpoint(Endpoint::Models);
+            Ok(json(
+                StatusCode::OK,
+                openai::model(&id["/models/".len()..]).into(),
+            ))
+        }
+        (&Method::POST, "/chat/completions") => generate(s, &reset, req, start, Flavor::Chat).await,
+        (&Method::POST, "/completions") => generate(s, &reset, req, start, Flavor::Text).await,
+        (&Method::POST, "/embeddings") => embeddings(s, &reset, req, start).await,
+        (
+            method,
+            "/health" | "/stats" | "/stats/reset" | "/models" | "/chat/completions"
+            | "/completions" | "/embeddings",
+        ) => {
+            s.counters.endpoint(Endpoint::NotFound);
+            let message = format!("Method {method} is not allowed on {path}");
+            Ok(error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &message,
+                "invalid_request_error",
+                None,
+            ))
+        }
+        (method, _) => {
+            s.counters.endpoint(Endpoint::NotFound);
+            let message = format!("Unknown request URL: {method} {path}. The fake upstream serves /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models.");
+            Ok(error(
+                StatusCode::NOT_FOUND,
+                &message,
+                "invalid_request_error",
+                Some("unknown_url"),
+            ))
+        }
+    }
+}
+
+/// Chat or text completion, plain or streamed.
+async fn generate(
+    s: &Shared,
+    reset: &AtomicBool,
+    req: Request<Incoming>,
+    start: Instant,
+    flavor: Flavor,
+) -> Answer {
+    s.counters.endpoint(match flavor {
+        Flavor::Chat => Endpoint::ChatCompletions,
+        Flavor::Text => Endpoint::Completions,
+    });
+    let body = match read_body(req).await? {
+        Ok(body) => body,
+        Err(answer) => return Ok(answer),
+    };
+    let request: GenerateRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return Ok(bad_json(e)),
+    };
+    let seq = s.seq.fetch_add(1, Ordering::Relaxed);
+    let mut rng = request_rng(s.seed, seq);
+    let fault = s.faults.pick(&mut rng);
+    if let Some(answer) = inject(s, reset, fault).await {
+        return answer;
+    }
+    let truncated = fault == Some(Fault::Truncated);
+    let tokens = request.completion_tokens(s.completion_tokens);
+    let prompt_tokens = request.prompt_tokens();
+    let id = match flavor {
+        Flavor::Chat => format!("chatcmpl-{seq:016x}"),
+        Flavor::Text => format!("cmpl-{seq:016x}"),
+    };
+    let meta = Meta {
+        id: &id,
+        created: unix_now(),
+        model: request.model.as_deref().unwrap_or("mock-chat-model"),
+    };
+    if request.stream() {
+        s.counters.streamed();
+        let first_token_at = start + s.ttft.sample(&mut rng);
+        if first_token_at > Instant::now() {
+            sleep_until(first_token_at).await;
+        }
+        let stream = SseStream::new(
+            meta,
+            SseParams {
+                flavor,
+                tokens,
+                prompt_tokens,
+                include_usage: request.include_usage(),
+                truncated,
+                itl: s.itl,
+                rng,
+                first_token_at,
+                counters: s.counters.clone(),
+            },
+        );
+        let mut response = Response::new(Body::Sse(Box::new(stream)));
+        response.headers_mut().insert(CONTENT_TYPE, EVENT_STREAM);
+        response
+            .headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        return Ok(response);
+    }
+    let delay = if s.per_token {
+        s.request_delay.sample_sum(&mut rng, tokens)
+    } else {
+        s.request_delay.sample(&mut rng)
+    };
+    let text = openai::completion_text(tokens);
+    let usage = Usage::new(prompt_tokens, u64::from(tokens));
+    let bytes = match flavor {
+        Flavor::Chat => openai::chat_completion(meta, &text, usage),
+        Flavor::Text => openai::text_completion(meta, &text, usage),
+    };
+    if !delay.is_zero() {
+        sleep_until(start + delay).await;
+    }
+    Ok(finish(s, bytes, truncated, usage))
+}
+
+async fn embeddings(
+    s: &Shared,
+    reset: &AtomicBool,
+    req: Request<Incoming>,
+    start: Instant,
+) -> Answer {
+    s.counters.endpoint(Endpoint::Embeddings);
+    let body = match read_body(req).await? {
+        Ok(body) => body,
+        Err(answer) => return Ok(answer),
+    };
+    let request: EmbeddingsRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return Ok(bad_json(e)),
+    };
+    let seq = s.seq.fetch_add(1, Ordering::Relaxed);
+    let mut rng = request_rng(s.seed, seq);
+    let fault = s.faults.pick(&mut rng);
+    if let Some(answer) = inject(s, reset, fault).await {
+        return answer;
+    }
+    let delay = s.request_delay.sample(&mut rng);
+    let prompt_tokens = request.input.chars.tokens();
+    let dims = request
+        .dimensions
+        .filter(|&d| d > 0 && d <= 65_536)
+        .unwrap_or(s.embedding_dims);
+    let base64 = request.encoding_format.as_deref() == Some("base64");
+    let model = request.model.as_deref().unwrap_or("mock-embedding-model");
+    let bytes = openai::embeddings(model, request.input.items, dims, base64, prompt_tokens);
+    if !delay.is_zero() {
+        sleep_until(start + delay).await;
+    }
+    Ok(finish(
+        s,
+        bytes,
+        fault == Some(Fault::Truncated),
+        Usage::new(prompt_tokens, 0),
+    ))
+}
+
+/// The answer for an error-status, hang or reset fault; `None` to answer normally
+/// (no fault, or a truncation, which the caller applies).
+async fn inject(s: &Shared, reset: &AtomicBool, fault: Option<Fault>) -> Option<Answer> {
+    let fault = fault?;
+    s.counters.fault(fault);
+    Some(match fault {
+        Fault::Status429 => {
+            let mut answer = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Rate limit reached (injected by the scenario fake upstream).",
+                "requests",
+                Some("rate_limit_exceeded"),
+            );
+            answer.headers_mut().insert(RETRY_AFTER, s.retry_after.clone());
+            Ok(answer)
+        }
+        Fault::Status500 => Ok(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The server had an error while processing your request (injected by the scenario fake upstream).",
+            "server_error",
+            None,
+        )),
+        Fault::Status503 => Ok(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The engine is currently overloaded (injected by the scenario fake upstream).",
+            "server_error",
+            Some("service_unavailable"),
+        )),
+        Fault::Hang => {
+            tokio::time::sleep(s.hang).await;
+            Err(io::Error::new(io::ErrorKind::TimedOut, "injected hang"))
+        }
+        Fault::Reset => {
+            reset.store(true, Ordering::Relaxed);
+            Err(io::Error::new(io::ErrorKind::ConnectionReset, "injected reset"))
+        }
+        Fault::Truncated => return None,
+    })
+}
+
+/// A full answer, or half of it under the full Content-Length when truncated.
+fn finish(s: &Shared, bytes: Vec<u8>, truncated: bool, usage: Usage) -> Response<Body> {
+    let body = if truncated {
+        Body::cut(bytes)
+    } else {
+        s.counters
+            .tokens(usage.prompt_tokens, usage.completion_tokens);
+        Body::full(bytes)
+    };
+    let mut response = Response::new(body);
+    response.headers_mut().insert(CONTENT_TYPE, JSON);
+    response
+}
+
+/// The request body, or the answer to send when it cannot be read.
+async fn read_body(req: Request<Incoming>) -> io::Result<Result<Bytes, Response<Body>>> {
+    match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(collected) => Ok(Ok(collected.to_bytes())),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Ok(Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("Request body larger than {MAX_BODY} bytes"),
+            "invalid_request_error",
+            None,
+        ))),
+        Err(e) => Err(io::Error::other(e)),
+    }
+}
+
+fn bad_json(e: serde_json::Error) -> Response<Body> {
+    let message = format!("We could not parse the JSON body of your request: {e}");
+    error(
+        StatusCode::BAD_REQUEST,
+        &message,
+        "invalid_request_error",
+        None,
+    )
+}
+
+fn stats(s: &Shared, reset: bool) -> Response<Body> {
+    let snapshot = s.counters.snapshot(reset);
+    json(
+        StatusCode::OK,
+        Bytes::from(serde_json::to_vec(&snapshot).expect("stats serialize")),
+    )
+}
+
+fn json(status: StatusCode, body: Bytes) -> Response<Body> {
+    let mut response = Response::new(Body::full(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, JSON);
+    response
+}
+
+fn error(status: StatusCode, message: &str, kind: &str, code: Option<&str>) -> Response<Body> {
+    json(status, Bytes::from(openai::error(message, kind, code)))
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

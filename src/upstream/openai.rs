@@ -1,0 +1,591 @@
+//! OpenAI request fields the fake reads, token estimates, and answer bodies.
+//!
+//! Token estimate: one token per 4 characters of prompt text (OpenAI's rule of
+//! thumb), rounded up; a token id given as a number counts as one token. Prompt
+//! text is every message's `content` (a string, or the `text` of its parts),
+//! the completion `prompt`, or the embedding `input`. Completion length is the
+//! request's `max_completion_tokens`, else `max_tokens`, else the configured
+//! `completion_tokens`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+/// Characters of prompt text, plus 4 per numeric token id.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TextChars(pub u64);
+
+impl TextChars {
+    /// Estimated tokens: ceil(chars / 4).
+    pub fn tokens(self) -> u64 {
+        self.0.div_ceil(4)
+    }
+}
+
+impl<'de> Deserialize<'de> for TextChars {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TextCharsVisitor)
+    }
+}
+
+struct TextCharsVisitor;
+
+impl<'de> Visitor<'de> for TextCharsVisitor {
+    type Value = TextChars;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("text, a list of texts or token ids, or message objects")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<TextChars, E> {
+        Ok(TextChars(s.chars().count() as u64))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<TextChars, E> {
+        Ok(TextChars(4))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<TextChars, E> {
+        Ok(TextChars(4))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<TextChars, E> {
+        Ok(TextChars(0))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<TextChars, E> {
+        Ok(TextChars(0))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<TextChars, E> {
+        Ok(TextChars(0))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TextChars, A::Error> {
+        let mut total = 0;
+        while let Some(TextChars(n)) = seq.next_element()? {
+            total += n;
+        }
+        Ok(TextChars(total))
+    }
+
+    /// A message (`content`) or a content part (`text`); other keys are ignored.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TextChars, A::Error> {
+        let mut total = 0;
+        while let Some(TextKey(is_text)) = map.next_key()? {
+            if is_text {
+                total += map.next_value::<TextChars>()?.0;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(TextChars(total))
+    }
+}
+
+/// A map key, and whether it is `content` or `text`, read without allocating.
+struct TextKey(bool);
+
+impl<'de> Deserialize<'de> for TextKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = TextKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<TextKey, E> {
+                Ok(TextKey(s == "content" || s == "text"))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// The fields of a chat or completion request the fake uses.
+#[derive(Debug, Default, Deserialize)]
+pub struct GenerateRequest<'a> {
+    #[serde(borrow, default)]
+    pub model: Option<Cow<'a, str>>,
+    /// Chat: the messages.
+    #[serde(default)]
+    pub messages: TextChars,
+    /// Completions: the prompt.
+    #[serde(default)]
+    pub prompt: TextChars,
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+    #[serde(default)]
+    pub max_completion_tokens: Option<u32>,
+    #[serde(default)]
+    pub stream: Option<bool>,
+    #[serde(default)]
+    pub stream_options: Option<StreamOptions>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamOptions {
+    #[serde(default)]
+    pub include_usage: Option<bool>,
+}
+
+impl GenerateRequest<'_> {
+    pub fn prompt_tokens(&self) -> u64 {
+        TextChars(self.messages.0 + self.prompt.0).tokens()
+    }
+
+    pub fn completion_tokens(&self, default: u32) -> u32 {
+        self.max_completion_tokens
+            .or(self.max_tokens)
+            .unwrap_or(default)
+    }
+
+    pub fn stream(&self) -> bool {
+        self.stream.unwrap_or(false)
+    }
+
+    pub fn include_usage(&self) -> bool {
+        self.stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false)
+    }
+}
+
+/// The fields of an embeddings request the fake uses.
+#[derive(Debug, Default, Deserialize)]
+pub struct EmbeddingsRequest<'a> {
+    #[serde(borrow, default)]
+    pub model: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub input: EmbeddingInput,
+    #[serde(default)]
+    pub dimensions: Option<u32>,
+    #[serde(borrow, default)]
+    pub encoding_format: Option<Cow<'a, str>>,
+}
+
+/// How many vectors to answer and the characters of all inputs.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddingInput {
+    pub items: u32,
+    pub chars: TextChars,
+}
+
+impl<'de> Deserialize<'de> for EmbeddingInput {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(EmbeddingInputVisitor)
+    }
+}
+
+struct EmbeddingInputVisitor;
+
+impl<'de> Visitor<'de> for EmbeddingInputVisitor {
+    type Value = EmbeddingInput;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a text, a list of texts, a list of token ids or a list of such lists")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<EmbeddingInput, E> {
+        Ok(EmbeddingInput {
+            items: 1,
+            chars: TextChars(s.chars().count() as u64),
+        })
+    }
+
+    /// `["a", "b"]` is two inputs; `[1, 2, 3]` is one input of token ids.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<EmbeddingInput, A::Error> {
+        let (mut items, mut chars, mut ids) = (0u32, 0u64, 0u64);
+        while let Some(element) = seq.next_element::<Element>()? {
+            match element {
+                Element::Id => ids += 1,
+                Element::Text(n) => {
+                    items += 1;
+                    chars += n;
+                }
+            }
+        }
+        if ids > 0 {
+            items += 1;
+            chars += 4 * ids;
+        }
+        Ok(EmbeddingInput {
+            items,
+            chars: TextChars(chars),
+        })
+    }
+}
+
+enum Element {
+    Id,
+    Text(u64),
+}
+
+impl<'de> Deserialize<'de> for Element {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Element;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a text, a token id or a list of token ids")
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Element, E> {
+                Ok(Element::Id)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Element, E> {
+                Ok(Element::Id)
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Element, E> {
+                Ok(Element::Text(s.chars().count() as u64))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Element, A::Error> {
+                let TextChars(n) = TextCharsVisitor.visit_seq(seq)?;
+                Ok(Element::Text(n))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The `i`-th completion token: words of lorem ipsum, none needing JSON escapes.
+pub fn token(i: u32) -> &'static str {
+    const WORDS: [&str; 16] = [
+        " lorem",
+        " ipsum",
+        " dolor",
+        " sit",
+        " amet",
+        ",",
+        " consectetur",
+        " adipiscing",
+        " elit",
+        ".",
+        " sed",
+        " do",
+        " eiusmod",
+        " tempor",
+        " incididunt",
+        " ut",
+    ];
+    if i == 0 {
+        "Lorem"
+    } else {
+        WORDS[(i % 16) as usize]
+    }
+}
+
+/// The whole completion text of `n` tokens.
+pub fn completion_text(n: u32) -> String {
+    let mut text = String::with_capacity(n as usize * 7);
+    for i in 0..n {
+        text.push_str(token(i));
+    }
+    text
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+}
+
+impl Usage {
+    pub fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
+        Self {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens: prompt_tokens + completion_tokens,
+        }
+    }
+}
+
+/// Identity of one answer, shared by its body or all its chunks.
+#[derive(Debug, Clone, Copy)]
+pub struct Meta<'a> {
+    pub id: &'a str,
+    pub created: u64,
+    pub model: &'a str,
+}
+
+const FINGERPRINT: &str = "fp_scenario_fake";
+
+/// `chat.completion` body.
+pub fn chat_completion(meta: Meta, text: &str, usage: Usage) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        id: &'a str,
+        object: &'static str,
+        created: u64,
+        model: &'a str,
+        system_fingerprint: &'static str,
+        choices: [Choice<'a>; 1],
+        usage: Usage,
+    }
+    #[derive(Serialize)]
+    struct Choice<'a> {
+        index: u32,
+        message: Message<'a>,
+        logprobs: Option<()>,
+        finish_reason: &'static str,
+    }
+    #[derive(Serialize)]
+    struct Message<'a> {
+        role: &'static str,
+        content: &'a str,
+        refusal: Option<()>,
+    }
+    let body = Body {
+        id: meta.id,
+        object: "chat.completion",
+        created: meta.created,
+        model: meta.model,
+        system_fingerprint: FINGERPRINT,
+        choices: [Choice {
+            index: 0,
+            message: Message {
+                role: "assistant",
+                content: text,
+                refusal: None,
+            },
+            logprobs: None,
+            finish_reason: "stop",
+        }],
+        usage,
+    };
+    to_vec(&body, 320 + text.len())
+}
+
+/// `text_completion` body.
+pub fn text_completion(meta: Meta, text: &str, usage: Usage) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        id: &'a str,
+        object: &'static str,
+        created: u64,
+        model: &'a str,
+        system_fingerprint: &'static str,
+        choices: [Choice<'a>; 1],
+        usage: Usage,
+    }
+    #[derive(Serialize)]
+    struct Choice<'a> {
+        text: &'a str,
+        index: u32,
+        logprobs: Option<()>,
+        finish_reason: &'static str,
+    }
+    let body = Body {
+        id: meta.id,
+        object: "text_completion",
+        created: meta.created,
+        model: meta.model,
+        system_fingerprint: FINGERPRINT,
+        choices: [Choice {
+            text,
+            index: 0,
+            logprobs: None,
+            finish_reason: "stop",
+        }],
+        usage,
+    };
+    to_vec(&body, 280 + text.len())
+}
+
+/// Embeddings body: `items` vectors of `dims` floats, as JSON numbers or as
+/// base64 of little-endian f32 (`encoding_format = "base64"`).
+pub fn embeddings(model: &str, items: u32, dims: u32, base64: bool, prompt_tokens: u64) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = Vec::with_capacity(128 + items as usize * (64 + dims as usize * 12));
+    out.extend_from_slice(br#"{"object":"list","data":["#);
+    let norm = 1.0 / (dims as f32).sqrt();
+    for item in 0..items {
+        if item > 0 {
+            out.push(b',');
+        }
+        let _ = write!(out, r#"{{"object":"embedding","index":{item},"embedding":"#);
+        // A fixed unit vector per index: alternating signs of 1/sqrt(dims).
+        let value = |d: u32| if (d + item) % 2 == 0 { norm } else { -norm };
+        if base64 {
+            let mut raw = Vec::with_capacity(dims as usize * 4);
+            for d in 0..dims {
+                raw.extend_from_slice(&value(d).to_le_bytes());
+            }
+            out.push(b'"');
+            base64_encode(&raw, &mut out);
+            out.push(b'"');
+        } else {
+            out.push(b'[');
+            for d in 0..dims {
+                if d > 0 {
+                    out.push(b',');
+                }
+                let _ = write!(out, "{}", value(d));
+            }
+            out.push(b']');
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(br#"],"model":"#);
+    let _ = serde_json::to_writer(&mut out, model);
+    let _ = write!(
+        out,
+        r#","usage":{{"prompt_tokens":{prompt_tokens},"total_tokens":{prompt_tokens}}}}}"#
+    );
+    out
+}
+
+/// `GET /v1/models` body.
+pub fn models(ids: &[String]) -> Vec<u8> {
+    let data: Vec<_> = ids.iter().map(|id| model_object(id)).collect();
+    to_vec(&serde_json::json!({ "object": "list", "data": data }), 256)
+}
+
+/// `GET /v1/models/{id}` body.
+pub fn model(id: &str) -> Vec<u8> {
+    to_vec(&model_object(id), 128)
+}
+
+fn model_object(id: &str) -> serde_json::Value {
+    serde_json::json!({ "id": id, "object": "model", "created": 1_700_000_000u64, "owned_by": "scenario-fake-upstream" })
+}
+
+/// An error body in OpenAI's shape.
+pub fn error(message: &str, kind: &str, code: Option<&str>) -> Vec<u8> {
+    to_vec(
+        &serde_json::json!({ "error": { "message": message, "type": kind, "param": null, "code": code } }),
+        128 + message.len(),
+    )
+}
+
+fn to_vec<T: Serialize>(value: &T, capacity: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(capacity);
+    serde_json::to_writer(&mut out, value).expect("serializing to a Vec cannot fail");
+    out
+}
+
+fn base64_encode(input: &[u8], out: &mut Vec<u8>) {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        out.push(TABLE[(n >> 18) as usize & 63]);
+        out.push(TABLE[(n >> 12) as usize & 63]);
+        out.push(if chunk.len() > 1 {
+            TABLE[(n >> 6) as usize & 63]
+        } else {
+            b'='
+        });
+        out.push(if chunk.len() > 2 {
+            TABLE[n as usize & 63]
+        } else {
+            b'='
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_prompt_tokens_count_message_text() {
+        let body = r#"{"model":"m","messages":[
+            {"role":"system","content":"12345678"},
+            {"role":"user","content":[{"type":"text","text":"abcd"},{"type":"image_url","image_url":{"url":"http://x"}}]},
+            {"role":"assistant","content":null,"tool_calls":[{"id":"x"}]}
+        ],"max_tokens":5,"stream":true,"stream_options":{"include_usage":true}}"#;
+        let r: GenerateRequest = serde_json::from_str(body).unwrap();
+        assert_eq!(r.messages, TextChars(12));
+        assert_eq!(r.prompt_tokens(), 3);
+        assert_eq!(r.completion_tokens(16), 5);
+        assert!(r.stream() && r.include_usage());
+        assert_eq!(r.model.as_deref(), Some("m"));
+    }
+
+    #[test]
+    fn tokens_round_up_and_count_unicode_chars() {
+        assert_eq!(TextChars(0).tokens(), 0);
+        assert_eq!(TextChars(1).tokens(), 1);
+        assert_eq!(TextChars(8).tokens(), 2);
+        assert_eq!(TextChars(9).tokens(), 3);
+        let r: GenerateRequest = serde_json::from_str(r#"{"prompt":"héllo"}"#).unwrap();
+        assert_eq!(r.prompt, TextChars(5));
+    }
+
+    #[test]
+    fn completion_prompt_forms() {
+        let r: GenerateRequest = serde_json::from_str(
+            r#"{"prompt":["abcd","efgh"],"max_completion_tokens":2,"max_tokens":9}"#,
+        )
+        .unwrap();
+        assert_eq!((r.prompt_tokens(), r.completion_tokens(16)), (2, 2));
+        let r: GenerateRequest = serde_json::from_str(r#"{"prompt":[1,2,3]}"#).unwrap();
+        assert_eq!(
+            (r.prompt_tokens(), r.completion_tokens(16), r.stream()),
+            (3, 16, false)
+        );
+    }
+
+    #[test]
+    fn embedding_inputs() {
+        let count = |json: &str| {
+            let r: EmbeddingsRequest = serde_json::from_str(json).unwrap();
+            (r.input.items, r.input.chars.tokens())
+        };
+        assert_eq!(count(r#"{"input":"abcdefgh"}"#), (1, 2));
+        assert_eq!(count(r#"{"input":["abcd","ef",""]}"#), (3, 2));
+        assert_eq!(count(r#"{"input":[1,2,3]}"#), (1, 3));
+        assert_eq!(count(r#"{"input":[[1,2],[3]]}"#), (2, 3));
+    }
+
+    #[test]
+    fn bodies_are_valid_json() {
+        let meta = Meta {
+            id: "chatcmpl-1",
+            created: 5,
+            model: "we\"ird",
+        };
+        let v: serde_json::Value = serde_json::from_slice(&chat_completion(
+            meta,
+            &completion_text(3),
+            Usage::new(2, 3),
+        ))
+        .unwrap();
+        assert_eq!(v["choices"][0]["message"]["content"], "Lorem ipsum dolor");
+        assert_eq!(v["model"], "we\"ird");
+        assert_eq!(v["usage"]["total_tokens"], 5);
+        let v: serde_json::Value =
+            serde_json::from_slice(&text_completion(meta, "x", Usage::new(1, 1))).unwrap();
+        assert_eq!(v["choices"][0]["text"], "x");
+        let v: serde_json::Value =
+            serde_json::from_slice(&embeddings("e", 2, 4, false, 7)).unwrap();
+        assert_eq!(v["data"][1]["embedding"].as_array().unwrap().len(), 4);
+        assert_eq!(v["usage"]["prompt_tokens"], 7);
+        let v: serde_json::Value = serde_json::from_slice(&embeddings("e", 1, 4, true, 7)).unwrap();
+        assert_eq!(v["data"][0]["embedding"].as_str().unwrap().len(), 24); // 16 bytes -> 24 chars
+        let v: serde_json::Value = serde_json::from_slice(&error("no", "x", Some("c"))).unwrap();
+        assert_eq!(v["error"]["code"], "c");
+    }
+
+    #[test]
+    fn base64_matches_known_values() {
+        let enc = |s: &[u8]| {
+            let mut out = Vec::new();
+            base64_encode(s, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(enc(b""), "");
+        assert_eq!(enc(b"f"), "Zg==");
+        assert_eq!(enc(b"fo"), "Zm8=");
+        assert_eq!(enc(b"foo"), "Zm9v");
+        assert_eq!(enc(b"foobar"), "Zm9vYmFy");
+    }
+}

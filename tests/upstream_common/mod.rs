@@ -1,0 +1,225 @@
+//! Shared by the `upstream_*` tests: start `scenario fake-upstream --port 0` and
+//! talk HTTP/1.1 to it over a plain std `TcpStream` (no client library between
+//! the test and the bytes on the wire).
+
+#![allow(dead_code)]
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_scenario");
+
+/// A running fake upstream; killed on drop.
+pub struct Server {
+    pub port: u16,
+    child: Child,
+}
+
+impl Server {
+    /// Starts `scenario fake-upstream --port 0 ARGS` and waits for its `listening on` line.
+    pub fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["fake-upstream", "--port", "0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start scenario fake-upstream");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("fake-upstream printed no `listening on` line within 10 s");
+            }
+        };
+        let port = line
+            .trim()
+            .strip_prefix("listening on http://127.0.0.1:")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"));
+        Server { port, child }
+    }
+
+    /// SIGTERM, then the exit code (None if it had to be killed after 5 s).
+    pub fn stop(mut self) -> Option<i32> {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `scenario fake-upstream ARGS` expecting it to exit by itself (bad input).
+pub fn run_to_end(args: &[&str]) -> Output {
+    let mut child = Command::new(BIN)
+        .arg("fake-upstream")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("fake-upstream {args:?} did not exit within 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// One HTTP answer.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// De-chunked body.
+    pub body: Vec<u8>,
+    /// Time from sending the request to the first byte of the answer.
+    pub first_byte: Option<Duration>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends one request on a fresh connection (`Connection: close`) and reads the
+/// answer to EOF. A connection closed before a complete answer is an
+/// `UnexpectedEof` error; a reset is `ConnectionReset`.
+pub fn request(port: u16, method: &str, path: &str, body: Option<&str>) -> io::Result<Response> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let body = body.unwrap_or("");
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nAuthorization: Bearer fake\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body.as_bytes())?;
+    let sent = Instant::now();
+    let mut raw = Vec::new();
+    let mut first_byte = None;
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        first_byte.get_or_insert_with(|| sent.elapsed());
+        raw.extend_from_slice(&buf[..n]);
+    }
+    parse(&raw, first_byte)
+}
+
+fn eof(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, msg)
+}
+
+fn parse(raw: &[u8], first_byte: Option<Duration>) -> io::Result<Response> {
+    if raw.is_empty() {
+        return Err(eof("connection closed without an answer".into()));
+    }
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| eof("headers never ended".into()))?;
+    let head = std::str::from_utf8(&raw[..split])
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let rest = &raw[split + 4..];
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("bad status line in {head:?}"),
+            )
+        })?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let body = if get("transfer-encoding") == Some("chunked") {
+        dechunk(rest)?
+    } else if let Some(len) = get("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        if rest.len() < len {
+            return Err(eof(format!(
+                "body cut short: got {} of {len} bytes",
+                rest.len()
+            )));
+        }
+        rest[..len].to_vec()
+    } else {
+        rest.to_vec()
+    };
+    Ok(Response {
+        status,
+        headers,
+        body,
+        first_byte,
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or_else(|| eof("chunked body cut short".into()))?;
+        let size_text = std::str::from_utf8(&data[..line_end]).unwrap_or("");
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("bad chunk size {size_text:?}"),
+                )
+            })?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        if data.len() < size + 2 {
+            return Err(eof("chunk cut short".into()));
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}

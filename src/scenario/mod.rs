@@ -52,11 +52,12 @@ pub fn load(path: &Path, sets: &[String]) -> Result<Scenario, Diagnostics> {
     }
     let (model, found) = de::from_tree::<ScenarioFile>(&tree);
     problems.extend(found);
+    // Check what deserialized even when some keys were bad, so one pass
+    // reports type errors and missing files together.
     let scenario = model.and_then(|model| {
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let mut checked = check::check(&model, &dir);
-        let rendered = template::render_all(&model, &dir, &mut sources);
-        let bodies = match rendered {
+        let bodies = match template::render_all(&model, &dir, &mut sources) {
             Ok(r) => Some(r),
             Err(found) => {
                 checked.extend(found);

@@ -15,6 +15,7 @@ mod handlers;
 mod openai;
 pub mod server;
 pub mod stats;
+pub mod timer;
 
 pub use args::Args;
 pub use config::{DelayModel, DelayPer, Faults, Route, UpstreamConfig};

@@ -1,0 +1,358 @@
+//! The binary end to end: validation errors, plans, real sweeps against the
+//! built-in fake upstream, assertions, Ctrl-C and a service that dies.
+
+mod upstream_common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_scenario");
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn scenario(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run scenario")
+}
+
+fn out_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("scenario-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The one run folder under `out` (`out/<name>/<timestamp>`).
+fn run_folder(out: &Path) -> PathBuf {
+    let scenario_dir = std::fs::read_dir(out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::read_dir(scenario_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+}
+
+fn report(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
+}
+
+/// Processes whose parent is `pid` (to prove no service outlives the run).
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // Fields after the command name (which may hold spaces): state, ppid, …
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let ppid: u32 = rest.split(' ').nth(1).unwrap().parse().unwrap();
+        if ppid == pid {
+            out.push(child);
+        }
+    }
+    out
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s[s.rfind(')').unwrap() + 2..].starts_with('Z'))
+        .unwrap_or(false)
+}
+
+#[test]
+fn validate_reports_every_problem_with_line_and_column() {
+    let out = scenario(&["validate", fixture("bad.toml").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr).replace(env!("CARGO_MANIFEST_DIR"), "<repo>");
+    assert!(err.contains("bad.toml:6:1"), "unknown key at 6:1:\n{err}");
+    assert!(err.contains("did you mean `concurrency`?"), "{err}");
+    assert!(err.contains("bad.toml:7:12"), "wrong type at 7:12:\n{err}");
+    assert!(
+        err.contains("bad.toml:3:12"),
+        "missing template at 3:12:\n{err}"
+    );
+    assert!(err.contains("3 problems"), "{err}");
+    insta::assert_snapshot!("validate_bad_toml", err);
+}
+
+#[test]
+fn validate_accepts_the_shipped_scenarios() {
+    let mut files: Vec<String> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .map(|p| p.display().to_string())
+            .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(String::as_str));
+    let out = scenario(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_bad_set_is_reported_against_the_argument() {
+    let out = scenario(&[
+        "validate",
+        fixture("tiny.toml").to_str().unwrap(),
+        "--set",
+        "load.concurrency=[1, 0]",
+        "--set",
+        "load.runz=2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("concurrency must be at least 1"), "{err}");
+    assert!(err.contains("--set:1:"), "{err}");
+    assert!(err.contains("did you mean `runs`?"), "{err}");
+}
+
+#[test]
+fn plan_shows_services_steps_and_checks() {
+    let out = scenario(&[
+        "plan",
+        fixture("tiny.toml").to_str().unwrap(),
+        "--set",
+        "topology.base_port=39100",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan = text(&out.stdout).replace(env!("CARGO_MANIFEST_DIR"), "<repo>");
+    insta::assert_snapshot!("plan_tiny", plan);
+
+    let json = scenario(&["plan", fixture("tiny.toml").to_str().unwrap(), "--json"]);
+    let plan: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        plan["steps"].as_array().unwrap().len(),
+        4,
+        "2 levels × 2 runs"
+    );
+    assert_eq!(plan["services"][0]["name"], "upstream");
+    assert_eq!(plan["target"]["bodies"], 2);
+}
+
+#[test]
+fn run_sweeps_the_fake_upstream_and_writes_every_report() {
+    let out_dir = out_dir("run");
+    let out = scenario(&[
+        "run",
+        fixture("tiny.toml").to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON only");
+    assert_eq!(summary["runs"][0]["outcome"], "PASS");
+
+    let dir = run_folder(&out_dir);
+    let r = report(&dir);
+    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["status"], "complete");
+    assert!(r["environment"]["cores"].as_u64().unwrap() >= 1);
+    let steps = r["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 4);
+    for step in steps {
+        let m = &step["metrics"];
+        assert_eq!(
+            m["requests"], 40,
+            "exactly the measured requests, warm-up excluded"
+        );
+        assert_eq!(m["successes"], 40);
+        let p50 = m["latency_ms"]["p50"].as_f64().unwrap();
+        assert!(
+            (5.0..100.0).contains(&p50),
+            "p50 {p50} must include the 5 ms delay"
+        );
+        assert!(m["rps"].as_f64().unwrap() > 0.0);
+        assert!(!step["timeseries"].as_array().unwrap().is_empty());
+    }
+    let levels = r["levels"].as_array().unwrap();
+    assert_eq!(levels.len(), 2);
+    assert_eq!(levels[1]["runs"], 2);
+    assert!(r["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|v| v["passed"] == true));
+
+    let csv = std::fs::read_to_string(dir.join("steps.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "header + 4 steps:\n{csv}");
+    let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(
+        md.contains("| concurrency |") && md.contains("PASS"),
+        "{md}"
+    );
+    assert!(dir.join("logs/upstream.log").exists());
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+#[test]
+fn failed_assertions_exit_1_and_list_the_verdicts() {
+    let out_dir = out_dir("fail");
+    let out = scenario(&[
+        "run",
+        fixture("failing.toml").to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--set",
+        "load.runs=1",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("FAIL c=1 p50"), "{stdout}");
+    assert!(stdout.contains("FAIL c=4 throughput"), "{stdout}");
+    let r = report(&run_folder(&out_dir));
+    let failed = r["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["passed"] == false)
+        .count();
+    assert_eq!(failed, 3, "p50 at both levels and throughput at c=4");
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+#[test]
+fn an_existing_target_is_benchmarked_without_starting_anything() {
+    let server = upstream_common::Server::start(&["--delay-ms", "2"]);
+    let out_dir = out_dir("target");
+    let target = format!(
+        "topology.target=\"http://127.0.0.1:{}/v1/chat/completions\"",
+        server.port
+    );
+    let out = scenario(&[
+        "run",
+        fixture("tiny.toml").to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--set",
+        &target,
+        "--set",
+        "load.runs=1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let dir = run_folder(&out_dir);
+    let r = report(&dir);
+    assert_eq!(r["plan"]["services"].as_array().unwrap().len(), 0);
+    assert_eq!(r["steps"][0]["metrics"]["successes"], 40);
+    assert!(!dir.join("logs/upstream.log").exists());
+    server.stop();
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+#[test]
+fn ctrl_c_keeps_a_partial_report_and_leaves_no_process() {
+    let out_dir = out_dir("sigint");
+    let mut child = Command::new(BIN)
+        .args([
+            "run",
+            fixture("slow.toml").to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the upstream runs and the step is under way.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let services = loop {
+        let kids = children_of(child.id());
+        if !kids.is_empty() {
+            break kids;
+        }
+        assert!(Instant::now() < deadline, "no service was started");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    for s in services {
+        assert!(!alive(s), "service {s} outlived the run");
+    }
+    let r = report(&run_folder(&out_dir));
+    assert_eq!(r["status"], "interrupted");
+    let step = &r["steps"][0];
+    assert_eq!(step["cancelled"], true);
+    assert!(
+        step["metrics"]["successes"].as_u64().unwrap() > 10,
+        "what was measured is kept"
+    );
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+#[test]
+fn a_service_that_dies_is_named_and_what_was_measured_is_kept() {
+    let out_dir = out_dir("dies");
+    let child = Command::new(BIN)
+        .args([
+            "run",
+            fixture("slow.toml").to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let upstream = loop {
+        if let Some(&pid) = children_of(child.id()).first() {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "no service was started");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(upstream as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("service `upstream` exited"), "{err}");
+    let r = report(&run_folder(&out_dir));
+    assert_eq!(r["status"], "failed");
+    assert!(r["error"].as_str().unwrap().contains("upstream"));
+    assert!(r["steps"][0]["metrics"]["successes"].as_u64().unwrap() > 10);
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+#[test]
+fn help_shows_examples() {
+    let out = scenario(&["run", "--help"]);
+    let help = text(&out.stdout);
+    assert!(
+        help.contains("Examples:") && help.contains("--set"),
+        "{help}"
+    );
+}

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Cli, Command, PlanArgs, RunArgs, ValidateArgs};
+use crate::cli::{Cli, Command, DoctorArgs, PlanArgs, RunArgs, ValidateArgs};
 use crate::plan::{self, Plan};
 use crate::report::{self, Status};
 use crate::run;
@@ -24,6 +24,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Run(args) => run_command(args),
         Command::Validate(args) => validate(args),
         Command::Plan(args) => plan_command(args),
+        Command::Doctor(args) => doctor(args),
         Command::FakeUpstream(args) => fake_upstream(args),
     }
 }
@@ -55,8 +56,11 @@ fn exe() -> String {
         .unwrap_or_else(|_| "scenario".into())
 }
 
+/// Where `scenario plan` shows a run's files: the real folder is made at run time.
+const RUN_DIR: &str = "$RUN_DIR";
+
 fn make_plan(s: &Scenario) -> Option<Plan> {
-    match plan::build(s, &exe()) {
+    match plan::build(s, &exe(), Path::new(RUN_DIR)) {
         Ok(p) => Some(p),
         Err(e) => {
             eprintln!("error: cannot plan {}: {e}", s.file.display());
@@ -91,7 +95,7 @@ fn plan_command(args: PlanArgs) -> ExitCode {
         return ExitCode::from(ERROR);
     };
     if args.json {
-        match serde_json::to_string_pretty(&plan) {
+        match serde_json::to_string_pretty(&plan.to_json()) {
             Ok(text) => println!("{text}"),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -102,6 +106,53 @@ fn plan_command(args: PlanArgs) -> ExitCode {
         print!("{plan}");
     }
     ExitCode::SUCCESS
+}
+
+/// `scenario doctor`: what each scenario needs from this machine, found or
+/// not, with the command that installs what is missing.
+fn doctor(args: DoctorArgs) -> ExitCode {
+    let mut missing = 0;
+    for file in &args.files {
+        let Some(s) = load(file, &args.scenario.set) else {
+            return ExitCode::from(ERROR);
+        };
+        let needs = crate::prereq::needs(&s);
+        println!("{}:", file.display());
+        if needs.is_empty() {
+            println!("  needs nothing beyond this binary");
+        }
+        for r in &needs {
+            match &r.found {
+                Some(found) => println!("  ok       {:<22} {found}", r.what),
+                None => {
+                    missing += 1;
+                    println!("  MISSING  {:<22} {}\n           install: {}", r.what, r.why, r.install);
+                }
+            }
+        }
+        if let Some((profile, _)) = &s.profile {
+            if let Ok(p) = plan::build(&s, &exe(), Path::new(RUN_DIR)) {
+                if let Some(prov) = &p.provision {
+                    let state = if crate::topology::provision::is_ready(prov) {
+                        "ready".to_string()
+                    } else {
+                        "installed on the first run".to_string()
+                    };
+                    println!(
+                        "  venv     {:<22} {} ({state})",
+                        profile.name,
+                        prov.venv.display()
+                    );
+                }
+            }
+        }
+    }
+    if missing == 0 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{missing} missing; install them and run `scenario doctor` again");
+        ExitCode::from(ERROR)
+    }
 }
 
 fn run_command(args: RunArgs) -> ExitCode {
@@ -137,11 +188,12 @@ fn run_command(args: RunArgs) -> ExitCode {
         tokio::spawn(forward_signals(cancel.clone()));
         let mut code = 0u8;
         let mut summaries = Vec::new();
+        let exe = exe();
         for (scenario, plan) in loaded.into_iter().flatten() {
             if !args.quiet {
                 eprintln!("running {} ({} steps) …", plan.scenario, plan.steps.len());
             }
-            let outcome = match run::execute(&scenario, &plan, &options, cancel.clone()).await {
+            let outcome = match run::execute(&scenario, &exe, &options, cancel.clone()).await {
                 Ok(o) => o,
                 Err(e) => {
                     eprintln!(

@@ -18,6 +18,7 @@ Examples:
   scenario run scenarios/quickstart.toml --set load.requests=200 --set 'load.concurrency=[1,10]'
   scenario validate scenarios/*.toml
   scenario plan scenarios/quickstart.toml --json
+  scenario doctor scenarios/mlflow-multi.toml
   scenario fake-upstream --port 9137 --delay-ms 50
 
 Exit codes: 0 all assertions passed, 1 an assertion failed, 2 bad input or a run error, 130 interrupted.";
@@ -41,6 +42,10 @@ pub enum Command {
   scenario plan scenarios/quickstart.toml
   scenario plan scenarios/quickstart.toml --json | jq '.steps | length'")]
     Plan(PlanArgs),
+    /// List what scenarios need from this machine and how to install what is missing.
+    #[command(after_help = "Examples:
+  scenario doctor scenarios/mlflow-multi.toml")]
+    Doctor(DoctorArgs),
     /// Serve the built-in fake OpenAI-compatible upstream.
     #[command(after_help = "Examples:
   scenario fake-upstream --port 9137 --delay-ms 50
@@ -77,6 +82,15 @@ pub struct RunArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
+    /// Scenario files to check.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
     /// Scenario files to check.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,

@@ -14,6 +14,7 @@ pub mod diag;
 pub mod load;
 pub mod metrics;
 pub mod plan;
+pub mod prereq;
 pub mod report;
 pub mod run;
 pub mod scenario;

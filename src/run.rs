@@ -19,7 +19,7 @@ use crate::load::{self, Live};
 use crate::plan::{self, Plan, Stop};
 use crate::report::{self, Environment, Report, ScenarioInfo, Status, StepReport};
 use crate::scenario::Scenario;
-use crate::topology::Supervisor;
+use crate::topology::{http_call, provision, Supervisor};
 
 /// How a run is carried out (from the command line).
 #[derive(Debug, Clone)]
@@ -75,8 +75,8 @@ fn run_dir(out: &Path, name: &str) -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
-/// The scenario as JSON with secret header values redacted.
-fn resolved(scenario: &Scenario) -> serde_json::Value {
+/// The scenario as JSON with secret header values and secrets redacted.
+fn resolved(scenario: &Scenario, secrets: &[String]) -> serde_json::Value {
     let mut value = serde_json::to_value(&scenario.model).unwrap_or_default();
     if let Some(headers) = value
         .pointer_mut("/request/headers")
@@ -88,41 +88,65 @@ fn resolved(scenario: &Scenario) -> serde_json::Value {
             }
         }
     }
+    plan::redact_secrets(&mut value, secrets);
     value
 }
 
-/// Run `plan` to the end (or until `cancel` fires). Errors here are ones
-/// that prevent any report (the results folder cannot be written).
+/// Plan `scenario` with its files under a fresh run folder and run it to
+/// the end (or until `cancel` fires). Errors here are ones that prevent any
+/// report (the results folder cannot be written).
 pub async fn execute(
     scenario: &Scenario,
-    plan: &Plan,
+    exe: &str,
     options: &Options,
     cancel: CancellationToken,
 ) -> std::io::Result<Outcome> {
-    let dir = run_dir(&options.out, &plan.scenario)?;
+    let dir = run_dir(&options.out, &scenario.name)?;
+    let dir = dir.canonicalize().unwrap_or(dir);
+    let planned = plan::build(scenario, exe, &dir);
+    let secrets = planned.as_ref().map(|p| p.secrets.clone()).unwrap_or_default();
     let mut report = Report {
         schema_version: report::SCHEMA_VERSION,
         status: Status::Running,
         error: None,
         scenario: ScenarioInfo {
-            name: plan.scenario.clone(),
-            file: plan.file.clone(),
-            description: plan.description.clone(),
-            resolved: resolved(scenario),
+            name: scenario.name.clone(),
+            file: scenario.file.clone(),
+            description: scenario.model.scenario.description.clone(),
+            resolved: resolved(scenario, &secrets),
         },
-        plan: serde_json::to_value(plan).unwrap_or_default(),
+        plan: planned.as_ref().map(Plan::to_json).unwrap_or_default(),
         environment: Environment::detect(),
         started_at: now(),
         finished_at: None,
         steps: Vec::new(),
         levels: Vec::new(),
+        baseline_levels: Vec::new(),
+        overhead: Vec::new(),
         verdicts: Vec::new(),
     };
-    report::write(&dir, &report, &plan.formats)?;
+    let formats = planned.as_ref().map(|p| p.formats.clone()).unwrap_or_default();
+    report::write(&dir, &report, &formats)?;
+    let plan = match planned {
+        Ok(plan) => plan,
+        Err(e) => {
+            report.status = Status::Failed;
+            report.error = Some(e.to_string());
+            report.finished_at = Some(now());
+            report::write(&dir, &report, &formats)?;
+            return Ok(Outcome { report, dir });
+        }
+    };
 
     let mut services = Supervisor::new(&dir.join("logs"));
-    let result = drive(plan, options, &cancel, &mut services, &mut report, &dir).await;
+    let result = drive(&plan, options, &cancel, &mut services, &mut report, &dir).await;
     services.stop_all().await;
+    // Files that hold secrets (passwords in config files) do not outlive the run.
+    for f in &plan.files {
+        if plan.secrets.iter().any(|s| !s.is_empty() && f.content.contains(s.as_str())) {
+            let _ = std::fs::remove_file(&f.path);
+        }
+    }
 
     match result {
         Ok(()) if cancel.is_cancelled() => report.status = Status::Interrupted,
@@ -136,7 +160,7 @@ pub async fn execute(
             } else {
                 Status::Failed
             };
-            report.error = Some(e);
+            report.error = Some(plan.hide(&e));
         }
     }
     report.finished_at = Some(now());
@@ -144,7 +168,8 @@ pub async fn execute(
     Ok(Outcome { report, dir })
 }
 
-/// Start the services, then run the steps; any error names what failed.
+/// Provision, write files, start the services wave by wave, make the setup
+/// calls, then run the steps; any error names what failed.
 async fn drive(
     plan: &Plan,
     options: &Options,
@@ -153,60 +178,176 @@ async fn drive(
     report: &mut Report,
     dir: &Path,
 ) -> Result<(), String> {
-    for service in &plan.services {
-        services.start(service, cancel).await?;
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
+    if let Some(p) = &plan.provision {
+        if !provision::is_ready(p) {
+            eprintln!(
+                "provisioning {} (first run with these requirements; later runs reuse it) …",
+                p.venv.display()
+            );
+        }
+        let log = logs.join("provision.log");
+        tokio::select! {
+            r = provision::ensure(p, &log) => r?,
+            _ = cancel.cancelled() => return Ok(()),
+        }
     }
+    for f in &plan.files {
+        write_file(f)?;
+    }
+    let mut waves: Vec<u32> = plan.services.iter().map(|s| s.wave).collect();
+    waves.dedup();
+    for wave in waves {
+        let members: Vec<&plan::Service> = plan.services.iter().filter(|s| s.wave == wave).collect();
+        services.start_wave(&members, cancel).await?;
+    }
+    setup_calls(plan, &logs.join("setup.log")).await?;
+
     let target = Arc::new(load::prepare(&plan.target)?);
+    let baseline = match &plan.baseline {
+        Some(b) => Some((Arc::new(load::prepare(b)?), b)),
+        None => None,
+    };
     let live = Arc::new(Live::default());
     for step in &plan.steps {
-        if cancel.is_cancelled() {
-            return Ok(());
+        let mut runs = vec![(target.clone(), &plan.target, false)];
+        if let Some((prepared, b)) = &baseline {
+            runs.push((prepared.clone(), *b, true));
         }
-        live.reset();
-        let step_cancel = cancel.child_token();
-        let bar = progress_bar(options.progress, step);
-        let task = {
-            let (target, plan_target, step, token, live) = (
-                target.clone(),
-                plan.target.clone(),
-                step.clone(),
-                step_cancel.clone(),
-                live.clone(),
-            );
-            tokio::task::spawn_blocking(move || {
-                load::run_step(target, &plan_target, &step, token, live)
-            })
+        for (prepared, target_plan, is_baseline) in runs {
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
+            let (report_step, died) =
+                run_one(prepared, target_plan, step, is_baseline, options, cancel, services, &live).await?;
+            report.steps.push(report_step);
+            report.summarise_levels();
+            report::write(dir, report, &plan.formats)
+                .map_err(|e| format!("cannot write the report in {}: {e}", dir.display()))?;
+            if let Some(dead) = died {
+                return Err(dead);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_file(f: &plan::PlannedFile) -> Result<(), String> {
+    if let Some(parent) = f.path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    std::fs::write(&f.path, &f.content).map_err(|e| format!("cannot write {}: {e}", f.path.display()))?;
+    if let Some(user) = &f.owner {
+        let u = nix::unistd::User::from_name(user)
+            .ok()
+            .flatten()
+            .ok_or_else(|| format!("user `{user}` does not exist"))?;
+        if let Some(parent) = f.path.parent() {
+            let _ = nix::unistd::chown(parent, Some(u.uid), Some(u.gid));
+        }
+        nix::unistd::chown(&f.path, Some(u.uid), Some(u.gid))
+            .map_err(|e| format!("cannot hand {} to `{user}`: {e}", f.path.display()))?;
+    }
+    Ok(())
+}
+
+/// Make the setup calls in order; values they capture feed later bodies.
+async fn setup_calls(plan: &Plan, log: &Path) -> Result<(), String> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    let mut captured = serde_json::Map::new();
+    let mut lines = String::new();
+    for call in &plan.setup {
+        let mut ctx = plan.context.clone();
+        if let Some(map) = ctx.as_object_mut() {
+            map.insert("captured".into(), serde_json::Value::Object(captured.clone()));
+        }
+        let body = match &call.body {
+            Some(t) => env
+                .render_str(t, &ctx)
+                .map_err(|e| format!("setup call `{}`: its body does not render: {e:#}", call.name))?,
+            None => String::new(),
         };
-        tokio::pin!(task);
-        let mut tick = tokio::time::interval(Duration::from_millis(200));
-        let started = std::time::Instant::now();
-        let mut died = None;
-        let outcome = loop {
-            tokio::select! {
-                done = &mut task => break done,
-                _ = tick.tick() => {
-                    let done = live.done.load(Ordering::Relaxed);
-                    let errors = live.errors.load(Ordering::Relaxed);
-                    let secs = started.elapsed().as_secs_f64().max(1e-3);
-                    match step.stop {
-                        Stop::Requests(_) => bar.set_position(done),
-                        Stop::Duration(_) => bar.set_position(started.elapsed().as_millis() as u64),
-                    }
-                    bar.set_message(format!("{:.0} req/s, {errors} errors", done as f64 / secs));
-                    if died.is_none() {
-                        if let Some(dead) = services.dead() {
-                            died = Some(dead);
-                            step_cancel.cancel();
-                        }
+        let answer = http_call(&call.method, &call.url, &call.headers, body.clone().into(), Duration::from_secs(60)).await;
+        let (status, answer) = answer.map_err(|e| format!("setup call `{}`: {e}", call.name))?;
+        let text = String::from_utf8_lossy(&answer);
+        lines.push_str(&format!("{} {} -> {status}\n  sent: {body}\n  got: {text}\n", call.method, call.url));
+        let _ = std::fs::write(log, plan.hide(&lines));
+        if !(200..300).contains(&status) {
+            return Err(plan.hide(&format!(
+                "setup call `{}` ({} {}) answered {status}: {}",
+                call.name,
+                call.method,
+                call.url,
+                text.chars().take(500).collect::<String>()
+            )));
+        }
+        if call.capture.is_empty() {
+            continue;
+        }
+        let json: serde_json::Value = serde_json::from_slice(&answer)
+            .map_err(|e| format!("setup call `{}` answered non-JSON ({e}): {text}", call.name))?;
+        for (name, pointer) in &call.capture {
+            let value = json.pointer(pointer).ok_or_else(|| {
+                format!("setup call `{}`: no `{pointer}` in its answer to capture as `{name}`: {text}", call.name)
+            })?;
+            captured.insert(name.clone(), value.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Run one step against one target, watching the services meanwhile.
+#[allow(clippy::too_many_arguments)]
+async fn run_one(
+    prepared: Arc<load::Prepared>,
+    target: &plan::Target,
+    step: &plan::Step,
+    baseline: bool,
+    options: &Options,
+    cancel: &CancellationToken,
+    services: &mut Supervisor,
+    live: &Arc<Live>,
+) -> Result<(StepReport, Option<String>), String> {
+    live.reset();
+    let step_cancel = cancel.child_token();
+    let bar = progress_bar(options.progress, step, baseline);
+    let task = {
+        let (target, step, token, live) = (target.clone(), step.clone(), step_cancel.clone(), live.clone());
+        tokio::task::spawn_blocking(move || load::run_step(prepared, &target, &step, token, live))
+    };
+    tokio::pin!(task);
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let mut died = None;
+    let outcome = loop {
+        tokio::select! {
+            done = &mut task => break done,
+            _ = tick.tick() => {
+                let done = live.done.load(Ordering::Relaxed);
+                let errors = live.errors.load(Ordering::Relaxed);
+                let secs = started.elapsed().as_secs_f64().max(1e-3);
+                match step.stop {
+                    Stop::Requests(_) => bar.set_position(done),
+                    Stop::Duration(_) => bar.set_position(started.elapsed().as_millis() as u64),
+                }
+                bar.set_message(format!("{:.0} req/s, {errors} errors", done as f64 / secs));
+                if died.is_none() {
+                    if let Some(dead) = services.dead() {
+                        died = Some(dead);
+                        step_cancel.cancel();
                     }
                 }
             }
-        };
-        bar.finish_and_clear();
-        let outcome = outcome
-            .map_err(|e| format!("step {} crashed: {e}", step.index + 1))?
-            .map_err(|e| format!("step {} could not run: {e}", step.index + 1))?;
-        report.steps.push(StepReport {
+        }
+    };
+    bar.finish_and_clear();
+    let outcome = outcome
+        .map_err(|e| format!("step {} crashed: {e}", step.index + 1))?
+        .map_err(|e| format!("step {} could not run: {e}", step.index + 1))?;
+    Ok((
+        StepReport {
             index: step.index,
             concurrency: step.concurrency,
             run: step.run,
@@ -214,18 +355,13 @@ async fn drive(
             timeseries: outcome.recorder.timeseries(),
             warmup_errors: outcome.warmup_errors,
             cancelled: outcome.cancelled,
-        });
-        report.summarise_levels();
-        report::write(dir, report, &plan.formats)
-            .map_err(|e| format!("cannot write the report in {}: {e}", dir.display()))?;
-        if let Some(dead) = died {
-            return Err(dead);
-        }
-    }
-    Ok(())
+            baseline,
+        },
+        died,
+    ))
 }
 
-fn progress_bar(enabled: bool, step: &plan::Step) -> ProgressBar {
+fn progress_bar(enabled: bool, step: &plan::Step, baseline: bool) -> ProgressBar {
     if !enabled {
         return ProgressBar::hidden();
     }
@@ -238,9 +374,7 @@ fn progress_bar(enabled: bool, step: &plan::Step) -> ProgressBar {
     if let Ok(style) = ProgressStyle::with_template(&template) {
         bar.set_style(style.progress_chars("=> "));
     }
-    bar.set_prefix(format!(
-        "c={} run {}/{}",
-        step.concurrency, step.run, step.runs
-    ));
+    let what = if baseline { " baseline" } else { "" };
+    bar.set_prefix(format!("c={} run {}/{}{what}", step.concurrency, step.run, step.runs));
     bar
 }

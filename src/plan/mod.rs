@@ -3,17 +3,22 @@
 //!
 //! `scenario plan` prints exactly the plan that `scenario run` executes.
 
+mod gateway;
 mod text;
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
+use indexmap::IndexMap;
 use serde::Serialize;
 
-use crate::scenario::model::{duration, Selection, Thresholds};
+use crate::prereq;
+use crate::scenario::model::{duration, Selection, Thresholds, UPSTREAM_PATH};
 use crate::scenario::Scenario;
+
+pub use text::shell_word;
 
 /// Everything a run does, decided before anything starts.
 #[derive(Debug, Clone, Serialize)]
@@ -21,13 +26,49 @@ pub struct Plan {
     pub scenario: String,
     pub description: Option<String>,
     pub file: PathBuf,
-    /// Services in start order; torn down in reverse.
+    /// Where files, data, logs and reports of this run go.
+    pub run_dir: PathBuf,
+    /// A Python environment to create before anything starts (cached).
+    pub provision: Option<Provision>,
+    /// Files written into the run folder before the services start.
+    pub files: Vec<PlannedFile>,
+    /// Services in start order (a wave starts together); torn down in reverse.
     pub services: Vec<Service>,
+    /// HTTP calls made once every service is ready.
+    pub setup: Vec<SetupStep>,
     pub target: Target,
+    /// The same requests straight to the fake upstream, run after each step
+    /// (`topology.baseline`), to show what the gateway adds.
+    pub baseline: Option<Target>,
     pub steps: Vec<Step>,
     pub checks: Vec<Check>,
     /// Report formats written besides `report.json`.
     pub formats: Vec<String>,
+    /// Values never shown: passwords, keys. Replaced by `<redacted>`.
+    #[serde(skip)]
+    pub secrets: Vec<String>,
+    /// What setup templates see (with `captured` added as calls answer).
+    #[serde(skip)]
+    pub context: serde_json::Value,
+}
+
+/// A virtual environment with the gateway's packages.
+#[derive(Debug, Clone, Serialize)]
+pub struct Provision {
+    /// The interpreter that creates it.
+    pub python: PathBuf,
+    pub venv: PathBuf,
+    pub requirements: Vec<String>,
+}
+
+/// A file the run writes before starting services.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedFile {
+    pub path: PathBuf,
+    /// Owned by this user (a service that runs as another user reads it).
+    pub owner: Option<String>,
+    #[serde(skip)]
+    pub content: String,
 }
 
 /// A process this tool starts and supervises.
@@ -36,16 +77,60 @@ pub struct Service {
     pub name: String,
     /// The command line; the first word is the program.
     pub command: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// Run as this user (PostgreSQL refuses root).
+    pub user: Option<String>,
     pub port: u16,
     pub ready: Probe,
+    /// Folders created (owned by `user`) before anything runs.
+    pub dirs: Vec<PathBuf>,
+    /// Commands run to completion before the service starts (e.g. initdb).
+    pub prepare: Vec<Vec<String>>,
+    /// Commands run once it is ready (e.g. create the database).
+    pub after: Vec<Vec<String>>,
+    /// Services of one wave start together; each wave waits for the last.
+    pub wave: u32,
+    #[serde(with = "duration")]
+    pub stop_timeout: Duration,
 }
 
-/// How a service shows it is ready: `GET url` answers 2xx within `timeout`.
+/// How a service shows it is ready.
 #[derive(Debug, Clone, Serialize)]
-pub struct Probe {
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Probe {
+    /// `GET url` answers 2xx.
+    Http {
+        url: String,
+        #[serde(with = "duration")]
+        timeout: Duration,
+    },
+    /// The command exits 0.
+    Command {
+        argv: Vec<String>,
+        #[serde(with = "duration")]
+        timeout: Duration,
+    },
+}
+
+impl Probe {
+    pub fn timeout(&self) -> Duration {
+        match self {
+            Probe::Http { timeout, .. } | Probe::Command { timeout, .. } => *timeout,
+        }
+    }
+}
+
+/// One HTTP call after start; `capture` names values taken from its answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetupStep {
+    pub name: String,
+    pub method: String,
     pub url: String,
-    #[serde(with = "duration")]
-    pub timeout: Duration,
+    #[serde(serialize_with = "redacted_headers")]
+    pub headers: Vec<(String, String)>,
+    /// The body template, rendered when the call is made.
+    pub body: Option<String>,
+    pub capture: IndexMap<String, String>,
 }
 
 /// Where the load goes and what each request carries.
@@ -63,6 +148,8 @@ pub struct Target {
     pub seed: u64,
     #[serde(with = "duration")]
     pub timeout: Duration,
+    /// Response headers in which the gateway reports its own overhead (ms).
+    pub overhead_headers: Vec<String>,
     #[serde(skip)]
     pub body_bytes: Vec<Bytes>,
 }
@@ -138,13 +225,50 @@ impl std::error::Error for PlanError {}
 /// How long the fake upstream may take to answer its health probe.
 const UPSTREAM_READY: Duration = Duration::from_secs(10);
 
-/// Expand a checked scenario into the plan `run` executes.
-pub fn build(s: &Scenario, exe: &str) -> Result<Plan, PlanError> {
+/// Expand a checked scenario into the plan `run` executes, with files and
+/// data under `run_dir` (`scenario plan` shows `$RUN_DIR`).
+pub fn build(s: &Scenario, exe: &str, run_dir: &Path) -> Result<Plan, PlanError> {
+    let missing: Vec<String> = prereq::needs(s)
+        .into_iter()
+        .filter(|r| !r.ok())
+        .map(|r| format!("  - {} ({}): install with `{}`", r.what, r.why, r.install))
+        .collect();
+    if !missing.is_empty() {
+        return Err(PlanError(format!(
+            "this machine lacks what the scenario needs:\n{}\n(`scenario doctor {}` lists everything)",
+            missing.join("\n"),
+            s.file.display()
+        )));
+    }
     let m = &s.model;
     let mut ports = PortPicker::new(m.topology.base_port);
     let mut services = Vec::new();
-    let url = match &m.topology.target {
-        Some(target) => target.clone(),
+    let mut headers: Vec<(String, String)> = m
+        .request
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
+    if !headers.iter().any(|(k, _)| k == "content-type") {
+        headers.insert(0, ("content-type".into(), "application/json".into()));
+    }
+    let upstream_path = m.request.path.clone().unwrap_or_else(|| UPSTREAM_PATH.to_string());
+    let target = |url: String, headers: Vec<(String, String)>, overhead: Vec<String>| Target {
+        url,
+        method: m.request.method.clone(),
+        headers,
+        template: s.template.clone(),
+        bodies: s.bodies.len(),
+        selection: m.request.pool.selection,
+        seed: m.request.pool.seed,
+        timeout: m.request.timeout,
+        overhead_headers: overhead,
+        body_bytes: s.bodies.clone(),
+    };
+
+    let mut gateway = None;
+    let main = match &m.topology.target {
+        Some(url) => target(url.clone(), headers.clone(), Vec::new()),
         None => {
             let port = ports.next()?;
             let config = serde_json::to_string(&m.upstream)
@@ -161,25 +285,35 @@ pub fn build(s: &Scenario, exe: &str) -> Result<Plan, PlanError> {
                     "--config-json".into(),
                     config,
                 ],
+                env: Vec::new(),
+                user: None,
                 port,
-                ready: Probe {
+                ready: Probe::Http {
                     url: format!("http://127.0.0.1:{port}/health"),
                     timeout: UPSTREAM_READY,
                 },
+                dirs: Vec::new(),
+                prepare: Vec::new(),
+                after: Vec::new(),
+                wave: 0,
+                stop_timeout: Duration::from_secs(5),
             });
-            format!("http://127.0.0.1:{port}{}", m.request.path)
+            let upstream_url = format!("http://127.0.0.1:{port}");
+            match &s.profile {
+                None => target(format!("{upstream_url}{upstream_path}"), headers.clone(), Vec::new()),
+                Some((profile, path)) => {
+                    let g = gateway::expand(s, profile, path, &mut ports, run_dir, &upstream_url)?;
+                    let mut gateway_headers = headers.clone();
+                    gateway_headers.extend(g.headers.clone());
+                    let url = format!("{}{}", g.base_url, m.request.path.clone().unwrap_or(g.path.clone()));
+                    let t = target(url, gateway_headers, g.overhead_headers.clone());
+                    services.extend(g.services.clone());
+                    gateway = Some((g, format!("{upstream_url}{UPSTREAM_PATH}")));
+                    t
+                }
+            }
         }
     };
-
-    let mut headers: Vec<(String, String)> = m
-        .request
-        .headers
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-        .collect();
-    if !headers.iter().any(|(k, _)| k == "content-type") {
-        headers.insert(0, ("content-type".into(), "application/json".into()));
-    }
 
     let stop = match (m.load.duration, m.load.requests) {
         (Some(d), _) => Stop::Duration(d),
@@ -200,26 +334,68 @@ pub fn build(s: &Scenario, exe: &str) -> Result<Plan, PlanError> {
         }
     }
 
+    let baseline = match &gateway {
+        Some((_, url)) if m.topology.baseline => Some(target(url.clone(), headers.clone(), Vec::new())),
+        _ => None,
+    };
+    let (provision, files, setup, secrets, context) = match gateway {
+        Some((g, _)) => (g.provision, g.files, g.setup, g.secrets, g.context),
+        None => (None, Vec::new(), Vec::new(), Vec::new(), serde_json::Value::Null),
+    };
     Ok(Plan {
         scenario: s.name.clone(),
         description: m.scenario.description.clone(),
         file: s.file.clone(),
+        run_dir: run_dir.to_path_buf(),
+        provision,
+        files,
         services,
-        target: Target {
-            url,
-            method: m.request.method.clone(),
-            headers,
-            template: s.template.clone(),
-            bodies: s.bodies.len(),
-            selection: m.request.pool.selection,
-            seed: m.request.pool.seed,
-            timeout: m.request.timeout,
-            body_bytes: s.bodies.clone(),
-        },
+        setup,
+        target: main,
+        baseline,
         steps,
         checks: checks(&m.assertions, &m.load.concurrency),
         formats: m.report.formats.clone(),
+        secrets,
+        context,
     })
+}
+
+impl Plan {
+    /// The plan as JSON with every secret value replaced by `<redacted>`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        redact_secrets(&mut value, &self.secrets);
+        value
+    }
+
+    /// `text` with every secret value replaced by `<redacted>`.
+    pub fn hide(&self, text: &str) -> String {
+        hide(text, &self.secrets)
+    }
+}
+
+/// `text` with each of `secrets` replaced by `<redacted>`.
+pub fn hide(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        out = out.replace(secret.as_str(), "<redacted>");
+    }
+    out
+}
+
+/// Replace secrets in every string of a JSON value.
+pub fn redact_secrets(value: &mut serde_json::Value, secrets: &[String]) {
+    match value {
+        serde_json::Value::String(s) => {
+            if secrets.iter().any(|x| !x.is_empty() && s.contains(x.as_str())) {
+                *s = hide(s, secrets);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| redact_secrets(v, secrets)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| redact_secrets(v, secrets)),
+        _ => {}
+    }
 }
 
 /// Thresholds for each level: `[assert]`, overridden by `[assert.concurrency.N]`.
@@ -249,7 +425,7 @@ fn checks(t: &Thresholds, levels: &[u32]) -> Vec<Check> {
 }
 
 /// Ports for services: consecutive from `base_port`, or free ones from the OS.
-struct PortPicker {
+pub(crate) struct PortPicker {
     next_base: Option<u16>,
     /// Held until the plan is made so the OS does not hand out one port twice.
     held: Vec<TcpListener>,
@@ -263,7 +439,7 @@ impl PortPicker {
         }
     }
 
-    fn next(&mut self) -> Result<u16, PlanError> {
+    pub(crate) fn next(&mut self) -> Result<u16, PlanError> {
         if let Some(port) = self.next_base {
             self.next_base = port.checked_add(1);
             return Ok(port);

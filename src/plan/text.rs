@@ -53,31 +53,63 @@ impl Display for Plan {
             writeln!(out, "  {d}")?;
         }
         writeln!(out)?;
+        if let Some(p) = &self.provision {
+            writeln!(out, "Provision (once; cached):")?;
+            writeln!(out, "  {} -m venv {}", p.python.display(), p.venv.display())?;
+            let reqs: Vec<String> = p.requirements.iter().map(|r| shell_word(r)).collect();
+            writeln!(out, "  {}/bin/pip install {}", p.venv.display(), reqs.join(" "))?;
+            writeln!(out)?;
+        }
+        if !self.files.is_empty() {
+            writeln!(out, "Files written first:")?;
+            for f in &self.files {
+                writeln!(out, "  {}", f.path.display())?;
+            }
+            writeln!(out)?;
+        }
         if self.services.is_empty() {
             writeln!(out, "Services: none (the target is used as it is)")?;
         } else {
             writeln!(out, "Services, in start order (stopped in reverse):")?;
             for (i, s) in self.services.iter().enumerate() {
-                let mut words = s.command.iter();
-                let program = words.next().map(|p| {
-                    std::path::Path::new(p)
-                        .file_name()
-                        .map_or(p.clone(), |n| n.to_string_lossy().into_owned())
-                });
-                let args: Vec<String> = words.map(|w| shell_word(w)).collect();
-                writeln!(out, "  {}. {} on 127.0.0.1:{}", i + 1, s.name, s.port)?;
+                let program = std::path::Path::new(&s.command[0])
+                    .file_name()
+                    .map_or(s.command[0].clone(), |n| n.to_string_lossy().into_owned());
+                let args: Vec<String> = s.command[1..].iter().map(|w| shell_word(w)).collect();
+                let user = s.user.as_ref().map(|u| format!(" as user {u}")).unwrap_or_default();
+                writeln!(out, "  {}. {} on 127.0.0.1:{} (wave {}){user}", i + 1, s.name, s.port, s.wave)?;
+                for argv in &s.prepare {
+                    writeln!(out, "     first: {}", words(argv))?;
+                }
+                for (k, v) in &s.env {
+                    writeln!(out, "     env {k}={}", shell_word(v))?;
+                }
+                writeln!(out, "     $ {program} {}", args.join(" "))?;
+                let ready = match &s.ready {
+                    super::Probe::Http { url, .. } => format!("GET {url} answers 2xx"),
+                    super::Probe::Command { argv, .. } => format!("`{}` succeeds", words(argv)),
+                };
                 writeln!(
                     out,
-                    "     $ {} {}",
-                    program.unwrap_or_default(),
-                    args.join(" ")
+                    "     ready when {ready} (within {})",
+                    humantime::format_duration(s.ready.timeout())
                 )?;
-                writeln!(
-                    out,
-                    "     ready when GET {} answers 2xx (within {})",
-                    s.ready.url,
-                    humantime::format_duration(s.ready.timeout)
-                )?;
+                for argv in &s.after {
+                    writeln!(out, "     then: {}", words(argv))?;
+                }
+            }
+        }
+        if !self.setup.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "Setup calls, once everything is ready:")?;
+            for (i, c) in self.setup.iter().enumerate() {
+                writeln!(out, "  {}. {}: {} {}", i + 1, c.name, c.method, c.url)?;
+                if let Some(body) = &c.body {
+                    writeln!(out, "     body: {}", body.split_whitespace().collect::<Vec<_>>().join(" "))?;
+                }
+                for (name, pointer) in &c.capture {
+                    writeln!(out, "     captures {name} = {pointer}")?;
+                }
             }
         }
         writeln!(out)?;
@@ -95,11 +127,13 @@ impl Display for Plan {
         for (k, v) in &t.headers {
             writeln!(out, "  header {k}: {}", redact(k, v))?;
         }
-        writeln!(
-            out,
-            "  timeout: {} per request",
-            humantime::format_duration(t.timeout)
-        )?;
+        writeln!(out, "  timeout: {} per request", humantime::format_duration(t.timeout))?;
+        if !t.overhead_headers.is_empty() {
+            writeln!(out, "  records the gateway's own overhead from: {}", t.overhead_headers.join(", "))?;
+        }
+        if let Some(b) = &self.baseline {
+            writeln!(out, "  baseline: each step is run again straight to {}", b.url)?;
+        }
         writeln!(out)?;
         writeln!(out, "Steps ({}):", self.steps.len())?;
         writeln!(
@@ -135,6 +169,10 @@ impl Display for Plan {
                 writeln!(out, "  concurrency {level}: {}", list.join(", "))?;
             }
         }
-        f.write_str(&out)
+        f.write_str(&self.hide(&out))
     }
+}
+
+fn words(argv: &[String]) -> String {
+    argv.iter().map(|w| shell_word(w)).collect::<Vec<_>>().join(" ")
 }

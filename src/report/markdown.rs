@@ -26,6 +26,21 @@ impl Exporter for Markdown {
         for row in rows {
             let _ = writeln!(out, "| {} |", row.join(" | "));
         }
+        if !r.overhead.is_empty() {
+            let _ = writeln!(out, "\n**Overhead vs baseline** (gateway minus fake upstream direct, ms)\n");
+            let _ = writeln!(out, "| concurrency | p50 | p95 | p99 | throughput vs baseline |\n|---:|---:|---:|---:|---:|");
+            for o in &r.overhead {
+                let _ = writeln!(
+                    out,
+                    "| {} | {:+.2} | {:+.2} | {:+.2} | {:.0}% |",
+                    o.concurrency,
+                    o.p50_ms,
+                    o.p95_ms,
+                    o.p99_ms,
+                    o.rps_ratio * 100.0
+                );
+            }
+        }
         if !r.verdicts.is_empty() {
             let _ = writeln!(out, "\n**Assertions**\n");
             for v in &r.verdicts {

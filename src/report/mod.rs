@@ -36,6 +36,12 @@ pub struct Report {
     pub steps: Vec<StepReport>,
     /// One summary per concurrency level over its runs.
     pub levels: Vec<LevelSummary>,
+    /// The same, straight against the fake upstream (`topology.baseline`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baseline_levels: Vec<LevelSummary>,
+    /// What the gateway adds: level minus baseline, per percentile.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overhead: Vec<Overhead>,
     pub verdicts: Vec<Verdict>,
 }
 
@@ -108,27 +114,39 @@ pub struct StepReport {
     pub warmup_errors: u64,
     /// The step was cut short (Ctrl-C or a failure).
     pub cancelled: bool,
+    /// Run straight against the fake upstream, as the baseline of the step before.
+    #[serde(default)]
+    pub baseline: bool,
+}
+
+/// Gateway minus baseline at one concurrency level (means over runs), in ms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Overhead {
+    pub concurrency: u32,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    /// Gateway throughput as a share of the baseline's.
+    pub rps_ratio: f64,
 }
 
 impl Report {
-    /// Recompute the level summaries from the steps.
+    /// Recompute the level summaries (and baseline overhead) from the steps.
     pub fn summarise_levels(&mut self) {
-        let mut levels: Vec<u32> = Vec::new();
-        for s in &self.steps {
-            if !levels.contains(&s.concurrency) {
-                levels.push(s.concurrency);
-            }
-        }
-        self.levels = levels
-            .into_iter()
-            .map(|c| {
-                let runs: Vec<&StepMetrics> = self
-                    .steps
-                    .iter()
-                    .filter(|s| s.concurrency == c && !s.cancelled)
-                    .map(|s| &s.metrics)
-                    .collect();
-                LevelSummary::of(c, &runs)
+        self.levels = summarise(self.steps.iter().filter(|s| !s.baseline));
+        self.baseline_levels = summarise(self.steps.iter().filter(|s| s.baseline));
+        self.overhead = self
+            .levels
+            .iter()
+            .filter_map(|g| {
+                let b = self.baseline_levels.iter().find(|b| b.concurrency == g.concurrency && b.runs > 0)?;
+                Some(Overhead {
+                    concurrency: g.concurrency,
+                    p50_ms: g.p50_ms.mean - b.p50_ms.mean,
+                    p95_ms: g.p95_ms.mean - b.p95_ms.mean,
+                    p99_ms: g.p99_ms.mean - b.p99_ms.mean,
+                    rps_ratio: if b.rps.mean > 0.0 { g.rps.mean / b.rps.mean } else { 0.0 },
+                })
             })
             .collect();
     }
@@ -136,6 +154,27 @@ impl Report {
     pub fn passed(&self) -> bool {
         self.verdicts.iter().all(|v| v.passed)
     }
+}
+
+/// Level summaries, in the order levels first appear, over finished runs.
+fn summarise<'a>(steps: impl Iterator<Item = &'a StepReport> + Clone) -> Vec<LevelSummary> {
+    let mut levels: Vec<u32> = Vec::new();
+    for s in steps.clone() {
+        if !levels.contains(&s.concurrency) {
+            levels.push(s.concurrency);
+        }
+    }
+    levels
+        .into_iter()
+        .map(|c| {
+            let runs: Vec<&StepMetrics> = steps
+                .clone()
+                .filter(|s| s.concurrency == c && !s.cancelled)
+                .map(|s| &s.metrics)
+                .collect();
+            LevelSummary::of(c, &runs)
+        })
+        .collect()
 }
 
 /// One output format: a file name and how to render the report into it.

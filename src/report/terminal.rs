@@ -34,6 +34,20 @@ pub fn render(r: &Report) -> String {
     for row in rows {
         let _ = writeln!(out, "{}", line(row));
     }
+    if !r.overhead.is_empty() {
+        let _ = writeln!(out, "overhead vs baseline (gateway minus fake upstream direct):");
+        for o in &r.overhead {
+            let _ = writeln!(
+                out,
+                "  c={:<5} p50 {:+.2} ms  p95 {:+.2} ms  p99 {:+.2} ms  throughput {:.0}% of baseline",
+                o.concurrency,
+                o.p50_ms,
+                o.p95_ms,
+                o.p99_ms,
+                o.rps_ratio * 100.0
+            );
+        }
+    }
     for v in &r.verdicts {
         let _ = writeln!(out, "{}", v.describe());
     }

@@ -98,13 +98,10 @@ fn check_request(s: &ScenarioFile, dir: &Path, out: &mut Vec<Problem>) {
             .note(format!("valid methods: {}", METHODS.join(", "))),
         );
     }
-    if !r.path.starts_with('/') {
+    if let Some(path) = r.path.as_ref().filter(|p| !p.starts_with('/')) {
         out.push(
-            Problem::new(
-                "request.path",
-                format!("path `{}` must start with `/`", r.path),
-            )
-            .label(format!("write \"/{}\"", r.path)),
+            Problem::new("request.path", format!("path `{path}` must start with `/`"))
+                .label(format!("write \"/{path}\"")),
         );
     }
     if r.timeout.is_zero() {
@@ -182,9 +179,53 @@ fn check_request(s: &ScenarioFile, dir: &Path, out: &mut Vec<Problem>) {
 }
 
 fn check_topology(s: &ScenarioFile, out: &mut Vec<Problem>) {
-    let Some(target) = &s.topology.target else {
+    let t = &s.topology;
+    if t.gateway.is_none() {
+        let needs_gateway = [
+            ("instances", t.instances != 1),
+            ("workers", t.workers != 1),
+            ("database", t.database.is_some()),
+            ("nginx", t.nginx.is_some()),
+            ("auth", t.auth.is_some()),
+            ("options", !t.options.is_empty()),
+            ("baseline", t.baseline),
+        ];
+        for (key, set) in needs_gateway {
+            if set {
+                out.push(
+                    Problem::new(format!("topology.{key}"), format!("`{key}` needs a gateway"))
+                        .label("set topology.gateway to a profile, e.g. \"mlflow\""),
+                );
+            }
+        }
+    }
+    if t.instances == 0 {
+        out.push(Problem::new("topology.instances", "instances must be at least 1"));
+    }
+    if t.workers == 0 {
+        out.push(Problem::new("topology.workers", "workers must be at least 1"));
+    }
+    if t.instances > 1 && t.nginx == Some(false) {
+        out.push(
+            Problem::new("topology.nginx", "several instances need nginx in front of them")
+                .label("remove `nginx = false`, or set instances = 1"),
+        );
+    }
+    if t.instances > 1 && t.database == Some(super::model::Database::Sqlite) {
+        out.push(
+            Problem::new("topology.database", "SQLite cannot be shared by several instances")
+                .label("use database = \"postgres\", or instances = 1"),
+        );
+    }
+    let Some(target) = &t.target else {
         return;
     };
+    if t.gateway.is_some() {
+        out.push(
+            Problem::new("topology.target", "set either `target` or `gateway`, not both")
+                .label("`target` benchmarks an existing URL and starts nothing"),
+        );
+    }
     match target.parse::<hyper::Uri>() {
         Ok(uri) if uri.scheme_str() == Some("http") && uri.host().is_some() => {}
         Ok(uri) if uri.scheme_str() == Some("https") => out.push(
@@ -248,4 +289,49 @@ fn check_thresholds(t: &Thresholds, at: &str, levels: &[u32], top: bool, out: &m
             ),
         }
     }
+}
+
+/// Checks that need the gateway profile: what it supports and declares.
+pub fn check_gateway(s: &ScenarioFile, profile: &super::profile::Profile) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let t = &s.topology;
+    if let Some(db) = &t.database {
+        let kind = db.kind();
+        if kind != "url" && !profile.databases.contains_key(kind) {
+            let valid: Vec<&str> = profile.databases.keys().map(String::as_str).collect();
+            out.push(
+                Problem::new("topology.database", format!("gateway `{}` has no `{kind}` database", profile.name))
+                    .note(format!(
+                        "it supports: {}",
+                        if valid.is_empty() { "none".to_string() } else { valid.join(", ") }
+                    )),
+            );
+        }
+    } else if !profile.databases.is_empty() {
+        // The first database the profile lists is the default; nothing to check.
+    }
+    if let Some(auth) = &t.auth {
+        let kind = format!("{:?}", auth.kind).to_lowercase();
+        if !profile.auth.contains(&kind) {
+            out.push(
+                Problem::new("topology.auth", format!("gateway `{}` does not support `{kind}` auth", profile.name))
+                    .note(format!("it supports: {}", if profile.auth.is_empty() { "none".into() } else { profile.auth.join(", ") })),
+            );
+        }
+    }
+    let known: Vec<&str> = profile.options.keys().map(String::as_str).collect();
+    for key in t.options.keys() {
+        if !profile.options.contains_key(key) {
+            let p = Problem::new(
+                format!("topology.options.{key}"),
+                format!("gateway `{}` has no option `{key}`", profile.name),
+            )
+            .note(format!("its options: {}", if known.is_empty() { "none".into() } else { known.join(", ") }));
+            out.push(match did_you_mean(key, &known) {
+                Some(k) => p.label(format!("did you mean `{k}`?")),
+                None => p,
+            });
+        }
+    }
+    out
 }

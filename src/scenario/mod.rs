@@ -6,6 +6,7 @@
 pub mod check;
 pub mod de;
 pub mod model;
+pub mod profile;
 pub mod template;
 pub mod tree;
 
@@ -29,6 +30,8 @@ pub struct Scenario {
     pub template: String,
     /// One rendered body per pool entry, in pool order.
     pub bodies: Vec<Bytes>,
+    /// The gateway profile named by `topology.gateway`, and where it was read.
+    pub profile: Option<(profile::Profile, PathBuf)>,
 }
 
 /// Read and check the scenario at `path` with `--set` overrides applied.
@@ -57,6 +60,19 @@ pub fn load(path: &Path, sets: &[String]) -> Result<Scenario, Diagnostics> {
     let scenario = model.and_then(|model| {
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let mut checked = check::check(&model, &dir);
+        let profile = match &model.topology.gateway {
+            None => None,
+            Some(name) => match profile::load(name, &dir, &mut sources) {
+                Ok(p) => {
+                    checked.extend(check::check_gateway(&model, &p.0));
+                    Some(p)
+                }
+                Err(found) => {
+                    checked.extend(found);
+                    None
+                }
+            },
+        };
         let bodies = match template::render_all(&model, &dir, &mut sources) {
             Ok(r) => Some(r),
             Err(found) => {
@@ -80,6 +96,7 @@ pub fn load(path: &Path, sets: &[String]) -> Result<Scenario, Diagnostics> {
             model,
             template,
             bodies,
+            profile,
         })
     });
     match scenario {

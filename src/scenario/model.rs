@@ -39,16 +39,80 @@ pub struct Meta {
     pub description: Option<String>,
 }
 
-/// `[topology]`: what runs under test. Today: the built-in fake upstream hit
-/// directly, or an existing URL; gateways, instances and databases come next.
+/// `[topology]`: what runs under test: a gateway profile's instances, its
+/// database, nginx in front, auth — or an existing URL, or (by default) the
+/// built-in fake upstream hit directly.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Topology {
     /// Benchmark this URL as is and start nothing (like seed 000's `--url`).
     pub target: Option<String>,
+    /// A gateway profile: a name under `templates/gateways/` or a path to one.
+    pub gateway: Option<String>,
+    /// Gateway instances (default 1).
+    #[serde(default = "one")]
+    pub instances: u32,
+    /// Workers per instance (default 1).
+    #[serde(default = "one")]
+    pub workers: u32,
+    /// The gateway's database; the profile says which kinds it supports.
+    pub database: Option<Database>,
+    /// nginx in front of the instances; default: on when instances > 1.
+    pub nginx: Option<bool>,
+    /// Authentication the gateway enforces and requests carry.
+    pub auth: Option<Auth>,
+    /// Gateway options, over the profile's defaults (e.g. `usage_tracking`).
+    #[serde(default)]
+    pub options: IndexMap<String, serde_json::Value>,
+    /// Also run every step straight against the fake upstream, to report
+    /// what the gateway adds.
+    #[serde(default)]
+    pub baseline: bool,
     /// First port for the services this tool starts (then +1, +2, …);
     /// unset: free ports are picked and shown in the plan.
     pub base_port: Option<u16>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// `database = "sqlite" | "postgres" | { url = "…" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Database {
+    /// A file in the run folder.
+    Sqlite,
+    /// A PostgreSQL server started for the run (initdb in the run folder).
+    Postgres,
+    /// An existing database, used as it is.
+    Url(String),
+}
+
+impl Database {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Database::Sqlite => "sqlite",
+            Database::Postgres => "postgres",
+            Database::Url(_) => "url",
+        }
+    }
+}
+
+/// `auth = { kind = "basic", username = "…", password = "…" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    pub kind: AuthKind,
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthKind {
+    /// HTTP Basic: `Authorization: Basic base64(user:password)`.
+    Basic,
 }
 
 /// `[request]`: what each request looks like.
@@ -57,9 +121,9 @@ pub struct Topology {
 pub struct Request {
     #[serde(default = "default_method")]
     pub method: String,
-    /// Path on the started service (ignored when `topology.target` is a full URL).
-    #[serde(default = "default_path")]
-    pub path: String,
+    /// Path on the fake upstream; default `/v1/chat/completions`. With a
+    /// gateway, the profile's `request.path` is used unless this is set.
+    pub path: Option<String>,
     /// minijinja template file for the body; unset: the built-in OpenAI chat body.
     pub template: Option<PathBuf>,
     /// Extra headers, e.g. `{ Authorization = "Bearer x" }`.
@@ -79,7 +143,7 @@ impl Default for Request {
     fn default() -> Self {
         Request {
             method: default_method(),
-            path: default_path(),
+            path: None,
             template: None,
             headers: IndexMap::new(),
             vars: IndexMap::new(),
@@ -92,9 +156,8 @@ impl Default for Request {
 fn default_method() -> String {
     "POST".into()
 }
-fn default_path() -> String {
-    "/v1/chat/completions".into()
-}
+/// Where chat completions are served on the fake upstream.
+pub const UPSTREAM_PATH: &str = "/v1/chat/completions";
 fn default_timeout() -> Duration {
     Duration::from_secs(30)
 }

@@ -3,6 +3,7 @@
 //! down in reverse order — on success, failure, Ctrl-C and panic alike.
 
 mod probe;
+pub mod provision;
 
 use std::fs::File;
 use std::os::unix::process::CommandExt;
@@ -14,16 +15,14 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio_util::sync::CancellationToken;
 
-use crate::plan::Service;
-pub use probe::http_get;
-
-/// How long a service gets to exit after SIGTERM before SIGKILL.
-const STOP_GRACE: Duration = Duration::from_secs(25);
+use crate::plan::{Probe, Service};
+pub use probe::{http_call, http_get};
 
 struct Running {
     name: String,
     child: Child,
     log: PathBuf,
+    stop_timeout: Duration,
 }
 
 /// Owns every started service; dropping it kills what is still running.
@@ -40,15 +39,29 @@ impl Supervisor {
         }
     }
 
-    /// Start `service` and wait until its probe answers 2xx.
+    /// Start a wave of services together, then wait until each is ready
+    /// and has run its `after` commands.
     ///
     /// Must be called from the thread that outlives the services (the main
     /// thread): children are told to die with it (PR_SET_PDEATHSIG).
-    pub async fn start(
-        &mut self,
-        service: &Service,
-        cancel: &CancellationToken,
-    ) -> Result<(), String> {
+    pub async fn start_wave(&mut self, wave: &[&Service], cancel: &CancellationToken) -> Result<(), String> {
+        for service in wave {
+            self.spawn(service).await?;
+        }
+        for service in wave {
+            self.wait_ready(service, cancel).await?;
+            for argv in &service.after {
+                run_to_end(service, argv, &self.log_of(&service.name)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn log_of(&self, name: &str) -> PathBuf {
+        self.log_dir.join(format!("{name}.log"))
+    }
+
+    async fn spawn(&mut self, service: &Service) -> Result<(), String> {
         if std::net::TcpListener::bind(("127.0.0.1", service.port)).is_err() {
             return Err(format!(
                 "port {} for `{}` is already in use; stop what holds it or set topology.base_port",
@@ -57,36 +70,40 @@ impl Supervisor {
         }
         std::fs::create_dir_all(&self.log_dir)
             .map_err(|e| format!("cannot create {}: {e}", self.log_dir.display()))?;
-        let log = self.log_dir.join(format!("{}.log", service.name));
-        let out =
-            File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
-        let err = out.try_clone().map_err(|e| e.to_string())?;
-        let (program, args) = service
-            .command
-            .split_first()
-            .ok_or_else(|| format!("service `{}` has an empty command", service.name))?;
-        let mut command = Command::new(program);
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0);
+        let owner = user_ids(service.user.as_deref())?;
+        for dir in &service.dirs {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            if let Some((uid, gid)) = owner {
+                nix::unistd::chown(dir, Some(uid), Some(gid))
+                    .map_err(|e| format!("cannot hand {} to `{}`: {e}", dir.display(), service.name))?;
+            }
+        }
+        let log = self.log_of(&service.name);
+        File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        for argv in &service.prepare {
+            run_to_end(service, argv, &log).await?;
+        }
+        let mut command = command(service, &service.command, &log)?;
         // SAFETY: only async-signal-safe work (one prctl call) between fork and exec.
         unsafe {
-            command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
-            });
+            command.pre_exec(|| nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from));
         }
         let child = command
             .spawn()
-            .map_err(|e| format!("cannot start `{}` ({program}): {e}", service.name))?;
+            .map_err(|e| format!("cannot start `{}` ({}): {e}", service.name, service.command[0]))?;
         self.running.push(Running {
             name: service.name.clone(),
             child,
-            log: log.clone(),
+            log,
+            stop_timeout: service.stop_timeout,
         });
-        let deadline = Instant::now() + service.ready.timeout;
+        Ok(())
+    }
+
+    async fn wait_ready(&mut self, service: &Service, cancel: &CancellationToken) -> Result<(), String> {
+        let timeout = service.ready.timeout();
+        let deadline = Instant::now() + timeout;
+        let log = self.log_of(&service.name);
         loop {
             if let Some(dead) = self.dead() {
                 return Err(dead);
@@ -96,18 +113,32 @@ impl Supervisor {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
+                let what = match &service.ready {
+                    Probe::Http { url, .. } => format!("GET {url} never answered 2xx"),
+                    Probe::Command { argv, .. } => format!("`{}` never succeeded", argv.join(" ")),
+                };
                 return Err(format!(
-                    "`{}` was not ready within {} (GET {} never answered 2xx)\n{}",
+                    "`{}` was not ready within {} ({what}); last lines of {}:\n{}",
                     service.name,
-                    humantime::format_duration(service.ready.timeout),
-                    service.ready.url,
+                    humantime::format_duration(timeout),
+                    log.display(),
                     tail(&log, 20)
                 ));
             }
-            match http_get(&service.ready.url, left.min(Duration::from_secs(2))).await {
-                Ok(status) if (200..300).contains(&status) => return Ok(()),
-                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            let ready = match &service.ready {
+                Probe::Http { url, .. } => {
+                    matches!(http_get(url, left.min(Duration::from_secs(2))).await, Ok(s) if (200..300).contains(&s))
+                }
+                Probe::Command { argv, .. } => {
+                    let mut probe = tokio::process::Command::new(&argv[0]);
+                    probe.args(&argv[1..]).stdout(Stdio::null()).stderr(Stdio::null());
+                    matches!(probe.status().await, Ok(s) if s.success())
+                }
+            };
+            if ready {
+                return Ok(());
             }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -132,7 +163,7 @@ impl Supervisor {
         while let Some(mut r) = self.running.pop() {
             let group = Pid::from_raw(r.child.id() as i32);
             let _ = killpg(group, Signal::SIGTERM);
-            let deadline = Instant::now() + STOP_GRACE;
+            let deadline = Instant::now() + r.stop_timeout;
             while Instant::now() < deadline {
                 if matches!(r.child.try_wait(), Ok(Some(_))) && !group_alive(group) {
                     break;
@@ -155,6 +186,63 @@ impl Drop for Supervisor {
             let _ = killpg(Pid::from_raw(r.child.id() as i32), Signal::SIGKILL);
             let _ = r.child.wait();
         }
+    }
+}
+
+/// The uid and gid of `user`, if one is named.
+fn user_ids(user: Option<&str>) -> Result<Option<(nix::unistd::Uid, nix::unistd::Gid)>, String> {
+    let Some(name) = user else {
+        return Ok(None);
+    };
+    match nix::unistd::User::from_name(name) {
+        Ok(Some(u)) => Ok(Some((u.uid, u.gid))),
+        _ => Err(format!("user `{name}` does not exist")),
+    }
+}
+
+/// A service's command (or one of its prepare/after commands): its env,
+/// its user, its own process group, output appended to its log.
+fn command(service: &Service, argv: &[String], log: &Path) -> Result<Command, String> {
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| format!("service `{}` has an empty command", service.name))?;
+    let out = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(log)
+        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+    let err = out.try_clone().map_err(|e| e.to_string())?;
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .envs(service.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0);
+    if let Some((uid, gid)) = user_ids(service.user.as_deref())? {
+        command.uid(uid.as_raw()).gid(gid.as_raw());
+    }
+    Ok(command)
+}
+
+/// Run a prepare/after command to the end; a failure shows its log.
+async fn run_to_end(service: &Service, argv: &[String], log: &Path) -> Result<(), String> {
+    let command = command(service, argv, log)?;
+    let status = tokio::process::Command::from(command)
+        .status()
+        .await
+        .map_err(|e| format!("cannot run `{}` for `{}`: {e}", argv[0], service.name))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` for `{}` failed ({status}); last lines of {}:\n{}",
+            argv.join(" "),
+            service.name,
+            log.display(),
+            tail(log, 20)
+        ))
     }
 }
 

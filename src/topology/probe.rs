@@ -1,53 +1,55 @@
-//! A minimal HTTP GET for readiness probes and stats, over a fresh connection.
+//! A minimal HTTP client for readiness probes, stats and setup calls: one
+//! request over a fresh connection.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
-use hyper::{Request, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 /// GET `url`, returning the status code, within `timeout`.
 pub async fn http_get(url: &str, timeout: Duration) -> Result<u16, String> {
-    http_get_body(url, timeout).await.map(|(status, _)| status)
+    http_call("GET", url, &[], Bytes::new(), timeout).await.map(|(status, _)| status)
 }
 
-/// GET `url`, returning the status code and body, within `timeout`.
-pub async fn http_get_body(url: &str, timeout: Duration) -> Result<(u16, Bytes), String> {
-    tokio::time::timeout(timeout, fetch(url))
+/// Make one request and return the status and body, within `timeout`.
+pub async fn http_call(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Bytes,
+    timeout: Duration,
+) -> Result<(u16, Bytes), String> {
+    tokio::time::timeout(timeout, call(method, url, headers, body))
         .await
-        .map_err(|_| format!("GET {url}: no answer within {timeout:?}"))?
+        .map_err(|_| format!("{method} {url}: no answer within {timeout:?}"))?
 }
 
-async fn fetch(url: &str) -> Result<(u16, Bytes), String> {
-    let uri: Uri = url.parse().map_err(|e| format!("bad URL {url}: {e}"))?;
-    let host = uri.host().ok_or_else(|| format!("no host in {url}"))?;
+async fn call(method: &str, url: &str, headers: &[(String, String)], body: Bytes) -> Result<(u16, Bytes), String> {
+    let fail = |e: &dyn std::fmt::Display| format!("{method} {url}: {e}");
+    let uri: Uri = url.parse().map_err(|e| fail(&e))?;
+    let host = uri.host().ok_or_else(|| fail(&"no host"))?;
     let port = uri.port_u16().unwrap_or(80);
-    let stream = TcpStream::connect((host, port))
-        .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
+    let stream = TcpStream::connect((host, port)).await.map_err(|e| fail(&e))?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
+        .map_err(|e| fail(&e))?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let req = Request::get(path)
-        .header(hyper::header::HOST, format!("{host}:{port}"))
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| e.to_string())?;
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
+    let mut req = Request::builder()
+        .method(Method::from_bytes(method.as_bytes()).map_err(|e| fail(&e))?)
+        .uri(path)
+        .header(hyper::header::HOST, format!("{host}:{port}"));
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let req = req.body(Full::new(body)).map_err(|e| fail(&e))?;
+    let resp = sender.send_request(req).await.map_err(|e| fail(&e))?;
     let status = resp.status().as_u16();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| format!("GET {url}: {e}"))?
-        .to_bytes();
+    let body = resp.into_body().collect().await.map_err(|e| fail(&e))?.to_bytes();
     Ok((status, body))
 }

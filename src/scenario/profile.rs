@@ -1,0 +1,214 @@
+//! Gateway profiles: how to provision, start, probe and set up one gateway,
+//! written as data (`templates/gateways/NAME.toml`), so adding a gateway is a
+//! config-only change. Rust knows services, templates, probes and HTTP
+//! calls; nothing here knows any particular gateway.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use super::model::duration;
+use super::{de, resolve_path, tree};
+use crate::diag::{Problem, Sources};
+
+/// A gateway profile file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub name: String,
+    pub description: Option<String>,
+    /// A Python virtual environment to create (once, cached) for the gateway.
+    pub python: Option<PythonEnv>,
+    /// Option defaults; a scenario's `[topology.options]` overrides them.
+    #[serde(default)]
+    pub options: IndexMap<String, serde_json::Value>,
+    /// Supported databases: kind (`sqlite`, `postgres`) -> URI template.
+    /// A scenario's `database = { url = … }` is passed as it is.
+    #[serde(default)]
+    pub databases: IndexMap<String, String>,
+    /// Auth kinds the gateway supports (e.g. `["basic"]`).
+    #[serde(default)]
+    pub auth: Vec<String>,
+    /// Programs the gateway needs; templates see each as `{{ bin.NAME }}`.
+    #[serde(default)]
+    pub requires: Vec<Binary>,
+    pub instance: Instance,
+    /// Files rendered into the run folder before the instances start.
+    #[serde(default)]
+    pub files: Vec<FileTemplate>,
+    /// HTTP calls made once every instance is ready (create endpoints, …).
+    #[serde(default)]
+    pub setup: Vec<SetupCall>,
+    #[serde(default)]
+    pub request: ProfileRequest,
+}
+
+/// `[python]`: the interpreter and packages the gateway runs on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PythonEnv {
+    /// Lowest interpreter version, e.g. "3.10".
+    #[serde(default = "default_python")]
+    pub min_version: String,
+    /// pip requirement lines (templates: `{{ options.x }}` works).
+    pub requirements: Vec<String>,
+}
+
+fn default_python() -> String {
+    "3.9".into()
+}
+
+/// A program a profile needs, and how to install it when it is missing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Binary {
+    pub binary: String,
+    pub install: String,
+    /// Folders searched after PATH (one `*` allowed, e.g. "/usr/lib/x/*/bin").
+    #[serde(default)]
+    pub dirs: Vec<String>,
+}
+
+/// `[instance]`: how one gateway instance starts and shows it is ready.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Instance {
+    /// The command line, a minijinja template; split into words like a shell
+    /// would (quotes group words; no other shell features).
+    pub command: String,
+    /// Environment variables (values are templates).
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
+    /// Readiness: `GET path` answers 2xx.
+    #[serde(default = "default_ready_path")]
+    pub ready_path: String,
+    #[serde(default = "default_ready_timeout", with = "duration")]
+    pub ready_timeout: Duration,
+    /// Start instance 0 alone first (it creates the schema), then the rest.
+    #[serde(default = "yes")]
+    pub first_alone: bool,
+    /// How long an instance may take to exit after SIGTERM.
+    #[serde(default = "default_stop_timeout", with = "duration")]
+    pub stop_timeout: Duration,
+}
+
+fn default_ready_path() -> String {
+    "/health".into()
+}
+fn default_ready_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_stop_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn yes() -> bool {
+    true
+}
+
+/// A file written into the run folder before start: `{{ files.NAME }}` is its path.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileTemplate {
+    pub name: String,
+    /// Path inside the run folder.
+    pub path: String,
+    /// The content, a minijinja template.
+    pub template: String,
+    /// Only write it when this template expression is true, e.g. "auth".
+    pub when: Option<String>,
+    /// One file per instance (its path should then use `{{ instance }}`);
+    /// the template sees the instance's `port` and `instance`.
+    #[serde(default)]
+    pub per_instance: bool,
+}
+
+/// An HTTP call made after start. Values named in `capture` (JSON pointers
+/// into the answer) are available to later calls as `{{ captured.NAME }}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetupCall {
+    pub name: String,
+    #[serde(default = "default_method")]
+    pub method: String,
+    pub path: String,
+    /// JSON body, a minijinja template.
+    pub body: Option<String>,
+    #[serde(default)]
+    pub capture: IndexMap<String, String>,
+    /// Only make the call when this template expression is true.
+    pub when: Option<String>,
+}
+
+fn default_method() -> String {
+    "POST".into()
+}
+
+/// `[request]`: where load goes on the gateway and what it measures of it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileRequest {
+    /// Path benchmarked on the gateway (the scenario's `request.path` is
+    /// for the fake upstream).
+    pub path: Option<String>,
+    /// Extra request headers (values are templates).
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    /// Response headers the gateway reports its own overhead in (ms).
+    #[serde(default)]
+    pub overhead_headers: Vec<String>,
+}
+
+/// Find a profile by name (`templates/gateways/NAME.toml`) or path, and read it.
+pub fn load(name: &str, dir: &Path, sources: &mut Sources) -> Result<(Profile, PathBuf), Vec<Problem>> {
+    let candidates = [
+        PathBuf::from(name),
+        Path::new("templates/gateways").join(format!("{name}.toml")),
+    ];
+    let found = candidates
+        .iter()
+        .filter(|c| c.extension().is_some_and(|e| e == "toml") || c.components().count() > 1)
+        .find_map(|c| resolve_path(dir, c).filter(|p| p.is_file()));
+    let Some(path) = found else {
+        let known = known_profiles(dir);
+        return Err(vec![Problem::new(
+            "topology.gateway",
+            format!("no gateway profile `{name}`"),
+        )
+        .label("not found")
+        .note(format!(
+            "profiles are templates/gateways/NAME.toml (or a path to a .toml); known: {}",
+            if known.is_empty() { "none found".into() } else { known.join(", ") }
+        ))]);
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        vec![Problem::new("topology.gateway", format!("cannot read `{}`: {e}", path.display()))]
+    })?;
+    let id = sources.add(path.display().to_string(), text);
+    let node = tree::parse(sources, id).map_err(|p| vec![p])?;
+    let (profile, problems) = de::from_tree::<Profile>(&node);
+    match profile {
+        Some(p) if problems.is_empty() => Ok((p, path)),
+        _ => Err(problems),
+    }
+}
+
+/// Names of the profiles under the nearest `templates/gateways/`.
+pub fn known_profiles(dir: &Path) -> Vec<String> {
+    let Some(folder) = resolve_path(dir, Path::new("templates/gateways")) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = std::fs::read_dir(folder)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let p = e.path();
+            let stem = p.file_stem()?.to_string_lossy().into_owned();
+            (p.extension()? == "toml").then_some(stem)
+        })
+        .collect();
+    names.sort();
+    names
+}

@@ -1,0 +1,66 @@
+//! Python environments for gateways: created once per (interpreter,
+//! requirements) under the cache folder and reused by later runs.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use crate::plan::Provision;
+
+/// Marks a venv whose install finished (a half-made one is made again).
+const DONE: &str = ".scenario-complete";
+
+/// True when the venv exists and its install finished.
+pub fn is_ready(p: &Provision) -> bool {
+    p.venv.join(DONE).exists()
+}
+
+/// Create the venv and install the requirements, unless already done.
+/// Output goes to `log`.
+pub async fn ensure(p: &Provision, log: &Path) -> Result<(), String> {
+    if is_ready(p) {
+        return Ok(());
+    }
+    if p.venv.exists() {
+        std::fs::remove_dir_all(&p.venv).map_err(|e| format!("cannot clear {}: {e}", p.venv.display()))?;
+    }
+    if let Some(parent) = p.venv.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    let venv = p.venv.display().to_string();
+    run(log, &p.python.display().to_string(), &["-m", "venv", &venv]).await?;
+    let pip = p.venv.join("bin/pip").display().to_string();
+    let mut args = vec!["install", "--disable-pip-version-check", "--no-input"];
+    args.extend(p.requirements.iter().map(String::as_str));
+    run(log, &pip, &args).await?;
+    std::fs::write(p.venv.join(DONE), p.requirements.join("\n"))
+        .map_err(|e| format!("cannot mark {} complete: {e}", p.venv.display()))?;
+    Ok(())
+}
+
+async fn run(log: &Path, program: &str, args: &[&str]) -> Result<(), String> {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
+    let err = out.try_clone().map_err(|e| e.to_string())?;
+    let status = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .kill_on_drop(true)
+        .status()
+        .await
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{program} {}` failed ({status}); last lines of {}:\n{}",
+            args.join(" "),
+            log.display(),
+            super::tail(log, 20)
+        ))
+    }
+}

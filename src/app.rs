@@ -126,7 +126,10 @@ fn doctor(args: DoctorArgs) -> ExitCode {
                 Some(found) => println!("  ok       {:<22} {found}", r.what),
                 None => {
                     missing += 1;
-                    println!("  MISSING  {:<22} {}\n           install: {}", r.what, r.why, r.install);
+                    println!(
+                        "  MISSING  {:<22} {}\n           install: {}",
+                        r.what, r.why, r.install
+                    );
                 }
             }
         }

@@ -93,7 +93,10 @@ pub fn find_python(min: &str) -> Option<(PathBuf, String)> {
     if let Some(home) = std::env::var_os("HOME") {
         let versions = Path::new(&home).join(".pyenv/versions");
         if let Ok(entries) = std::fs::read_dir(versions) {
-            let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path().join("bin/python3")).collect();
+            let mut dirs: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path().join("bin/python3"))
+                .collect();
             dirs.sort();
             dirs.reverse();
             candidates.extend(dirs);
@@ -117,7 +120,9 @@ pub fn needs(s: &Scenario) -> Vec<Requirement> {
         out.push(Requirement {
             what: format!("python >= {}", py.min_version),
             why: format!("gateway `{}` runs on Python", profile.name),
-            found: found.as_ref().map(|(p, v)| format!("{} ({v})", p.display())),
+            found: found
+                .as_ref()
+                .map(|(p, v)| format!("{} ({v})", p.display())),
             install: if parse_version(&py.min_version) <= (3, 11) {
                 "apt-get install -y python3 python3-venv".into()
             } else {
@@ -150,7 +155,13 @@ pub fn needs(s: &Scenario) -> Vec<Requirement> {
         });
     }
     let database = t.database.clone().or_else(|| {
-        profile.databases.keys().next().map(|k| if k == "postgres" { Database::Postgres } else { Database::Sqlite })
+        profile.databases.keys().next().map(|k| {
+            if k == "postgres" {
+                Database::Postgres
+            } else {
+                Database::Sqlite
+            }
+        })
     });
     if database == Some(Database::Postgres) {
         for bin in ["initdb", "postgres", "pg_isready", "psql"] {

@@ -19,6 +19,7 @@ use crate::load::{self, Live};
 use crate::plan::{self, Plan, Stop};
 use crate::report::{self, Environment, Report, ScenarioInfo, Status, StepReport};
 use crate::scenario::Scenario;
+use crate::topology::resources::Sampler;
 use crate::topology::{http_call, provision, Supervisor};
 
 /// How a run is carried out (from the command line).
@@ -104,7 +105,10 @@ pub async fn execute(
     let dir = run_dir(&options.out, &scenario.name)?;
     let dir = dir.canonicalize().unwrap_or(dir);
     let planned = plan::build(scenario, exe, &dir);
-    let secrets = planned.as_ref().map(|p| p.secrets.clone()).unwrap_or_default();
+    let secrets = planned
+        .as_ref()
+        .map(|p| p.secrets.clone())
+        .unwrap_or_default();
     let mut report = Report {
         schema_version: report::SCHEMA_VERSION,
         status: Status::Running,
@@ -125,7 +129,10 @@ pub async fn execute(
         overhead: Vec::new(),
         verdicts: Vec::new(),
     };
-    let formats = planned.as_ref().map(|p| p.formats.clone()).unwrap_or_default();
+    let formats = planned
+        .as_ref()
+        .map(|p| p.formats.clone())
+        .unwrap_or_default();
     report::write(&dir, &report, &formats)?;
     let plan = match planned {
         Ok(plan) => plan,
@@ -143,7 +150,11 @@ pub async fn execute(
     services.stop_all().await;
     // Files that hold secrets (passwords in config files) do not outlive the run.
     for f in &plan.files {
-        if plan.secrets.iter().any(|s| !s.is_empty() && f.content.contains(s.as_str())) {
+        if plan
+            .secrets
+            .iter()
+            .any(|s| !s.is_empty() && f.content.contains(s.as_str()))
+        {
             let _ = std::fs::remove_file(&f.path);
         }
     }
@@ -199,7 +210,8 @@ async fn drive(
     let mut waves: Vec<u32> = plan.services.iter().map(|s| s.wave).collect();
     waves.dedup();
     for wave in waves {
-        let members: Vec<&plan::Service> = plan.services.iter().filter(|s| s.wave == wave).collect();
+        let members: Vec<&plan::Service> =
+            plan.services.iter().filter(|s| s.wave == wave).collect();
         services.start_wave(&members, cancel).await?;
     }
     setup_calls(plan, &logs.join("setup.log")).await?;
@@ -219,8 +231,17 @@ async fn drive(
             if cancel.is_cancelled() {
                 return Ok(());
             }
-            let (report_step, died) =
-                run_one(prepared, target_plan, step, is_baseline, options, cancel, services, &live).await?;
+            let (report_step, died) = run_one(
+                prepared,
+                target_plan,
+                step,
+                is_baseline,
+                options,
+                cancel,
+                services,
+                &live,
+            )
+            .await?;
             report.steps.push(report_step);
             report.summarise_levels();
             report::write(dir, report, &plan.formats)
@@ -235,9 +256,11 @@ async fn drive(
 
 fn write_file(f: &plan::PlannedFile) -> Result<(), String> {
     if let Some(parent) = f.path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
-    std::fs::write(&f.path, &f.content).map_err(|e| format!("cannot write {}: {e}", f.path.display()))?;
+    std::fs::write(&f.path, &f.content)
+        .map_err(|e| format!("cannot write {}: {e}", f.path.display()))?;
     if let Some(user) = &f.owner {
         let u = nix::unistd::User::from_name(user)
             .ok()
@@ -261,18 +284,34 @@ async fn setup_calls(plan: &Plan, log: &Path) -> Result<(), String> {
     for call in &plan.setup {
         let mut ctx = plan.context.clone();
         if let Some(map) = ctx.as_object_mut() {
-            map.insert("captured".into(), serde_json::Value::Object(captured.clone()));
+            map.insert(
+                "captured".into(),
+                serde_json::Value::Object(captured.clone()),
+            );
         }
         let body = match &call.body {
-            Some(t) => env
-                .render_str(t, &ctx)
-                .map_err(|e| format!("setup call `{}`: its body does not render: {e:#}", call.name))?,
+            Some(t) => env.render_str(t, &ctx).map_err(|e| {
+                format!(
+                    "setup call `{}`: its body does not render: {e:#}",
+                    call.name
+                )
+            })?,
             None => String::new(),
         };
-        let answer = http_call(&call.method, &call.url, &call.headers, body.clone().into(), Duration::from_secs(60)).await;
+        let answer = http_call(
+            &call.method,
+            &call.url,
+            &call.headers,
+            body.clone().into(),
+            Duration::from_secs(60),
+        )
+        .await;
         let (status, answer) = answer.map_err(|e| format!("setup call `{}`: {e}", call.name))?;
         let text = String::from_utf8_lossy(&answer);
-        lines.push_str(&format!("{} {} -> {status}\n  sent: {body}\n  got: {text}\n", call.method, call.url));
+        lines.push_str(&format!(
+            "{} {} -> {status}\n  sent: {body}\n  got: {text}\n",
+            call.method, call.url
+        ));
         let _ = std::fs::write(log, plan.hide(&lines));
         if !(200..300).contains(&status) {
             return Err(plan.hide(&format!(
@@ -290,7 +329,10 @@ async fn setup_calls(plan: &Plan, log: &Path) -> Result<(), String> {
             .map_err(|e| format!("setup call `{}` answered non-JSON ({e}): {text}", call.name))?;
         for (name, pointer) in &call.capture {
             let value = json.pointer(pointer).ok_or_else(|| {
-                format!("setup call `{}`: no `{pointer}` in its answer to capture as `{name}`: {text}", call.name)
+                format!(
+                    "setup call `{}`: no `{pointer}` in its answer to capture as `{name}`: {text}",
+                    call.name
+                )
             })?;
             captured.insert(name.clone(), value.clone());
         }
@@ -314,13 +356,21 @@ async fn run_one(
     let step_cancel = cancel.child_token();
     let bar = progress_bar(options.progress, step, baseline);
     let task = {
-        let (target, step, token, live) = (target.clone(), step.clone(), step_cancel.clone(), live.clone());
+        let (target, step, token, live) = (
+            target.clone(),
+            step.clone(),
+            step_cancel.clone(),
+            live.clone(),
+        );
         tokio::task::spawn_blocking(move || load::run_step(prepared, &target, &step, token, live))
     };
     tokio::pin!(task);
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let started = std::time::Instant::now();
     let mut died = None;
+    let groups = services.groups();
+    let mut sampler = (!groups.is_empty()).then(|| Sampler::new(groups));
+    let mut ticks = 0u32;
     let outcome = loop {
         tokio::select! {
             done = &mut task => break done,
@@ -333,6 +383,12 @@ async fn run_one(
                     Stop::Duration(_) => bar.set_position(started.elapsed().as_millis() as u64),
                 }
                 bar.set_message(format!("{:.0} req/s, {errors} errors", done as f64 / secs));
+                ticks += 1;
+                if ticks % 5 == 0 {
+                    if let Some(s) = sampler.as_mut() {
+                        s.sample();
+                    }
+                }
                 if died.is_none() {
                     if let Some(dead) = services.dead() {
                         died = Some(dead);
@@ -356,6 +412,7 @@ async fn run_one(
             warmup_errors: outcome.warmup_errors,
             cancelled: outcome.cancelled,
             baseline,
+            resources: sampler.map(Sampler::finish).unwrap_or_default(),
         },
         died,
     ))
@@ -375,6 +432,9 @@ fn progress_bar(enabled: bool, step: &plan::Step, baseline: bool) -> ProgressBar
         bar.set_style(style.progress_chars("=> "));
     }
     let what = if baseline { " baseline" } else { "" };
-    bar.set_prefix(format!("c={} run {}/{}{what}", step.concurrency, step.run, step.runs));
+    bar.set_prefix(format!(
+        "c={} run {}/{}{what}",
+        step.concurrency, step.run, step.runs
+    ));
     bar
 }

@@ -48,12 +48,16 @@ pub fn cache_dir() -> PathBuf {
 
 /// FNV-1a: a stable key for cache folders (std's hasher may change between releases).
 fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 fn random_secret() -> String {
     let mut rng = rand::thread_rng();
-    (0..24).map(|_| format!("{:02x}", rng.gen::<u8>())).collect()
+    (0..24)
+        .map(|_| format!("{:02x}", rng.gen::<u8>()))
+        .collect()
 }
 
 struct Renderer {
@@ -74,17 +78,26 @@ impl Renderer {
 
     fn render(&self, what: &str, template: &str, ctx: &Value) -> Result<String, PlanError> {
         self.env.render_str(template, ctx).map_err(|e| {
-            let names: Vec<&String> = ctx.as_object().map(|m| m.keys().collect()).unwrap_or_default();
+            let names: Vec<&String> = ctx
+                .as_object()
+                .map(|m| m.keys().collect())
+                .unwrap_or_default();
             PlanError(format!(
                 "gateway profile `{}`, {what}: {e:#}\n  variables it can use: {}",
                 self.profile,
-                names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
+                names
+                    .iter()
+                    .map(|n| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })
     }
 
     fn truthy(&self, what: &str, expr: &str, ctx: &Value) -> Result<bool, PlanError> {
-        let fail = |e: minijinja::Error| PlanError(format!("gateway profile `{}`, {what}: {e:#}", self.profile));
+        let fail = |e: minijinja::Error| {
+            PlanError(format!("gateway profile `{}`, {what}: {e:#}", self.profile))
+        };
         let expr = self.env.compile_expression(expr).map_err(fail)?;
         Ok(expr.eval(ctx).map_err(fail)?.is_true())
     }
@@ -138,15 +151,24 @@ pub fn expand(
         None => None,
         Some(py) => {
             let (python, version) = prereq::find_python(&py.min_version).ok_or_else(|| {
-                PlanError(format!("no Python >= {} found (`scenario doctor` says how to get one)", py.min_version))
+                PlanError(format!(
+                    "no Python >= {} found (`scenario doctor` says how to get one)",
+                    py.min_version
+                ))
             })?;
             let requirements = py
                 .requirements
                 .iter()
                 .map(|line| r.render("python.requirements", line, &ctx))
                 .collect::<Result<Vec<_>, _>>()?;
-            let key = fnv(&format!("{}\n{version}\n{}", python.display(), requirements.join("\n")));
-            let venv = cache_dir().join("venvs").join(format!("{}-py{version}-{key:016x}", profile.name));
+            let key = fnv(&format!(
+                "{}\n{version}\n{}",
+                python.display(),
+                requirements.join("\n")
+            ));
+            let venv = cache_dir()
+                .join("venvs")
+                .join(format!("{}-py{version}-{key:016x}", profile.name));
             insert(&mut ctx, "venv", json!(venv));
             insert(&mut ctx, "python", json!(venv.join("bin/python")));
             Some(Provision {
@@ -191,7 +213,9 @@ pub fn expand(
     let database_uri = match &database {
         None => None,
         Some(Database::Url(url)) => Some(url.clone()),
-        Some(Database::Sqlite) => Some(r.render("databases.sqlite", &profile.databases["sqlite"], &ctx)?),
+        Some(Database::Sqlite) => {
+            Some(r.render("databases.sqlite", &profile.databases["sqlite"], &ctx)?)
+        }
         Some(Database::Postgres) => {
             let (service, file, db) = postgres(ports.next()?, run_dir)?;
             secrets.push(db["password"].as_str().unwrap_or_default().to_string());
@@ -199,10 +223,18 @@ pub fn expand(
             files.push(file);
             let mut with_db = ctx.clone();
             insert(&mut with_db, "db", db);
-            Some(r.render("databases.postgres", &profile.databases["postgres"], &with_db)?)
+            Some(r.render(
+                "databases.postgres",
+                &profile.databases["postgres"],
+                &with_db,
+            )?)
         }
     };
-    insert(&mut ctx, "database", json!(database.as_ref().map(Database::kind)));
+    insert(
+        &mut ctx,
+        "database",
+        json!(database.as_ref().map(Database::kind)),
+    );
     insert(&mut ctx, "database_uri", json!(database_uri));
 
     // Files the instances read (per-instance ones are written with each instance).
@@ -235,7 +267,12 @@ pub fn expand(
         let env = inst
             .env
             .iter()
-            .map(|(k, v)| Ok((k.clone(), r.render(&format!("instance.env.{k}"), v, &local)?)))
+            .map(|(k, v)| {
+                Ok((
+                    k.clone(),
+                    r.render(&format!("instance.env.{k}"), v, &local)?,
+                ))
+            })
             .collect::<Result<Vec<_>, PlanError>>()?;
         services.push(Service {
             name: format!("{}-{i}", profile.name),
@@ -271,7 +308,12 @@ pub fn expand(
         .request
         .headers
         .iter()
-        .map(|(k, v)| Ok((k.to_ascii_lowercase(), r.render(&format!("request.headers.{k}"), v, &ctx)?)))
+        .map(|(k, v)| {
+            Ok((
+                k.to_ascii_lowercase(),
+                r.render(&format!("request.headers.{k}"), v, &ctx)?,
+            ))
+        })
         .collect::<Result<_, PlanError>>()?;
     headers.extend(auth_header.clone());
 
@@ -287,7 +329,10 @@ pub fn expand(
         setup.push(SetupStep {
             name: call.name.clone(),
             method: call.method.clone(),
-            url: format!("{first}{}", r.render(&format!("setup `{}` path", call.name), &call.path, &ctx)?),
+            url: format!(
+                "{first}{}",
+                r.render(&format!("setup `{}` path", call.name), &call.path, &ctx)?
+            ),
             headers: call_headers,
             body: call.body.clone(),
             capture: call.capture.clone(),
@@ -346,7 +391,9 @@ fn postgres(port: u16, run_dir: &Path) -> Result<(Service, PlannedFile, Value), 
     let pwfile = dir.join("pwfile");
     let password = random_secret();
     // PostgreSQL refuses to run as root.
-    let user = nix::unistd::geteuid().is_root().then(|| "postgres".to_string());
+    let user = nix::unistd::geteuid()
+        .is_root()
+        .then(|| "postgres".to_string());
     let d = |p: &Path| p.display().to_string();
     let service = Service {
         name: "postgres".into(),
@@ -367,7 +414,13 @@ fn postgres(port: u16, run_dir: &Path) -> Result<(Service, PlannedFile, Value), 
         user: user.clone(),
         port,
         ready: Probe::Command {
-            argv: vec![bin("pg_isready")?, "-h".into(), "127.0.0.1".into(), "-p".into(), port.to_string()],
+            argv: vec![
+                bin("pg_isready")?,
+                "-h".into(),
+                "127.0.0.1".into(),
+                "-p".into(),
+                port.to_string(),
+            ],
             timeout: Duration::from_secs(60),
         },
         dirs: vec![dir.clone()],
@@ -420,8 +473,10 @@ fn nginx(
     ready_path: &str,
 ) -> Result<(Service, PlannedFile), PlanError> {
     let dir = s.file.parent().unwrap_or(Path::new("."));
-    let template_path = resolve_path(dir, Path::new("templates/nginx.conf.j2"))
-        .ok_or_else(|| PlanError("templates/nginx.conf.j2 not found next to the scenario or above it".into()))?;
+    let template_path =
+        resolve_path(dir, Path::new("templates/nginx.conf.j2")).ok_or_else(|| {
+            PlanError("templates/nginx.conf.j2 not found next to the scenario or above it".into())
+        })?;
     let template = std::fs::read_to_string(&template_path)
         .map_err(|e| PlanError(format!("cannot read {}: {e}", template_path.display())))?;
     let prefix = run_dir.join("nginx");
@@ -458,5 +513,12 @@ fn nginx(
         wave: 4,
         stop_timeout: Duration::from_secs(10),
     };
-    Ok((service, PlannedFile { path: conf, owner: None, content }))
+    Ok((
+        service,
+        PlannedFile {
+            path: conf,
+            owner: None,
+            content,
+        },
+    ))
 }

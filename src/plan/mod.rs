@@ -252,7 +252,11 @@ pub fn build(s: &Scenario, exe: &str, run_dir: &Path) -> Result<Plan, PlanError>
     if !headers.iter().any(|(k, _)| k == "content-type") {
         headers.insert(0, ("content-type".into(), "application/json".into()));
     }
-    let upstream_path = m.request.path.clone().unwrap_or_else(|| UPSTREAM_PATH.to_string());
+    let upstream_path = m
+        .request
+        .path
+        .clone()
+        .unwrap_or_else(|| UPSTREAM_PATH.to_string());
     let target = |url: String, headers: Vec<(String, String)>, overhead: Vec<String>| Target {
         url,
         method: m.request.method.clone(),
@@ -300,12 +304,20 @@ pub fn build(s: &Scenario, exe: &str, run_dir: &Path) -> Result<Plan, PlanError>
             });
             let upstream_url = format!("http://127.0.0.1:{port}");
             match &s.profile {
-                None => target(format!("{upstream_url}{upstream_path}"), headers.clone(), Vec::new()),
+                None => target(
+                    format!("{upstream_url}{upstream_path}"),
+                    headers.clone(),
+                    Vec::new(),
+                ),
                 Some((profile, path)) => {
                     let g = gateway::expand(s, profile, path, &mut ports, run_dir, &upstream_url)?;
                     let mut gateway_headers = headers.clone();
                     gateway_headers.extend(g.headers.clone());
-                    let url = format!("{}{}", g.base_url, m.request.path.clone().unwrap_or(g.path.clone()));
+                    let url = format!(
+                        "{}{}",
+                        g.base_url,
+                        m.request.path.clone().unwrap_or(g.path.clone())
+                    );
                     let t = target(url, gateway_headers, g.overhead_headers.clone());
                     services.extend(g.services.clone());
                     gateway = Some((g, format!("{upstream_url}{UPSTREAM_PATH}")));
@@ -335,12 +347,20 @@ pub fn build(s: &Scenario, exe: &str, run_dir: &Path) -> Result<Plan, PlanError>
     }
 
     let baseline = match &gateway {
-        Some((_, url)) if m.topology.baseline => Some(target(url.clone(), headers.clone(), Vec::new())),
+        Some((_, url)) if m.topology.baseline => {
+            Some(target(url.clone(), headers.clone(), Vec::new()))
+        }
         _ => None,
     };
     let (provision, files, setup, secrets, context) = match gateway {
         Some((g, _)) => (g.provision, g.files, g.setup, g.secrets, g.context),
-        None => (None, Vec::new(), Vec::new(), Vec::new(), serde_json::Value::Null),
+        None => (
+            None,
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            serde_json::Value::Null,
+        ),
     };
     Ok(Plan {
         scenario: s.name.clone(),
@@ -388,11 +408,16 @@ pub fn hide(text: &str, secrets: &[String]) -> String {
 pub fn redact_secrets(value: &mut serde_json::Value, secrets: &[String]) {
     match value {
         serde_json::Value::String(s) => {
-            if secrets.iter().any(|x| !x.is_empty() && s.contains(x.as_str())) {
+            if secrets
+                .iter()
+                .any(|x| !x.is_empty() && s.contains(x.as_str()))
+            {
                 *s = hide(s, secrets);
             }
         }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| redact_secrets(v, secrets)),
+        serde_json::Value::Array(items) => {
+            items.iter_mut().for_each(|v| redact_secrets(v, secrets))
+        }
         serde_json::Value::Object(map) => map.values_mut().for_each(|v| redact_secrets(v, secrets)),
         _ => {}
     }

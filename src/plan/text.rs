@@ -57,7 +57,12 @@ impl Display for Plan {
             writeln!(out, "Provision (once; cached):")?;
             writeln!(out, "  {} -m venv {}", p.python.display(), p.venv.display())?;
             let reqs: Vec<String> = p.requirements.iter().map(|r| shell_word(r)).collect();
-            writeln!(out, "  {}/bin/pip install {}", p.venv.display(), reqs.join(" "))?;
+            writeln!(
+                out,
+                "  {}/bin/pip install {}",
+                p.venv.display(),
+                reqs.join(" ")
+            )?;
             writeln!(out)?;
         }
         if !self.files.is_empty() {
@@ -76,8 +81,19 @@ impl Display for Plan {
                     .file_name()
                     .map_or(s.command[0].clone(), |n| n.to_string_lossy().into_owned());
                 let args: Vec<String> = s.command[1..].iter().map(|w| shell_word(w)).collect();
-                let user = s.user.as_ref().map(|u| format!(" as user {u}")).unwrap_or_default();
-                writeln!(out, "  {}. {} on 127.0.0.1:{} (wave {}){user}", i + 1, s.name, s.port, s.wave)?;
+                let user = s
+                    .user
+                    .as_ref()
+                    .map(|u| format!(" as user {u}"))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "  {}. {} on 127.0.0.1:{} (wave {}){user}",
+                    i + 1,
+                    s.name,
+                    s.port,
+                    s.wave
+                )?;
                 for argv in &s.prepare {
                     writeln!(out, "     first: {}", words(argv))?;
                 }
@@ -105,7 +121,11 @@ impl Display for Plan {
             for (i, c) in self.setup.iter().enumerate() {
                 writeln!(out, "  {}. {}: {} {}", i + 1, c.name, c.method, c.url)?;
                 if let Some(body) = &c.body {
-                    writeln!(out, "     body: {}", body.split_whitespace().collect::<Vec<_>>().join(" "))?;
+                    writeln!(
+                        out,
+                        "     body: {}",
+                        body.split_whitespace().collect::<Vec<_>>().join(" ")
+                    )?;
                 }
                 for (name, pointer) in &c.capture {
                     writeln!(out, "     captures {name} = {pointer}")?;
@@ -127,12 +147,24 @@ impl Display for Plan {
         for (k, v) in &t.headers {
             writeln!(out, "  header {k}: {}", redact(k, v))?;
         }
-        writeln!(out, "  timeout: {} per request", humantime::format_duration(t.timeout))?;
+        writeln!(
+            out,
+            "  timeout: {} per request",
+            humantime::format_duration(t.timeout)
+        )?;
         if !t.overhead_headers.is_empty() {
-            writeln!(out, "  records the gateway's own overhead from: {}", t.overhead_headers.join(", "))?;
+            writeln!(
+                out,
+                "  records the gateway's own overhead from: {}",
+                t.overhead_headers.join(", ")
+            )?;
         }
         if let Some(b) = &self.baseline {
-            writeln!(out, "  baseline: each step is run again straight to {}", b.url)?;
+            writeln!(
+                out,
+                "  baseline: each step is run again straight to {}",
+                b.url
+            )?;
         }
         writeln!(out)?;
         writeln!(out, "Steps ({}):", self.steps.len())?;
@@ -174,5 +206,8 @@ impl Display for Plan {
 }
 
 fn words(argv: &[String]) -> String {
-    argv.iter().map(|w| shell_word(w)).collect::<Vec<_>>().join(" ")
+    argv.iter()
+        .map(|w| shell_word(w))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

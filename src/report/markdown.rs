@@ -27,7 +27,10 @@ impl Exporter for Markdown {
             let _ = writeln!(out, "| {} |", row.join(" | "));
         }
         if !r.overhead.is_empty() {
-            let _ = writeln!(out, "\n**Overhead vs baseline** (gateway minus fake upstream direct, ms)\n");
+            let _ = writeln!(
+                out,
+                "\n**Overhead vs baseline** (gateway minus fake upstream direct, ms)\n"
+            );
             let _ = writeln!(out, "| concurrency | p50 | p95 | p99 | throughput vs baseline |\n|---:|---:|---:|---:|---:|");
             for o in &r.overhead {
                 let _ = writeln!(

@@ -117,6 +117,9 @@ pub struct StepReport {
     /// Run straight against the fake upstream, as the baseline of the step before.
     #[serde(default)]
     pub baseline: bool,
+    /// CPU and memory of each service during the step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<crate::topology::resources::ServiceUsage>,
 }
 
 /// Gateway minus baseline at one concurrency level (means over runs), in ms.
@@ -139,13 +142,20 @@ impl Report {
             .levels
             .iter()
             .filter_map(|g| {
-                let b = self.baseline_levels.iter().find(|b| b.concurrency == g.concurrency && b.runs > 0)?;
+                let b = self
+                    .baseline_levels
+                    .iter()
+                    .find(|b| b.concurrency == g.concurrency && b.runs > 0)?;
                 Some(Overhead {
                     concurrency: g.concurrency,
                     p50_ms: g.p50_ms.mean - b.p50_ms.mean,
                     p95_ms: g.p95_ms.mean - b.p95_ms.mean,
                     p99_ms: g.p99_ms.mean - b.p99_ms.mean,
-                    rps_ratio: if b.rps.mean > 0.0 { g.rps.mean / b.rps.mean } else { 0.0 },
+                    rps_ratio: if b.rps.mean > 0.0 {
+                        g.rps.mean / b.rps.mean
+                    } else {
+                        0.0
+                    },
                 })
             })
             .collect();

@@ -34,8 +34,40 @@ pub fn render(r: &Report) -> String {
     for row in rows {
         let _ = writeln!(out, "{}", line(row));
     }
+    let busiest: Vec<String> = r
+        .levels
+        .iter()
+        .filter_map(|l| {
+            let step = r
+                .steps
+                .iter()
+                .rev()
+                .find(|s| s.concurrency == l.concurrency && !s.baseline)?;
+            let mut usage: Vec<_> = step.resources.iter().collect();
+            usage.sort_by(|a, b| b.cpu_pct_mean.total_cmp(&a.cpu_pct_mean));
+            let top: Vec<String> = usage
+                .iter()
+                .take(3)
+                .map(|u| format!("{} {:.0}%", u.service, u.cpu_pct_mean))
+                .collect();
+            (!top.is_empty()).then(|| format!("  c={:<5} {}", l.concurrency, top.join(", ")))
+        })
+        .collect();
+    if !busiest.is_empty() {
+        let cores = r.environment.cores * 100;
+        let _ = writeln!(
+            out,
+            "CPU by service (mean % of one core; the machine has {cores}%):"
+        );
+        for line in busiest {
+            let _ = writeln!(out, "{line}");
+        }
+    }
     if !r.overhead.is_empty() {
-        let _ = writeln!(out, "overhead vs baseline (gateway minus fake upstream direct):");
+        let _ = writeln!(
+            out,
+            "overhead vs baseline (gateway minus fake upstream direct):"
+        );
         for o in &r.overhead {
             let _ = writeln!(
                 out,

@@ -193,28 +193,43 @@ fn check_topology(s: &ScenarioFile, out: &mut Vec<Problem>) {
         for (key, set) in needs_gateway {
             if set {
                 out.push(
-                    Problem::new(format!("topology.{key}"), format!("`{key}` needs a gateway"))
-                        .label("set topology.gateway to a profile, e.g. \"mlflow\""),
+                    Problem::new(
+                        format!("topology.{key}"),
+                        format!("`{key}` needs a gateway"),
+                    )
+                    .label("set topology.gateway to a profile, e.g. \"mlflow\""),
                 );
             }
         }
     }
     if t.instances == 0 {
-        out.push(Problem::new("topology.instances", "instances must be at least 1"));
+        out.push(Problem::new(
+            "topology.instances",
+            "instances must be at least 1",
+        ));
     }
     if t.workers == 0 {
-        out.push(Problem::new("topology.workers", "workers must be at least 1"));
+        out.push(Problem::new(
+            "topology.workers",
+            "workers must be at least 1",
+        ));
     }
     if t.instances > 1 && t.nginx == Some(false) {
         out.push(
-            Problem::new("topology.nginx", "several instances need nginx in front of them")
-                .label("remove `nginx = false`, or set instances = 1"),
+            Problem::new(
+                "topology.nginx",
+                "several instances need nginx in front of them",
+            )
+            .label("remove `nginx = false`, or set instances = 1"),
         );
     }
     if t.instances > 1 && t.database == Some(super::model::Database::Sqlite) {
         out.push(
-            Problem::new("topology.database", "SQLite cannot be shared by several instances")
-                .label("use database = \"postgres\", or instances = 1"),
+            Problem::new(
+                "topology.database",
+                "SQLite cannot be shared by several instances",
+            )
+            .label("use database = \"postgres\", or instances = 1"),
         );
     }
     let Some(target) = &t.target else {
@@ -222,8 +237,11 @@ fn check_topology(s: &ScenarioFile, out: &mut Vec<Problem>) {
     };
     if t.gateway.is_some() {
         out.push(
-            Problem::new("topology.target", "set either `target` or `gateway`, not both")
-                .label("`target` benchmarks an existing URL and starts nothing"),
+            Problem::new(
+                "topology.target",
+                "set either `target` or `gateway`, not both",
+            )
+            .label("`target` benchmarks an existing URL and starts nothing"),
         );
     }
     match target.parse::<hyper::Uri>() {
@@ -300,11 +318,18 @@ pub fn check_gateway(s: &ScenarioFile, profile: &super::profile::Profile) -> Vec
         if kind != "url" && !profile.databases.contains_key(kind) {
             let valid: Vec<&str> = profile.databases.keys().map(String::as_str).collect();
             out.push(
-                Problem::new("topology.database", format!("gateway `{}` has no `{kind}` database", profile.name))
-                    .note(format!(
-                        "it supports: {}",
-                        if valid.is_empty() { "none".to_string() } else { valid.join(", ") }
-                    )),
+                Problem::new(
+                    "topology.database",
+                    format!("gateway `{}` has no `{kind}` database", profile.name),
+                )
+                .note(format!(
+                    "it supports: {}",
+                    if valid.is_empty() {
+                        "none".to_string()
+                    } else {
+                        valid.join(", ")
+                    }
+                )),
             );
         }
     } else if !profile.databases.is_empty() {
@@ -314,8 +339,18 @@ pub fn check_gateway(s: &ScenarioFile, profile: &super::profile::Profile) -> Vec
         let kind = format!("{:?}", auth.kind).to_lowercase();
         if !profile.auth.contains(&kind) {
             out.push(
-                Problem::new("topology.auth", format!("gateway `{}` does not support `{kind}` auth", profile.name))
-                    .note(format!("it supports: {}", if profile.auth.is_empty() { "none".into() } else { profile.auth.join(", ") })),
+                Problem::new(
+                    "topology.auth",
+                    format!("gateway `{}` does not support `{kind}` auth", profile.name),
+                )
+                .note(format!(
+                    "it supports: {}",
+                    if profile.auth.is_empty() {
+                        "none".into()
+                    } else {
+                        profile.auth.join(", ")
+                    }
+                )),
             );
         }
     }
@@ -326,7 +361,14 @@ pub fn check_gateway(s: &ScenarioFile, profile: &super::profile::Profile) -> Vec
                 format!("topology.options.{key}"),
                 format!("gateway `{}` has no option `{key}`", profile.name),
             )
-            .note(format!("its options: {}", if known.is_empty() { "none".into() } else { known.join(", ") }));
+            .note(format!(
+                "its options: {}",
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
+            ));
             out.push(match did_you_mean(key, &known) {
                 Some(k) => p.label(format!("did you mean `{k}`?")),
                 None => p,

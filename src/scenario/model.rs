@@ -42,7 +42,7 @@ pub struct Meta {
 /// `[topology]`: what runs under test: a gateway profile's instances, its
 /// database, nginx in front, auth — or an existing URL, or (by default) the
 /// built-in fake upstream hit directly.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Topology {
     /// Benchmark this URL as is and start nothing (like seed 000's `--url`).
@@ -75,6 +75,23 @@ pub struct Topology {
 
 fn one() -> u32 {
     1
+}
+
+impl Default for Topology {
+    fn default() -> Self {
+        Topology {
+            target: None,
+            gateway: None,
+            instances: 1,
+            workers: 1,
+            database: None,
+            nginx: None,
+            auth: None,
+            options: IndexMap::new(),
+            baseline: false,
+            base_port: None,
+        }
+    }
 }
 
 /// `database = "sqlite" | "postgres" | { url = "…" }`.

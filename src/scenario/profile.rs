@@ -161,7 +161,11 @@ pub struct ProfileRequest {
 }
 
 /// Find a profile by name (`templates/gateways/NAME.toml`) or path, and read it.
-pub fn load(name: &str, dir: &Path, sources: &mut Sources) -> Result<(Profile, PathBuf), Vec<Problem>> {
+pub fn load(
+    name: &str,
+    dir: &Path,
+    sources: &mut Sources,
+) -> Result<(Profile, PathBuf), Vec<Problem>> {
     let candidates = [
         PathBuf::from(name),
         Path::new("templates/gateways").join(format!("{name}.toml")),
@@ -179,11 +183,18 @@ pub fn load(name: &str, dir: &Path, sources: &mut Sources) -> Result<(Profile, P
         .label("not found")
         .note(format!(
             "profiles are templates/gateways/NAME.toml (or a path to a .toml); known: {}",
-            if known.is_empty() { "none found".into() } else { known.join(", ") }
+            if known.is_empty() {
+                "none found".into()
+            } else {
+                known.join(", ")
+            }
         ))]);
     };
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        vec![Problem::new("topology.gateway", format!("cannot read `{}`: {e}", path.display()))]
+        vec![Problem::new(
+            "topology.gateway",
+            format!("cannot read `{}`: {e}", path.display()),
+        )]
     })?;
     let id = sources.add(path.display().to_string(), text);
     let node = tree::parse(sources, id).map_err(|p| vec![p])?;

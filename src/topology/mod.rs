@@ -4,6 +4,7 @@
 
 mod probe;
 pub mod provision;
+pub mod resources;
 
 use std::fs::File;
 use std::os::unix::process::CommandExt;
@@ -44,7 +45,11 @@ impl Supervisor {
     ///
     /// Must be called from the thread that outlives the services (the main
     /// thread): children are told to die with it (PR_SET_PDEATHSIG).
-    pub async fn start_wave(&mut self, wave: &[&Service], cancel: &CancellationToken) -> Result<(), String> {
+    pub async fn start_wave(
+        &mut self,
+        wave: &[&Service],
+        cancel: &CancellationToken,
+    ) -> Result<(), String> {
         for service in wave {
             self.spawn(service).await?;
         }
@@ -72,10 +77,12 @@ impl Supervisor {
             .map_err(|e| format!("cannot create {}: {e}", self.log_dir.display()))?;
         let owner = user_ids(service.user.as_deref())?;
         for dir in &service.dirs {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             if let Some((uid, gid)) = owner {
-                nix::unistd::chown(dir, Some(uid), Some(gid))
-                    .map_err(|e| format!("cannot hand {} to `{}`: {e}", dir.display(), service.name))?;
+                nix::unistd::chown(dir, Some(uid), Some(gid)).map_err(|e| {
+                    format!("cannot hand {} to `{}`: {e}", dir.display(), service.name)
+                })?;
             }
         }
         let log = self.log_of(&service.name);
@@ -86,11 +93,16 @@ impl Supervisor {
         let mut command = command(service, &service.command, &log)?;
         // SAFETY: only async-signal-safe work (one prctl call) between fork and exec.
         unsafe {
-            command.pre_exec(|| nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from));
+            command.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+            });
         }
-        let child = command
-            .spawn()
-            .map_err(|e| format!("cannot start `{}` ({}): {e}", service.name, service.command[0]))?;
+        let child = command.spawn().map_err(|e| {
+            format!(
+                "cannot start `{}` ({}): {e}",
+                service.name, service.command[0]
+            )
+        })?;
         self.running.push(Running {
             name: service.name.clone(),
             child,
@@ -100,7 +112,11 @@ impl Supervisor {
         Ok(())
     }
 
-    async fn wait_ready(&mut self, service: &Service, cancel: &CancellationToken) -> Result<(), String> {
+    async fn wait_ready(
+        &mut self,
+        service: &Service,
+        cancel: &CancellationToken,
+    ) -> Result<(), String> {
         let timeout = service.ready.timeout();
         let deadline = Instant::now() + timeout;
         let log = self.log_of(&service.name);
@@ -131,7 +147,10 @@ impl Supervisor {
                 }
                 Probe::Command { argv, .. } => {
                     let mut probe = tokio::process::Command::new(&argv[0]);
-                    probe.args(&argv[1..]).stdout(Stdio::null()).stderr(Stdio::null());
+                    probe
+                        .args(&argv[1..])
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null());
                     matches!(probe.status().await, Ok(s) if s.success())
                 }
             };
@@ -140,6 +159,14 @@ impl Supervisor {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Each running service's name and process group (for resource sampling).
+    pub fn groups(&self) -> Vec<(String, i32)> {
+        self.running
+            .iter()
+            .map(|r| (r.name.clone(), r.child.id() as i32))
+            .collect()
     }
 
     /// The first service that has exited, described with the end of its log.

@@ -11,7 +11,9 @@ use tokio::net::TcpStream;
 
 /// GET `url`, returning the status code, within `timeout`.
 pub async fn http_get(url: &str, timeout: Duration) -> Result<u16, String> {
-    http_call("GET", url, &[], Bytes::new(), timeout).await.map(|(status, _)| status)
+    http_call("GET", url, &[], Bytes::new(), timeout)
+        .await
+        .map(|(status, _)| status)
 }
 
 /// Make one request and return the status and body, within `timeout`.
@@ -27,12 +29,19 @@ pub async fn http_call(
         .map_err(|_| format!("{method} {url}: no answer within {timeout:?}"))?
 }
 
-async fn call(method: &str, url: &str, headers: &[(String, String)], body: Bytes) -> Result<(u16, Bytes), String> {
+async fn call(
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Bytes,
+) -> Result<(u16, Bytes), String> {
     let fail = |e: &dyn std::fmt::Display| format!("{method} {url}: {e}");
     let uri: Uri = url.parse().map_err(|e| fail(&e))?;
     let host = uri.host().ok_or_else(|| fail(&"no host"))?;
     let port = uri.port_u16().unwrap_or(80);
-    let stream = TcpStream::connect((host, port)).await.map_err(|e| fail(&e))?;
+    let stream = TcpStream::connect((host, port))
+        .await
+        .map_err(|e| fail(&e))?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| fail(&e))?;
@@ -50,6 +59,11 @@ async fn call(method: &str, url: &str, headers: &[(String, String)], body: Bytes
     let req = req.body(Full::new(body)).map_err(|e| fail(&e))?;
     let resp = sender.send_request(req).await.map_err(|e| fail(&e))?;
     let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.map_err(|e| fail(&e))?.to_bytes();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| fail(&e))?
+        .to_bytes();
     Ok((status, body))
 }

@@ -21,10 +21,12 @@ pub async fn ensure(p: &Provision, log: &Path) -> Result<(), String> {
         return Ok(());
     }
     if p.venv.exists() {
-        std::fs::remove_dir_all(&p.venv).map_err(|e| format!("cannot clear {}: {e}", p.venv.display()))?;
+        std::fs::remove_dir_all(&p.venv)
+            .map_err(|e| format!("cannot clear {}: {e}", p.venv.display()))?;
     }
     if let Some(parent) = p.venv.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
     let venv = p.venv.display().to_string();
     run(log, &p.python.display().to_string(), &["-m", "venv", &venv]).await?;

@@ -1,0 +1,224 @@
+//! CPU and memory of every service's process tree, sampled once a second
+//! from /proc while a step runs: which service saturates first, and
+//! whether one worker of a gateway does all the work.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+/// One process as read from `/proc/PID/stat`.
+struct Proc {
+    pid: i32,
+    group: i32,
+    name: String,
+    /// utime + stime, in clock ticks.
+    ticks: u64,
+    rss_pages: u64,
+}
+
+fn read_procs() -> Vec<Proc> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        if let Some(p) = parse_stat(pid, &stat) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Fields of `/proc/PID/stat` after the `(name)`: state is field 3, pgrp 5,
+/// utime 14, stime 15, rss 24 (1-based, as `man proc` numbers them).
+fn parse_stat(pid: i32, stat: &str) -> Option<Proc> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let name = stat[open + 1..close].to_string();
+    let rest: Vec<&str> = stat[close + 2..].split(' ').collect();
+    let field = |n: usize| rest.get(n - 3).and_then(|v| v.parse::<u64>().ok());
+    Some(Proc {
+        pid,
+        group: field(5)? as i32,
+        name,
+        ticks: field(14)? + field(15)?,
+        rss_pages: field(24)?,
+    })
+}
+
+/// What one service used during a step.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceUsage {
+    pub service: String,
+    /// CPU in percent of one core (200 = two cores busy), per second.
+    pub cpu_pct: Vec<f64>,
+    /// Resident memory of the whole tree, MiB, per second.
+    pub rss_mib: Vec<f64>,
+    pub cpu_pct_mean: f64,
+    pub cpu_pct_max: f64,
+    pub rss_mib_max: f64,
+    /// The busiest processes of the tree (mean CPU% over the step).
+    pub processes: Vec<ProcessUsage>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcessUsage {
+    pub pid: i32,
+    pub name: String,
+    pub cpu_pct_mean: f64,
+}
+
+/// Samples the process groups of the running services.
+pub struct Sampler {
+    groups: Vec<(String, i32)>,
+    tick_hz: f64,
+    page_mib: f64,
+    start: Instant,
+    last: Option<(Instant, HashMap<i32, u64>)>,
+    first_ticks: HashMap<i32, (u64, String, i32)>,
+    usage: Vec<ServiceUsage>,
+}
+
+impl Sampler {
+    /// `groups`: service name and process group id (the service's pid).
+    pub fn new(groups: Vec<(String, i32)>) -> Sampler {
+        let tick_hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+            .ok()
+            .flatten()
+            .unwrap_or(100) as f64;
+        let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+            .ok()
+            .flatten()
+            .unwrap_or(4096) as f64;
+        let usage = groups
+            .iter()
+            .map(|(name, _)| ServiceUsage {
+                service: name.clone(),
+                ..ServiceUsage::default()
+            })
+            .collect();
+        let mut sampler = Sampler {
+            groups,
+            tick_hz,
+            page_mib: page / (1024.0 * 1024.0),
+            start: Instant::now(),
+            last: None,
+            first_ticks: HashMap::new(),
+            usage,
+        };
+        sampler.sample();
+        sampler
+    }
+
+    /// Take one sample (call about once a second).
+    pub fn sample(&mut self) {
+        let now = Instant::now();
+        let procs = read_procs();
+        let mut ticks = HashMap::new();
+        let mut per_service = vec![(0u64, 0u64); self.groups.len()];
+        for p in &procs {
+            let Some(i) = self.groups.iter().position(|(_, g)| *g == p.group) else {
+                continue;
+            };
+            ticks.insert(p.pid, p.ticks);
+            self.first_ticks
+                .entry(p.pid)
+                .or_insert((p.ticks, p.name.clone(), p.group));
+            let before = self
+                .last
+                .as_ref()
+                .and_then(|(_, last)| last.get(&p.pid).copied())
+                .unwrap_or(p.ticks);
+            per_service[i].0 += p.ticks.saturating_sub(before);
+            per_service[i].1 += p.rss_pages;
+        }
+        if let Some((then, _)) = &self.last {
+            let secs = now.duration_since(*then).as_secs_f64().max(1e-3);
+            for (u, (dticks, rss)) in self.usage.iter_mut().zip(per_service) {
+                u.cpu_pct.push(dticks as f64 / self.tick_hz / secs * 100.0);
+                u.rss_mib.push(rss as f64 * self.page_mib);
+            }
+        }
+        self.last = Some((now, ticks));
+    }
+
+    /// The usage of every service over the step.
+    pub fn finish(mut self) -> Vec<ServiceUsage> {
+        self.sample();
+        let secs = self.start.elapsed().as_secs_f64().max(1e-3);
+        let last = self.last.take().map(|(_, t)| t).unwrap_or_default();
+        for (i, u) in self.usage.iter_mut().enumerate() {
+            let n = u.cpu_pct.len().max(1) as f64;
+            u.cpu_pct_mean = u.cpu_pct.iter().sum::<f64>() / n;
+            u.cpu_pct_max = u.cpu_pct.iter().copied().fold(0.0, f64::max);
+            u.rss_mib_max = u.rss_mib.iter().copied().fold(0.0, f64::max);
+            let group = self.groups[i].1;
+            let mut procs: Vec<ProcessUsage> = self
+                .first_ticks
+                .iter()
+                .filter(|(_, (_, _, g))| *g == group)
+                .map(|(pid, (first, name, _))| {
+                    let end = last.get(pid).copied().unwrap_or(*first);
+                    ProcessUsage {
+                        pid: *pid,
+                        name: name.clone(),
+                        cpu_pct_mean: end.saturating_sub(*first) as f64 / self.tick_hz / secs
+                            * 100.0,
+                    }
+                })
+                .collect();
+            procs.sort_by(|a, b| b.cpu_pct_mean.total_cmp(&a.cpu_pct_mean));
+            procs.truncate(16);
+            u.processes = procs;
+        }
+        self.usage
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_spaces_in_the_name() {
+        let stat = "4242 (gunicorn: worker [app]) S 1 4000 4000 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 3 0 100 123456789 2048 18446744073709551615";
+        let p = parse_stat(4242, stat).unwrap();
+        assert_eq!(p.name, "gunicorn: worker [app]");
+        assert_eq!(p.group, 4000);
+        assert_eq!(p.ticks, 300);
+        assert_eq!(p.rss_pages, 2048);
+    }
+
+    #[test]
+    fn samples_a_busy_process_group() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        // The shell is its own process group leader only if made so; use its pgrp.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let group = parse_stat(pid, &stat).unwrap().group;
+        let mut sampler = Sampler::new(vec![("spin".into(), group)]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        sampler.sample();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let usage = sampler.finish();
+        let _ = child.kill();
+        let _ = child.wait();
+        let spin = &usage[0];
+        assert!(
+            spin.cpu_pct_max > 20.0,
+            "a spinning shell shows CPU: {spin:?}"
+        );
+        assert!(spin.rss_mib_max > 0.0);
+        assert!(spin.processes.iter().any(|p| p.pid == pid));
+    }
+}

@@ -18,5 +18,5 @@ pub mod stats;
 
 pub use args::Args;
 pub use config::{DelayModel, DelayPer, Faults, Route, UpstreamConfig};
-pub use server::serve;
+pub use server::{serve, serve_per_core};
 pub use stats::{EndpointCounts, FaultCounts, Stats};

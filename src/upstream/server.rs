@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use super::handlers::{self, Shared};
+use super::handlers::{self, ConnState, Shared};
 use super::UpstreamConfig;
 
 /// How long open connections get to finish once `shutdown` fires.
@@ -31,7 +31,59 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
+    accept_loop(Arc::new(Shared::new(config)), listener, shutdown).await
+}
+
+/// Serve `config` on `listener` from `threads` OS threads, each running its
+/// own current-thread runtime that accepts from the same socket and keeps the
+/// connections it accepted (no work stealing, no cross-core wake-ups), all
+/// counting into one [`Stats`](super::Stats). Blocks until `shutdown` fires
+/// and every thread has stopped.
+pub fn serve_per_core(
+    config: UpstreamConfig,
+    listener: std::net::TcpListener,
+    threads: usize,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
+    listener.set_nonblocking(true)?;
     let shared = Arc::new(Shared::new(config));
+    let mut handles = Vec::with_capacity(threads);
+    for i in 0..threads.max(1) {
+        let listener = listener.try_clone()?;
+        let shared = shared.clone();
+        let shutdown = shutdown.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("upstream-{i}"))
+            .spawn(move || -> io::Result<()> {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                let result = runtime.block_on(async move {
+                    let listener = TcpListener::from_std(listener)?;
+                    accept_loop(shared, listener, shutdown).await
+                });
+                runtime.shutdown_timeout(DRAIN);
+                result
+            })?;
+        handles.push(handle);
+    }
+    let mut result = Ok(());
+    for handle in handles {
+        let outcome = handle
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("a server thread panicked")));
+        if result.is_ok() {
+            result = outcome;
+        }
+    }
+    result
+}
+
+async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
     let mut http = http1::Builder::new();
     http.keep_alive(true).max_buf_size(64 * 1024);
     let http = Arc::new(http);
@@ -54,13 +106,15 @@ pub async fn serve(
         let http = http.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            let reset = Arc::new(AtomicBool::new(false));
+            let state = Arc::new(ConnState {
+                shared,
+                reset: AtomicBool::new(false),
+            });
             let io = TokioIo::new(ResettableStream {
                 stream,
-                reset: reset.clone(),
+                state: state.clone(),
             });
-            let service =
-                service_fn(move |req| handlers::handle(shared.clone(), reset.clone(), req));
+            let service = service_fn(move |req| handlers::handle(state.clone(), req));
             let conn = http.serve_connection(io, service);
             tokio::pin!(conn);
             tokio::select! {
@@ -87,12 +141,12 @@ fn is_transient(e: &io::Error) -> bool {
 /// (SO_LINGER 0 at drop): the "connection reset" fault.
 struct ResettableStream {
     stream: TcpStream,
-    reset: Arc<AtomicBool>,
+    state: Arc<ConnState>,
 }
 
 impl Drop for ResettableStream {
     fn drop(&mut self) {
-        if self.reset.load(Ordering::Relaxed) {
+        if self.state.reset.load(Ordering::Relaxed) {
             let _ = self.stream.set_zero_linger();
         }
     }

@@ -150,7 +150,7 @@ impl SseStream {
         };
         let mut head = Vec::with_capacity(160 + meta.model.len());
         head.extend_from_slice(b"data: {\"id\":");
-        let _ = serde_json::to_writer(&mut head, meta.id);
+        let _ = serde_json::to_writer(&mut head, &meta.id);
         head.extend_from_slice(
             format!(
                 ",\"object\":\"{object}\",\"created\":{},\"model\":",

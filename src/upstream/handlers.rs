@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::timer::sleep_until;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
@@ -19,8 +19,13 @@ use super::body::{Body, Flavor, SseParams, SseStream};
 use super::config::{DelayPer, UpstreamConfig};
 use super::delay::{request_rng, Sampler};
 use super::faults::{Fault, FaultPicker};
-use super::openai::{self, EmbeddingsRequest, GenerateRequest, Meta, Usage};
+use super::openai::{
+    self, EmbeddingsRequest, GenerateRequest, Id, JsonStr, Meta, TextCache, Usage,
+};
 use super::stats::{Counters, Endpoint};
+
+/// Completion texts up to this many tokens are built once at start.
+const TEXT_CACHE_TOKENS: u32 = 4096;
 
 /// Largest request body read, in bytes.
 const MAX_BODY: usize = 32 << 20;
@@ -44,6 +49,7 @@ pub struct Shared {
     counters: Arc<Counters>,
     health: Bytes,
     models: Bytes,
+    texts: TextCache,
     routes: Vec<MockRoute>,
 }
 
@@ -90,6 +96,7 @@ impl Shared {
             counters: Arc::new(Counters::default()),
             health: Bytes::from_static(br#"{"status":"ok"}"#),
             models: Bytes::from(openai::models(&config.models)),
+            texts: TextCache::new(config.completion_tokens.max(TEXT_CACHE_TOKENS)),
             routes,
         }
     }
@@ -97,11 +104,19 @@ impl Shared {
 
 type Answer = Result<Response<Body>, io::Error>;
 
+/// One connection's view: the shared state and its own reset flag.
+pub struct ConnState {
+    pub shared: Arc<Shared>,
+    /// Set by the reset fault: the socket closes with RST when dropped.
+    pub reset: AtomicBool,
+}
+
 /// Answers one request. An `Err` closes the connection without an answer
 /// (hang, reset); with `reset` set first, the close is a TCP reset.
-pub async fn handle(shared: Arc<Shared>, reset: Arc<AtomicBool>, req: Request<Incoming>) -> Answer {
+pub async fn handle(conn: Arc<ConnState>, req: Request<Incoming>) -> Answer {
     let start = Instant::now();
-    let s = &*shared;
+    let s = &*conn.shared;
+    let reset = &conn.reset;
     let path = req.uri().path();
     if let Some(route) = s
         .routes
@@ -143,9 +158,9 @@ pub async fn handle(shared: Arc<Shared>, reset: Arc<AtomicBool>, req: Request<In
                 openai::model(&id["/models/".len()..]).into(),
             ))
         }
-        (&Method::POST, "/chat/completions") => generate(s, &reset, req, start, Flavor::Chat).await,
-        (&Method::POST, "/completions") => generate(s, &reset, req, start, Flavor::Text).await,
-        (&Method::POST, "/embeddings") => embeddings(s, &reset, req, start).await,
+        (&Method::POST, "/chat/completions") => generate(s, reset, req, start, Flavor::Chat).await,
+        (&Method::POST, "/completions") => generate(s, reset, req, start, Flavor::Text).await,
+        (&Method::POST, "/embeddings") => embeddings(s, reset, req, start).await,
         (
             method,
             "/health" | "/stats" | "/stats/reset" | "/models" | "/chat/completions"
@@ -202,14 +217,21 @@ async fn generate(
     let truncated = fault == Some(Fault::Truncated);
     let tokens = request.completion_tokens(s.completion_tokens);
     let prompt_tokens = request.prompt_tokens();
-    let id = match flavor {
-        Flavor::Chat => format!("chatcmpl-{seq:016x}"),
-        Flavor::Text => format!("cmpl-{seq:016x}"),
+    let id = Id {
+        prefix: match flavor {
+            Flavor::Chat => "chatcmpl-",
+            Flavor::Text => "cmpl-",
+        },
+        seq,
     };
+    let model = request
+        .model
+        .as_ref()
+        .map_or("mock-chat-model", JsonStr::as_str);
     let meta = Meta {
-        id: &id,
+        id,
         created: unix_now(),
-        model: request.model.as_deref().unwrap_or("mock-chat-model"),
+        model,
     };
     if request.stream() {
         s.counters.streamed();
@@ -243,7 +265,7 @@ async fn generate(
     } else {
         s.request_delay.sample(&mut rng)
     };
-    let text = openai::completion_text(tokens);
+    let text = s.texts.get(tokens);
     let usage = Usage::new(prompt_tokens, u64::from(tokens));
     let bytes = match flavor {
         Flavor::Chat => openai::chat_completion(meta, &text, usage),
@@ -282,8 +304,11 @@ async fn embeddings(
         .dimensions
         .filter(|&d| d > 0 && d <= 65_536)
         .unwrap_or(s.embedding_dims);
-    let base64 = request.encoding_format.as_deref() == Some("base64");
-    let model = request.model.as_deref().unwrap_or("mock-embedding-model");
+    let base64 = request.encoding_format.as_ref().map(JsonStr::as_str) == Some("base64");
+    let model = request
+        .model
+        .as_ref()
+        .map_or("mock-embedding-model", JsonStr::as_str);
     let bytes = openai::embeddings(model, request.input.items, dims, base64, prompt_tokens);
     if !delay.is_zero() {
         sleep_until(start + delay).await;
@@ -350,18 +375,40 @@ fn finish(s: &Shared, bytes: Vec<u8>, truncated: bool, usage: Usage) -> Response
     response
 }
 
-/// The request body, or the answer to send when it cannot be read.
+/// The request body, or the answer to send when it is too large. A body that
+/// arrives in one piece (the usual case) is taken as is, without copying.
 async fn read_body(req: Request<Incoming>) -> io::Result<Result<Bytes, Response<Body>>> {
-    match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(collected) => Ok(Ok(collected.to_bytes())),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Ok(Err(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("Request body larger than {MAX_BODY} bytes"),
-            "invalid_request_error",
-            None,
-        ))),
-        Err(e) => Err(io::Error::other(e)),
+    let mut body = req.into_body();
+    let mut first: Option<Bytes> = None;
+    let mut rest: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(io::Error::other)?.into_data() else {
+            continue; // trailers
+        };
+        match &first {
+            None => first = Some(data),
+            Some(head) => {
+                if rest.is_empty() {
+                    rest.extend_from_slice(head);
+                }
+                rest.extend_from_slice(&data);
+            }
+        }
+        if first.as_ref().map_or(0, Bytes::len).max(rest.len()) > MAX_BODY {
+            let message = format!("Request body larger than {MAX_BODY} bytes");
+            return Ok(Err(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &message,
+                "invalid_request_error",
+                None,
+            )));
+        }
     }
+    Ok(Ok(if rest.is_empty() {
+        first.unwrap_or_default()
+    } else {
+        Bytes::from(rest)
+    }))
 }
 
 fn bad_json(e: serde_json::Error) -> Response<Body> {

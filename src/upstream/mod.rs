@@ -19,5 +19,5 @@ pub mod timer;
 
 pub use args::Args;
 pub use config::{DelayModel, DelayPer, Faults, Route, UpstreamConfig};
-pub use server::serve;
+pub use server::{serve, serve_per_core};
 pub use stats::{EndpointCounts, FaultCounts, Stats};

@@ -104,11 +104,41 @@ impl<'de> Deserialize<'de> for TextKey {
     }
 }
 
+/// A JSON string, borrowed from the request when it has no escapes.
+/// (`Option<Cow<str>>` in a derive always allocates.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonStr<'a>(pub Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for JsonStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = JsonStr<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<JsonStr<'a>, E> {
+                Ok(JsonStr(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<JsonStr<'a>, E> {
+                Ok(JsonStr(Cow::Owned(s.to_owned())))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
+    }
+}
+
+impl JsonStr<'_> {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The fields of a chat or completion request the fake uses.
 #[derive(Debug, Default, Deserialize)]
 pub struct GenerateRequest<'a> {
     #[serde(borrow, default)]
-    pub model: Option<Cow<'a, str>>,
+    pub model: Option<JsonStr<'a>>,
     /// Chat: the messages.
     #[serde(default)]
     pub messages: TextChars,
@@ -158,13 +188,13 @@ impl GenerateRequest<'_> {
 #[derive(Debug, Default, Deserialize)]
 pub struct EmbeddingsRequest<'a> {
     #[serde(borrow, default)]
-    pub model: Option<Cow<'a, str>>,
+    pub model: Option<JsonStr<'a>>,
     #[serde(default)]
     pub input: EmbeddingInput,
     #[serde(default)]
     pub dimensions: Option<u32>,
     #[serde(borrow, default)]
-    pub encoding_format: Option<Cow<'a, str>>,
+    pub encoding_format: Option<JsonStr<'a>>,
 }
 
 /// How many vectors to answer and the characters of all inputs.
@@ -286,6 +316,53 @@ pub fn completion_text(n: u32) -> String {
     text
 }
 
+/// Completion texts up to a length, built once: the text of `n` tokens is a
+/// prefix of any longer one, so each answer borrows a slice.
+#[derive(Debug)]
+pub struct TextCache {
+    text: String,
+    /// `ends[n]`: byte length of the first `n` tokens.
+    ends: Vec<usize>,
+}
+
+impl TextCache {
+    pub fn new(max_tokens: u32) -> Self {
+        let text = completion_text(max_tokens);
+        let mut ends = Vec::with_capacity(max_tokens as usize + 1);
+        ends.push(0);
+        for i in 0..max_tokens {
+            ends.push(ends[i as usize] + token(i).len());
+        }
+        Self { text, ends }
+    }
+
+    pub fn get(&self, n: u32) -> Cow<'_, str> {
+        match self.ends.get(n as usize) {
+            Some(&end) => Cow::Borrowed(&self.text[..end]),
+            None => Cow::Owned(completion_text(n)),
+        }
+    }
+}
+
+/// An answer id such as `chatcmpl-000000000000002a`, written without allocating.
+#[derive(Debug, Clone, Copy)]
+pub struct Id {
+    pub prefix: &'static str,
+    pub seq: u64,
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}{:016x}", self.prefix, self.seq)
+    }
+}
+
+impl Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Usage {
     pub prompt_tokens: u64,
@@ -306,7 +383,7 @@ impl Usage {
 /// Identity of one answer, shared by its body or all its chunks.
 #[derive(Debug, Clone, Copy)]
 pub struct Meta<'a> {
-    pub id: &'a str,
+    pub id: Id,
     pub created: u64,
     pub model: &'a str,
 }
@@ -317,7 +394,7 @@ const FINGERPRINT: &str = "fp_scenario_fake";
 pub fn chat_completion(meta: Meta, text: &str, usage: Usage) -> Vec<u8> {
     #[derive(Serialize)]
     struct Body<'a> {
-        id: &'a str,
+        id: Id,
         object: &'static str,
         created: u64,
         model: &'a str,
@@ -363,7 +440,7 @@ pub fn chat_completion(meta: Meta, text: &str, usage: Usage) -> Vec<u8> {
 pub fn text_completion(meta: Meta, text: &str, usage: Usage) -> Vec<u8> {
     #[derive(Serialize)]
     struct Body<'a> {
-        id: &'a str,
+        id: Id,
         object: &'static str,
         created: u64,
         model: &'a str,
@@ -507,7 +584,9 @@ mod tests {
         assert_eq!(r.prompt_tokens(), 3);
         assert_eq!(r.completion_tokens(16), 5);
         assert!(r.stream() && r.include_usage());
-        assert_eq!(r.model.as_deref(), Some("m"));
+        assert_eq!(r.model.as_ref().map(JsonStr::as_str), Some("m"));
+        let r: GenerateRequest = serde_json::from_str(r#"{"model":"a\"b"}"#).unwrap();
+        assert_eq!(r.model.unwrap().as_str(), "a\"b");
     }
 
     #[test]
@@ -549,7 +628,10 @@ mod tests {
     #[test]
     fn bodies_are_valid_json() {
         let meta = Meta {
-            id: "chatcmpl-1",
+            id: Id {
+                prefix: "chatcmpl-",
+                seq: 1,
+            },
             created: 5,
             model: "we\"ird",
         };
@@ -561,6 +643,7 @@ mod tests {
         .unwrap();
         assert_eq!(v["choices"][0]["message"]["content"], "Lorem ipsum dolor");
         assert_eq!(v["model"], "we\"ird");
+        assert_eq!(v["id"], "chatcmpl-0000000000000001");
         assert_eq!(v["usage"]["total_tokens"], 5);
         let v: serde_json::Value =
             serde_json::from_slice(&text_completion(meta, "x", Usage::new(1, 1))).unwrap();
@@ -573,6 +656,15 @@ mod tests {
         assert_eq!(v["data"][0]["embedding"].as_str().unwrap().len(), 24); // 16 bytes -> 24 chars
         let v: serde_json::Value = serde_json::from_slice(&error("no", "x", Some("c"))).unwrap();
         assert_eq!(v["error"]["code"], "c");
+    }
+
+    #[test]
+    fn text_cache_slices_match_built_texts() {
+        let cache = TextCache::new(40);
+        for n in [0, 1, 2, 16, 17, 40, 41, 100] {
+            assert_eq!(cache.get(n), completion_text(n), "{n}");
+        }
+        assert!(matches!(cache.get(40), Cow::Borrowed(_)));
     }
 
     #[test]

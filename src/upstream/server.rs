@@ -1,5 +1,6 @@
-//! The accept loop: one hyper HTTP/1.1 connection task per socket, keep-alive,
-//! TCP_NODELAY, and a socket wrapper that can end a connection with a reset.
+//! Accepting and serving connections: one hyper HTTP/1.1 task per socket
+//! (keep-alive, TCP_NODELAY), per-core runtimes, and a socket wrapper that can
+//! end a connection with a reset.
 
 use std::io;
 use std::pin::Pin;
@@ -13,9 +14,10 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::handlers::{self, Shared};
+use super::handlers::{self, ConnState, Shared};
 use super::UpstreamConfig;
 
 /// How long open connections get to finish once `shutdown` fires.
@@ -31,36 +33,148 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
+    let worker = Worker::new(Arc::new(Shared::new(config)), shutdown.clone());
+    accept_loop(&listener, &shutdown, |stream| worker.spawn(stream)).await
+}
+
+/// Serve `config` on `listener` from `threads` OS threads, each running its
+/// own current-thread runtime: no work stealing, no cross-core wake-ups. The
+/// first thread accepts and deals connections round-robin, so each thread
+/// serves an equal share of them for their whole life; all count into one
+/// [`Stats`](super::Stats). Blocks until `shutdown` fires and every thread
+/// has stopped.
+pub fn serve_per_core(
+    config: UpstreamConfig,
+    listener: std::net::TcpListener,
+    threads: usize,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
+    listener.set_nonblocking(true)?;
     let shared = Arc::new(Shared::new(config));
-    let mut http = http1::Builder::new();
-    http.keep_alive(true).max_buf_size(64 * 1024);
-    let http = Arc::new(http);
+    let threads = threads.max(1);
+    let mut senders = Vec::with_capacity(threads - 1);
+    let mut handles = Vec::with_capacity(threads);
+    for i in 1..threads {
+        let (tx, mut rx) = mpsc::unbounded_channel::<std::net::TcpStream>();
+        senders.push(tx);
+        let worker = Worker::new(shared.clone(), shutdown.clone());
+        handles.push(on_own_runtime(i, async move {
+            loop {
+                tokio::select! {
+                    _ = worker.shutdown.cancelled() => return Ok(()),
+                    stream = rx.recv() => match stream.map(TcpStream::from_std) {
+                        Some(Ok(stream)) => worker.spawn(stream),
+                        Some(Err(_)) => {} // the client is gone already
+                        None => return Ok(()),
+                    },
+                }
+            }
+        })?);
+    }
+    let worker = Worker::new(shared, shutdown.clone());
+    handles.push(on_own_runtime(0, async move {
+        let listener = TcpListener::from_std(listener)?;
+        let mut next = 0usize;
+        accept_loop(&listener, &shutdown, |stream| {
+            let target = next % threads;
+            next = next.wrapping_add(1);
+            match target {
+                0 => worker.spawn(stream),
+                _ => {
+                    if let Ok(stream) = stream.into_std() {
+                        let _ = senders[target - 1].send(stream);
+                    }
+                }
+            }
+        })
+        .await
+    })?);
+    let mut result = Ok(());
+    for handle in handles {
+        let outcome = handle
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("a server thread panicked")));
+        if result.is_ok() {
+            result = outcome;
+        }
+    }
+    result
+}
+
+/// Runs `task` on a new thread with a current-thread runtime of its own.
+fn on_own_runtime(
+    index: usize,
+    task: impl std::future::Future<Output = io::Result<()>> + Send + 'static,
+) -> io::Result<std::thread::JoinHandle<io::Result<()>>> {
+    std::thread::Builder::new()
+        .name(format!("upstream-{index}"))
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let result = runtime.block_on(task);
+            runtime.shutdown_timeout(DRAIN);
+            result
+        })
+}
+
+/// Accepts until `shutdown`, handing each connection to `handoff`.
+async fn accept_loop(
+    listener: &TcpListener,
+    shutdown: &CancellationToken,
+    mut handoff: impl FnMut(TcpStream),
+) -> io::Result<()> {
     loop {
-        let stream = tokio::select! {
+        tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    handoff(stream);
+                }
                 Err(e) if is_transient(&e) => {
                     // Out of file descriptors or a connection gone before accept:
                     // back off briefly instead of spinning or failing the server.
                     tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
                 }
                 Err(e) => return Err(e),
             },
-        };
-        let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        let http = http.clone();
-        let shutdown = shutdown.clone();
+        }
+    }
+}
+
+/// What serving connections on one runtime needs.
+struct Worker {
+    shared: Arc<Shared>,
+    http: Arc<http1::Builder>,
+    shutdown: CancellationToken,
+}
+
+impl Worker {
+    fn new(shared: Arc<Shared>, shutdown: CancellationToken) -> Self {
+        let mut http = http1::Builder::new();
+        http.keep_alive(true).max_buf_size(64 * 1024);
+        Self {
+            shared,
+            http: Arc::new(http),
+            shutdown,
+        }
+    }
+
+    /// Serves `stream` on a task of the current runtime.
+    fn spawn(&self, stream: TcpStream) {
+        let state = Arc::new(ConnState {
+            shared: self.shared.clone(),
+            reset: AtomicBool::new(false),
+        });
+        let http = self.http.clone();
+        let shutdown = self.shutdown.clone();
         tokio::spawn(async move {
-            let reset = Arc::new(AtomicBool::new(false));
             let io = TokioIo::new(ResettableStream {
                 stream,
-                reset: reset.clone(),
+                state: state.clone(),
             });
-            let service =
-                service_fn(move |req| handlers::handle(shared.clone(), reset.clone(), req));
+            let service = service_fn(move |req| handlers::handle(state.clone(), req));
             let conn = http.serve_connection(io, service);
             tokio::pin!(conn);
             tokio::select! {
@@ -87,12 +201,12 @@ fn is_transient(e: &io::Error) -> bool {
 /// (SO_LINGER 0 at drop): the "connection reset" fault.
 struct ResettableStream {
     stream: TcpStream,
-    reset: Arc<AtomicBool>,
+    state: Arc<ConnState>,
 }
 
 impl Drop for ResettableStream {
     fn drop(&mut self) {
-        if self.reset.load(Ordering::Relaxed) {
+        if self.state.reset.load(Ordering::Relaxed) {
             let _ = self.stream.set_zero_linger();
         }
     }

@@ -1,7 +1,7 @@
 //! What the server served and injected, counted exactly: lock-free counters on
 //! the hot path, a serde [`Stats`] snapshot for `GET /stats`.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use serde::{Deserialize, Serialize};
 
@@ -66,9 +66,10 @@ pub enum Endpoint {
     Health,
 }
 
-/// The live counters.
+/// Counters of one shard, on cache lines of their own.
 #[derive(Debug, Default)]
-pub struct Counters {
+#[repr(align(64))]
+struct Shard {
     requests: AtomicU64,
     endpoints: [AtomicU64; 7],
     streamed: AtomicU64,
@@ -77,59 +78,88 @@ pub struct Counters {
     faults: [AtomicU64; 6],
 }
 
+/// Shards; threads beyond this many share them (still exact, just contended).
+const SHARDS: usize = 16;
+
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static SHARD: usize = NEXT_SHARD.fetch_add(1, Relaxed) % SHARDS;
+}
+
+/// The live counters: one shard per worker thread, so counting never makes
+/// cores fight over a cache line; a snapshot sums the shards.
+#[derive(Debug, Default)]
+pub struct Counters {
+    shards: [Shard; SHARDS],
+}
+
 impl Counters {
+    fn shard(&self) -> &Shard {
+        &self.shards[SHARD.with(|s| *s)]
+    }
+
     pub fn endpoint(&self, endpoint: Endpoint) {
+        let shard = self.shard();
         if endpoint != Endpoint::Health {
-            self.requests.fetch_add(1, Relaxed);
+            shard.requests.fetch_add(1, Relaxed);
         }
-        self.endpoints[endpoint as usize].fetch_add(1, Relaxed);
+        shard.endpoints[endpoint as usize].fetch_add(1, Relaxed);
     }
 
     pub fn streamed(&self) {
-        self.streamed.fetch_add(1, Relaxed);
+        self.shard().streamed.fetch_add(1, Relaxed);
     }
 
     pub fn tokens(&self, prompt: u64, completion: u64) {
-        self.prompt_tokens.fetch_add(prompt, Relaxed);
-        self.completion_tokens.fetch_add(completion, Relaxed);
+        let shard = self.shard();
+        shard.prompt_tokens.fetch_add(prompt, Relaxed);
+        shard.completion_tokens.fetch_add(completion, Relaxed);
     }
 
     pub fn fault(&self, fault: Fault) {
-        self.faults[fault as usize].fetch_add(1, Relaxed);
+        self.shard().faults[fault as usize].fetch_add(1, Relaxed);
     }
 
-    /// The counts now; with `reset`, each counter is zeroed as it is read.
+    /// The counts now; with `reset`, each counter is zeroed as it is read, so
+    /// every increment is reported exactly once.
     pub fn snapshot(&self, reset: bool) -> Stats {
-        let get = |c: &AtomicU64| {
-            if reset {
-                c.swap(0, Relaxed)
-            } else {
-                c.load(Relaxed)
-            }
+        let get = |pick: &dyn Fn(&Shard) -> &AtomicU64| -> u64 {
+            self.shards
+                .iter()
+                .map(|shard| {
+                    let c = pick(shard);
+                    if reset {
+                        c.swap(0, Relaxed)
+                    } else {
+                        c.load(Relaxed)
+                    }
+                })
+                .sum()
         };
-        let e = &self.endpoints;
-        let f = &self.faults;
+        let e = |endpoint: Endpoint| get(&|s: &Shard| &s.endpoints[endpoint as usize]);
+        let f = |fault: Fault| get(&|s: &Shard| &s.faults[fault as usize]);
         Stats {
-            requests: get(&self.requests),
+            requests: get(&|s| &s.requests),
             endpoints: EndpointCounts {
-                chat_completions: get(&e[Endpoint::ChatCompletions as usize]),
-                completions: get(&e[Endpoint::Completions as usize]),
-                embeddings: get(&e[Endpoint::Embeddings as usize]),
-                models: get(&e[Endpoint::Models as usize]),
-                routes: get(&e[Endpoint::Routes as usize]),
-                not_found: get(&e[Endpoint::NotFound as usize]),
-                health: get(&e[Endpoint::Health as usize]),
+                chat_completions: e(Endpoint::ChatCompletions),
+                completions: e(Endpoint::Completions),
+                embeddings: e(Endpoint::Embeddings),
+                models: e(Endpoint::Models),
+                routes: e(Endpoint::Routes),
+                not_found: e(Endpoint::NotFound),
+                health: e(Endpoint::Health),
             },
-            streamed: get(&self.streamed),
-            prompt_tokens: get(&self.prompt_tokens),
-            completion_tokens: get(&self.completion_tokens),
+            streamed: get(&|s| &s.streamed),
+            prompt_tokens: get(&|s| &s.prompt_tokens),
+            completion_tokens: get(&|s| &s.completion_tokens),
             faults: FaultCounts {
-                status_429: get(&f[Fault::Status429 as usize]),
-                status_500: get(&f[Fault::Status500 as usize]),
-                status_503: get(&f[Fault::Status503 as usize]),
-                hang: get(&f[Fault::Hang as usize]),
-                reset: get(&f[Fault::Reset as usize]),
-                truncated: get(&f[Fault::Truncated as usize]),
+                status_429: f(Fault::Status429),
+                status_500: f(Fault::Status500),
+                status_503: f(Fault::Status503),
+                hang: f(Fault::Hang),
+                reset: f(Fault::Reset),
+                truncated: f(Fault::Truncated),
             },
         }
     }
@@ -159,5 +189,25 @@ mod tests {
         );
         assert_eq!((s.prompt_tokens, s.completion_tokens), (3, 16));
         assert_eq!(c.snapshot(false), Stats::default());
+    }
+
+    #[test]
+    fn counts_from_many_threads_add_up() {
+        let c = Counters::default();
+        std::thread::scope(|scope| {
+            for _ in 0..20 {
+                scope.spawn(|| {
+                    for _ in 0..1000 {
+                        c.endpoint(Endpoint::Embeddings);
+                        c.fault(Fault::Hang);
+                    }
+                });
+            }
+        });
+        let s = c.snapshot(false);
+        assert_eq!(
+            (s.requests, s.endpoints.embeddings, s.faults.hang),
+            (20_000, 20_000, 20_000)
+        );
     }
 }

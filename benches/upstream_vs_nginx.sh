@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): the fake upstream against nginx serving the same bytes.
+#
+# Part 1: fake upstream at 0 ms delay vs nginx `return 200 '<same body>'`, both
+#         on loopback with 2 workers, driven by wrk with the same threads,
+#         connections and duration, alternating for a few rounds. Prints req/s
+#         of each round and the ratio of the medians (target >= 0.7).
+# Part 2: fake upstream at 1 s delay holding 10,000 open requests (wrk -c 10000);
+#         prints req/s (Little's law allows ~10,000) and the peak RSS (VmHWM).
+#
+# Usage: benches/upstream_vs_nginx.sh   (env: ROUNDS=3 DURATION=5 CONNS=64 THREADS=2
+#                                         OPEN=10000 WORKERS=2 SKIP_BUILD=1)
+# Needs wrk and nginx: apt-get install -y nginx wrk
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+OPEN=${OPEN:-10000}
+WORKERS=${WORKERS:-2}
+
+cd "$(dirname "$0")/.."
+for tool in wrk nginx curl; do
+    command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y nginx wrk curl" >&2; exit 2; }
+done
+if [[ -z "${SKIP_BUILD:-}" ]]; then
+    cargo build --release --quiet
+fi
+BIN=$PWD/target/release/scenario
+WORK=$(mktemp -d /tmp/upstream-bench.XXXXXX)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    [[ -f $WORK/nginx.pid ]] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+ulimit -n "$(ulimit -Hn)"
+
+REQUEST='{"model":"mock-chat-model","messages":[{"role":"user","content":"Benchmark the fake upstream against nginx."}],"max_tokens":16}'
+cat > "$WORK/post.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '$REQUEST'
+EOF
+
+# start_fake DELAY_MS -> sets FAKE_PID, FAKE_PORT
+start_fake() {
+    "$BIN" fake-upstream --port 0 --delay-ms "$1" --workers "$WORKERS" > "$WORK/fake.out" 2>&1 &
+    FAKE_PID=$!
+    PIDS+=("$FAKE_PID")
+    for _ in $(seq 100); do
+        FAKE_PORT=$(sed -n 's#^listening on http://127.0.0.1:\([0-9]*\)$#\1#p' "$WORK/fake.out")
+        [[ -n $FAKE_PORT ]] && return 0
+        sleep 0.05
+    done
+    echo "fake upstream did not start: $(cat "$WORK/fake.out")" >&2
+    exit 2
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# wrk_rps URL CONNS DURATION -> prints req/s
+wrk_rps() {
+    wrk -t"$THREADS" -c"$2" -d"$3"s --timeout 10s -s "$WORK/post.lua" "$1" > "$WORK/wrk.out" 2>&1
+    if grep -q "Non-2xx\|Socket errors" "$WORK/wrk.out"; then grep "Non-2xx\|Socket errors" "$WORK/wrk.out" >&2; fi
+    awk '/^Requests\/sec/ {print $2}' "$WORK/wrk.out"
+}
+
+median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on these cores skews both servers)"
+echo "== part 1: 0 ms delay, wrk -t$THREADS -c$CONNS -d${DURATION}s, $ROUNDS rounds, $(nproc) cores"
+start_fake 0
+BODY=$(curl -s -X POST -H 'Content-Type: application/json' -d "$REQUEST" "http://127.0.0.1:$FAKE_PORT/v1/chat/completions")
+echo "body: ${#BODY} bytes"
+
+NGINX_PORT=$(free_port)
+mkdir -p "$WORK/nginx/logs"
+cat > "$WORK/nginx.conf" <<EOF
+worker_processes $WORKERS;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 16384; multi_accept on; }
+http {
+    access_log off;
+    tcp_nodelay on;
+    keepalive_requests 100000;
+    keepalive_timeout 60s;
+    default_type application/json;
+    client_body_temp_path $WORK/nginx/body;
+    server {
+        listen 127.0.0.1:$NGINX_PORT reuseport backlog=65535;
+        location / { return 200 '$BODY'; }
+    }
+}
+EOF
+nginx -p "$WORK/nginx" -c "$WORK/nginx.conf"
+sleep 0.3
+NGINX_BODY=$(curl -s -X POST -d "$REQUEST" "http://127.0.0.1:$NGINX_PORT/v1/chat/completions")
+[[ ${#NGINX_BODY} == "${#BODY}" ]] || { echo "nginx body differs in length" >&2; exit 2; }
+
+: > "$WORK/fake.rps"
+: > "$WORK/nginx.rps"
+wrk_rps "http://127.0.0.1:$FAKE_PORT/v1/chat/completions" "$CONNS" 1 > /dev/null # warm-up
+wrk_rps "http://127.0.0.1:$NGINX_PORT/v1/chat/completions" "$CONNS" 1 > /dev/null
+for round in $(seq "$ROUNDS"); do
+    fake=$(wrk_rps "http://127.0.0.1:$FAKE_PORT/v1/chat/completions" "$CONNS" "$DURATION")
+    ngx=$(wrk_rps "http://127.0.0.1:$NGINX_PORT/v1/chat/completions" "$CONNS" "$DURATION")
+    echo "$fake" >> "$WORK/fake.rps"
+    echo "$ngx" >> "$WORK/nginx.rps"
+    printf 'round %d: fake upstream %10.0f req/s   nginx %10.0f req/s\n' "$round" "$fake" "$ngx"
+done
+FAKE_MED=$(median < "$WORK/fake.rps")
+NGINX_MED=$(median < "$WORK/nginx.rps")
+awk -v f="$FAKE_MED" -v n="$NGINX_MED" \
+    'BEGIN { printf "median: fake upstream %.0f req/s, nginx %.0f req/s, ratio %.2f (target >= 0.70)\n", f, n, f / n }'
+echo "fake upstream VmHWM after part 1: $(awk '/VmHWM/ {print $2, $3}' "/proc/$FAKE_PID/status")"
+kill "$(cat "$WORK/nginx.pid")"
+kill "$FAKE_PID"
+wait "$FAKE_PID" 2>/dev/null || true
+
+echo
+echo "== part 2: 1000 ms delay, wrk -t$THREADS -c$OPEN -d10s (target: RSS < 200 MB)"
+start_fake 1000
+wrk -t"$THREADS" -c"$OPEN" -d10s --timeout 10s --latency -s "$WORK/post.lua" \
+    "http://127.0.0.1:$FAKE_PORT/v1/chat/completions" > "$WORK/wrk.out" 2>&1 || true
+grep -E "Requests/sec|Socket errors|Non-2xx|  50%|  99%" "$WORK/wrk.out" | sed 's/^/  /'
+echo "  fake upstream threads: $(awk '/Threads/ {print $2}' "/proc/$FAKE_PID/status")"
+echo "  fake upstream peak RSS (VmHWM): $(awk '/VmHWM/ {print $2, $3}' "/proc/$FAKE_PID/status")"
+curl -s "http://127.0.0.1:$FAKE_PORT/stats" | python3 -c 'import json,sys; s=json.load(sys.stdin); print("  served per /stats:", s["requests"])'

@@ -1,85 +1,14 @@
 //! The binary end to end: validation errors, plans, real sweeps against the
 //! built-in fake upstream, assertions, Ctrl-C and a service that dies.
 
-mod upstream_common;
+mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{alive, children_of, fixture, out_dir, report, run_folder, scenario, text, BIN};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_scenario");
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn scenario(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run scenario")
-}
-
-fn out_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("scenario-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// The one run folder under `out` (`out/<name>/<timestamp>`).
-fn run_folder(out: &Path) -> PathBuf {
-    let scenario_dir = std::fs::read_dir(out)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    std::fs::read_dir(scenario_dir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path()
-}
-
-fn report(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
-}
-
-/// Processes whose parent is `pid` (to prove no service outlives the run).
-fn children_of(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
-            continue;
-        };
-        // Fields after the command name (which may hold spaces): state, ppid, …
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        let ppid: u32 = rest.split(' ').nth(1).unwrap().parse().unwrap();
-        if ppid == pid {
-            out.push(child);
-        }
-    }
-    out
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s[s.rfind(')').unwrap() + 2..].starts_with('Z'))
-        .unwrap_or(false)
-}
 
 #[test]
 fn validate_reports_every_problem_with_line_and_column() {
@@ -239,7 +168,7 @@ fn failed_assertions_exit_1_and_list_the_verdicts() {
 
 #[test]
 fn an_existing_target_is_benchmarked_without_starting_anything() {
-    let server = upstream_common::Server::start(&["--delay-ms", "2"]);
+    let server = common::Server::start(&["--delay-ms", "2"]);
     let out_dir = out_dir("target");
     let target = format!(
         "topology.target=\"http://127.0.0.1:{}/v1/chat/completions\"",

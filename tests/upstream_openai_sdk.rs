@@ -2,12 +2,12 @@
 //! streamed), completions, embeddings, models. The test makes its own venv
 //! under `target/test-venvs/openai` once and reuses it.
 
-mod upstream_common;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use upstream_common::Server;
+use common::Server;
 
 /// A venv with `openai` installed, made on first use.
 fn venv_python() -> PathBuf {

@@ -1,12 +1,12 @@
 //! The fake upstream as a real process on a real port: every endpoint,
 //! streaming, delays, each fault kind, exact `/stats`, mock routes, exit codes.
 
-mod upstream_common;
+mod common;
 
 use std::time::{Duration, Instant};
 
+use common::{request, Server};
 use serde_json::Value;
-use upstream_common::{request, Server};
 
 fn json(body: &[u8]) -> Value {
     serde_json::from_slice(body)
@@ -432,17 +432,17 @@ status = 201
 
 #[test]
 fn bad_flags_and_taken_ports_exit_2() {
-    let out = upstream_common::run_to_end(&["--fault", "404=1"]);
+    let out = common::run_to_end(&["--fault", "404=1"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("KIND=SHARE"));
 
-    let out = upstream_common::run_to_end(&["--delay", "lognormal:50:10"]);
+    let out = common::run_to_end(&["--delay", "lognormal:50:10"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("upstream.delay.p99_ms"));
 
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
-    let out = upstream_common::run_to_end(&["--port", &port]);
+    let out = common::run_to_end(&["--port", &port]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen"));
 }

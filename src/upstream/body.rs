@@ -10,7 +10,7 @@ use std::task::{ready, Context, Poll};
 use bytes::Bytes;
 use hyper::body::{Frame, SizeHint};
 use rand::rngs::SmallRng;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 use super::delay::Sampler;
 use super::openai::{self, Usage};
@@ -123,7 +123,8 @@ pub struct SseStream {
     itl: Sampler,
     rng: SmallRng,
     deadline: Instant,
-    sleep: Option<Pin<Box<Sleep>>>,
+    /// Until the next token; the precise timer, not tokio's millisecond wheel.
+    sleep: Option<Pin<Box<dyn Future<Output = ()> + Send + Sync>>>,
     step: Step,
     counters: Arc<Counters>,
 }
@@ -185,6 +186,7 @@ impl SseStream {
     fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         if let Some(sleep) = &mut self.sleep {
             ready!(sleep.as_mut().poll(cx));
+            self.sleep = None;
         }
         let chunk = match self.step {
             Step::Token => {
@@ -229,10 +231,7 @@ impl SseStream {
             return;
         }
         self.deadline += self.itl.sample(&mut self.rng);
-        match &mut self.sleep {
-            Some(sleep) => sleep.as_mut().reset(self.deadline),
-            None => self.sleep = Some(Box::pin(tokio::time::sleep_until(self.deadline))),
-        }
+        self.sleep = Some(Box::pin(super::timer::sleep_until(self.deadline)));
     }
 
     fn chunk(&self, body: &[&[u8]]) -> Bytes {

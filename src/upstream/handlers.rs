@@ -121,7 +121,7 @@ pub async fn handle(conn: Arc<ConnState>, req: Request<Incoming>) -> Answer {
     if let Some(route) = s
         .routes
         .iter()
-        .find(|r| r.path == path && r.method.as_ref().map_or(true, |m| m == req.method()))
+        .find(|r| r.path == path && r.method.as_ref().is_none_or(|m| m == req.method()))
     {
         s.counters.endpoint(Endpoint::Routes);
         if !route.delay.is_zero() {

@@ -1,0 +1,178 @@
+//! Topology as code with a gateway no one here wrote: nginx as a pass-through
+//! proxy (templates/gateways/nginx-passthrough.toml, data only). Needs nginx
+//! (`apt-get install -y nginx`; `.ci/run` installs it).
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{alive, children_of, out_dir, report, run_folder, scenario, text, BIN};
+
+const PASSTHROUGH: &str = "scenarios/nginx-passthrough.toml";
+
+fn quick() -> Vec<&'static str> {
+    vec![
+        "--set",
+        "load.requests=60",
+        "--set",
+        "load.concurrency=[1, 4]",
+        "--set",
+        "upstream.delay_ms=5",
+    ]
+}
+
+#[test]
+fn a_config_only_gateway_runs_with_baseline_overhead_and_resources() {
+    let out = out_dir("passthrough");
+    let mut args = vec!["run", PASSTHROUGH, "--out", out.to_str().unwrap()];
+    args.extend(quick());
+    let run = scenario(&args);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let stdout = text(&run.stdout);
+    assert!(stdout.contains("overhead vs baseline"), "{stdout}");
+
+    let dir = run_folder(&out);
+    let r = report(&dir);
+    assert_eq!(r["status"], "complete");
+    let services: Vec<&str> = r["plan"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(services, ["upstream", "nginx-passthrough-0"]);
+    let steps = r["steps"].as_array().unwrap();
+    assert_eq!(
+        steps.len(),
+        4,
+        "each level measured through the gateway and straight"
+    );
+    assert_eq!(steps.iter().filter(|s| s["baseline"] == true).count(), 2);
+    for s in steps {
+        assert_eq!(s["metrics"]["successes"], 60, "{s}");
+        let names: Vec<&str> = s["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["service"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["upstream", "nginx-passthrough-0"]);
+    }
+    let overhead = r["overhead"].as_array().unwrap();
+    assert_eq!(overhead.len(), 2);
+    for o in overhead {
+        assert!(o["rps_ratio"].as_f64().unwrap() > 0.0, "{o}");
+        assert!(o["p50_ms"].as_f64().is_some(), "{o}");
+    }
+    assert!(dir.join("logs/nginx-passthrough-0.log").exists());
+    assert!(
+        dir.join("passthrough-0.conf").exists(),
+        "config rendered into the run folder"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn doctor_lists_what_a_scenario_needs() {
+    let out = scenario(&["doctor", PASSTHROUGH]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("ok") && stdout.contains("nginx"),
+        "{stdout}"
+    );
+
+    let mlflow = scenario(&["doctor", "scenarios/mlflow-multi.toml"]);
+    let stdout = text(&mlflow.stdout);
+    for need in [
+        "python >= 3.10",
+        "initdb",
+        "postgres",
+        "psql",
+        "nginx",
+        "venv",
+    ] {
+        assert!(stdout.contains(need), "doctor names `{need}`:\n{stdout}");
+    }
+}
+
+#[test]
+fn an_unknown_gateway_or_option_is_bad_input() {
+    let out = scenario(&["validate", PASSTHROUGH, "--set", "topology.gateway=nosuch"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("no gateway profile `nosuch`"), "{err}");
+    assert!(
+        err.contains("mlflow") && err.contains("nginx-passthrough"),
+        "lists known profiles: {err}"
+    );
+
+    let out = scenario(&[
+        "validate",
+        "scenarios/mlflow-single.toml",
+        "--set",
+        "topology.options.usage_trackin=true",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("did you mean `usage_tracking`?"), "{err}");
+}
+
+#[test]
+fn secrets_never_appear_in_plans() {
+    let password = "bench-Admin-pass-1234";
+    let out = scenario(&["plan", "scenarios/mlflow-auth.toml", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json = text(&out.stdout);
+    assert!(!json.contains(password), "password in plan --json");
+    assert!(json.contains("<redacted>"));
+    let shown = text(&scenario(&["plan", "scenarios/mlflow-auth.toml"]).stdout);
+    assert!(!shown.contains(password), "password in plan");
+    assert!(shown.contains("--app-name basic-auth"), "{shown}");
+}
+
+#[test]
+fn ctrl_c_tears_down_every_service_group() {
+    let out = out_dir("passthrough-int");
+    let mut child = Command::new(BIN)
+        .args([
+            "run",
+            PASSTHROUGH,
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            "load.requests=10000000",
+            "--set",
+            "topology.baseline=false",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let services = loop {
+        let kids = children_of(child.id());
+        if kids.len() >= 2 {
+            break kids;
+        }
+        assert!(Instant::now() < deadline, "services did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // nginx forks workers: the whole group must go, not just the leader.
+    let workers: Vec<u32> = services.iter().flat_map(|&s| children_of(s)).collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    for pid in services.iter().chain(&workers) {
+        assert!(!alive(*pid), "process {pid} outlived the run");
+    }
+    assert!(!workers.is_empty(), "nginx had worker processes");
+    assert_eq!(report(&run_folder(&out))["status"], "interrupted");
+    let _ = std::fs::remove_dir_all(&out);
+}

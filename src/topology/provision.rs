@@ -20,6 +20,26 @@ pub async fn ensure(p: &Provision, log: &Path) -> Result<(), String> {
     if is_ready(p) {
         return Ok(());
     }
+    if let Some(parent) = p.venv.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    // Another run may be making the same venv: wait for it, then look again.
+    let lock_path = p.venv.with_extension("lock");
+    let lock_file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+    let _lock = tokio::task::spawn_blocking(move || {
+        nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| e)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+    if is_ready(p) {
+        return Ok(());
+    }
     if p.venv.exists() {
         std::fs::remove_dir_all(&p.venv)
             .map_err(|e| format!("cannot clear {}: {e}", p.venv.display()))?;

@@ -1,0 +1,129 @@
+//! The real MLflow AI Gateway from PyPI, end to end: provisioned into the
+//! cached venv on first use (~2 min, ~950 MB), started natively, its
+//! endpoint created by the profile's setup calls, swept, torn down.
+//! Small runs: 1 instance × 1 worker, a few hundred requests.
+
+mod common;
+
+use common::{out_dir, report, run_folder, scenario, text};
+
+/// Every port the run's services used is free again: nothing was left behind.
+fn ports_are_free(r: &serde_json::Value) {
+    for s in r["plan"]["services"].as_array().unwrap() {
+        let port = s["port"].as_u64().unwrap() as u16;
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+            "service `{}` still holds port {port}",
+            s["name"]
+        );
+    }
+}
+
+fn small(file: &str, tag: &str, extra: &[&str]) -> (std::process::Output, std::path::PathBuf) {
+    let out = out_dir(tag);
+    let mut args = vec![
+        "run",
+        file,
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "topology.workers=1",
+        "--set",
+        "load.concurrency=[1, 4]",
+        "--set",
+        "load.requests=100",
+        "--set",
+        "load.warmup=10",
+    ];
+    args.extend(extra);
+    (scenario(&args), out)
+}
+
+#[test]
+fn mlflow_single_sqlite_end_to_end() {
+    let (run, out) = small("scenarios/mlflow-single.toml", "mlflow-single", &[]);
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}\n{}", text(&run.stdout));
+    let dir = run_folder(&out);
+    let r = report(&dir);
+    assert_eq!(r["status"], "complete");
+    let gateway: Vec<_> = r["steps"].as_array().unwrap().iter().filter(|s| s["baseline"] == false).collect();
+    assert_eq!(gateway.len(), 2);
+    for s in &gateway {
+        assert_eq!(s["metrics"]["successes"], 100, "every request through MLflow answered: {s}");
+        let p50 = s["metrics"]["latency_ms"]["p50"].as_f64().unwrap();
+        assert!(p50 > 50.0, "includes the 50 ms upstream: {p50}");
+        let services: Vec<&str> = s["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["service"].as_str().unwrap())
+            .collect();
+        assert_eq!(services, ["upstream", "mlflow-0"]);
+    }
+    assert_eq!(r["overhead"].as_array().unwrap().len(), 2);
+    let setup = std::fs::read_to_string(dir.join("logs/setup.log")).unwrap();
+    assert_eq!(setup.matches("-> 200").count(), 3, "secret, model definition, endpoint:\n{setup}");
+    let env = r["plan"]["services"][1]["env"].as_array().unwrap();
+    let key = env
+        .iter()
+        .find(|kv| kv[0] == "MLFLOW_FLASK_SERVER_SECRET_KEY")
+        .expect("the secret key is in the plan's env");
+    assert_eq!(key[1], "<redacted>");
+    ports_are_free(&r);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn mlflow_basic_auth_and_postgres_end_to_end() {
+    // Basic auth: every request and setup call carries the credentials; the
+    // password appears in no report, plan, log or leftover file.
+    let password = "bench-Admin-pass-1234";
+    let (run, out) = small("scenarios/mlflow-auth.toml", "mlflow-auth", &[]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let dir = run_folder(&out);
+    let r = report(&dir);
+    assert_eq!(r["steps"][0]["metrics"]["successes"], 100);
+    let mut leaks = Vec::new();
+    for entry in walk(&dir) {
+        if let Ok(content) = std::fs::read_to_string(&entry) {
+            if content.contains(password) {
+                leaks.push(entry);
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "the password leaked into {leaks:?}");
+    ports_are_free(&r);
+    let _ = std::fs::remove_dir_all(&out);
+
+    // PostgreSQL started for the run (initdb, as the postgres user when root).
+    let (run, out) = small("scenarios/mlflow-postgres.toml", "mlflow-pg", &["--set", "topology.baseline=false"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let r = report(&run_folder(&out));
+    let services: Vec<&str> = r["plan"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(services, ["upstream", "postgres", "mlflow-0"]);
+    assert_eq!(r["steps"][1]["metrics"]["successes"], 100);
+    ports_are_free(&r);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            // PostgreSQL's data folder belongs to another user; skip it.
+            if !path.ends_with("data") {
+                out.extend(walk(&path));
+            }
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

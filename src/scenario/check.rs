@@ -9,7 +9,7 @@ use super::model::{ScenarioFile, Thresholds};
 use crate::diag::{did_you_mean, Problem};
 
 /// Output formats `[report] formats` accepts.
-pub const FORMATS: &[&str] = &["json", "csv", "md"];
+pub const FORMATS: &[&str] = &["json", "csv", "md", "html", "junit"];
 
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 

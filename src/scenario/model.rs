@@ -191,7 +191,9 @@ impl Default for ReportOptions {
 }
 
 fn default_formats() -> Vec<String> {
-    ["json", "csv", "md"].map(String::from).to_vec()
+    ["json", "csv", "md", "html", "junit"]
+        .map(String::from)
+        .to_vec()
 }
 
 /// Durations written as text: "30s", "500ms", "2m".

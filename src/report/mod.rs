@@ -4,6 +4,7 @@
 //! so a failure or Ctrl-C later keeps everything measured so far.
 
 pub mod ceiling;
+pub mod compare;
 mod csv;
 pub mod html;
 mod json;

@@ -154,7 +154,7 @@ pub fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
 /// A number for an axis or a table: thousands grouped, decimals by size.
 pub fn num(v: f64) -> String {
     let a = v.abs();
-    let digits = if a >= 100.0 || a == 0.0 {
+    let digits = if a >= 100.0 || v.fract() == 0.0 {
         0
     } else if a >= 10.0 {
         1
@@ -391,7 +391,8 @@ impl LineChart {
     }
 }
 
-/// Vertical stacked bars: one bar per category, one stack part per `(name, color, values)`.
+/// Vertical stacked bars of counts: one bar per category, one stack part per
+/// `(name, color, values)`.
 pub fn stacked_bars(
     id: &str,
     title: &str,
@@ -441,7 +442,7 @@ pub fn stacked_bars(
                 cx - bar / 2.0,
                 (bottom - top).max(0.5),
                 esc(cat),
-                num(v),
+                num(v.round()),
                 esc(name)
             );
             base += v;
@@ -457,7 +458,7 @@ pub fn stacked_bars(
                 out,
                 r#"<text x="{cx:.1}" y="{:.1}" text-anchor="middle" fill="{INK}" font-weight="600">{}</text>"#,
                 py(totals[i]) - 6.0,
-                num(totals[i])
+                num(totals[i].round())
             );
         }
     }
@@ -523,6 +524,7 @@ mod tests {
         assert_eq!(num(12345.0), "12,345");
         assert_eq!(num(50.49), "50.5");
         assert_eq!(num(5.123), "5.12");
+        assert_eq!(num(9.0), "9", "counts have no decimals");
     }
 
     #[test]

@@ -9,9 +9,13 @@ use std::process::ExitCode;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Cli, Command, DoctorArgs, PlanArgs, RunArgs, ValidateArgs};
+use crate::cli::{
+    Cli, Command, CompareArgs, CompareFormat, DoctorArgs, PlanArgs, ReportArgs, RunArgs,
+    ValidateArgs,
+};
 use crate::plan::{self, Plan};
-use crate::report::{self, Status};
+use crate::report::compare::{self, Comparison, Grade};
+use crate::report::{self, Report, Status};
 use crate::run;
 use crate::scenario::{self, Scenario};
 
@@ -26,6 +30,8 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Plan(args) => plan_command(args),
         Command::Doctor(args) => doctor(args),
         Command::FakeUpstream(args) => fake_upstream(args),
+        Command::Compare(args) => compare_command(args),
+        Command::Report(args) => report_command(args),
     }
 }
 
@@ -172,6 +178,21 @@ fn run_command(args: RunArgs) -> ExitCode {
     if loaded.iter().any(Option::is_none) {
         return ExitCode::from(ERROR);
     }
+    // Read the baseline before anything starts, so a bad path costs no run.
+    let baseline = match &args.baseline {
+        None => None,
+        Some(_) if args.files.len() > 1 => {
+            eprintln!("error: --baseline compares one scenario; give one FILE");
+            return ExitCode::from(ERROR);
+        }
+        Some(path) => match compare::load(path) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                eprintln!("error: baseline: {e}");
+                return ExitCode::from(ERROR);
+            }
+        },
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -226,7 +247,37 @@ fn run_command(args: RunArgs) -> ExitCode {
                 Status::Failed | Status::Running => ERROR,
             };
             code = code.max(this);
+            let mut regression = None;
+            if let Some((base, base_path)) = &baseline {
+                let current_path = outcome.dir.join("report.json");
+                let c = compare::compare(
+                    base,
+                    base_path,
+                    r,
+                    &current_path,
+                    &compare::thresholds_of(r),
+                );
+                let text = c.render_text();
+                if args.json {
+                    eprint!("\n{text}");
+                } else {
+                    print!("\n{text}");
+                }
+                let md = outcome.dir.join("compare.md");
+                if let Err(e) = std::fs::write(&md, c.render_markdown()) {
+                    eprintln!("error: cannot write {}: {e}", md.display());
+                    code = code.max(ERROR);
+                }
+                if c.grade == Grade::Fail {
+                    code = code.max(FAILED);
+                }
+                regression = Some(serde_json::json!({
+                    "grade": c.grade,
+                    "failing_levels": c.failing_levels(),
+                }));
+            }
             summaries.push(serde_json::json!({
+                "regression": regression,
                 "scenario": r.scenario.name,
                 "outcome": report::outcome_word(r),
                 "status": r.status,
@@ -245,6 +296,112 @@ fn run_command(args: RunArgs) -> ExitCode {
         }
         ExitCode::from(code)
     })
+}
+
+/// `scenario compare BASE CURRENT`: exit 1 on a FAIL, 0 on OK or WARN, 2 on bad input.
+fn compare_command(args: CompareArgs) -> ExitCode {
+    let (base, base_path) = match compare::load(&args.base) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: base: {e}");
+            return ExitCode::from(ERROR);
+        }
+    };
+    let (current, current_path) = match compare::load(&args.current) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: current: {e}");
+            return ExitCode::from(ERROR);
+        }
+    };
+    let mut t = compare::thresholds_of(&current);
+    let overrides = [
+        (
+            &mut t.fail_p95_increase,
+            args.fail_p95_increase,
+            "--fail-p95-increase",
+        ),
+        (
+            &mut t.fail_error_rate,
+            args.fail_error_rate,
+            "--fail-error-rate",
+        ),
+        (
+            &mut t.warn_p95_increase,
+            args.warn_p95_increase,
+            "--warn-p95-increase",
+        ),
+        (
+            &mut t.warn_p50_change,
+            args.warn_p50_change,
+            "--warn-p50-change",
+        ),
+        (
+            &mut t.warn_rps_change,
+            args.warn_rps_change,
+            "--warn-rps-change",
+        ),
+    ];
+    for (slot, value, flag) in overrides {
+        if let Some(v) = value {
+            if !(v >= 0.0 && v.is_finite()) {
+                eprintln!("error: {flag} must be a share ≥ 0, e.g. 0.2 for 20%");
+                return ExitCode::from(ERROR);
+            }
+            *slot = v;
+        }
+    }
+    let c: Comparison = compare::compare(&base, &base_path, &current, &current_path, &t);
+    let format = if args.markdown {
+        CompareFormat::Md
+    } else {
+        args.format
+    };
+    let text = match format {
+        CompareFormat::Text => c.render_text(),
+        CompareFormat::Md => c.render_markdown(),
+        CompareFormat::Json => {
+            let mut j = serde_json::to_string_pretty(&c).unwrap_or_default();
+            j.push('\n');
+            j
+        }
+    };
+    print!("{text}");
+    if let Some(out) = &args.out {
+        if let Err(e) = std::fs::write(out, &text) {
+            eprintln!("error: cannot write {}: {e}", out.display());
+            return ExitCode::from(ERROR);
+        }
+    }
+    if c.grade == Grade::Fail {
+        ExitCode::from(FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `scenario report RUN_DIR --format F`: re-render one format from report.json.
+fn report_command(args: ReportArgs) -> ExitCode {
+    let report: Report = match compare::load(&args.run) {
+        Ok((r, _)) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(ERROR);
+        }
+    };
+    let exporter =
+        report::exporter(args.format.name()).expect("every ReportFormat has an exporter");
+    let text = exporter.render(&report);
+    match &args.out {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, text) {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return ExitCode::from(ERROR);
+            }
+        }
+        None => print!("{text}"),
+    }
+    ExitCode::SUCCESS
 }
 
 /// Cancel the run on Ctrl-C or SIGTERM; a second Ctrl-C exits at once

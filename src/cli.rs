@@ -20,6 +20,8 @@ Examples:
   scenario plan scenarios/quickstart.toml --json
   scenario doctor scenarios/mlflow-multi.toml
   scenario fake-upstream --port 9137 --delay-ms 50
+  scenario compare results/quickstart/20260101T000000Z results/quickstart/20260102T000000Z --markdown
+  scenario report results/quickstart/20260101T000000Z --format html --out report.html
 
 Exit codes: 0 all assertions passed, 1 an assertion failed, 2 bad input or a run error, 130 interrupted.";
 
@@ -30,7 +32,8 @@ pub enum Command {
   scenario run scenarios/quickstart.toml
   scenario run scenarios/quickstart.toml --out /tmp/results --quiet
   scenario run scenarios/quickstart.toml --set upstream.delay_ms=10 --set load.runs=3
-  scenario run scenarios/quickstart.toml --json > summary.json")]
+  scenario run scenarios/quickstart.toml --json > summary.json
+  scenario run scenarios/quickstart.toml --baseline results/baseline/report.json")]
     Run(RunArgs),
     /// Check scenario files and report every problem; starts nothing.
     #[command(after_help = "Examples:
@@ -51,6 +54,25 @@ pub enum Command {
   scenario fake-upstream --port 9137 --delay-ms 50
   scenario fake-upstream --port 0   # picks a free port and prints it")]
     FakeUpstream(crate::upstream::Args),
+    /// Compare a run against a baseline: per level and metric, the delta and
+    /// a verdict (exit 1 on a FAIL, 0 on OK or WARN, 2 on bad input).
+    #[command(
+        after_help = "BASE and CURRENT are report.json files, run folders holding one, or a
+scenario's results folder (its latest run). Limits come from the current
+run's [assert.regression] (defaults: FAIL p95 up > 20% or error rate > 1%;
+WARN p95 up > 10%, p50 or throughput moved > 15%); flags override them.
+
+Examples:
+  scenario compare results/quickstart/20260101T000000Z results/quickstart/20260102T000000Z
+  scenario compare base/report.json new/report.json --markdown > comment.md
+  scenario compare base new --fail-p95-increase 0.3 --format json"
+    )]
+    Compare(CompareArgs),
+    /// Re-render one report format from a run's report.json.
+    #[command(after_help = "Examples:
+  scenario report results/quickstart/20260101T000000Z --format html --out /tmp/report.html
+  scenario report results/quickstart/20260101T000000Z --format md")]
+    Report(ReportArgs),
 }
 
 /// Options shared by every command that reads scenario files.
@@ -78,6 +100,10 @@ pub struct RunArgs {
     /// Print a machine-readable summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Compare the run against this baseline (a report.json or a run folder):
+    /// the comparison is printed, written as compare.md, and a FAIL exits 1.
+    #[arg(long, value_name = "PATH")]
+    pub baseline: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -108,6 +134,85 @@ pub struct PlanArgs {
     /// Print the plan as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Output of `compare`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompareFormat {
+    /// An aligned table for the terminal.
+    Text,
+    /// Markdown for a pull-request comment.
+    Md,
+    /// The comparison as JSON.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The baseline: a report.json, a run folder, or a scenario's results folder.
+    #[arg(value_name = "BASE")]
+    pub base: PathBuf,
+    /// The run to judge, in the same forms.
+    #[arg(value_name = "CURRENT")]
+    pub current: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: CompareFormat,
+    /// Same as `--format md`.
+    #[arg(long, conflicts_with = "format")]
+    pub markdown: bool,
+    /// FAIL when p95 rose by more than this share (default 0.20).
+    #[arg(long, value_name = "SHARE")]
+    pub fail_p95_increase: Option<f64>,
+    /// FAIL when the current error rate is above this share (default 0.01).
+    #[arg(long, value_name = "SHARE")]
+    pub fail_error_rate: Option<f64>,
+    /// WARN when p95 rose by more than this share (default 0.10).
+    #[arg(long, value_name = "SHARE")]
+    pub warn_p95_increase: Option<f64>,
+    /// WARN when p50 moved by more than this share (default 0.15).
+    #[arg(long, value_name = "SHARE")]
+    pub warn_p50_change: Option<f64>,
+    /// WARN when throughput moved by more than this share (default 0.15).
+    #[arg(long, value_name = "SHARE")]
+    pub warn_rps_change: Option<f64>,
+    /// Also write the output to this file.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Formats `report` can render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Html,
+    Md,
+    Csv,
+    Json,
+    Junit,
+}
+
+impl ReportFormat {
+    /// The `[report] formats` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportFormat::Html => "html",
+            ReportFormat::Md => "md",
+            ReportFormat::Csv => "csv",
+            ReportFormat::Json => "json",
+            ReportFormat::Junit => "junit",
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A run folder (or its report.json).
+    #[arg(value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    #[arg(long, value_enum)]
+    pub format: ReportFormat,
+    /// Write to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[cfg(test)]

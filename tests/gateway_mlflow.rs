@@ -43,14 +43,27 @@ fn small(file: &str, tag: &str, extra: &[&str]) -> (std::process::Output, std::p
 fn mlflow_single_sqlite_end_to_end() {
     let (run, out) = small("scenarios/mlflow-single.toml", "mlflow-single", &[]);
     let stderr = text(&run.stderr);
-    assert_eq!(run.status.code(), Some(0), "{stderr}\n{}", text(&run.stdout));
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{stderr}\n{}",
+        text(&run.stdout)
+    );
     let dir = run_folder(&out);
     let r = report(&dir);
     assert_eq!(r["status"], "complete");
-    let gateway: Vec<_> = r["steps"].as_array().unwrap().iter().filter(|s| s["baseline"] == false).collect();
+    let gateway: Vec<_> = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["baseline"] == false)
+        .collect();
     assert_eq!(gateway.len(), 2);
     for s in &gateway {
-        assert_eq!(s["metrics"]["successes"], 100, "every request through MLflow answered: {s}");
+        assert_eq!(
+            s["metrics"]["successes"], 100,
+            "every request through MLflow answered: {s}"
+        );
         let p50 = s["metrics"]["latency_ms"]["p50"].as_f64().unwrap();
         assert!(p50 > 50.0, "includes the 50 ms upstream: {p50}");
         let services: Vec<&str> = s["resources"]
@@ -63,7 +76,11 @@ fn mlflow_single_sqlite_end_to_end() {
     }
     assert_eq!(r["overhead"].as_array().unwrap().len(), 2);
     let setup = std::fs::read_to_string(dir.join("logs/setup.log")).unwrap();
-    assert_eq!(setup.matches("-> 200").count(), 3, "secret, model definition, endpoint:\n{setup}");
+    assert_eq!(
+        setup.matches("-> 200").count(),
+        3,
+        "secret, model definition, endpoint:\n{setup}"
+    );
     let env = r["plan"]["services"][1]["env"].as_array().unwrap();
     let key = env
         .iter()
@@ -97,7 +114,11 @@ fn mlflow_basic_auth_and_postgres_end_to_end() {
     let _ = std::fs::remove_dir_all(&out);
 
     // PostgreSQL started for the run (initdb, as the postgres user when root).
-    let (run, out) = small("scenarios/mlflow-postgres.toml", "mlflow-pg", &["--set", "topology.baseline=false"]);
+    let (run, out) = small(
+        "scenarios/mlflow-postgres.toml",
+        "mlflow-pg",
+        &["--set", "topology.baseline=false"],
+    );
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
     let r = report(&run_folder(&out));
     let services: Vec<&str> = r["plan"]["services"]

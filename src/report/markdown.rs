@@ -44,6 +44,17 @@ impl Exporter for Markdown {
                 );
             }
         }
+        let analysis = super::ceiling::Analysis::of(r);
+        let lines: Vec<String> = [analysis.ceiling_line(), analysis.efficiency_line()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if !lines.is_empty() {
+            let _ = writeln!(out);
+            for text in lines {
+                let _ = writeln!(out, "- {}", capitalise(&text));
+            }
+        }
         if !r.verdicts.is_empty() {
             let _ = writeln!(out, "\n**Assertions**\n");
             for v in &r.verdicts {
@@ -58,5 +69,13 @@ impl Exporter for Markdown {
             e.tool_version, e.git_commit, e.cpu, e.cores, e.os, r.started_at
         );
         out
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }

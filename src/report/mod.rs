@@ -3,9 +3,14 @@
 //! The report is written when the run starts and rewritten after every step,
 //! so a failure or Ctrl-C later keeps everything measured so far.
 
+pub mod ceiling;
+pub mod compare;
 mod csv;
+pub mod html;
 mod json;
+mod junit;
 mod markdown;
+pub mod svg;
 pub mod terminal;
 
 use std::path::{Path, PathBuf};
@@ -199,6 +204,8 @@ pub fn exporter(format: &str) -> Option<Box<dyn Exporter>> {
         "json" => Some(Box::new(json::Json)),
         "csv" => Some(Box::new(csv::Csv)),
         "md" => Some(Box::new(markdown::Markdown)),
+        "html" => Some(Box::new(html::Html)),
+        "junit" => Some(Box::new(junit::Junit)),
         _ => None,
     }
 }

@@ -80,6 +80,13 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+    let analysis = super::ceiling::Analysis::of(r);
+    for text in [analysis.ceiling_line(), analysis.efficiency_line()]
+        .into_iter()
+        .flatten()
+    {
+        let _ = writeln!(out, "{text}");
+    }
     for v in &r.verdicts {
         let _ = writeln!(out, "{}", v.describe());
     }

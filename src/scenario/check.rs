@@ -9,7 +9,7 @@ use super::model::{ScenarioFile, Thresholds};
 use crate::diag::{did_you_mean, Problem};
 
 /// Output formats `[report] formats` accepts.
-pub const FORMATS: &[&str] = &["json", "csv", "md"];
+pub const FORMATS: &[&str] = &["json", "csv", "md", "html", "junit"];
 
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
@@ -280,6 +280,35 @@ fn check_thresholds(t: &Thresholds, at: &str, levels: &[u32], top: bool, out: &m
             )
             .label("e.g. 0.01 for 1%"),
         );
+    }
+    if !top && t.regression.is_some() {
+        out.push(
+            Problem::new(
+                format!("{at}.regression"),
+                "regression limits apply to the whole sweep",
+            )
+            .label("move this table to [assert.regression]"),
+        );
+    }
+    if let Some(reg) = &t.regression {
+        let limits = [
+            ("fail_p95_increase", reg.fail_p95_increase),
+            ("fail_error_rate", reg.fail_error_rate),
+            ("warn_p95_increase", reg.warn_p95_increase),
+            ("warn_p50_change", reg.warn_p50_change),
+            ("warn_rps_change", reg.warn_rps_change),
+        ];
+        for (key, value) in limits {
+            if !(value >= 0.0 && value.is_finite()) {
+                out.push(
+                    Problem::new(
+                        format!("{at}.regression.{key}"),
+                        format!("`{key}` must be a share ≥ 0"),
+                    )
+                    .label("e.g. 0.20 for 20%"),
+                );
+            }
+        }
     }
     if !top && !t.concurrency.is_empty() {
         out.push(Problem::new(

@@ -251,6 +251,59 @@ pub struct Thresholds {
     pub max_error_rate: Option<f64>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub concurrency: BTreeMap<String, Thresholds>,
+    /// `[assert.regression]`: how much worse than a baseline is a WARN or a FAIL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regression: Option<Regression>,
+}
+
+/// `[assert.regression]`: limits for `scenario compare` and `run --baseline`,
+/// as shares (0.20 = 20%). Defaults are seed 003's criteria.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Regression {
+    /// FAIL when p95 rose by more than this share.
+    #[serde(default = "default_fail_p95_increase")]
+    pub fail_p95_increase: f64,
+    /// FAIL when the current error rate is above this share.
+    #[serde(default = "default_fail_error_rate")]
+    pub fail_error_rate: f64,
+    /// WARN when p95 rose by more than this share.
+    #[serde(default = "default_warn_p95_increase")]
+    pub warn_p95_increase: f64,
+    /// WARN when p50 moved (either way) by more than this share.
+    #[serde(default = "default_warn_p50_change")]
+    pub warn_p50_change: f64,
+    /// WARN when throughput moved (either way) by more than this share.
+    #[serde(default = "default_warn_rps_change")]
+    pub warn_rps_change: f64,
+}
+
+impl Default for Regression {
+    fn default() -> Self {
+        Regression {
+            fail_p95_increase: default_fail_p95_increase(),
+            fail_error_rate: default_fail_error_rate(),
+            warn_p95_increase: default_warn_p95_increase(),
+            warn_p50_change: default_warn_p50_change(),
+            warn_rps_change: default_warn_rps_change(),
+        }
+    }
+}
+
+fn default_fail_p95_increase() -> f64 {
+    0.20
+}
+fn default_fail_error_rate() -> f64 {
+    0.01
+}
+fn default_warn_p95_increase() -> f64 {
+    0.10
+}
+fn default_warn_p50_change() -> f64 {
+    0.15
+}
+fn default_warn_rps_change() -> f64 {
+    0.15
 }
 
 /// `[report]`: what is written besides `report.json`.
@@ -271,7 +324,9 @@ impl Default for ReportOptions {
 }
 
 fn default_formats() -> Vec<String> {
-    ["json", "csv", "md"].map(String::from).to_vec()
+    ["json", "csv", "md", "html", "junit"]
+        .map(String::from)
+        .to_vec()
 }
 
 /// Durations written as text: "30s", "500ms", "2m".

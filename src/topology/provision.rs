@@ -21,7 +21,8 @@ pub async fn ensure(p: &Provision, log: &Path) -> Result<(), String> {
         return Ok(());
     }
     if let Some(parent) = p.venv.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
     // Another run may be making the same venv: wait for it, then look again.
     let lock_path = p.venv.with_extension("lock");

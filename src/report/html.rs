@@ -1,0 +1,641 @@
+//! `report.html`: one self-contained page (no script, no network) with inline
+//! SVG charts: throughput against the Little's-law ideal with the ceiling,
+//! latency percentiles by concurrency, the latency spectrum, the per-second
+//! time series, errors, verdicts, the resolved scenario and the environment.
+//!
+//! The markup lives in `templates/report.html.j2`, embedded at build time so
+//! the binary needs no file beside it.
+
+use minijinja::{context, Environment, Value};
+use serde::Serialize;
+
+use super::ceiling::{self, Analysis};
+use super::svg::{self, level_color, num, Axis, LineChart, Marker, Series};
+use super::{level_table, outcome_word, Exporter, Report, Status, StepReport};
+
+const TEMPLATE: &str = include_str!("../../templates/report.html.j2");
+
+/// Chart element ids (the tests look for them).
+pub const CHART_IDS: &[&str] = &[
+    "chart-throughput",
+    "chart-latency",
+    "chart-spectrum",
+    "chart-timeseries-rps-1",
+    "chart-timeseries-latency-1",
+];
+
+const P50: &str = "#2563eb";
+const P95: &str = "#d97706";
+const P99: &str = "#dc2626";
+const IDEAL: &str = "#9aa5b1";
+const CEILING: &str = "#7c3aed";
+
+pub struct Html;
+
+impl Exporter for Html {
+    fn file_name(&self) -> &'static str {
+        "report.html"
+    }
+
+    fn render(&self, report: &Report) -> String {
+        let mut env = Environment::new();
+        env.add_template("report.html.j2", TEMPLATE)
+            .expect("the embedded report template parses");
+        let tmpl = env
+            .get_template("report.html.j2")
+            .expect("the template was just added");
+        tmpl.render(page(report))
+            .expect("the report template renders from the report model")
+    }
+}
+
+#[derive(Serialize)]
+struct Card {
+    label: String,
+    value: String,
+    note: String,
+}
+
+#[derive(Serialize)]
+struct VerdictRow {
+    passed: bool,
+    concurrency: u32,
+    metric: String,
+    text: String,
+}
+
+fn page(r: &Report) -> Value {
+    let analysis = Analysis::of(r);
+    let (header, rows) = level_table(r);
+    let outcome = outcome_word(r);
+    let verdicts: Vec<VerdictRow> = r
+        .verdicts
+        .iter()
+        .map(|v| VerdictRow {
+            passed: v.passed,
+            concurrency: v.concurrency,
+            metric: v.metric.clone(),
+            // `PASS c=1 p50 …`: the result and level have their own columns.
+            text: v
+                .describe()
+                .splitn(3, ' ')
+                .nth(2)
+                .unwrap_or_default()
+                .to_string(),
+        })
+        .collect();
+    let efficiency: Vec<Vec<String>> = analysis
+        .levels
+        .iter()
+        .map(|l| {
+            vec![
+                l.concurrency.to_string(),
+                num(l.rps),
+                num(l.ideal_rps),
+                format!("{:.0}%", l.efficiency * 100.0),
+                l.growth_per_doubling
+                    .map_or("–".into(), ceiling::signed_percent),
+            ]
+        })
+        .collect();
+    let safe = |s: String| Value::from_safe_string(s);
+    context! {
+        name => r.scenario.name,
+        description => r.scenario.description,
+        file => r.scenario.file.display().to_string(),
+        outcome,
+        outcome_class => outcome.to_lowercase(),
+        status => format!("{:?}", r.status).to_lowercase(),
+        error => r.error,
+        started_at => short_time(&r.started_at),
+        finished_at => r.finished_at.as_deref().map(short_time),
+        cards => cards(r, &analysis),
+        ceiling_line => analysis.ceiling_line(),
+        efficiency_line => analysis.efficiency_line(),
+        efficiency,
+        header,
+        rows,
+        verdicts,
+        verdicts_failed => r.verdicts.iter().filter(|v| !v.passed).count(),
+        throughput_svg => safe(throughput_chart(r, &analysis)),
+        latency_svg => safe(latency_chart(r)),
+        spectrum_svg => safe(spectrum_chart(r)),
+        timeseries => timeseries_panels(r),
+        errors_svg => errors_chart(r).map(safe),
+        error_rows => error_rows(r),
+        steps => step_rows(r),
+        scenario_toml => scenario_text(&r.scenario.resolved),
+        environment => vec![
+            ("tool", format!("scenario {}", r.environment.tool_version)),
+            ("git commit", r.environment.git_commit.clone()),
+            ("OS", r.environment.os.clone()),
+            ("kernel", r.environment.kernel.clone()),
+            ("CPU", r.environment.cpu.clone()),
+            ("cores", r.environment.cores.to_string()),
+            ("schema version", r.schema_version.to_string()),
+        ],
+    }
+}
+
+fn cards(r: &Report, a: &Analysis) -> Vec<Card> {
+    let mut out = Vec::new();
+    if let Some((c, rps)) = a.peak {
+        out.push(Card {
+            label: "Peak throughput".into(),
+            value: format!("{} req/s", num(rps)),
+            note: format!("at concurrency {c}"),
+        });
+    }
+    out.push(Card {
+        label: "Throughput ceiling".into(),
+        value: match (&a.ceiling, a.levels.len()) {
+            (Some(c), _) => format!("c = {}", c.concurrency),
+            (None, n) if n >= 2 => "not reached".into(),
+            _ => "–".into(),
+        },
+        note: match &a.ceiling {
+            Some(c) => format!(
+                "{} per doubling to c={}",
+                ceiling::signed_percent(c.growth_per_doubling),
+                c.next_concurrency
+            ),
+            None if a.levels.len() >= 2 => format!(
+                "still ≥ +{:.0}% per doubling",
+                ceiling::GROWTH_THRESHOLD * 100.0
+            ),
+            None => "needs two levels".into(),
+        },
+    });
+    if let Some(s) = a.service_ms {
+        out.push(Card {
+            label: "Unloaded latency".into(),
+            value: format!("{} ms", num(s)),
+            note: "smallest p50 of any level".into(),
+        });
+    }
+    let requests: u64 = r.levels.iter().map(|l| l.requests).sum();
+    let errors: u64 = r.levels.iter().map(|l| l.errors).sum();
+    out.push(Card {
+        label: "Requests".into(),
+        value: num(requests as f64),
+        note: if errors == 0 {
+            "no errors".into()
+        } else {
+            format!(
+                "{} errors ({:.2}%)",
+                num(errors as f64),
+                errors as f64 * 100.0 / requests.max(1) as f64
+            )
+        },
+    });
+    let failed = r.verdicts.iter().filter(|v| !v.passed).count();
+    out.push(Card {
+        label: "Assertions".into(),
+        value: format!("{}/{}", r.verdicts.len() - failed, r.verdicts.len()),
+        note: if r.verdicts.is_empty() {
+            if r.status == Status::Complete {
+                "none declared".into()
+            } else {
+                "not judged (run incomplete)".into()
+            }
+        } else if failed == 0 {
+            "all passed".into()
+        } else {
+            format!("{failed} failed")
+        },
+    });
+    out
+}
+
+/// Concurrency axis: log scale with the sweep's levels as ticks when the
+/// sweep spans a factor of 4 or more, linear otherwise.
+fn concurrency_axis(r: &Report) -> Axis {
+    let levels: Vec<u32> = r.levels.iter().map(|l| l.concurrency).collect();
+    let ticks: Vec<(f64, String)> = levels
+        .iter()
+        .map(|&c| (f64::from(c), c.to_string()))
+        .collect();
+    let (lo, hi) = (
+        levels.iter().copied().min().unwrap_or(1),
+        levels.iter().copied().max().unwrap_or(1),
+    );
+    if hi >= lo.saturating_mul(4) {
+        Axis::log("concurrency (log scale)", ticks)
+    } else {
+        Axis {
+            ticks: Some(ticks),
+            include: None,
+            ..Axis::linear("concurrency")
+        }
+    }
+}
+
+fn measured_levels(r: &Report) -> impl Iterator<Item = &crate::metrics::LevelSummary> {
+    r.levels.iter().filter(|l| l.runs > 0)
+}
+
+fn throughput_chart(r: &Report, a: &Analysis) -> String {
+    let x = concurrency_axis(r);
+    let mut measured = Series::new(
+        "measured req/s",
+        P50,
+        measured_levels(r)
+            .map(|l| (f64::from(l.concurrency), l.rps.mean))
+            .collect(),
+    );
+    measured.tips = measured_levels(r)
+        .map(|l| {
+            let spread = if l.runs > 1 {
+                format!(" (±{}, {} runs)", num(l.rps.stddev), l.runs)
+            } else {
+                String::new()
+            };
+            format!("c={}: {} req/s{spread}", l.concurrency, num(l.rps.mean))
+        })
+        .collect();
+    let mut series = Vec::new();
+    if let Some(service) = a.service_ms {
+        // At the levels only, joined like the measured line, so the gap
+        // between the two lines is the loss at every point of the chart.
+        let mut ideal = Series::new(
+            &format!("ideal: c / {} ms (Little's law)", num(service)),
+            IDEAL,
+            a.levels
+                .iter()
+                .map(|l| (f64::from(l.concurrency), l.ideal_rps))
+                .collect(),
+        );
+        ideal.dashed = true;
+        ideal.tips = a
+            .levels
+            .iter()
+            .map(|l| format!("c={} ideal: {} req/s", l.concurrency, num(l.ideal_rps)))
+            .collect();
+        series.push(ideal);
+    }
+    series.push(measured);
+    let markers = a
+        .ceiling
+        .iter()
+        .map(|c| Marker {
+            x: f64::from(c.concurrency),
+            label: format!("ceiling c={} · {} req/s", c.concurrency, num(c.rps)),
+            color: CEILING.into(),
+        })
+        .collect();
+    LineChart {
+        id: "chart-throughput".into(),
+        width: svg::WIDTH,
+        title: "Throughput by concurrency, with the ideal and the ceiling".into(),
+        height: 340.0,
+        x,
+        y: Axis::linear("successful requests per second"),
+        series,
+        markers,
+    }
+    .render()
+}
+
+fn latency_chart(r: &Report) -> String {
+    let line = |name: &str, color: &str, f: fn(&crate::metrics::LevelSummary) -> f64| {
+        Series::new(
+            name,
+            color,
+            measured_levels(r)
+                .map(|l| (f64::from(l.concurrency), f(l)))
+                .collect(),
+        )
+    };
+    LineChart {
+        id: "chart-latency".into(),
+        width: svg::WIDTH,
+        title: "Latency percentiles by concurrency".into(),
+        height: 320.0,
+        x: concurrency_axis(r),
+        y: Axis::linear("latency (ms)"),
+        series: vec![
+            line("p50", P50, |l| l.p50_ms.mean),
+            line("p95", P95, |l| l.p95_ms.mean),
+            line("p99", P99, |l| l.p99_ms.mean),
+        ],
+        markers: Vec::new(),
+    }
+    .render()
+}
+
+/// Position of percentile `p` on an HdrHistogram-style axis: log10(1 / (1 - p)).
+fn spectrum_x(p: f64) -> f64 {
+    1.0 / (1.0 - p / 100.0)
+}
+
+/// Color per step, by its level's position in the sweep.
+fn step_color(r: &Report, s: &StepReport) -> String {
+    let i = r
+        .levels
+        .iter()
+        .position(|l| l.concurrency == s.concurrency)
+        .unwrap_or(0);
+    level_color(i, r.levels.len())
+}
+
+fn runs_of(r: &Report, concurrency: u32) -> usize {
+    r.steps
+        .iter()
+        .filter(|s| s.concurrency == concurrency)
+        .count()
+}
+
+fn step_name(r: &Report, s: &StepReport) -> String {
+    if runs_of(r, s.concurrency) > 1 {
+        format!("c={} run {}", s.concurrency, s.run)
+    } else {
+        format!("c={}", s.concurrency)
+    }
+}
+
+fn spectrum_chart(r: &Report) -> String {
+    let ticks = [
+        (0.0, "0%"),
+        (90.0, "90%"),
+        (99.0, "99%"),
+        (99.9, "99.9%"),
+        (99.99, "99.99%"),
+    ]
+    .iter()
+    .map(|(p, l)| (spectrum_x(*p), l.to_string()))
+    .collect();
+    let series = r
+        .steps
+        .iter()
+        .filter(|s| !s.metrics.percentiles.is_empty())
+        .map(|s| {
+            let pts: Vec<(f64, f64)> = s
+                .metrics
+                .percentiles
+                .iter()
+                .filter(|(p, _)| *p < 100.0)
+                .map(|&(p, ms)| (spectrum_x(p), ms))
+                .collect();
+            let name = step_name(r, s);
+            let mut line = Series::new(&name, &step_color(r, s), pts);
+            line.tips = s
+                .metrics
+                .percentiles
+                .iter()
+                .filter(|(p, _)| *p < 100.0)
+                .map(|(p, ms)| format!("{name} p{p}: {} ms", num(*ms)))
+                .collect();
+            line.dashed = s.run > 1;
+            line.legend = true;
+            line
+        })
+        .collect();
+    LineChart {
+        id: "chart-spectrum".into(),
+        width: svg::WIDTH,
+        title: "Latency by percentile, one line per step".into(),
+        height: 340.0,
+        x: Axis::log("percentile (log scale of 1 / (1 − p))", ticks),
+        y: Axis::linear("latency (ms)"),
+        series,
+        markers: Vec::new(),
+    }
+    .render()
+}
+
+#[derive(Serialize)]
+struct StepPanel {
+    title: String,
+    note: Option<String>,
+    rps_svg: Value,
+    latency_svg: Value,
+}
+
+/// Per step, small multiples on the step's own time axis: successes per
+/// second (the last, partial second scaled to a full one) and p50/p99.
+fn timeseries_panels(r: &Report) -> Vec<StepPanel> {
+    r.steps
+        .iter()
+        .map(|s| {
+            let d = if s.metrics.duration_s > 0.0 {
+                s.metrics.duration_s
+            } else {
+                (s.timeseries.len() as f64).max(0.05)
+            };
+            let (mut ok, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new());
+            for (i, t) in s.timeseries.iter().enumerate() {
+                let start = f64::from(t.second);
+                let width = (d - start).clamp(0.05, 1.0);
+                // A sliver of a last second scaled to a whole one is noise.
+                if width < 0.25 && i > 0 {
+                    continue;
+                }
+                let x = start + width / 2.0;
+                ok.push((x, t.ok as f64 / width));
+                if t.ok > 0 {
+                    p50.push((x, t.p50_ms));
+                    p99.push((x, t.p99_ms));
+                }
+            }
+            let name = step_name(r, s);
+            let few = s.timeseries.len() <= 30;
+            let mut rps = Series::new("successes/s", &step_color(r, s), ok);
+            rps.markers = few;
+            rps.tips = rps
+                .points
+                .iter()
+                .map(|(x, y)| format!("{name} at {x:.1} s: {} req/s", num(*y)))
+                .collect();
+            let mut hi = Series::new("p99", P99, p99);
+            hi.markers = few;
+            let mut mid = Series::new("p50", P50, p50);
+            mid.markers = few;
+            mid.dashed = true;
+            let chart = |id: String, title: String, y: &str, series: Vec<Series>| {
+                LineChart {
+                    id,
+                    width: svg::WIDTH / 2.0,
+                    title,
+                    height: 210.0,
+                    x: Axis::linear("seconds into the step"),
+                    y: Axis::linear(y),
+                    series,
+                    markers: Vec::new(),
+                }
+                .render()
+            };
+            StepPanel {
+                title: format!(
+                    "Step {} · {name} · {:.1} s · {} req/s · p99 {} ms",
+                    s.index + 1,
+                    s.metrics.duration_s,
+                    num(s.metrics.rps),
+                    num(s.metrics.latency_ms.p99)
+                ),
+                note: (s.timeseries.len() < 3)
+                    .then(|| "shorter than 3 s: too few seconds for a trend".to_string()),
+                rps_svg: Value::from_safe_string(chart(
+                    format!("chart-timeseries-rps-{}", s.index + 1),
+                    format!("{name}: successful requests per second"),
+                    "successes / s",
+                    vec![rps],
+                )),
+                latency_svg: Value::from_safe_string(chart(
+                    format!("chart-timeseries-latency-{}", s.index + 1),
+                    format!("{name}: p50 and p99 latency per second"),
+                    "latency (ms)",
+                    vec![hi, mid],
+                )),
+            }
+        })
+        .collect()
+}
+
+/// Error classes in a fixed order: timeouts, connect, read, then each status.
+fn error_classes(r: &Report) -> Vec<(String, Vec<u64>)> {
+    let levels: Vec<u32> = r.levels.iter().map(|l| l.concurrency).collect();
+    let per_level = |f: &dyn Fn(&StepReport) -> u64| -> Vec<u64> {
+        levels
+            .iter()
+            .map(|&c| {
+                r.steps
+                    .iter()
+                    .filter(|s| s.concurrency == c)
+                    .map(f)
+                    .sum::<u64>()
+            })
+            .collect()
+    };
+    let mut classes = vec![
+        (
+            "timeout".to_string(),
+            per_level(&|s| s.metrics.errors.timeout),
+        ),
+        (
+            "connect".to_string(),
+            per_level(&|s| s.metrics.errors.connect),
+        ),
+        ("read".to_string(), per_level(&|s| s.metrics.errors.read)),
+    ];
+    let mut codes: Vec<String> = r
+        .steps
+        .iter()
+        .flat_map(|s| s.metrics.errors.status.keys().cloned())
+        .collect();
+    codes.sort();
+    codes.dedup();
+    for code in codes {
+        let counts = per_level(&|s| s.metrics.errors.status.get(&code).copied().unwrap_or(0));
+        classes.push((format!("HTTP {code}"), counts));
+    }
+    classes.retain(|(_, v)| v.iter().any(|n| *n > 0));
+    classes
+}
+
+fn errors_chart(r: &Report) -> Option<String> {
+    let classes = error_classes(r);
+    if classes.is_empty() {
+        return None;
+    }
+    const COLORS: [&str; 6] = [
+        "#dc2626", "#d97706", "#7c3aed", "#0d9488", "#2563eb", "#be185d",
+    ];
+    let categories: Vec<String> = r
+        .levels
+        .iter()
+        .map(|l| format!("c={}", l.concurrency))
+        .collect();
+    let parts: Vec<(String, String, Vec<f64>)> = classes
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, counts))| {
+            (
+                name,
+                COLORS[i % COLORS.len()].to_string(),
+                counts.into_iter().map(|n| n as f64).collect(),
+            )
+        })
+        .collect();
+    Some(svg::stacked_bars(
+        "chart-errors",
+        "Failed requests by class and concurrency",
+        "failed requests",
+        &categories,
+        &parts,
+    ))
+}
+
+fn error_rows(r: &Report) -> Vec<Vec<String>> {
+    let classes = error_classes(r);
+    r.levels
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.errors > 0)
+        .map(|(i, l)| {
+            let detail: Vec<String> = classes
+                .iter()
+                .filter(|(_, v)| v[i] > 0)
+                .map(|(name, v)| format!("{name}: {}", v[i]))
+                .collect();
+            vec![
+                l.concurrency.to_string(),
+                l.requests.to_string(),
+                l.errors.to_string(),
+                format!("{:.2}%", l.errors as f64 * 100.0 / l.requests.max(1) as f64),
+                detail.join(", "),
+            ]
+        })
+        .collect()
+}
+
+fn step_rows(r: &Report) -> Vec<Vec<String>> {
+    r.steps
+        .iter()
+        .map(|s| {
+            let m = &s.metrics;
+            let l = &m.latency_ms;
+            vec![
+                (s.index + 1).to_string(),
+                s.concurrency.to_string(),
+                s.run.to_string(),
+                m.requests.to_string(),
+                m.errors.total.to_string(),
+                format!("{:.2}", m.duration_s),
+                num(m.rps),
+                num(l.min),
+                num(l.p50),
+                num(l.p90),
+                num(l.p99),
+                num(l.p999),
+                num(l.max),
+                if s.cancelled { "cut short" } else { "" }.to_string(),
+            ]
+        })
+        .collect()
+}
+
+/// `2026-11-22T21:51:31.2615Z` as `2026-11-22 21:51:31 UTC`.
+fn short_time(rfc3339: &str) -> String {
+    match (rfc3339.get(..10), rfc3339.get(11..19)) {
+        (Some(day), Some(time)) if rfc3339.ends_with('Z') => format!("{day} {time} UTC"),
+        _ => rfc3339.to_string(),
+    }
+}
+
+/// The resolved scenario as TOML (JSON if it has no TOML form).
+pub fn scenario_text(resolved: &serde_json::Value) -> String {
+    fn strip_nulls(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(map) => map
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), strip_nulls(v)))
+                .collect::<serde_json::Map<_, _>>()
+                .into(),
+            serde_json::Value::Array(items) => items.iter().map(strip_nulls).collect(),
+            other => other.clone(),
+        }
+    }
+    toml::to_string(&strip_nulls(resolved))
+        .unwrap_or_else(|_| serde_json::to_string_pretty(resolved).unwrap_or_default())
+}

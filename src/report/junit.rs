@@ -1,0 +1,112 @@
+//! `junit.xml`: the verdicts as JUnit test results for CI dashboards — one
+//! testsuite per scenario, one testcase per assertion per level (e.g.
+//! `c=100 max_p50_ms`), failures carrying the measured and the allowed value,
+//! plus a `run completed` testcase that errors when the run stopped early.
+
+use std::fmt::Write;
+
+use super::svg::esc;
+use super::{Exporter, Report, Status};
+use crate::assertions::Verdict;
+
+pub struct Junit;
+
+impl Exporter for Junit {
+    fn file_name(&self) -> &'static str {
+        "junit.xml"
+    }
+
+    fn render(&self, r: &Report) -> String {
+        let name = esc(&r.scenario.name);
+        let failures = r.verdicts.iter().filter(|v| !v.passed).count();
+        let errors = usize::from(r.status != Status::Complete);
+        let tests = r.verdicts.len() + 1;
+        let time: f64 = r.steps.iter().map(|s| s.metrics.duration_s).sum();
+        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let _ = writeln!(
+            out,
+            r#"<testsuites name="scenario" tests="{tests}" failures="{failures}" errors="{errors}" time="{time:.3}">"#
+        );
+        let _ = writeln!(
+            out,
+            r#"  <testsuite name="{name}" tests="{tests}" failures="{failures}" errors="{errors}" skipped="0" time="{time:.3}" timestamp="{}">"#,
+            esc(&r.started_at)
+        );
+        out.push_str("    <properties>\n");
+        let e = &r.environment;
+        let props = [
+            ("scenario.file", r.scenario.file.display().to_string()),
+            ("status", format!("{:?}", r.status).to_lowercase()),
+            ("tool_version", e.tool_version.clone()),
+            ("git_commit", e.git_commit.clone()),
+            ("cpu", e.cpu.clone()),
+            ("cores", e.cores.to_string()),
+            ("os", e.os.clone()),
+        ];
+        for (k, v) in props {
+            let _ = writeln!(out, r#"      <property name="{k}" value="{}"/>"#, esc(&v));
+        }
+        out.push_str("    </properties>\n");
+        let _ = write!(
+            out,
+            r#"    <testcase name="run completed" classname="{name}" time="{time:.3}""#
+        );
+        match r.status {
+            Status::Complete => out.push_str("/>\n"),
+            status => {
+                let why = r
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| format!("the run is {status:?}").to_lowercase());
+                let _ = writeln!(
+                    out,
+                    ">\n      <error message=\"{}\" type=\"{}\">{}</error>\n    </testcase>",
+                    esc(&why),
+                    format!("{status:?}").to_lowercase(),
+                    esc(&why)
+                );
+            }
+        }
+        for v in &r.verdicts {
+            testcase(&mut out, &name, r, v);
+        }
+        out.push_str("  </testsuite>\n</testsuites>\n");
+        out
+    }
+}
+
+fn testcase(out: &mut String, suite: &str, r: &Report, v: &Verdict) {
+    let time: f64 = r
+        .steps
+        .iter()
+        .filter(|s| s.concurrency == v.concurrency)
+        .map(|s| s.metrics.duration_s)
+        .sum();
+    let _ = write!(
+        out,
+        r#"    <testcase name="c={} {}" classname="{suite}.c{}" time="{time:.3}""#,
+        v.concurrency,
+        esc(&v.metric),
+        v.concurrency
+    );
+    if v.passed {
+        out.push_str("/>\n");
+        return;
+    }
+    let op = if v.metric.starts_with("max") {
+        "≤"
+    } else {
+        "≥"
+    };
+    let measured = v.measured.map_or("not measured".into(), |m| format!("{m}"));
+    let message = v.describe();
+    let _ = writeln!(
+        out,
+        ">\n      <failure message=\"{}\" type=\"{}\">measured: {}\nallowed: {op} {}\nlevel: concurrency {}</failure>\n    </testcase>",
+        esc(&message),
+        esc(&v.metric),
+        esc(&measured),
+        v.limit,
+        v.concurrency
+    );
+}

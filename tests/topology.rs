@@ -176,3 +176,55 @@ fn ctrl_c_tears_down_every_service_group() {
     assert_eq!(report(&run_folder(&out))["status"], "interrupted");
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn a_list_of_workers_runs_one_variant_each_and_compares_them() {
+    let out = out_dir("passthrough-variants");
+    let mut args = vec![
+        "run",
+        PASSTHROUGH,
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "topology.workers=[1, 2]",
+    ];
+    args.extend(quick());
+    let run = scenario(&args);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let base = std::fs::read_dir(out.join("nginx-passthrough"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for variant in ["workers-1", "workers-2"] {
+        let r = report(&base.join(variant));
+        assert_eq!(r["status"], "complete", "{variant}");
+        assert_eq!(
+            r["scenario"]["resolved"]["topology"]["workers"],
+            variant[8..].parse::<u64>().unwrap()
+        );
+    }
+    let md = std::fs::read_to_string(base.join("variants.md")).unwrap();
+    assert!(md.contains("| 4 | workers-2 |"), "{md}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(base.join("variants.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["variants"].as_array().unwrap().len(), 2);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn plan_shows_every_variant() {
+    let out = scenario(&["plan", "scenarios/mlflow-tracking.toml"]);
+    let shown = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        shown.contains("=== variant `tracking-off` ===")
+            && shown.contains("=== variant `tracking-on` ===")
+    );
+    assert!(
+        shown.contains("\"usage_tracking\": false") && shown.contains("\"usage_tracking\": true"),
+        "{shown}"
+    );
+}

@@ -130,6 +130,9 @@ pub struct SetupStep {
     pub headers: Vec<(String, String)>,
     /// The body template, rendered when the call is made.
     pub body: Option<String>,
+    /// The body as planned, with `@captured.NAME` for values taken from
+    /// earlier answers.
+    pub preview: Option<String>,
     pub capture: IndexMap<String, String>,
 }
 

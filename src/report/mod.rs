@@ -12,6 +12,7 @@ mod junit;
 mod markdown;
 pub mod svg;
 pub mod terminal;
+pub mod variants;
 
 use std::path::{Path, PathBuf};
 

@@ -372,8 +372,8 @@ async fn run_one(
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let started = std::time::Instant::now();
     let mut died = None;
-    let groups = services.groups();
-    let mut sampler = (!groups.is_empty()).then(|| Sampler::new(groups));
+    let roots = services.roots();
+    let mut sampler = (!roots.is_empty()).then(|| Sampler::new(roots));
     let mut ticks = 0u32;
     let outcome = loop {
         tokio::select! {

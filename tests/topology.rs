@@ -4,10 +4,8 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-use common::{alive, children_of, out_dir, report, run_folder, scenario, text, BIN};
+use common::{alive, children_of, out_dir, report, run_folder, scenario, signal, start_run, text};
+use nix::sys::signal::Signal;
 
 const PASSTHROUGH: &str = "scenarios/nginx-passthrough.toml";
 
@@ -135,8 +133,8 @@ fn secrets_never_appear_in_plans() {
 #[test]
 fn ctrl_c_tears_down_every_service_group() {
     let out = out_dir("passthrough-int");
-    let mut child = Command::new(BIN)
-        .args([
+    let (mut child, services) = start_run(
+        &[
             "run",
             PASSTHROUGH,
             "--out",
@@ -145,29 +143,12 @@ fn ctrl_c_tears_down_every_service_group() {
             "load.requests=10000000",
             "--set",
             "topology.baseline=false",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let services = loop {
-        let kids = children_of(child.id());
-        if kids.len() >= 2 {
-            break kids;
-        }
-        assert!(Instant::now() < deadline, "services did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    // nginx forks workers: the whole group must go, not just the leader.
+        ],
+        2,
+    );
+    // nginx forks workers: the whole tree must go, not just the leader.
     let workers: Vec<u32> = services.iter().flat_map(|&s| children_of(s)).collect();
-    std::thread::sleep(Duration::from_millis(1500));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    signal(child.id(), Signal::SIGINT);
     assert_eq!(child.wait().unwrap().code(), Some(130));
     for pid in services.iter().chain(&workers) {
         assert!(!alive(*pid), "process {pid} outlived the run");

@@ -201,15 +201,7 @@ pub fn expand(
     }
 
     // The database.
-    let database = t.database.clone().or_else(|| {
-        profile.databases.keys().next().map(|k| {
-            if k == "postgres" {
-                Database::Postgres
-            } else {
-                Database::Sqlite
-            }
-        })
-    });
+    let database = profile.database(t.database.as_ref());
     let database_uri = match &database {
         None => None,
         Some(Database::Url(url)) => Some(url.clone()),

@@ -109,11 +109,8 @@ pub fn markdown(scenario: &str, runs: &[VariantRun]) -> String {
         "Changes in brackets are against the first variant, `{}`.\n",
         runs.first().map_or("", |r| r.variant.as_str())
     );
-    let _ = writeln!(out, "| {} |", HEADER.join(" | "));
-    let _ = writeln!(out, "|{}", "---:|".repeat(HEADER.len()));
-    for row in rows(runs) {
-        let _ = writeln!(out, "| {} |", row.join(" | "));
-    }
+    let rows: Vec<Vec<String>> = rows(runs).into_iter().map(Vec::from).collect();
+    out.push_str(&super::markdown::pipe_table(&HEADER, &rows));
     let _ = writeln!(out);
     for run in runs {
         let _ = writeln!(
@@ -129,25 +126,8 @@ pub fn markdown(scenario: &str, runs: &[VariantRun]) -> String {
 
 /// The comparison as aligned text for the terminal.
 pub fn text(scenario: &str, runs: &[VariantRun]) -> String {
-    let rows = rows(runs);
-    let mut widths: Vec<usize> = HEADER.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:>w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
+    let rows: Vec<Vec<String>> = rows(runs).into_iter().map(Vec::from).collect();
     let mut out = format!("\n{scenario}: variants side by side (changes against the first)\n");
-    let _ = writeln!(out, "{}", line(&HEADER.map(String::from)));
-    for row in &rows {
-        let _ = writeln!(out, "{}", line(row));
-    }
+    out.push_str(&super::terminal::aligned(&HEADER, &rows, false));
     out
 }

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::assertions;
-use crate::load::{self, Live};
+use crate::load::{self, upstream_stats, Live};
 use crate::plan::{self, Plan, Stop};
 use crate::report::{self, Environment, Report, ScenarioInfo, Status, StepReport};
 use crate::scenario::Scenario;
@@ -158,6 +158,12 @@ async fn drive(
     }
     let target = Arc::new(load::prepare(&plan.target)?);
     let live = Arc::new(Live::default());
+    // The fake upstream this run started, if any: its counts go in each step.
+    let upstream = plan
+        .services
+        .iter()
+        .find(|s| s.name == "upstream")
+        .map(|s| std::net::SocketAddr::from(([127, 0, 0, 1], s.port)));
     for step in &plan.steps {
         if cancel.is_cancelled() {
             return Ok(());
@@ -174,7 +180,15 @@ async fn drive(
                 live.clone(),
             );
             tokio::task::spawn_blocking(move || {
-                load::run_step(target, &plan_target, &step, token, live)
+                // Zeroed after the warm-up, so the counts cover the measured requests only.
+                let mut reset_ok = false;
+                let outcome = load::run_step(target, &plan_target, &step, token, live, || {
+                    reset_ok = upstream.is_some_and(|a| upstream_stats::fetch(a, true).is_ok());
+                });
+                let stats = upstream
+                    .filter(|_| reset_ok)
+                    .and_then(|a| upstream_stats::fetch(a, false).ok());
+                outcome.map(|o| (o, stats))
             })
         };
         tokio::pin!(task);
@@ -203,7 +217,7 @@ async fn drive(
             }
         };
         bar.finish_and_clear();
-        let outcome = outcome
+        let (outcome, upstream_stats) = outcome
             .map_err(|e| format!("step {} crashed: {e}", step.index + 1))?
             .map_err(|e| format!("step {} could not run: {e}", step.index + 1))?;
         report.steps.push(StepReport {
@@ -214,6 +228,7 @@ async fn drive(
             timeseries: outcome.recorder.timeseries(),
             warmup_errors: outcome.warmup_errors,
             cancelled: outcome.cancelled,
+            upstream: upstream_stats,
         });
         report.summarise_levels();
         report::write(dir, report, &plan.formats)

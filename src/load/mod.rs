@@ -7,6 +7,8 @@
 //! goes into the thread's histogram. Recorders are merged after the step.
 
 mod conn;
+pub mod sse;
+pub mod upstream_stats;
 
 use std::cell::RefCell;
 use std::net::ToSocketAddrs;
@@ -21,11 +23,11 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::{Failure, Recorder};
+use crate::metrics::{Failure, Recorder, Tokens};
 use crate::plan::{Step, Stop, Target};
 use crate::scenario::model::Selection;
-use conn::Conn;
 pub use conn::Prepared;
+use conn::{Conn, Probe};
 
 /// Counters the progress display reads while a step runs.
 #[derive(Debug, Default)]
@@ -145,13 +147,15 @@ pub fn threads_for(concurrency: u32) -> usize {
 }
 
 /// Run one step to completion (blocking). Cancellation ends it early; what
-/// was measured until then is returned.
+/// was measured until then is returned. `before_measure` runs after the
+/// warm-up, when no request is in flight, just before measuring starts.
 pub fn run_step(
     target: Arc<Prepared>,
     plan: &Target,
     step: &Step,
     cancel: CancellationToken,
     live: Arc<Live>,
+    before_measure: impl FnOnce(),
 ) -> std::io::Result<StepOutcome> {
     let threads = threads_for(step.concurrency);
     let shared = Arc::new(Shared {
@@ -183,6 +187,7 @@ pub fn run_step(
         );
     }
     shared.warmed.wait();
+    before_measure();
     let start = Instant::now();
     let _ = shared.start.set(start);
     shared.go.wait();
@@ -255,10 +260,11 @@ async fn warm_up(shared: Arc<Shared>) -> Conn {
     let mut conn = Conn::default();
     let _ = tokio::time::timeout(shared.timeout, conn.ensure(shared.target.addr)).await;
     let n = shared.target.bodies.len() as u64;
+    let mut probe = Probe::default();
     while let Some(ticket) = shared.claim_warmup() {
         let req = shared.target.request((ticket % n) as usize);
         let failed = tokio::select! {
-            r = tokio::time::timeout(shared.timeout, conn.send(shared.target.addr, req)) => {
+            r = tokio::time::timeout(shared.timeout, conn.send(shared.target.addr, req, &mut probe)) => {
                 !matches!(r, Ok(None))
             }
             _ = shared.cancel.cancelled() => break,
@@ -282,6 +288,7 @@ async fn measure_loop(
     let target = &shared.target;
     let n = target.bodies.len() as u64;
     let mut rng = SmallRng::seed_from_u64(shared.seed.wrapping_add(u64::from(worker)));
+    let mut probe = Probe::default();
     while let Some(ticket) = shared.claim(start) {
         let body = match shared.selection {
             Selection::RoundRobin => ticket % n,
@@ -290,7 +297,7 @@ async fn measure_loop(
         let req = target.request(body as usize);
         let began = Instant::now();
         let failure = tokio::select! {
-            r = tokio::time::timeout(shared.timeout, conn.send(target.addr, req)) => match r {
+            r = tokio::time::timeout(shared.timeout, conn.send(target.addr, req, &mut probe)) => match r {
                 Ok(failure) => failure,
                 Err(_) => {
                     conn.reset();
@@ -300,12 +307,38 @@ async fn measure_loop(
             _ = shared.cancel.cancelled() => break,
         };
         let end = Instant::now();
-        recorder
-            .borrow_mut()
-            .record(end - start, end - began, failure);
+        let mut r = recorder.borrow_mut();
+        r.record(end - start, end - began, failure);
+        if failure.is_none() {
+            record_answer(&mut r, &probe, began, end);
+        }
+        drop(r);
         shared.live.done.fetch_add(1, Ordering::Relaxed);
         if failure.is_some() {
             shared.live.errors.fetch_add(1, Ordering::Relaxed);
         }
+    }
+}
+
+/// Streaming and token figures of a successful answer (after the clock stopped).
+#[inline]
+fn record_answer(recorder: &mut Recorder, probe: &Probe, began: Instant, end: Instant) {
+    if probe.streamed {
+        let Some(first) = probe.first else {
+            return;
+        };
+        recorder.record_stream(first - began, &probe.gaps);
+        let count = probe.completion_tokens.unwrap_or(probe.content_events);
+        let span = probe.last.map_or(Duration::ZERO, |last| last - first);
+        recorder.record_tokens(Tokens {
+            count,
+            per_s: (count >= 2 && !span.is_zero()).then(|| (count - 1) as f64 / span.as_secs_f64()),
+        });
+    } else if let Some(count) = probe.completion_tokens {
+        let span = end - began;
+        recorder.record_tokens(Tokens {
+            count,
+            per_s: (count >= 1 && !span.is_zero()).then(|| count as f64 / span.as_secs_f64()),
+        });
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// Latencies are recorded in microseconds, from 1 µs to one hour.
 const HIGHEST_US: u64 = 3_600_000_000;
 
-fn histogram(sigfig: u8) -> Histogram<u64> {
+fn histogram<T: hdrhistogram::Counter>(sigfig: u8) -> Histogram<T> {
     Histogram::new_with_bounds(1, HIGHEST_US, sigfig).expect("static histogram bounds are valid")
 }
 
@@ -46,12 +46,13 @@ pub struct Tokens {
     pub per_s: Option<f64>,
 }
 
-/// One second of a step: counts and a coarse latency histogram.
+/// One second of a step: counts and a coarse latency histogram (32-bit
+/// counts: memory grows with a step's seconds, so keep each one small).
 #[derive(Debug, Clone)]
 struct Second {
     ok: u64,
     errors: u64,
-    latency: Histogram<u64>,
+    latency: Histogram<u32>,
 }
 
 /// Everything one load thread measured in one step.

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::assertions;
-use crate::load::{self, Live};
+use crate::load::{self, upstream_stats, Live};
 use crate::plan::{self, Plan, Stop};
 use crate::report::{self, Environment, Report, ScenarioInfo, Status, StepReport};
 use crate::scenario::Scenario;
@@ -226,6 +226,12 @@ async fn drive(
         None => None,
     };
     let live = Arc::new(Live::default());
+    // The fake upstream this run started, if any: its counts go in each step.
+    let upstream = plan
+        .services
+        .iter()
+        .find(|s| s.name == "upstream")
+        .map(|s| std::net::SocketAddr::from(([127, 0, 0, 1], s.port)));
     for step in &plan.steps {
         let mut runs = vec![(target.clone(), &plan.target, false)];
         if let Some((prepared, b)) = &baseline {
@@ -240,6 +246,7 @@ async fn drive(
                 target_plan,
                 step,
                 is_baseline,
+                upstream,
                 options,
                 cancel,
                 services,
@@ -351,6 +358,7 @@ async fn run_one(
     target: &plan::Target,
     step: &plan::Step,
     baseline: bool,
+    upstream: Option<std::net::SocketAddr>,
     options: &Options,
     cancel: &CancellationToken,
     services: &mut Supervisor,
@@ -366,7 +374,17 @@ async fn run_one(
             step_cancel.clone(),
             live.clone(),
         );
-        tokio::task::spawn_blocking(move || load::run_step(prepared, &target, &step, token, live))
+        tokio::task::spawn_blocking(move || {
+            // Zeroed after the warm-up, so the counts cover the measured requests only.
+            let mut reset_ok = false;
+            let outcome = load::run_step(prepared, &target, &step, token, live, || {
+                reset_ok = upstream.is_some_and(|a| upstream_stats::fetch(a, true).is_ok());
+            });
+            let stats = upstream
+                .filter(|_| reset_ok)
+                .and_then(|a| upstream_stats::fetch(a, false).ok());
+            outcome.map(|o| (o, stats))
+        })
     };
     tokio::pin!(task);
     let mut tick = tokio::time::interval(Duration::from_millis(200));
@@ -403,7 +421,7 @@ async fn run_one(
         }
     };
     bar.finish_and_clear();
-    let outcome = outcome
+    let (outcome, upstream_stats) = outcome
         .map_err(|e| format!("step {} crashed: {e}", step.index + 1))?
         .map_err(|e| format!("step {} could not run: {e}", step.index + 1))?;
     Ok((
@@ -417,6 +435,7 @@ async fn run_one(
             cancelled: outcome.cancelled,
             baseline,
             resources: sampler.map(Sampler::finish).unwrap_or_default(),
+            upstream: upstream_stats,
         },
         died,
     ))

@@ -1,31 +1,36 @@
 //! The load generator: one closed-loop request loop, driven by a step's stop rule.
 //!
-//! Layout: one OS thread per core, each with a current-thread tokio runtime
-//! and its own [`Recorder`] shared by the workers on it (no locks, no
-//! atomics on the sample path). Each worker owns one keep-alive connection.
-//! A request is built before the clock starts; after it ends, the sample
-//! goes into the thread's histogram. Recorders are merged after the step.
+//! Layout (chosen by measurement, see the README's "Performance"): OS threads,
+//! each with a current-thread tokio runtime and its own [`Recorder`] shared
+//! by the workers on it (no locks, no shared atomics on the sample path:
+//! tickets are claimed in blocks, progress is published in batches). Each
+//! worker owns one keep-alive connection and writes pre-serialized request
+//! bytes itself ([`conn`]). The clock starts just before the write; after
+//! the answer, the sample goes into the thread's histogram. Recorders are
+//! merged after the step. Cancellation is awaited once per thread, not once
+//! per request.
 
 mod conn;
+pub mod sse;
+pub mod upstream_stats;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::ToSocketAddrs;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
-use hyper::header::{HeaderName, HeaderValue, HOST};
-use hyper::{HeaderMap, Method, Uri};
+use bytes::Bytes;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::{Failure, Recorder};
+use crate::metrics::{Failure, Recorder, Tokens};
 use crate::plan::{Step, Stop, Target};
 use crate::scenario::model::Selection;
-use conn::Conn;
 pub use conn::Prepared;
+use conn::{Conn, Probe};
 
 /// Counters the progress display reads while a step runs.
 #[derive(Debug, Default)]
@@ -53,46 +58,73 @@ pub struct StepOutcome {
     pub cancelled: bool,
 }
 
-/// Resolve the target once: address, request line, headers and bodies.
+/// Resolve the target once: address, and every request serialized to the
+/// bytes sent on the wire (request line, `host`, headers, `content-length`, body).
 pub fn prepare(target: &Target) -> Result<Prepared, String> {
-    let uri: Uri = target
-        .url
+    let url = &target.url;
+    let uri: hyper::Uri = url
         .parse()
-        .map_err(|e| format!("bad target URL `{}`: {e}", target.url))?;
+        .map_err(|e| format!("bad target URL `{url}`: {e}"))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(format!("target URL `{url}` must start with http://"));
+    }
     let host = uri
         .host()
-        .ok_or_else(|| format!("target URL `{}` has no host", target.url))?;
+        .ok_or_else(|| format!("target URL `{url}` has no host"))?;
     let port = uri.port_u16().unwrap_or(80);
+    let authority = uri.authority().map_or(host, |a| a.as_str()).to_string();
+    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
     let addr = (host, port)
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve `{host}`: {e}"))?
         .next()
         .ok_or_else(|| format!("`{host}` resolves to no address"))?;
-    let path: Uri = uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .parse()
-        .map_err(|e| format!("bad path in `{}`: {e}", target.url))?;
-    let mut headers = HeaderMap::new();
-    let authority = uri.authority().map_or(host.to_string(), |a| a.to_string());
-    headers.insert(
-        HOST,
-        HeaderValue::from_str(&authority).map_err(|e| format!("bad host header: {e}"))?,
-    );
-    for (k, v) in &target.headers {
-        let name =
-            HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("header `{k}`: {e}"))?;
-        let value = HeaderValue::from_str(v).map_err(|e| format!("header `{k}` value: {e}"))?;
-        headers.insert(name, value);
+    let method = target.method.to_ascii_uppercase();
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(format!(
+            "method `{}` is not a valid HTTP method",
+            target.method
+        ));
     }
-    let method = Method::from_bytes(target.method.as_bytes())
-        .map_err(|e| format!("method `{}`: {e}", target.method))?;
+    let bad = |s: &str| s.bytes().any(|b| b == b'\r' || b == b'\n');
+    if bad(&path) || path.contains(' ') {
+        return Err(format!("bad path in `{url}`"));
+    }
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    let mut has_host = false;
+    for (k, v) in &target.headers {
+        if k.is_empty() || bad(k) || bad(v) || k.contains(':') || k.contains(' ') {
+            return Err(format!("header `{k}` is not a valid header"));
+        }
+        let lower = k.to_ascii_lowercase();
+        if lower == "content-length" || lower == "transfer-encoding" {
+            continue;
+        }
+        has_host |= lower == "host";
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !has_host {
+        head = head.replacen("\r\n", &format!("\r\nhost: {authority}\r\n"), 1);
+    }
+    let bodyless = matches!(method.as_str(), "GET" | "HEAD" | "DELETE" | "OPTIONS");
+    let wire = target
+        .body_bytes
+        .iter()
+        .map(|body| {
+            let mut w = head.clone().into_bytes();
+            if !(bodyless && body.is_empty()) {
+                w.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
+            }
+            w.extend_from_slice(b"\r\n");
+            w.extend_from_slice(body);
+            Bytes::from(w)
+        })
+        .collect();
     Ok(Prepared {
         addr,
-        method,
-        uri: path,
-        headers,
-        bodies: target.body_bytes.clone(),
+        head_only: method == "HEAD",
+        wire,
     })
 }
 
@@ -115,14 +147,28 @@ struct Shared {
     warmup_errors: AtomicU64,
 }
 
+/// Tickets are claimed from the shared counter this many at a time, so
+/// threads do not contend for one cache line on every request.
+const BLOCK: u64 = 16;
+
+/// A thread's current block of tickets, shared by its workers.
+#[derive(Default)]
+struct Tickets {
+    next: Cell<u64>,
+    end: Cell<u64>,
+}
+
 impl Shared {
     /// The next measured ticket, or `None` when the step is over.
     #[inline]
-    fn claim(&self, start: Instant) -> Option<u64> {
-        if self.cancel.is_cancelled() {
-            return None;
+    fn claim(&self, local: &Tickets, start: Instant) -> Option<u64> {
+        if local.next.get() == local.end.get() {
+            let first = self.claimed.fetch_add(BLOCK, Ordering::Relaxed);
+            local.next.set(first);
+            local.end.set(first + BLOCK);
         }
-        let ticket = self.claimed.fetch_add(1, Ordering::Relaxed);
+        let ticket = local.next.get();
+        local.next.set(ticket + 1);
         match self.stop {
             Stop::Requests(n) => (ticket < n).then_some(ticket),
             Stop::Duration(d) => (start.elapsed() < d).then_some(ticket),
@@ -138,22 +184,33 @@ impl Shared {
     }
 }
 
-/// How many load threads to use for `concurrency` workers.
-pub fn threads_for(concurrency: u32) -> usize {
+/// How many load threads to use for `concurrency` workers:
+/// `SCENARIO_LOAD_THREADS` if set; else half the cores when the target is on
+/// this machine (it needs the other half: measured on 2 cores, one load
+/// thread drives the local fake upstream ~10% faster than two), else one per
+/// core. Never more than the workers.
+pub fn threads_for(concurrency: u32, local_target: bool) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cores.min(concurrency as usize).max(1)
+    let threads = std::env::var("SCENARIO_LOAD_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(if local_target { cores / 2 } else { cores });
+    threads.min(concurrency as usize).max(1)
 }
 
 /// Run one step to completion (blocking). Cancellation ends it early; what
-/// was measured until then is returned.
+/// was measured until then is returned. `before_measure` runs after the
+/// warm-up, when no request is in flight, just before measuring starts.
 pub fn run_step(
     target: Arc<Prepared>,
     plan: &Target,
     step: &Step,
     cancel: CancellationToken,
     live: Arc<Live>,
+    before_measure: impl FnOnce(),
 ) -> std::io::Result<StepOutcome> {
-    let threads = threads_for(step.concurrency);
+    let threads = threads_for(step.concurrency, target.addr.ip().is_loopback());
     let shared = Arc::new(Shared {
         target,
         timeout: plan.timeout,
@@ -183,6 +240,7 @@ pub fn run_step(
         );
     }
     shared.warmed.wait();
+    before_measure();
     let start = Instant::now();
     let _ = shared.start.set(start);
     shared.go.wait();
@@ -230,18 +288,31 @@ fn load_thread(shared: Arc<Shared>, workers: Vec<u32>) -> std::io::Result<Record
         shared.warmed.wait();
         shared.go.wait();
         let start = *shared.start.get().expect("set before the go barrier");
+        let tickets = Rc::new(Tickets::default());
         let mut measure = Vec::with_capacity(conns.len());
         for (conn, &w) in conns.into_iter().zip(&workers) {
             measure.push(tokio::task::spawn_local(measure_loop(
                 shared.clone(),
                 conn,
                 recorder.clone(),
+                tickets.clone(),
                 start,
                 w,
             )));
         }
-        for handle in measure {
-            let _ = handle.await;
+        let all = async {
+            for handle in &mut measure {
+                let _ = handle.await;
+            }
+        };
+        tokio::select! {
+            _ = all => {}
+            _ = shared.cancel.cancelled() => {
+                // In-flight requests are dropped unrecorded.
+                for handle in &measure {
+                    handle.abort();
+                }
+            }
         }
     });
     drop(local);
@@ -253,12 +324,14 @@ fn load_thread(shared: Arc<Shared>, workers: Vec<u32>) -> std::io::Result<Record
 /// Open the worker's connection and spend warm-up tickets on it.
 async fn warm_up(shared: Arc<Shared>) -> Conn {
     let mut conn = Conn::default();
-    let _ = tokio::time::timeout(shared.timeout, conn.ensure(shared.target.addr)).await;
-    let n = shared.target.bodies.len() as u64;
+    let target = &*shared.target;
+    let _ = tokio::time::timeout(shared.timeout, conn.ensure(target.addr)).await;
+    let n = target.wire.len() as u64;
+    let mut probe = Probe::default();
     while let Some(ticket) = shared.claim_warmup() {
-        let req = shared.target.request((ticket % n) as usize);
+        let wire = &target.wire[(ticket % n) as usize];
         let failed = tokio::select! {
-            r = tokio::time::timeout(shared.timeout, conn.send(shared.target.addr, req)) => {
+            r = tokio::time::timeout(shared.timeout, conn.send(target, wire, &mut probe)) => {
                 !matches!(r, Ok(None))
             }
             _ = shared.cancel.cancelled() => break,
@@ -271,41 +344,76 @@ async fn warm_up(shared: Arc<Shared>) -> Conn {
     conn
 }
 
+/// Progress is published to [`Live`] every this many requests per worker.
+const PUBLISH: u64 = 32;
+
 /// The one measured request loop.
 async fn measure_loop(
     shared: Arc<Shared>,
     mut conn: Conn,
     recorder: Rc<RefCell<Recorder>>,
+    tickets: Rc<Tickets>,
     start: Instant,
     worker: u32,
 ) {
-    let target = &shared.target;
-    let n = target.bodies.len() as u64;
+    let target = &*shared.target;
+    let n = target.wire.len() as u64;
     let mut rng = SmallRng::seed_from_u64(shared.seed.wrapping_add(u64::from(worker)));
-    while let Some(ticket) = shared.claim(start) {
+    let mut probe = Probe::default();
+    let (mut done, mut errors) = (0u64, 0u64);
+    while let Some(ticket) = shared.claim(&tickets, start) {
         let body = match shared.selection {
             Selection::RoundRobin => ticket % n,
             Selection::Random => rng.gen_range(0..n),
         };
-        let req = target.request(body as usize);
+        let wire = &target.wire[body as usize];
         let began = Instant::now();
-        let failure = tokio::select! {
-            r = tokio::time::timeout(shared.timeout, conn.send(target.addr, req)) => match r {
+        let failure =
+            match tokio::time::timeout(shared.timeout, conn.send(target, wire, &mut probe)).await {
                 Ok(failure) => failure,
                 Err(_) => {
                     conn.reset();
                     Some(Failure::Timeout)
                 }
-            },
-            _ = shared.cancel.cancelled() => break,
-        };
+            };
         let end = Instant::now();
-        recorder
-            .borrow_mut()
-            .record(end - start, end - began, failure);
-        shared.live.done.fetch_add(1, Ordering::Relaxed);
-        if failure.is_some() {
-            shared.live.errors.fetch_add(1, Ordering::Relaxed);
+        let mut r = recorder.borrow_mut();
+        r.record(end - start, end - began, failure);
+        if failure.is_none() {
+            record_answer(&mut r, &probe, began, end);
         }
+        drop(r);
+        done += 1;
+        errors += u64::from(failure.is_some());
+        if done == PUBLISH {
+            shared.live.done.fetch_add(done, Ordering::Relaxed);
+            shared.live.errors.fetch_add(errors, Ordering::Relaxed);
+            (done, errors) = (0, 0);
+        }
+    }
+    shared.live.done.fetch_add(done, Ordering::Relaxed);
+    shared.live.errors.fetch_add(errors, Ordering::Relaxed);
+}
+
+/// Streaming and token figures of a successful answer (after the clock stopped).
+#[inline]
+fn record_answer(recorder: &mut Recorder, probe: &Probe, began: Instant, end: Instant) {
+    if probe.streamed {
+        let Some(first) = probe.first else {
+            return;
+        };
+        recorder.record_stream(first - began, &probe.gaps);
+        let count = probe.completion_tokens.unwrap_or(probe.content_events);
+        let span = probe.last.map_or(Duration::ZERO, |last| last - first);
+        recorder.record_tokens(Tokens {
+            count,
+            per_s: (count >= 2 && !span.is_zero()).then(|| (count - 1) as f64 / span.as_secs_f64()),
+        });
+    } else if let Some(count) = probe.completion_tokens {
+        let span = end - began;
+        recorder.record_tokens(Tokens {
+            count,
+            per_s: (count >= 1 && !span.is_zero()).then(|| count as f64 / span.as_secs_f64()),
+        });
     }
 }

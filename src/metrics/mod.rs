@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// Latencies are recorded in microseconds, from 1 µs to one hour.
 const HIGHEST_US: u64 = 3_600_000_000;
 
-fn histogram(sigfig: u8) -> Histogram<u64> {
+fn histogram<T: hdrhistogram::Counter>(sigfig: u8) -> Histogram<T> {
     Histogram::new_with_bounds(1, HIGHEST_US, sigfig).expect("static histogram bounds are valid")
 }
 
@@ -25,14 +25,34 @@ pub enum Failure {
     Connect,
     /// The connection failed while sending or reading (reset, truncated body).
     Read,
+    /// A `text/event-stream` answer ended cleanly but without `data: [DONE]`.
+    Truncated,
 }
 
-/// One second of a step: counts and a coarse latency histogram.
+/// Output tokens/s are recorded in thousandths, so slow streams keep precision.
+const TPS_SCALE: f64 = 1000.0;
+
+/// Per-request output rates up to 10^9 tokens/s (in thousandths).
+fn rate_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 1_000_000_000_000, 3).expect("static histogram bounds are valid")
+}
+
+/// What a successful answer said about its tokens, measured by the load engine.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tokens {
+    /// Completion tokens (from `usage`, or content events of a stream without it).
+    pub count: u64,
+    /// Output tokens per second of this request, when it can be told.
+    pub per_s: Option<f64>,
+}
+
+/// One second of a step: counts and a coarse latency histogram (32-bit
+/// counts: memory grows with a step's seconds, so keep each one small).
 #[derive(Debug, Clone)]
 struct Second {
     ok: u64,
     errors: u64,
-    latency: Histogram<u64>,
+    latency: Histogram<u32>,
 }
 
 /// Everything one load thread measured in one step.
@@ -44,9 +64,19 @@ pub struct Recorder {
     timeouts: u64,
     connects: u64,
     reads: u64,
+    truncated: u64,
     status: Box<[u64; 600]>,
     /// When the last request ended, from the start of measurement.
     last_end: Duration,
+    /// Successful streamed answers, their time to first token and the gaps
+    /// between their tokens, in microseconds.
+    streams: u64,
+    ttft: Histogram<u64>,
+    itl: Histogram<u64>,
+    /// Successful answers that reported tokens, the sum, and per-request rates.
+    token_answers: u64,
+    output_tokens: u64,
+    tps: Histogram<u64>,
 }
 
 impl Default for Recorder {
@@ -58,8 +88,15 @@ impl Default for Recorder {
             timeouts: 0,
             connects: 0,
             reads: 0,
+            truncated: 0,
             status: Box::new([0; 600]),
             last_end: Duration::ZERO,
+            streams: 0,
+            ttft: histogram(3),
+            itl: histogram(3),
+            token_answers: 0,
+            output_tokens: 0,
+            tps: rate_histogram(),
         }
     }
 }
@@ -90,8 +127,32 @@ impl Recorder {
                     Failure::Timeout => self.timeouts += 1,
                     Failure::Connect => self.connects += 1,
                     Failure::Read => self.reads += 1,
+                    Failure::Truncated => self.truncated += 1,
                 }
             }
+        }
+    }
+
+    /// Record a successful stream's time to first token and the gaps (µs)
+    /// between its successive content events.
+    #[inline]
+    pub fn record_stream(&mut self, ttft: Duration, gaps_us: &[u32]) {
+        self.streams += 1;
+        self.ttft
+            .saturating_record((ttft.as_micros() as u64).max(1));
+        for &gap in gaps_us {
+            self.itl.saturating_record(u64::from(gap));
+        }
+    }
+
+    /// Record the tokens of a successful answer.
+    #[inline]
+    pub fn record_tokens(&mut self, tokens: Tokens) {
+        self.token_answers += 1;
+        self.output_tokens += tokens.count;
+        if let Some(rate) = tokens.per_s {
+            self.tps
+                .saturating_record(((rate * TPS_SCALE) as u64).max(1));
         }
     }
 
@@ -125,6 +186,13 @@ impl Recorder {
         self.timeouts += other.timeouts;
         self.connects += other.connects;
         self.reads += other.reads;
+        self.truncated += other.truncated;
+        self.streams += other.streams;
+        self.ttft.add(&other.ttft).expect("histograms share bounds");
+        self.itl.add(&other.itl).expect("histograms share bounds");
+        self.token_answers += other.token_answers;
+        self.output_tokens += other.output_tokens;
+        self.tps.add(&other.tps).expect("histograms share bounds");
         for (mine, theirs) in self.status.iter_mut().zip(other.status.iter()) {
             *mine += theirs;
         }
@@ -144,10 +212,15 @@ impl Recorder {
             .map(|(code, n)| (code.to_string(), *n))
             .collect();
         ErrorSummary {
-            total: self.timeouts + self.connects + self.reads + status.values().sum::<u64>(),
+            total: self.timeouts
+                + self.connects
+                + self.reads
+                + self.truncated
+                + status.values().sum::<u64>(),
             timeout: self.timeouts,
             connect: self.connects,
             read: self.reads,
+            truncated: self.truncated,
             status,
         }
     }
@@ -174,6 +247,21 @@ impl Recorder {
             },
             latency_ms: LatencySummary::of(&self.latency),
             percentiles: spectrum(&self.latency),
+            streaming: (self.streams > 0).then(|| StreamingSummary {
+                streams: self.streams,
+                ttft_ms: Quantiles::of(&self.ttft, 1000.0),
+                itl_ms: Quantiles::of(&self.itl, 1000.0),
+            }),
+            tokens: (self.token_answers > 0).then(|| TokenSummary {
+                answers: self.token_answers,
+                output_tokens: self.output_tokens,
+                per_s: if secs > 0.0 {
+                    self.output_tokens as f64 / secs
+                } else {
+                    0.0
+                },
+                per_request: Quantiles::of(&self.tps, TPS_SCALE),
+            }),
         }
     }
 
@@ -208,7 +296,65 @@ pub struct ErrorSummary {
     pub timeout: u64,
     pub connect: u64,
     pub read: u64,
+    /// Streams that ended without `data: [DONE]`.
+    #[serde(default)]
+    pub truncated: u64,
     pub status: BTreeMap<String, u64>,
+}
+
+/// A distribution in a few numbers (in the unit its field names).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Quantiles {
+    /// How many values.
+    pub count: u64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Quantiles {
+    /// `h`'s figures, each divided by `scale`.
+    fn of(h: &Histogram<u64>, scale: f64) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        let q = |q: f64| h.value_at_quantile(q) as f64 / scale;
+        Quantiles {
+            count: h.len(),
+            mean: h.mean() / scale,
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            max: h.max() as f64 / scale,
+        }
+    }
+}
+
+/// Streamed answers (successful ones only): see the README, "Streaming metrics".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StreamingSummary {
+    /// Successful streamed answers.
+    pub streams: u64,
+    /// Time to first token: request start to the first event carrying content.
+    pub ttft_ms: Quantiles,
+    /// Inter-token latency: gaps between successive content events (the
+    /// first token excluded), over every stream.
+    pub itl_ms: Quantiles,
+}
+
+/// Output tokens of successful answers: see the README, "Streaming metrics".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TokenSummary {
+    /// Successful answers whose token count was known.
+    pub answers: u64,
+    /// Their completion tokens, summed.
+    pub output_tokens: u64,
+    /// `output_tokens` over the measured window: the step's aggregate rate.
+    pub per_s: f64,
+    /// Output tokens/s of single requests.
+    pub per_request: Quantiles,
 }
 
 /// Latency of successful requests, in milliseconds.
@@ -277,6 +423,12 @@ pub struct StepMetrics {
     pub latency_ms: LatencySummary,
     /// `(percentile, ms)` pairs of the latency spectrum.
     pub percentiles: Vec<(f64, f64)>,
+    /// Time to first token and inter-token latency; absent without streams.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streaming: Option<StreamingSummary>,
+    /// Output tokens; absent when no answer reported any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<TokenSummary>,
 }
 
 /// One second of a step's time series.
@@ -327,6 +479,18 @@ pub struct LevelSummary {
     pub error_rate: Spread,
     pub requests: u64,
     pub errors: u64,
+    /// Time to first token and inter-token latency (ms), when the level streamed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_p50_ms: Option<Spread>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_p99_ms: Option<Spread>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub itl_p50_ms: Option<Spread>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub itl_p99_ms: Option<Spread>,
+    /// Median per-request output tokens/s, when answers reported tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_s_p50: Option<Spread>,
 }
 
 impl LevelSummary {
@@ -343,8 +507,24 @@ impl LevelSummary {
             error_rate: spread(|m| m.error_rate),
             requests: runs.iter().map(|m| m.requests).sum(),
             errors: runs.iter().map(|m| m.errors.total).sum(),
+            ttft_p50_ms: optional(runs, |m| m.streaming.as_ref().map(|s| s.ttft_ms.p50)),
+            ttft_p99_ms: optional(runs, |m| m.streaming.as_ref().map(|s| s.ttft_ms.p99)),
+            itl_p50_ms: optional(runs, |m| m.streaming.as_ref().map(|s| s.itl_ms.p50)),
+            itl_p99_ms: optional(runs, |m| m.streaming.as_ref().map(|s| s.itl_ms.p99)),
+            tokens_per_s_p50: optional(runs, |m| {
+                m.tokens
+                    .as_ref()
+                    .filter(|t| t.per_request.count > 0)
+                    .map(|t| t.per_request.p50)
+            }),
         }
     }
+}
+
+/// The spread of a figure only some runs have; `None` when none has it.
+fn optional(runs: &[&StepMetrics], f: impl Fn(&StepMetrics) -> Option<f64>) -> Option<Spread> {
+    let values: Vec<f64> = runs.iter().filter_map(|m| f(m)).collect();
+    (!values.is_empty()).then(|| Spread::of(&values))
 }
 
 #[cfg(test)]
@@ -398,6 +578,53 @@ mod tests {
         assert_eq!(ts[0].ok + ts[1].ok, 100);
         assert_eq!(ts[2].errors, 2);
         assert_eq!(a.last_end(), Duration::from_millis(2600));
+    }
+
+    #[test]
+    fn streaming_histograms_and_tokens_merge() {
+        let mut a = Recorder::default();
+        let mut b = Recorder::default();
+        a.record(Duration::from_millis(5), Duration::from_millis(40), None);
+        a.record_stream(Duration::from_millis(30), &[5_000, 5_000, 6_000]);
+        a.record_tokens(Tokens {
+            count: 4,
+            per_s: Some(187.5),
+        });
+        b.record(Duration::from_millis(6), Duration::from_millis(40), None);
+        b.record_stream(Duration::from_millis(32), &[5_000]);
+        b.record_tokens(Tokens {
+            count: 2,
+            per_s: None,
+        });
+        b.record(
+            Duration::from_millis(7),
+            Duration::from_millis(20),
+            Some(Failure::Truncated),
+        );
+        a.merge(&b);
+        let m = a.summary(Duration::from_secs(1));
+        assert_eq!((m.requests, m.successes), (3, 2));
+        assert_eq!((m.errors.truncated, m.errors.total), (1, 1));
+        let s = m.streaming.expect("streams were recorded");
+        assert_eq!(s.streams, 2);
+        assert_eq!(s.ttft_ms.count, 2);
+        assert_eq!(s.itl_ms.count, 4);
+        assert!((s.ttft_ms.max - 32.0).abs() < 0.05);
+        assert!((s.itl_ms.p50 - 5.0).abs() < 0.01);
+        let t = m.tokens.expect("tokens were recorded");
+        assert_eq!((t.answers, t.output_tokens, t.per_request.count), (2, 6, 1));
+        assert!((t.per_s - 6.0).abs() < 1e-9);
+        assert!((t.per_request.p50 - 187.5).abs() < 0.2);
+    }
+
+    #[test]
+    fn no_streams_no_streaming_summary() {
+        let mut a = Recorder::default();
+        a.record(Duration::from_millis(5), Duration::from_millis(40), None);
+        let m = a.summary(Duration::from_secs(1));
+        assert!(m.streaming.is_none() && m.tokens.is_none());
+        let json = serde_json::to_value(&m).unwrap();
+        assert!(json.get("streaming").is_none());
     }
 
     #[test]

@@ -126,6 +126,11 @@ pub struct StepReport {
     /// CPU and memory of each service during the step.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<crate::topology::resources::ServiceUsage>,
+    /// What the fake upstream started by this run counted over the measured
+    /// requests (reset after the warm-up, read after the step); absent when
+    /// the run started no fake upstream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<crate::upstream::Stats>,
 }
 
 /// Gateway minus baseline at one concurrency level (means over runs), in ms.
@@ -227,8 +232,10 @@ pub fn write(dir: &Path, report: &Report, formats: &[String]) -> std::io::Result
 }
 
 /// The summary table shared by the terminal and Markdown: one row per level.
+/// Time to first token, inter-token latency and tokens/s columns appear only
+/// when some level measured them.
 pub(crate) fn level_table(report: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
-    let header = vec![
+    let mut header = vec![
         "concurrency",
         "runs",
         "req/s",
@@ -239,6 +246,14 @@ pub(crate) fn level_table(report: &Report) -> (Vec<&'static str>, Vec<Vec<String
         "errors",
         "error rate",
     ];
+    let streaming = report.levels.iter().any(|l| l.ttft_p50_ms.is_some());
+    let tokens = report.levels.iter().any(|l| l.tokens_per_s_p50.is_some());
+    if streaming {
+        header.extend(["TTFT p50", "TTFT p99", "ITL p50", "ITL p99"]);
+    }
+    if tokens {
+        header.push("tok/s p50");
+    }
     let rows = report
         .levels
         .iter()
@@ -256,7 +271,11 @@ pub(crate) fn level_table(report: &Report) -> (Vec<&'static str>, Vec<Vec<String
                     format!("{:.digits$}", s.mean)
                 }
             };
-            vec![
+            let maybe = |s: &Option<crate::metrics::Spread>, digits: usize| {
+                s.as_ref()
+                    .map_or_else(|| "-".to_string(), |s| spread(s, digits))
+            };
+            let mut row = vec![
                 l.concurrency.to_string(),
                 l.runs.to_string(),
                 spread(&l.rps, 1),
@@ -266,7 +285,17 @@ pub(crate) fn level_table(report: &Report) -> (Vec<&'static str>, Vec<Vec<String
                 format!("{max:.2}"),
                 l.errors.to_string(),
                 format!("{:.2}%", l.error_rate.mean * 100.0),
-            ]
+            ];
+            if streaming {
+                row.push(maybe(&l.ttft_p50_ms, 2));
+                row.push(maybe(&l.ttft_p99_ms, 2));
+                row.push(maybe(&l.itl_p50_ms, 2));
+                row.push(maybe(&l.itl_p99_ms, 2));
+            }
+            if tokens {
+                row.push(maybe(&l.tokens_per_s_p50, 1));
+            }
+            row
         })
         .collect();
     (header, rows)

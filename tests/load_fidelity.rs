@@ -101,9 +101,11 @@ fn issue_3_streams_report_ttft_itl_tokens_and_truncation() {
     // 30 ms to the first token, then 19 gaps of 5 ms per complete stream.
     assert_eq!(u(&streaming["itl_ms"]["count"]), ok * 19);
     let ttft = f(&streaming["ttft_ms"]["p50"]);
-    assert!((30.0..33.0).contains(&ttft), "TTFT p50 {ttft} ms");
+    // Never before the first token; a busy machine may add a few ms, but
+    // TTFT measured to the last token (30 + 19 x 5 ms) would be far off.
+    assert!((30.0..45.0).contains(&ttft), "TTFT p50 {ttft} ms");
     let itl = f(&streaming["itl_ms"]["p50"]);
-    assert!((4.5..5.5).contains(&itl), "ITL p50 {itl} ms");
+    assert!((4.5..7.5).contains(&itl), "ITL p50 {itl} ms");
 
     // 20 tokens each (from the usage chunk); 19 tokens over 95 ms = 200 tokens/s.
     let tokens = &m["tokens"];
@@ -111,7 +113,9 @@ fn issue_3_streams_report_ttft_itl_tokens_and_truncation() {
     assert_eq!(u(&tokens["output_tokens"]), ok * 20);
     assert_eq!(u(&upstream["completion_tokens"]), ok * 20);
     let rate = f(&tokens["per_request"]["p50"]);
-    assert!((180.0..=220.0).contains(&rate), "{rate} tokens/s");
+    // Counting the first token too would give 20/95 ms = 210; a busy machine
+    // stretches the gaps and lowers the rate.
+    assert!((130.0..=220.0).contains(&rate), "{rate} tokens/s");
     assert!(report["levels"][0]["ttft_p50_ms"]["mean"].is_number());
 }
 

@@ -51,11 +51,12 @@ impl Server {
         Server { port, child }
     }
 
-    /// SIGTERM, then the exit code (None if it had to be killed after 5 s).
+    /// SIGTERM, then the exit code (None if it had not exited after 20 s;
+    /// generous, since a machine busy with builds slows the shutdown).
     pub fn stop(mut self) -> Option<i32> {
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status.code();

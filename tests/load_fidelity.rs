@@ -113,9 +113,7 @@ fn issue_3_streams_report_ttft_itl_tokens_and_truncation() {
     assert_eq!(u(&tokens["output_tokens"]), ok * 20);
     assert_eq!(u(&upstream["completion_tokens"]), ok * 20);
     let rate = f(&tokens["per_request"]["p50"]);
-    // A busy machine stretches the gaps and lowers the rate; a rate taken
-    // over the whole request (20 tokens / 125 ms = 160) fails the upper
-    // bound only together with the exact token counts above.
+    // 200 tokens/s as configured; a busy machine stretches the gaps and lowers it.
     assert!((130.0..=220.0).contains(&rate), "{rate} tokens/s");
     assert!(report["levels"][0]["ttft_p50_ms"]["mean"].is_number());
 }

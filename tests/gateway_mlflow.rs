@@ -66,6 +66,10 @@ fn mlflow_single_sqlite_end_to_end() {
         );
         let p50 = s["metrics"]["latency_ms"]["p50"].as_f64().unwrap();
         assert!(p50 > 50.0, "includes the 50 ms upstream: {p50}");
+        // The profile names x-mlflow-gateway-overhead-duration-ms: MLflow's own view.
+        let own = &s["metrics"]["gateway_overhead_ms"];
+        assert_eq!(own["count"], 100, "every answer carried the header: {own}");
+        assert!(own["p50"].as_f64().unwrap() < p50, "{own}");
         let services: Vec<&str> = s["resources"]
             .as_array()
             .unwrap()

@@ -32,6 +32,9 @@ pub struct Prepared {
     pub addr: SocketAddr,
     /// `HEAD` answers carry no body whatever their headers say.
     pub head_only: bool,
+    /// Response headers (lowercase) in which a gateway reports its own
+    /// overhead in milliseconds.
+    pub overhead_headers: Vec<String>,
     /// One complete request (request line, headers, body) per rendered body.
     pub wire: Vec<Bytes>,
 }
@@ -56,6 +59,8 @@ pub struct Probe {
     pub gaps: Vec<u32>,
     /// `completion_tokens` from the body's (or the stream's) `usage`.
     pub completion_tokens: Option<u64>,
+    /// The gateway's own overhead (ms), from a response header.
+    pub overhead_ms: Option<f64>,
 }
 
 impl Probe {
@@ -135,6 +140,8 @@ struct Head {
     event_stream: bool,
     /// The connection cannot be reused after this answer.
     close: bool,
+    /// The gateway's own overhead, from a header the profile names.
+    overhead_ms: Option<f64>,
 }
 
 /// Why reading an answer failed.
@@ -222,7 +229,7 @@ impl Conn {
         }
         // Interim (1xx) answers come before the real one.
         let head = loop {
-            let head = self.read_head().await?;
+            let head = self.read_head(&target.overhead_headers).await?;
             if (100..200).contains(&head.status) && head.status != 101 {
                 self.pos += head.len;
                 continue;
@@ -231,7 +238,8 @@ impl Conn {
         };
         self.pos += head.len;
         probe.start(head.event_stream);
-        let framing = if target.head_only || head.status == 204 || head.status == 304 {
+        probe.overhead_ms = head.overhead_ms;
+        let framing = if target.head_only {
             Framing::Length(0)
         } else {
             head.framing
@@ -273,10 +281,12 @@ impl Conn {
         stream.read_buf(&mut self.buf).await
     }
 
-    async fn read_head(&mut self) -> Result<Head, ReadError> {
+    async fn read_head(&mut self, overhead: &[String]) -> Result<Head, ReadError> {
         let mut first = true;
         loop {
-            if let Some(head) = parse_head(&self.buf[self.pos..]).map_err(|_| ReadError::Failed)? {
+            if let Some(head) =
+                parse_head(&self.buf[self.pos..], overhead).map_err(|_| ReadError::Failed)?
+            {
                 return Ok(head);
             }
             if self.buf.len() - self.pos > MAX_HEAD {
@@ -350,7 +360,8 @@ impl Conn {
 }
 
 /// Parse a response head at the start of `b`; `Ok(None)` when incomplete.
-fn parse_head(b: &[u8]) -> Result<Option<Head>, ()> {
+/// Parse a response head; `overhead` names headers whose value (ms) is kept.
+fn parse_head(b: &[u8], overhead: &[String]) -> Result<Option<Head>, ()> {
     // httparse (hyper's own parser): zero-copy, no allocation.
     let mut headers = [httparse::EMPTY_HEADER; 96];
     let mut response = httparse::Response::new(&mut headers);
@@ -364,9 +375,17 @@ fn parse_head(b: &[u8]) -> Result<Option<Head>, ()> {
     let mut chunked = false;
     let mut event_stream = false;
     let mut close = response.version == Some(0);
+    let mut overhead_ms = None;
     for h in response.headers.iter() {
         let (name, value) = (h.name.as_bytes(), trim(h.value));
-        if name.eq_ignore_ascii_case(b"content-length") {
+        if overhead
+            .iter()
+            .any(|o| name.eq_ignore_ascii_case(o.as_bytes()))
+        {
+            overhead_ms = std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.parse::<f64>().ok());
+        } else if name.eq_ignore_ascii_case(b"content-length") {
             length = Some(parse_u64(value).ok_or(())?);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             chunked = contains_ignore_case(value, b"chunked");
@@ -395,6 +414,7 @@ fn parse_head(b: &[u8]) -> Result<Option<Head>, ()> {
         framing,
         event_stream,
         close,
+        overhead_ms,
     }))
 }
 
@@ -523,6 +543,7 @@ mod tests {
     fn heads_are_parsed_with_their_framing() {
         let h = parse_head(
             b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nContent-Type: application/json\r\n\r\n{",
+            &[],
         )
         .unwrap()
         .unwrap();
@@ -531,27 +552,35 @@ mod tests {
             (200, Framing::Length(12), false, false)
         );
         assert_eq!(h.len, 71);
-        let h = parse_head(b"HTTP/1.1 500 x\r\ntransfer-encoding: chunked\r\ncontent-type: text/event-stream; charset=utf-8\r\nconnection: close\r\n\r\n")
+        let h = parse_head(b"HTTP/1.1 500 x\r\ntransfer-encoding: chunked\r\ncontent-type: text/event-stream; charset=utf-8\r\nconnection: close\r\n\r\n", &[])
             .unwrap()
             .unwrap();
         assert_eq!(
             (h.status, h.framing, h.event_stream, h.close),
             (500, Framing::Chunked, true, true)
         );
-        let h = parse_head(b"HTTP/1.0 200 OK\n\n").unwrap().unwrap();
+        let h = parse_head(b"HTTP/1.0 200 OK\n\n", &[]).unwrap().unwrap();
         assert_eq!((h.framing, h.close), (Framing::Close, true));
-        assert!(parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n")
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n", &[])
             .unwrap()
             .is_none());
-        assert!(parse_head(b"SSH-2.0\r\n\r\n").is_err());
+        assert!(parse_head(b"SSH-2.0\r\n\r\n", &[]).is_err());
         // 204 and 304 have no body even without content-length: reading to
         // close would hang a kept-alive connection until the timeout.
         for code in ["204 No Content", "304 Not Modified"] {
             let head = format!("HTTP/1.1 {code}\r\nconnection: keep-alive\r\n\r\n");
-            let h = parse_head(head.as_bytes()).unwrap().unwrap();
+            let h = parse_head(head.as_bytes(), &[]).unwrap().unwrap();
             assert_eq!((h.framing, h.close), (Framing::Length(0), false), "{code}");
         }
-        assert!(parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n").is_err());
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n", &[]).is_err());
+        let named = ["x-gateway-overhead-ms".to_string()];
+        let h = parse_head(
+            b"HTTP/1.1 200 OK\r\nX-Gateway-Overhead-Ms: 12.5\r\ncontent-length: 0\r\n\r\n",
+            &named,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(h.overhead_ms, Some(12.5));
     }
 
     #[test]

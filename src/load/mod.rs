@@ -124,6 +124,11 @@ pub fn prepare(target: &Target) -> Result<Prepared, String> {
     Ok(Prepared {
         addr,
         head_only: method == "HEAD",
+        overhead_headers: target
+            .overhead_headers
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
         wire,
     })
 }
@@ -398,6 +403,9 @@ async fn measure_loop(
 /// Streaming and token figures of a successful answer (after the clock stopped).
 #[inline]
 fn record_answer(recorder: &mut Recorder, probe: &Probe, began: Instant, end: Instant) {
+    if let Some(ms) = probe.overhead_ms {
+        recorder.record_gateway_overhead(ms);
+    }
     if probe.streamed {
         let Some(first) = probe.first else {
             return;

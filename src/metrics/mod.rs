@@ -77,6 +77,8 @@ pub struct Recorder {
     token_answers: u64,
     output_tokens: u64,
     tps: Histogram<u64>,
+    /// What the gateway said it added (a response header), in microseconds.
+    gateway_overhead: Histogram<u64>,
 }
 
 impl Default for Recorder {
@@ -97,6 +99,7 @@ impl Default for Recorder {
             token_answers: 0,
             output_tokens: 0,
             tps: rate_histogram(),
+            gateway_overhead: histogram(3),
         }
     }
 }
@@ -143,6 +146,13 @@ impl Recorder {
         for &gap in gaps_us {
             self.itl.saturating_record(u64::from(gap));
         }
+    }
+
+    /// Record the overhead a gateway reported for itself (ms, from a header).
+    #[inline]
+    pub fn record_gateway_overhead(&mut self, ms: f64) {
+        self.gateway_overhead
+            .saturating_record(((ms * 1000.0) as u64).max(1));
     }
 
     /// Record the tokens of a successful answer.
@@ -193,6 +203,9 @@ impl Recorder {
         self.token_answers += other.token_answers;
         self.output_tokens += other.output_tokens;
         self.tps.add(&other.tps).expect("histograms share bounds");
+        self.gateway_overhead
+            .add(&other.gateway_overhead)
+            .expect("histograms share bounds");
         for (mine, theirs) in self.status.iter_mut().zip(other.status.iter()) {
             *mine += theirs;
         }
@@ -262,6 +275,8 @@ impl Recorder {
                 },
                 per_request: Quantiles::of(&self.tps, TPS_SCALE),
             }),
+            gateway_overhead_ms: (!self.gateway_overhead.is_empty())
+                .then(|| Quantiles::of(&self.gateway_overhead, 1000.0)),
         }
     }
 
@@ -429,6 +444,10 @@ pub struct StepMetrics {
     /// Output tokens; absent when no answer reported any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<TokenSummary>,
+    /// The overhead the gateway reported for itself in a response header
+    /// (the profile's `overhead_headers`), beside the client's view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_overhead_ms: Option<Quantiles>,
 }
 
 /// One second of a step's time series.

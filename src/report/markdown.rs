@@ -30,6 +30,9 @@ impl Exporter for Markdown {
             let (header, rows) = super::overhead_table(r);
             out.push_str(&pipe_table(&header, &rows));
         }
+        if let Some(line) = super::gateway_overhead_line(r) {
+            let _ = writeln!(out, "\n{}", capitalise(&line));
+        }
         let analysis = super::ceiling::Analysis::of(r);
         let lines: Vec<String> = [analysis.ceiling_line(), analysis.efficiency_line()]
             .into_iter()

@@ -326,6 +326,36 @@ pub(crate) fn overhead_table(report: &Report) -> (Vec<&'static str>, Vec<Vec<Str
     (header, rows)
 }
 
+/// The overhead the gateway reported for itself (a response header), per
+/// level: `None` when it reported none.
+pub(crate) fn gateway_overhead_line(report: &Report) -> Option<String> {
+    let parts: Vec<String> = report
+        .levels
+        .iter()
+        .filter_map(|l| {
+            let p50: Vec<f64> = report
+                .steps
+                .iter()
+                .filter(|s| s.concurrency == l.concurrency && !s.baseline)
+                .filter_map(|s| s.metrics.gateway_overhead_ms.as_ref().map(|q| q.p50))
+                .collect();
+            (!p50.is_empty()).then(|| {
+                format!(
+                    "c={} p50 {:.2} ms",
+                    l.concurrency,
+                    p50.iter().sum::<f64>() / p50.len() as f64
+                )
+            })
+        })
+        .collect();
+    (!parts.is_empty()).then(|| {
+        format!(
+            "the gateway's own overhead (response header): {}",
+            parts.join(", ")
+        )
+    })
+}
+
 /// A one-word outcome: PASS, FAIL, INTERRUPTED, FAILED (error) or RUNNING.
 pub fn outcome_word(report: &Report) -> &'static str {
     match report.status {

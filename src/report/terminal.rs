@@ -84,6 +84,9 @@ pub fn render(r: &Report) -> String {
         let (header, rows) = super::overhead_table(r);
         out.push_str(&aligned(&header, &rows, false));
     }
+    if let Some(line) = super::gateway_overhead_line(r) {
+        let _ = writeln!(out, "{line}");
+    }
     let analysis = super::ceiling::Analysis::of(r);
     for text in [analysis.ceiling_line(), analysis.efficiency_line()]
         .into_iter()

@@ -11,8 +11,7 @@ use crate::diag::{did_you_mean, Problem};
 /// Output formats `[report] formats` accepts.
 pub const FORMATS: &[&str] = &["json", "csv", "md", "html", "junit"];
 
-/// HEAD is left out: its answers announce a body they do not send.
-const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 pub fn check(s: &ScenarioFile, dir: &Path) -> Vec<Problem> {
     let mut out = Vec::new();

@@ -36,8 +36,10 @@ pub fn main(cli: Cli) -> ExitCode {
 }
 
 /// Load and check `file`, printing every problem to stderr.
-fn load(file: &Path, sets: &[String]) -> Option<Scenario> {
-    match scenario::load(file, sets) {
+/// Every variant of `file` (one when it has none), or `None` after printing
+/// every problem.
+fn load(file: &Path, sets: &[String]) -> Option<Vec<Scenario>> {
+    match scenario::load_variants(file, sets) {
         Ok(s) => Some(s),
         Err(diagnostics) => {
             eprint!("{}", diagnostics.render(std::io::stderr().is_terminal()));
@@ -79,13 +81,21 @@ fn validate(args: ValidateArgs) -> ExitCode {
     let mut ok = true;
     for file in &args.files {
         match load(file, &args.scenario.set) {
-            Some(s) => println!(
-                "ok: {} ({} levels × {} runs, {} pool entries)",
-                file.display(),
-                s.model.load.concurrency.len(),
-                s.model.load.runs,
-                s.bodies.len()
-            ),
+            Some(all) => {
+                let s = &all[0];
+                let variants = if all.len() > 1 {
+                    format!(", {} variants", all.len())
+                } else {
+                    String::new()
+                };
+                println!(
+                    "ok: {} ({} levels × {} runs, {} pool entries{variants})",
+                    file.display(),
+                    s.model.load.concurrency.len(),
+                    s.model.load.runs,
+                    s.bodies.len()
+                )
+            }
             None => ok = false,
         }
     }
@@ -97,19 +107,38 @@ fn validate(args: ValidateArgs) -> ExitCode {
 }
 
 fn plan_command(args: PlanArgs) -> ExitCode {
-    let Some(plan) = load(&args.file, &args.scenario.set).and_then(|s| make_plan(&s)) else {
+    let Some(all) = load(&args.file, &args.scenario.set) else {
         return ExitCode::from(ERROR);
     };
+    let mut plans = Vec::new();
+    for s in &all {
+        let Some(plan) = make_plan(s) else {
+            return ExitCode::from(ERROR);
+        };
+        plans.push((s.variant.clone(), plan));
+    }
     if args.json {
-        match serde_json::to_string_pretty(&plan.to_json()) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(ERROR);
+        // One plan as an object; variants as an object of plans by name.
+        let doc = match plans.as_slice() {
+            [(None, plan)] => plan.to_json(),
+            _ => serde_json::Value::Object(
+                plans
+                    .iter()
+                    .map(|(v, p)| (v.clone().unwrap_or_default(), p.to_json()))
+                    .collect(),
+            ),
+        };
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        for (variant, plan) in &plans {
+            if let Some(v) = variant {
+                println!("=== variant `{v}` ===");
+            }
+            print!("{plan}");
+            if variant.is_some() {
+                println!();
             }
         }
-    } else {
-        print!("{plan}");
     }
     ExitCode::SUCCESS
 }
@@ -119,10 +148,16 @@ fn plan_command(args: PlanArgs) -> ExitCode {
 fn doctor(args: DoctorArgs) -> ExitCode {
     let mut missing = 0;
     for file in &args.files {
-        let Some(s) = load(file, &args.scenario.set) else {
+        let Some(all) = load(file, &args.scenario.set) else {
             return ExitCode::from(ERROR);
         };
-        let needs = crate::prereq::needs(&s);
+        let mut needs: Vec<crate::prereq::Requirement> = Vec::new();
+        for r in all.iter().flat_map(crate::prereq::needs) {
+            if !needs.iter().any(|n| n.what == r.what) {
+                needs.push(r);
+            }
+        }
+        let s = &all[0];
         println!("{}:", file.display());
         if needs.is_empty() {
             println!("  needs nothing beyond this binary");
@@ -140,7 +175,7 @@ fn doctor(args: DoctorArgs) -> ExitCode {
             }
         }
         if let Some((profile, _)) = &s.profile {
-            if let Ok(p) = plan::build(&s, &exe(), Path::new(RUN_DIR)) {
+            if let Ok(p) = plan::build(s, &exe(), Path::new(RUN_DIR)) {
                 if let Some(prov) = &p.provision {
                     let state = if crate::topology::provision::is_ready(prov) {
                         "ready".to_string()
@@ -166,13 +201,17 @@ fn doctor(args: DoctorArgs) -> ExitCode {
 
 fn run_command(args: RunArgs) -> ExitCode {
     // Check every file before anything starts.
-    let loaded: Vec<Option<(Scenario, Plan)>> = args
+    let loaded: Vec<Option<Vec<(Scenario, Plan)>>> = args
         .files
         .iter()
         .map(|f| {
-            let s = load(f, &args.scenario.set)?;
-            let p = make_plan(&s)?;
-            Some((s, p))
+            load(f, &args.scenario.set)?
+                .into_iter()
+                .map(|s| {
+                    let p = make_plan(&s)?;
+                    Some((s, p))
+                })
+                .collect()
         })
         .collect();
     if loaded.iter().any(Option::is_none) {
@@ -213,82 +252,118 @@ fn run_command(args: RunArgs) -> ExitCode {
         let mut code = 0u8;
         let mut summaries = Vec::new();
         let exe = exe();
-        for (scenario, plan) in loaded.into_iter().flatten() {
-            if !args.quiet {
-                eprintln!("running {} ({} steps) …", plan.scenario, plan.steps.len());
-            }
-            let outcome = match run::execute(&scenario, &exe, &options, cancel.clone()).await {
-                Ok(o) => o,
+        'files: for group in loaded.into_iter().flatten() {
+            let Some(name) = group.first().map(|(s, _)| s.name.clone()) else {
+                continue;
+            };
+            let base_dir = match run::new_run_dir(&options.out, &name) {
+                Ok(d) => d,
                 Err(e) => {
                     eprintln!(
-                        "error: cannot write reports under {}: {e}",
+                        "error: cannot create a run folder under {}: {e}",
                         options.out.display()
                     );
                     return ExitCode::from(ERROR);
                 }
             };
-            let r = &outcome.report;
-            if !args.quiet {
-                let table = report::terminal::render(r);
-                if args.json {
-                    eprint!("{table}");
-                } else {
-                    print!("{table}");
+            let mut variant_runs = Vec::new();
+            for (scenario, plan) in group {
+                let dir = match &scenario.variant {
+                    Some(v) => base_dir.join(v),
+                    None => base_dir.clone(),
+                };
+                if !args.quiet {
+                    let what = scenario
+                        .variant
+                        .as_ref()
+                        .map(|v| format!(" · {v}"))
+                        .unwrap_or_default();
+                    eprintln!(
+                        "running {}{what} ({} steps) …",
+                        plan.scenario,
+                        plan.steps.len()
+                    );
                 }
-                eprintln!("reports: {}", outcome.dir.display());
-            }
-            if let Some(e) = &r.error {
-                eprintln!("error: {e}");
-            }
-            let this = match r.status {
-                Status::Complete if r.passed() => 0,
-                Status::Complete => FAILED,
-                Status::Interrupted => INTERRUPTED,
-                Status::Failed | Status::Running => ERROR,
-            };
-            code = code.max(this);
-            let mut regression = None;
-            if let Some((base, base_path)) = &baseline {
-                let current_path = outcome.dir.join("report.json");
-                let c = compare::compare(
-                    base,
-                    base_path,
-                    r,
-                    &current_path,
-                    &compare::thresholds_of(r),
-                );
-                let text = c.render_text();
-                if args.json {
-                    eprint!("\n{text}");
-                } else {
-                    print!("\n{text}");
+                let outcome =
+                    match run::execute(&scenario, &exe, &dir, &options, cancel.clone()).await {
+                        Ok(o) => o,
+                        Err(e) => {
+                            eprintln!(
+                                "error: cannot write reports under {}: {e}",
+                                options.out.display()
+                            );
+                            return ExitCode::from(ERROR);
+                        }
+                    };
+                let r = &outcome.report;
+                if !args.quiet {
+                    let table = report::terminal::render(r);
+                    if args.json {
+                        eprint!("{table}");
+                    } else {
+                        print!("{table}");
+                    }
+                    eprintln!("reports: {}", outcome.dir.display());
                 }
-                let md = outcome.dir.join("compare.md");
-                if let Err(e) = std::fs::write(&md, c.render_markdown()) {
-                    eprintln!("error: cannot write {}: {e}", md.display());
-                    code = code.max(ERROR);
+                if let Some(e) = &r.error {
+                    eprintln!("error: {e}");
                 }
-                if c.grade == Grade::Fail {
-                    code = code.max(FAILED);
+                let this = match r.status {
+                    Status::Complete if r.passed() => 0,
+                    Status::Complete => FAILED,
+                    Status::Interrupted => INTERRUPTED,
+                    Status::Failed | Status::Running => ERROR,
+                };
+                code = code.max(this);
+                let mut regression = None;
+                if let Some((base, base_path)) = &baseline {
+                    let current_path = outcome.dir.join("report.json");
+                    let c = compare::compare(
+                        base,
+                        base_path,
+                        r,
+                        &current_path,
+                        &compare::thresholds_of(r),
+                    );
+                    let text = c.render_text();
+                    if args.json {
+                        eprint!("\n{text}");
+                    } else {
+                        print!("\n{text}");
+                    }
+                    let md = outcome.dir.join("compare.md");
+                    if let Err(e) = std::fs::write(&md, c.render_markdown()) {
+                        eprintln!("error: cannot write {}: {e}", md.display());
+                        code = code.max(ERROR);
+                    }
+                    if c.grade == Grade::Fail {
+                        code = code.max(FAILED);
+                    }
+                    regression = Some(serde_json::json!({
+                        "grade": c.grade,
+                        "failing_levels": c.failing_levels(),
+                    }));
                 }
-                regression = Some(serde_json::json!({
-                    "grade": c.grade,
-                    "failing_levels": c.failing_levels(),
+                if let Some(v) = &scenario.variant {
+                    variant_runs.push(report::variants::VariantRun::of(v, r, outcome.dir.clone()));
+                }
+                summaries.push(serde_json::json!({
+                    "regression": regression,
+                    "variant": scenario.variant,
+                    "scenario": r.scenario.name,
+                    "outcome": report::outcome_word(r),
+                    "status": r.status,
+                    "error": r.error,
+                    "report_dir": outcome.dir,
+                    "levels": r.levels,
+                    "verdicts": r.verdicts,
                 }));
+                if r.status == Status::Interrupted {
+                    write_variants(&name, &base_dir, &variant_runs, args.quiet, args.json);
+                    break 'files;
+                }
             }
-            summaries.push(serde_json::json!({
-                "regression": regression,
-                "scenario": r.scenario.name,
-                "outcome": report::outcome_word(r),
-                "status": r.status,
-                "error": r.error,
-                "report_dir": outcome.dir,
-                "levels": r.levels,
-                "verdicts": r.verdicts,
-            }));
-            if r.status == Status::Interrupted {
-                break;
-            }
+            write_variants(&name, &base_dir, &variant_runs, args.quiet, args.json);
         }
         if args.json {
             let doc = serde_json::json!({ "runs": summaries });
@@ -402,6 +477,43 @@ fn report_command(args: ReportArgs) -> ExitCode {
         None => print!("{text}"),
     }
     ExitCode::SUCCESS
+}
+
+/// With variants: the side-by-side comparison, printed and written as
+/// `variants.md` and `variants.json` beside the variants' folders.
+fn write_variants(
+    name: &str,
+    dir: &Path,
+    runs: &[report::variants::VariantRun],
+    quiet: bool,
+    json: bool,
+) {
+    if runs.len() < 2 {
+        return;
+    }
+    let md = report::variants::markdown(name, runs);
+    let doc = serde_json::json!({ "scenario": name, "variants": runs });
+    let written = std::fs::write(dir.join("variants.md"), md).and_then(|_| {
+        std::fs::write(
+            dir.join("variants.json"),
+            serde_json::to_string_pretty(&doc).unwrap_or_default(),
+        )
+    });
+    if let Err(e) = written {
+        eprintln!(
+            "error: cannot write the variant comparison in {}: {e}",
+            dir.display()
+        );
+    }
+    if !quiet {
+        let text = report::variants::text(name, runs);
+        if json {
+            eprint!("{text}");
+        } else {
+            print!("{text}");
+        }
+        eprintln!("variants compared in {}", dir.join("variants.md").display());
+    }
 }
 
 /// Cancel the run on Ctrl-C or SIGTERM; a second Ctrl-C exits at once

@@ -154,15 +154,7 @@ pub fn needs(s: &Scenario) -> Vec<Requirement> {
             install: b.install.clone(),
         });
     }
-    let database = t.database.clone().or_else(|| {
-        profile.databases.keys().next().map(|k| {
-            if k == "postgres" {
-                Database::Postgres
-            } else {
-                Database::Sqlite
-            }
-        })
-    });
+    let database = profile.database(t.database.as_ref());
     if database == Some(Database::Postgres) {
         for bin in ["initdb", "postgres", "pg_isready", "psql"] {
             out.push(Requirement {

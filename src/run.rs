@@ -44,7 +44,7 @@ fn now() -> String {
 }
 
 /// A fresh folder `out/<name>/<timestamp>` (suffixed if it exists).
-fn run_dir(out: &Path, name: &str) -> std::io::Result<PathBuf> {
+pub fn new_run_dir(out: &Path, name: &str) -> std::io::Result<PathBuf> {
     let safe: String = name
         .chars()
         .map(|c| {
@@ -99,11 +99,12 @@ fn resolved(scenario: &Scenario, secrets: &[String]) -> serde_json::Value {
 pub async fn execute(
     scenario: &Scenario,
     exe: &str,
+    dir: &Path,
     options: &Options,
     cancel: CancellationToken,
 ) -> std::io::Result<Outcome> {
-    let dir = run_dir(&options.out, &scenario.name)?;
-    let dir = dir.canonicalize().unwrap_or(dir);
+    std::fs::create_dir_all(dir)?;
+    let dir = dir.canonicalize().unwrap_or(dir.to_path_buf());
     let planned = plan::build(scenario, exe, &dir);
     let secrets = planned
         .as_ref()
@@ -114,7 +115,10 @@ pub async fn execute(
         status: Status::Running,
         error: None,
         scenario: ScenarioInfo {
-            name: scenario.name.clone(),
+            name: match &scenario.variant {
+                Some(v) => format!("{} · {v}", scenario.name),
+                None => scenario.name.clone(),
+            },
             file: scenario.file.clone(),
             description: scenario.model.scenario.description.clone(),
             resolved: resolved(scenario, &secrets),
@@ -368,8 +372,8 @@ async fn run_one(
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let started = std::time::Instant::now();
     let mut died = None;
-    let groups = services.groups();
-    let mut sampler = (!groups.is_empty()).then(|| Sampler::new(groups));
+    let roots = services.roots();
+    let mut sampler = (!roots.is_empty()).then(|| Sampler::new(roots));
     let mut ticks = 0u32;
     let outcome = loop {
         tokio::select! {

@@ -4,10 +4,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::{alive, children_of, fixture, out_dir, report, run_folder, scenario, text, BIN};
+use common::{alive, fixture, out_dir, report, run_folder, scenario, signal, start_run, text};
+use nix::sys::signal::Signal;
 use serde_json::Value;
 
 #[test]
@@ -197,30 +196,17 @@ fn an_existing_target_is_benchmarked_without_starting_anything() {
 #[test]
 fn ctrl_c_keeps_a_partial_report_and_leaves_no_process() {
     let out_dir = out_dir("sigint");
-    let mut child = Command::new(BIN)
-        .args([
+    let slow = fixture("slow.toml");
+    let (mut child, services) = start_run(
+        &[
             "run",
-            fixture("slow.toml").to_str().unwrap(),
+            slow.to_str().unwrap(),
             "--out",
             out_dir.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until the upstream runs and the step is under way.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let services = loop {
-        let kids = children_of(child.id());
-        if !kids.is_empty() {
-            break kids;
-        }
-        assert!(Instant::now() < deadline, "no service was started");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    std::thread::sleep(Duration::from_millis(1500));
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+        ],
+        1,
+    );
+    signal(child.id(), Signal::SIGINT);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
     for s in services {
@@ -240,31 +226,17 @@ fn ctrl_c_keeps_a_partial_report_and_leaves_no_process() {
 #[test]
 fn a_service_that_dies_is_named_and_what_was_measured_is_kept() {
     let out_dir = out_dir("dies");
-    let child = Command::new(BIN)
-        .args([
+    let slow = fixture("slow.toml");
+    let (child, services) = start_run(
+        &[
             "run",
-            fixture("slow.toml").to_str().unwrap(),
+            slow.to_str().unwrap(),
             "--out",
             out_dir.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let upstream = loop {
-        if let Some(&pid) = children_of(child.id()).first() {
-            break pid;
-        }
-        assert!(Instant::now() < deadline, "no service was started");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    std::thread::sleep(Duration::from_millis(1500));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(upstream as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+        ],
+        1,
+    );
+    signal(services[0], Signal::SIGKILL);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);

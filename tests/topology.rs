@@ -4,10 +4,8 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-use common::{alive, children_of, out_dir, report, run_folder, scenario, text, BIN};
+use common::{alive, children_of, out_dir, report, run_folder, scenario, signal, start_run, text};
+use nix::sys::signal::Signal;
 
 const PASSTHROUGH: &str = "scenarios/nginx-passthrough.toml";
 
@@ -135,8 +133,8 @@ fn secrets_never_appear_in_plans() {
 #[test]
 fn ctrl_c_tears_down_every_service_group() {
     let out = out_dir("passthrough-int");
-    let mut child = Command::new(BIN)
-        .args([
+    let (mut child, services) = start_run(
+        &[
             "run",
             PASSTHROUGH,
             "--out",
@@ -145,29 +143,12 @@ fn ctrl_c_tears_down_every_service_group() {
             "load.requests=10000000",
             "--set",
             "topology.baseline=false",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let services = loop {
-        let kids = children_of(child.id());
-        if kids.len() >= 2 {
-            break kids;
-        }
-        assert!(Instant::now() < deadline, "services did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    // nginx forks workers: the whole group must go, not just the leader.
+        ],
+        2,
+    );
+    // nginx forks workers: the whole tree must go, not just the leader.
     let workers: Vec<u32> = services.iter().flat_map(|&s| children_of(s)).collect();
-    std::thread::sleep(Duration::from_millis(1500));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    signal(child.id(), Signal::SIGINT);
     assert_eq!(child.wait().unwrap().code(), Some(130));
     for pid in services.iter().chain(&workers) {
         assert!(!alive(*pid), "process {pid} outlived the run");
@@ -175,4 +156,56 @@ fn ctrl_c_tears_down_every_service_group() {
     assert!(!workers.is_empty(), "nginx had worker processes");
     assert_eq!(report(&run_folder(&out))["status"], "interrupted");
     let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn a_list_of_workers_runs_one_variant_each_and_compares_them() {
+    let out = out_dir("passthrough-variants");
+    let mut args = vec![
+        "run",
+        PASSTHROUGH,
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "topology.workers=[1, 2]",
+    ];
+    args.extend(quick());
+    let run = scenario(&args);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let base = std::fs::read_dir(out.join("nginx-passthrough"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for variant in ["workers-1", "workers-2"] {
+        let r = report(&base.join(variant));
+        assert_eq!(r["status"], "complete", "{variant}");
+        assert_eq!(
+            r["scenario"]["resolved"]["topology"]["workers"],
+            variant[8..].parse::<u64>().unwrap()
+        );
+    }
+    let md = std::fs::read_to_string(base.join("variants.md")).unwrap();
+    assert!(md.contains("| 4 | workers-2 |"), "{md}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(base.join("variants.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["variants"].as_array().unwrap().len(), 2);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn plan_shows_every_variant() {
+    let out = scenario(&["plan", "scenarios/mlflow-tracking.toml"]);
+    let shown = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        shown.contains("=== variant `tracking-off` ===")
+            && shown.contains("=== variant `tracking-on` ===")
+    );
+    assert!(
+        shown.contains("\"usage_tracking\": false") && shown.contains("\"usage_tracking\": true"),
+        "{shown}"
+    );
 }

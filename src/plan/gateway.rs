@@ -201,15 +201,7 @@ pub fn expand(
     }
 
     // The database.
-    let database = t.database.clone().or_else(|| {
-        profile.databases.keys().next().map(|k| {
-            if k == "postgres" {
-                Database::Postgres
-            } else {
-                Database::Sqlite
-            }
-        })
-    });
+    let database = profile.database(t.database.as_ref());
     let database_uri = match &database {
         None => None,
         Some(Database::Url(url)) => Some(url.clone()),
@@ -318,11 +310,27 @@ pub fn expand(
     headers.extend(auth_header.clone());
 
     let mut setup = Vec::new();
+    let mut captured = Map::new();
     for call in &profile.setup {
         if let Some(when) = &call.when {
             if !r.truthy(&format!("setup `{}` when", call.name), when, &ctx)? {
                 continue;
             }
+        }
+        let mut with_captured = ctx.clone();
+        insert(
+            &mut with_captured,
+            "captured",
+            Value::Object(captured.clone()),
+        );
+        let preview = match &call.body {
+            Some(body) => {
+                Some(r.render(&format!("setup `{}` body", call.name), body, &with_captured)?)
+            }
+            None => None,
+        };
+        for name in call.capture.keys() {
+            captured.insert(name.clone(), json!(format!("@captured.{name}")));
         }
         let mut call_headers = vec![("content-type".to_string(), "application/json".to_string())];
         call_headers.extend(auth_header.clone());
@@ -335,6 +343,7 @@ pub fn expand(
             ),
             headers: call_headers,
             body: call.body.clone(),
+            preview,
             capture: call.capture.clone(),
         });
     }

@@ -130,6 +130,9 @@ pub struct SetupStep {
     pub headers: Vec<(String, String)>,
     /// The body template, rendered when the call is made.
     pub body: Option<String>,
+    /// The body as planned, with `@captured.NAME` for values taken from
+    /// earlier answers.
+    pub preview: Option<String>,
     pub capture: IndexMap<String, String>,
 }
 
@@ -407,14 +410,7 @@ pub fn hide(text: &str, secrets: &[String]) -> String {
 /// Replace secrets in every string of a JSON value.
 pub fn redact_secrets(value: &mut serde_json::Value, secrets: &[String]) {
     match value {
-        serde_json::Value::String(s) => {
-            if secrets
-                .iter()
-                .any(|x| !x.is_empty() && s.contains(x.as_str()))
-            {
-                *s = hide(s, secrets);
-            }
-        }
+        serde_json::Value::String(s) => *s = hide(s, secrets),
         serde_json::Value::Array(items) => {
             items.iter_mut().for_each(|v| redact_secrets(v, secrets))
         }

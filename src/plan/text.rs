@@ -120,7 +120,7 @@ impl Display for Plan {
             writeln!(out, "Setup calls, once everything is ready:")?;
             for (i, c) in self.setup.iter().enumerate() {
                 writeln!(out, "  {}. {}: {} {}", i + 1, c.name, c.method, c.url)?;
-                if let Some(body) = &c.body {
+                if let Some(body) = &c.preview {
                     writeln!(
                         out,
                         "     body: {}",

@@ -418,29 +418,7 @@ impl Comparison {
 
     /// Aligned plain text for the terminal.
     pub fn render_text(&self) -> String {
-        let header: Vec<String> = Self::header().into_iter().map(String::from).collect();
         let rows: Vec<Vec<String>> = self.levels.iter().map(|l| self.cells(l, |_| "")).collect();
-        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-        for row in &rows {
-            for (w, c) in widths.iter_mut().zip(row) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-        let line = |cells: &[String]| {
-            cells
-                .iter()
-                .zip(&widths)
-                .enumerate()
-                .map(|(i, (c, w))| {
-                    if i + 1 == cells.len() {
-                        c.clone()
-                    } else {
-                        format!("{c:>w$}")
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("  ")
-        };
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -453,10 +431,7 @@ impl Comparison {
         for n in &self.notes {
             let _ = writeln!(out, "note: {n}");
         }
-        let _ = writeln!(out, "{}", line(&header));
-        for row in &rows {
-            let _ = writeln!(out, "{}", line(row));
-        }
+        out.push_str(&super::terminal::aligned(&Self::header(), &rows, true));
         for (g, text) in self.findings() {
             let _ = writeln!(out, "{} {text}", g.word());
         }

@@ -21,28 +21,14 @@ impl Exporter for Markdown {
             let _ = writeln!(out, "> **Stopped early:** {e}\n");
         }
         let (header, rows) = level_table(r);
-        let _ = writeln!(out, "| {} |", header.join(" | "));
-        let _ = writeln!(out, "|{}", "---:|".repeat(header.len()));
-        for row in rows {
-            let _ = writeln!(out, "| {} |", row.join(" | "));
-        }
+        out.push_str(&pipe_table(&header, &rows));
         if !r.overhead.is_empty() {
             let _ = writeln!(
                 out,
-                "\n**Overhead vs baseline** (gateway minus fake upstream direct, ms)\n"
+                "\n**Overhead vs baseline** (gateway minus fake upstream direct)\n"
             );
-            let _ = writeln!(out, "| concurrency | p50 | p95 | p99 | throughput vs baseline |\n|---:|---:|---:|---:|---:|");
-            for o in &r.overhead {
-                let _ = writeln!(
-                    out,
-                    "| {} | {:+.2} | {:+.2} | {:+.2} | {:.0}% |",
-                    o.concurrency,
-                    o.p50_ms,
-                    o.p95_ms,
-                    o.p99_ms,
-                    o.rps_ratio * 100.0
-                );
-            }
+            let (header, rows) = super::overhead_table(r);
+            out.push_str(&pipe_table(&header, &rows));
         }
         let analysis = super::ceiling::Analysis::of(r);
         let lines: Vec<String> = [analysis.ceiling_line(), analysis.efficiency_line()]
@@ -70,6 +56,19 @@ impl Exporter for Markdown {
         );
         out
     }
+}
+
+/// A Markdown table, numbers right-aligned.
+pub(crate) fn pipe_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = format!(
+        "| {} |\n|{}\n",
+        header.join(" | "),
+        "---:|".repeat(header.len())
+    );
+    for row in rows {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
+    out
 }
 
 fn capitalise(s: &str) -> String {

@@ -9,9 +9,10 @@ mod csv;
 pub mod html;
 mod json;
 mod junit;
-mod markdown;
+pub(crate) mod markdown;
 pub mod svg;
 pub mod terminal;
+pub mod variants;
 
 use std::path::{Path, PathBuf};
 
@@ -265,6 +266,31 @@ pub(crate) fn level_table(report: &Report) -> (Vec<&'static str>, Vec<Vec<String
                 format!("{max:.2}"),
                 l.errors.to_string(),
                 format!("{:.2}%", l.error_rate.mean * 100.0),
+            ]
+        })
+        .collect();
+    (header, rows)
+}
+
+/// Gateway minus baseline per level, shared by the terminal and Markdown.
+pub(crate) fn overhead_table(report: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let header = vec![
+        "concurrency",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "throughput vs baseline",
+    ];
+    let rows = report
+        .overhead
+        .iter()
+        .map(|o| {
+            vec![
+                o.concurrency.to_string(),
+                format!("{:+.2}", o.p50_ms),
+                format!("{:+.2}", o.p95_ms),
+                format!("{:+.2}", o.p99_ms),
+                format!("{:.0}%", o.rps_ratio * 100.0),
             ]
         })
         .collect();

@@ -4,36 +4,49 @@ use std::fmt::Write;
 
 use super::{level_table, outcome_word, Report};
 
-/// Render the summary table and verdicts as aligned plain text.
-pub fn render(r: &Report) -> String {
-    let (header, rows) = level_table(r);
+/// A table as plain text, each column right-aligned to its widest cell
+/// (with `last_left`, the last column is left as it is: free text).
+pub fn aligned(header: &[&str], rows: &[Vec<String>], last_left: bool) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: Vec<String>| {
+    let line = |cells: Vec<&str>| {
+        let n = cells.len();
         cells
             .iter()
             .zip(&widths)
-            .map(|(c, w)| format!("{c:>w$}"))
+            .enumerate()
+            .map(|(i, (c, w))| {
+                if last_left && i + 1 == n {
+                    c.to_string()
+                } else {
+                    format!("{c:>w$}")
+                }
+            })
             .collect::<Vec<_>>()
             .join("  ")
     };
+    let mut out = line(header.to_vec());
+    out.push('\n');
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+        out.push('\n');
+    }
+    out
+}
+
+/// Render the summary table and verdicts as aligned plain text.
+pub fn render(r: &Report) -> String {
+    let (header, rows) = level_table(r);
     let mut out = String::new();
     let _ = writeln!(out, "\n{}: {}", r.scenario.name, outcome_word(r));
     if let Some(e) = &r.error {
         let _ = writeln!(out, "stopped early: {e}");
     }
-    let _ = writeln!(
-        out,
-        "{}",
-        line(header.iter().map(|h| h.to_string()).collect())
-    );
-    for row in rows {
-        let _ = writeln!(out, "{}", line(row));
-    }
+    out.push_str(&aligned(&header, &rows, false));
     let busiest: Vec<String> = r
         .levels
         .iter()
@@ -68,17 +81,8 @@ pub fn render(r: &Report) -> String {
             out,
             "overhead vs baseline (gateway minus fake upstream direct):"
         );
-        for o in &r.overhead {
-            let _ = writeln!(
-                out,
-                "  c={:<5} p50 {:+.2} ms  p95 {:+.2} ms  p99 {:+.2} ms  throughput {:.0}% of baseline",
-                o.concurrency,
-                o.p50_ms,
-                o.p95_ms,
-                o.p99_ms,
-                o.rps_ratio * 100.0
-            );
-        }
+        let (header, rows) = super::overhead_table(r);
+        out.push_str(&aligned(&header, &rows, false));
     }
     let analysis = super::ceiling::Analysis::of(r);
     for text in [analysis.ceiling_line(), analysis.efficiency_line()]

@@ -19,6 +19,9 @@ pub fn check(s: &ScenarioFile, dir: &Path) -> Vec<Problem> {
     check_request(s, dir, &mut out);
     check_topology(s, &mut out);
     check_thresholds(&s.assertions, "assert", &s.load.concurrency, true, &mut out);
+    for (key, message) in s.upstream.validate() {
+        out.push(Problem::new(format!("upstream.{key}"), message));
+    }
     for (i, format) in s.report.formats.iter().enumerate() {
         if !FORMATS.contains(&format.as_str()) {
             let p = Problem::new(

@@ -9,6 +9,7 @@ pub mod model;
 pub mod profile;
 pub mod template;
 pub mod tree;
+pub mod variants;
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,8 @@ pub struct Scenario {
     pub file: PathBuf,
     /// `scenario.name`, or the file's stem.
     pub name: String,
+    /// Which variant of the file this is, when it has variants.
+    pub variant: Option<String>,
     pub model: ScenarioFile,
     /// The template's name as shown in plans (a path, or `built-in:openai-chat`).
     pub template: String,
@@ -35,25 +38,70 @@ pub struct Scenario {
 }
 
 /// Read and check the scenario at `path` with `--set` overrides applied.
+/// A file with variants must be loaded with [`load_variants`].
 pub fn load(path: &Path, sets: &[String]) -> Result<Scenario, Diagnostics> {
+    let mut all = load_variants(path, sets)?;
+    Ok(all.remove(0))
+}
+
+/// Read and check the scenario at `path`: one [`Scenario`] per variant
+/// (`[variants.NAME]` tables, and lists in `topology.workers` or
+/// `topology.instances`), or just one when it has none.
+pub fn load_variants(path: &Path, sets: &[String]) -> Result<Vec<Scenario>, Diagnostics> {
     let mut sources = Sources::default();
     let mut problems = Vec::new();
-    let tree = match read_tree(path, &mut sources, &mut Vec::new()) {
-        Ok(tree) => Some(tree),
+    let base = match read_tree(path, &mut sources, &mut Vec::new()) {
+        Ok(tree) => tree,
         Err(problem) => {
-            problems.push(*problem);
-            None
+            return Err(Diagnostics {
+                sources,
+                problems: vec![*problem],
+            })
         }
     };
-    let Some(mut tree) = tree else {
-        return Err(Diagnostics { sources, problems });
-    };
+    let mut overrides = Vec::new();
     for set in sets {
-        if let Err(problem) = apply_set(&mut tree, set, &mut sources) {
-            problems.push(problem);
+        match parse_set(set, &mut sources) {
+            Ok(o) => overrides.push(o),
+            Err(problem) => problems.push(problem),
         }
     }
-    let (model, found) = de::from_tree::<ScenarioFile>(&tree);
+    let trees = match variants::expand(base, &overrides) {
+        Ok(trees) => trees,
+        Err(found) => {
+            problems.extend(found);
+            return Err(Diagnostics { sources, problems });
+        }
+    };
+    let mut scenarios = Vec::new();
+    for (variant, tree) in trees {
+        let (scenario, found) = finish(path, variant, &tree, &mut sources);
+        for p in found {
+            let seen = problems.iter().any(|q: &Problem| {
+                q.key == p.key && q.message == p.message && q.origin == p.origin
+            });
+            if !seen {
+                problems.push(p);
+            }
+        }
+        scenarios.extend(scenario);
+    }
+    if problems.is_empty() {
+        Ok(scenarios)
+    } else {
+        Err(Diagnostics { sources, problems })
+    }
+}
+
+/// Deserialize and check one variant's tree.
+fn finish(
+    path: &Path,
+    variant: Option<String>,
+    tree: &Node,
+    sources: &mut Sources,
+) -> (Option<Scenario>, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let (model, found) = de::from_tree::<ScenarioFile>(tree);
     problems.extend(found);
     // Check what deserialized even when some keys were bad, so one pass
     // reports type errors and missing files together.
@@ -62,7 +110,7 @@ pub fn load(path: &Path, sets: &[String]) -> Result<Scenario, Diagnostics> {
         let mut checked = check::check(&model, &dir);
         let profile = match &model.topology.gateway {
             None => None,
-            Some(name) => match profile::load(name, &dir, &mut sources) {
+            Some(name) => match profile::load(name, &dir, sources) {
                 Ok(p) => {
                     checked.extend(check::check_gateway(&model, &p.0));
                     Some(p)
@@ -73,7 +121,7 @@ pub fn load(path: &Path, sets: &[String]) -> Result<Scenario, Diagnostics> {
                 }
             },
         };
-        let bodies = match template::render_all(&model, &dir, &mut sources) {
+        let bodies = match template::render_all(&model, &dir, sources) {
             Ok(r) => Some(r),
             Err(found) => {
                 checked.extend(found);
@@ -93,16 +141,14 @@ pub fn load(path: &Path, sets: &[String]) -> Result<Scenario, Diagnostics> {
         Some(Scenario {
             file: path.to_path_buf(),
             name,
+            variant: variant.clone(),
             model,
             template,
             bodies,
             profile,
         })
     });
-    match scenario {
-        Some(s) if problems.is_empty() => Ok(s),
-        _ => Err(Diagnostics { sources, problems }),
-    }
+    (scenario, problems)
 }
 
 /// Read `path` into a tree, merging the bases named by `extends` under it.
@@ -180,8 +226,21 @@ fn bad_extends(found: &str, origin: &Origin) -> Box<Problem> {
     )
 }
 
-/// Apply one `--set key.path=value` to the tree.
-fn apply_set(tree: &mut Node, set: &str, sources: &mut Sources) -> Result<(), Problem> {
+/// One `--set key.path=value`, parsed once and applied to every variant.
+pub struct Override {
+    pub path: KeyPath,
+    pub value: Node,
+    pub key: Origin,
+}
+
+impl Override {
+    pub fn apply(&self, tree: &mut Node) -> Result<(), Problem> {
+        tree.set(&self.path, self.value.clone(), self.key.clone())
+            .map_err(|e| Problem::new(self.path.to_string(), e).at(Some(self.key.clone())))
+    }
+}
+
+fn parse_set(set: &str, sources: &mut Sources) -> Result<Override, Problem> {
     let id = sources.add("--set", set.to_string());
     let whole = Origin {
         source: id,
@@ -198,13 +257,14 @@ fn apply_set(tree: &mut Node, set: &str, sources: &mut Sources) -> Result<(), Pr
             .at(Some(whole))
             .label("write dotted keys, e.g. load.requests"));
     };
-    let value = tree::parse_value(sources, id, eq + 1..set.len());
-    let key_origin = Origin {
-        source: id,
-        span: 0..eq,
-    };
-    tree.set(&path, value, key_origin.clone())
-        .map_err(|e| Problem::new(path.to_string(), e).at(Some(key_origin)))
+    Ok(Override {
+        path,
+        value: tree::parse_value(sources, id, eq + 1..set.len()),
+        key: Origin {
+            source: id,
+            span: 0..eq,
+        },
+    })
 }
 
 /// Find a file named in a scenario: relative to the scenario's folder, then

@@ -160,6 +160,22 @@ pub struct ProfileRequest {
     pub overhead_headers: Vec<String>,
 }
 
+impl Profile {
+    /// The database a run uses: the scenario's, else the first the profile lists.
+    pub fn database(
+        &self,
+        chosen: Option<&super::model::Database>,
+    ) -> Option<super::model::Database> {
+        use super::model::Database;
+        chosen.cloned().or_else(|| {
+            self.databases.keys().next().map(|k| match k.as_str() {
+                "postgres" => Database::Postgres,
+                _ => Database::Sqlite,
+            })
+        })
+    }
+}
+
 /// Find a profile by name (`templates/gateways/NAME.toml`) or path, and read it.
 pub fn load(
     name: &str,

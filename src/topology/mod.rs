@@ -33,7 +33,11 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
+    /// Also makes this process a child subreaper: a service's grandchildren
+    /// that outlive their parent come back to us, not to init, so teardown
+    /// can still find them.
     pub fn new(log_dir: &Path) -> Supervisor {
+        let _ = nix::sys::prctl::set_child_subreaper(true);
         Supervisor {
             log_dir: log_dir.to_path_buf(),
             running: Vec::new(),
@@ -161,8 +165,8 @@ impl Supervisor {
         }
     }
 
-    /// Each running service's name and process group (for resource sampling).
-    pub fn groups(&self) -> Vec<(String, i32)> {
+    /// Each running service's name and pid, the root of its process tree (for sampling).
+    pub fn roots(&self) -> Vec<(String, i32)> {
         self.running
             .iter()
             .map(|r| (r.name.clone(), r.child.id() as i32))
@@ -188,17 +192,54 @@ impl Supervisor {
     /// group, then SIGKILL after a grace period.
     pub async fn stop_all(&mut self) {
         while let Some(mut r) = self.running.pop() {
-            let group = Pid::from_raw(r.child.id() as i32);
+            let tracked: Vec<i32> = self
+                .running
+                .iter()
+                .map(|o| o.child.id() as i32)
+                .chain([r.child.id() as i32])
+                .collect();
+            let root = r.child.id() as i32;
+            let group = Pid::from_raw(root);
+            // Processes that left the group (setsid) are found by parentage.
+            let tree = resources::tree_of(root, &resources::read_procs());
             let _ = killpg(group, Signal::SIGTERM);
             let deadline = Instant::now() + r.stop_timeout;
             while Instant::now() < deadline {
-                if matches!(r.child.try_wait(), Ok(Some(_))) && !group_alive(group) {
+                let leader_gone = matches!(r.child.try_wait(), Ok(Some(_)));
+                if leader_gone && !group_alive(group) && !tree.iter().any(|&p| alive(p)) {
                     break;
                 }
+                reap_orphans(&tracked);
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             let _ = killpg(group, Signal::SIGKILL);
+            for &pid in &tree {
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
             let _ = r.child.wait();
+        }
+        reap_orphans(&[]);
+    }
+}
+
+/// Is `pid` running (not a zombie)?
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.rfind(')').is_some_and(|i| !s[i + 2..].starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// Collect the exit status of orphans re-parented to us (we are a
+/// subreaper), leaving alone the children we track ourselves.
+fn reap_orphans(tracked: &[i32]) {
+    use nix::sys::wait::{waitpid, WaitPidFlag};
+    let me = std::process::id() as i32;
+    for p in resources::read_procs()
+        .iter()
+        .filter(|p| p.ppid == me && !tracked.contains(&p.pid))
+    {
+        if !alive(p.pid) {
+            let _ = waitpid(Pid::from_raw(p.pid), Some(WaitPidFlag::WNOHANG));
         }
     }
 }

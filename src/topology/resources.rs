@@ -8,16 +8,16 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 /// One process as read from `/proc/PID/stat`.
-struct Proc {
-    pid: i32,
-    group: i32,
+pub(crate) struct Proc {
+    pub(crate) pid: i32,
+    pub(crate) ppid: i32,
     name: String,
     /// utime + stime, in clock ticks.
     ticks: u64,
     rss_pages: u64,
 }
 
-fn read_procs() -> Vec<Proc> {
+pub(crate) fn read_procs() -> Vec<Proc> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return out;
@@ -36,7 +36,7 @@ fn read_procs() -> Vec<Proc> {
     out
 }
 
-/// Fields of `/proc/PID/stat` after the `(name)`: state is field 3, pgrp 5,
+/// Fields of `/proc/PID/stat` after the `(name)`: state is field 3, ppid 4,
 /// utime 14, stime 15, rss 24 (1-based, as `man proc` numbers them).
 fn parse_stat(pid: i32, stat: &str) -> Option<Proc> {
     let open = stat.find('(')?;
@@ -46,7 +46,7 @@ fn parse_stat(pid: i32, stat: &str) -> Option<Proc> {
     let field = |n: usize| rest.get(n - 3).and_then(|v| v.parse::<u64>().ok());
     Some(Proc {
         pid,
-        group: field(5)? as i32,
+        ppid: field(4)? as i32,
         name,
         ticks: field(14)? + field(15)?,
         rss_pages: field(24)?,
@@ -75,20 +75,34 @@ pub struct ProcessUsage {
     pub cpu_pct_mean: f64,
 }
 
-/// Samples the process groups of the running services.
+/// `root` and every process below it (PostgreSQL's backends leave the
+/// postmaster's process group with setsid, so groups are not enough).
+pub(crate) fn tree_of(root: i32, procs: &[Proc]) -> Vec<i32> {
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(procs.iter().filter(|p| p.ppid == parent).map(|p| p.pid));
+        i += 1;
+    }
+    tree
+}
+
+/// Samples the process trees of the running services.
 pub struct Sampler {
-    groups: Vec<(String, i32)>,
+    roots: Vec<(String, i32)>,
     tick_hz: f64,
     page_mib: f64,
     start: Instant,
     last: Option<(Instant, HashMap<i32, u64>)>,
+    /// Per process: CPU ticks when first seen, name, and its service's root pid.
     first_ticks: HashMap<i32, (u64, String, i32)>,
     usage: Vec<ServiceUsage>,
 }
 
 impl Sampler {
-    /// `groups`: service name and process group id (the service's pid).
-    pub fn new(groups: Vec<(String, i32)>) -> Sampler {
+    /// `roots`: service name and the service's pid (the root of its tree).
+    pub fn new(roots: Vec<(String, i32)>) -> Sampler {
         let tick_hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
             .ok()
             .flatten()
@@ -97,7 +111,7 @@ impl Sampler {
             .ok()
             .flatten()
             .unwrap_or(4096) as f64;
-        let usage = groups
+        let usage = roots
             .iter()
             .map(|(name, _)| ServiceUsage {
                 service: name.clone(),
@@ -105,7 +119,7 @@ impl Sampler {
             })
             .collect();
         let mut sampler = Sampler {
-            groups,
+            roots,
             tick_hz,
             page_mib: page / (1024.0 * 1024.0),
             start: Instant::now(),
@@ -121,16 +135,22 @@ impl Sampler {
     pub fn sample(&mut self) {
         let now = Instant::now();
         let procs = read_procs();
+        let mut owner: HashMap<i32, usize> = HashMap::new();
+        for (i, (_, root)) in self.roots.iter().enumerate() {
+            for pid in tree_of(*root, &procs) {
+                owner.insert(pid, i);
+            }
+        }
         let mut ticks = HashMap::new();
-        let mut per_service = vec![(0u64, 0u64); self.groups.len()];
+        let mut per_service = vec![(0u64, 0u64); self.roots.len()];
         for p in &procs {
-            let Some(i) = self.groups.iter().position(|(_, g)| *g == p.group) else {
+            let Some(&i) = owner.get(&p.pid) else {
                 continue;
             };
             ticks.insert(p.pid, p.ticks);
             self.first_ticks
                 .entry(p.pid)
-                .or_insert((p.ticks, p.name.clone(), p.group));
+                .or_insert((p.ticks, p.name.clone(), self.roots[i].1));
             let before = self
                 .last
                 .as_ref()
@@ -159,7 +179,7 @@ impl Sampler {
             u.cpu_pct_mean = u.cpu_pct.iter().sum::<f64>() / n;
             u.cpu_pct_max = u.cpu_pct.iter().copied().fold(0.0, f64::max);
             u.rss_mib_max = u.rss_mib.iter().copied().fold(0.0, f64::max);
-            let group = self.groups[i].1;
+            let group = self.roots[i].1;
             let mut procs: Vec<ProcessUsage> = self
                 .first_ticks
                 .iter()
@@ -191,7 +211,7 @@ mod tests {
         let stat = "4242 (gunicorn: worker [app]) S 1 4000 4000 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 3 0 100 123456789 2048 18446744073709551615";
         let p = parse_stat(4242, stat).unwrap();
         assert_eq!(p.name, "gunicorn: worker [app]");
-        assert_eq!(p.group, 4000);
+        assert_eq!(p.ppid, 1);
         assert_eq!(p.ticks, 300);
         assert_eq!(p.rss_pages, 2048);
     }
@@ -203,10 +223,7 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id() as i32;
-        // The shell is its own process group leader only if made so; use its pgrp.
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        let group = parse_stat(pid, &stat).unwrap().group;
-        let mut sampler = Sampler::new(vec![("spin".into(), group)]);
+        let mut sampler = Sampler::new(vec![("spin".into(), pid)]);
         std::thread::sleep(std::time::Duration::from_millis(300));
         sampler.sample();
         std::thread::sleep(std::time::Duration::from_millis(300));

@@ -295,6 +295,35 @@ pub fn alive(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// Start `scenario ARGS` in the background and wait until it has started
+/// `services` children and measured for a moment; returns it and their pids.
+pub fn start_run(args: &[&str], services: usize) -> (Child, Vec<u32>) {
+    let child = Command::new(BIN)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let kids = loop {
+        let kids = children_of(child.id());
+        if kids.len() >= services {
+            break kids;
+        }
+        assert!(Instant::now() < deadline, "the run started no services");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Let the step get under way.
+    std::thread::sleep(Duration::from_millis(1500));
+    (child, kids)
+}
+
+/// Send `signal` to `pid`.
+pub fn signal(pid: u32, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
+}
+
 /// Every port the run's services used is free again: nothing was left behind.
 pub fn ports_are_free(r: &serde_json::Value) {
     for s in r["plan"]["services"].as_array().unwrap() {

@@ -1,0 +1,133 @@
+//! Variants side by side: per concurrency level, each variant's throughput
+//! and latency, and how it compares with the first (`variants.md`,
+//! `variants.json` and the terminal).
+
+use std::fmt::Write;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::{outcome_word, Report};
+
+/// One variant's run, as the comparison sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantRun {
+    pub variant: String,
+    pub outcome: String,
+    pub report_dir: PathBuf,
+    pub levels: Vec<crate::metrics::LevelSummary>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overhead: Vec<super::Overhead>,
+}
+
+impl VariantRun {
+    pub fn of(variant: &str, report: &Report, dir: PathBuf) -> VariantRun {
+        VariantRun {
+            variant: variant.to_string(),
+            outcome: outcome_word(report).to_string(),
+            report_dir: dir,
+            levels: report.levels.clone(),
+            overhead: report.overhead.clone(),
+        }
+    }
+}
+
+fn change(value: f64, first: f64) -> String {
+    if first == 0.0 {
+        String::new()
+    } else {
+        format!(" ({:+.0}%)", (value / first - 1.0) * 100.0)
+    }
+}
+
+/// Rows: one per level and variant, with the change against the first variant.
+fn rows(runs: &[VariantRun]) -> Vec<[String; 7]> {
+    let mut levels: Vec<u32> = Vec::new();
+    for run in runs {
+        for l in &run.levels {
+            if !levels.contains(&l.concurrency) {
+                levels.push(l.concurrency);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for c in levels {
+        let first = runs
+            .first()
+            .and_then(|r| r.levels.iter().find(|l| l.concurrency == c));
+        for run in runs {
+            let Some(l) = run.levels.iter().find(|l| l.concurrency == c) else {
+                continue;
+            };
+            let vs = |v: f64, f: fn(&crate::metrics::LevelSummary) -> f64| match first {
+                Some(first) if !std::ptr::eq(first, l) => change(v, f(first)),
+                _ => String::new(),
+            };
+            let overhead = run
+                .overhead
+                .iter()
+                .find(|o| o.concurrency == c)
+                .map_or("".to_string(), |o| format!("{:+.2}", o.p50_ms));
+            out.push([
+                c.to_string(),
+                run.variant.clone(),
+                format!("{:.1}{}", l.rps.mean, vs(l.rps.mean, |l| l.rps.mean)),
+                format!(
+                    "{:.2}{}",
+                    l.p50_ms.mean,
+                    vs(l.p50_ms.mean, |l| l.p50_ms.mean)
+                ),
+                format!(
+                    "{:.2}{}",
+                    l.p99_ms.mean,
+                    vs(l.p99_ms.mean, |l| l.p99_ms.mean)
+                ),
+                format!("{:.2}%", l.error_rate.mean * 100.0),
+                overhead,
+            ]);
+        }
+    }
+    out
+}
+
+const HEADER: [&str; 7] = [
+    "concurrency",
+    "variant",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "error rate",
+    "p50 overhead ms",
+];
+
+/// The comparison as Markdown, for a pull request.
+pub fn markdown(scenario: &str, runs: &[VariantRun]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## `{scenario}`: variants side by side\n");
+    let _ = writeln!(
+        out,
+        "Changes in brackets are against the first variant, `{}`.\n",
+        runs.first().map_or("", |r| r.variant.as_str())
+    );
+    let rows: Vec<Vec<String>> = rows(runs).into_iter().map(Vec::from).collect();
+    out.push_str(&super::markdown::pipe_table(&HEADER, &rows));
+    let _ = writeln!(out);
+    for run in runs {
+        let _ = writeln!(
+            out,
+            "- `{}`: {} ({})",
+            run.variant,
+            run.outcome,
+            run.report_dir.display()
+        );
+    }
+    out
+}
+
+/// The comparison as aligned text for the terminal.
+pub fn text(scenario: &str, runs: &[VariantRun]) -> String {
+    let rows: Vec<Vec<String>> = rows(runs).into_iter().map(Vec::from).collect();
+    let mut out = format!("\n{scenario}: variants side by side (changes against the first)\n");
+    out.push_str(&super::terminal::aligned(&HEADER, &rows, false));
+    out
+}

@@ -11,34 +11,36 @@ use common::{out_dir, outbound, ports_are_free, report, run_folder, scenario_tra
 
 const FILE: &str = "scenarios/llama-stack-scaling.toml";
 
+/// Runs the scenario small under strace; `workers` overrides the file's
+/// list of worker counts (one variant per value) with one count.
 fn small(
     tag: &str,
-    workers: u32,
+    workers: Option<u32>,
     concurrency: &str,
     requests: u64,
-) -> (serde_json::Value, std::path::PathBuf, Vec<String>) {
+) -> (std::path::PathBuf, Vec<String>) {
     let out = out_dir(tag);
     let trace = out.with_extension("strace");
-    let workers = format!("topology.workers={workers}");
     let concurrency = format!("load.concurrency={concurrency}");
     let requests = format!("load.requests={requests}");
-    let (run, outbound) = scenario_traced(
-        &[
-            "run",
-            FILE,
-            "--out",
-            out.to_str().unwrap(),
-            "--set",
-            &workers,
-            "--set",
-            &concurrency,
-            "--set",
-            &requests,
-            "--set",
-            "load.warmup=10",
-        ],
-        &trace,
-    );
+    let out_arg = out.to_str().unwrap().to_string();
+    let mut args = vec![
+        "run",
+        FILE,
+        "--out",
+        &out_arg,
+        "--set",
+        &concurrency,
+        "--set",
+        &requests,
+        "--set",
+        "load.warmup=10",
+    ];
+    let workers = workers.map(|w| format!("topology.workers={w}"));
+    if let Some(w) = &workers {
+        args.extend(["--set", w.as_str()]);
+    }
+    let (run, outbound) = scenario_traced(&args, &trace);
     assert_eq!(
         run.status.code(),
         Some(0),
@@ -46,10 +48,8 @@ fn small(
         text(&run.stderr),
         text(&run.stdout)
     );
-    let dir = run_folder(&out);
-    let r = report(&dir);
     let _ = std::fs::remove_file(&trace);
-    (r, dir, outbound)
+    (run_folder(&out), outbound)
 }
 
 fn gateway_steps(r: &serde_json::Value) -> Vec<&serde_json::Value> {
@@ -63,7 +63,8 @@ fn gateway_steps(r: &serde_json::Value) -> Vec<&serde_json::Value> {
 
 #[test]
 fn llama_stack_one_worker_end_to_end_with_baseline_and_no_outbound_connection() {
-    let (r, dir, outbound) = small("llama-stack-1", 1, "[1, 4]", 150);
+    let (dir, outbound) = small("llama-stack-1", Some(1), "[1, 4]", 150);
+    let r = report(&dir);
     assert_eq!(r["status"], "complete");
     assert!(
         outbound.is_empty(),
@@ -132,30 +133,42 @@ fn llama_stack_one_worker_end_to_end_with_baseline_and_no_outbound_connection() 
 }
 
 #[test]
-fn llama_stack_two_workers_are_two_processes() {
-    // server.workers in the rendered YAML reaches uvicorn: the stack runs as
-    // a parent and 2 worker processes, each sampled for CPU.
-    let (r, dir, outbound) = small("llama-stack-2", 2, "[8]", 200);
+fn llama_stack_worker_variants_are_compared_and_two_workers_are_two_processes() {
+    // The file's `workers = [1, 2]`: one variant per worker count, each with
+    // its baseline, compared side by side.
+    let (dir, outbound) = small("llama-stack-variants", None, "[8]", 150);
     assert!(
         outbound.is_empty(),
         "connections beyond loopback: {outbound:#?}"
     );
-    let steps = gateway_steps(&r);
-    assert_eq!(steps[0]["metrics"]["successes"], 200, "{}", steps[0]);
-    let config = std::fs::read_to_string(dir.join("llama-stack-0.yaml")).unwrap();
-    assert!(config.contains("workers: 2"), "{config}");
-    let stack = steps[0]["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["service"] == "llama-stack-0")
-        .expect("the stack's resources were sampled");
-    let processes = stack["processes"].as_array().unwrap();
-    assert!(
-        processes.len() >= 3,
-        "parent + 2 workers, each with its own CPU: {processes:#?}"
-    );
-    ports_are_free(&r);
+    for workers in [1, 2] {
+        let variant = dir.join(format!("workers-{workers}"));
+        let r = report(&variant);
+        assert_eq!(r["status"], "complete", "workers-{workers}");
+        let steps = gateway_steps(&r);
+        assert_eq!(steps[0]["metrics"]["successes"], 150, "{}", steps[0]);
+        assert_eq!(r["overhead"].as_array().unwrap().len(), 1);
+        // server.workers in the rendered YAML reaches uvicorn: with 2, the
+        // stack runs as a parent and 2 worker processes, each sampled.
+        let config = std::fs::read_to_string(variant.join("llama-stack-0.yaml")).unwrap();
+        assert!(config.contains(&format!("workers: {workers}")), "{config}");
+        let stack = steps[0]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["service"] == "llama-stack-0")
+            .expect("the stack's resources were sampled");
+        let processes = stack["processes"].as_array().unwrap();
+        if workers == 2 {
+            assert!(
+                processes.len() >= 3,
+                "parent + 2 workers, each with its own CPU: {processes:#?}"
+            );
+        }
+        ports_are_free(&r);
+    }
+    let md = std::fs::read_to_string(dir.join("variants.md")).unwrap();
+    assert!(md.contains("workers-1") && md.contains("workers-2"), "{md}");
     let _ = std::fs::remove_dir_all(dir.parent().unwrap().parent().unwrap());
 }
 

@@ -324,3 +324,71 @@ pub fn start_run(args: &[&str], services: usize) -> (Child, Vec<u32>) {
 pub fn signal(pid: u32, signal: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
 }
+
+/// Every port the run's services used is free again: nothing was left behind.
+pub fn ports_are_free(r: &serde_json::Value) {
+    for s in r["plan"]["services"].as_array().unwrap() {
+        let port = s["port"].as_u64().unwrap() as u16;
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+            "service `{}` still holds port {port}",
+            s["name"]
+        );
+    }
+}
+
+/// Runs `scenario ARGS` under `strace -f`, recording every `connect(2)` made
+/// by the tool and by every process it starts (gateways, their workers, the
+/// fake upstream) into `trace`. Returns the output and the connects that went
+/// anywhere but loopback (or a local Unix socket): any such line is an
+/// outbound connection attempt, telemetry or otherwise.
+pub fn scenario_traced(args: &[&str], trace: &Path) -> (Output, Vec<String>) {
+    let strace = ["/usr/bin/strace", "/bin/strace", "/usr/local/bin/strace"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("`strace` not found (it proves no outbound connection): apt-get install -y strace");
+    let trace_arg = trace.display().to_string();
+    let mut argv = vec![
+        "-f",
+        // Stop only at connect(2), so the gateway runs at full speed.
+        "--seccomp-bpf",
+        "-qq",
+        "-e",
+        "trace=connect",
+        "-e",
+        "signal=none",
+        "-o",
+        &trace_arg,
+        BIN,
+    ];
+    argv.extend(args);
+    let out = Command::new(strace)
+        .args(&argv)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run scenario under strace");
+    let log = std::fs::read_to_string(trace).expect("strace wrote its log");
+    assert!(
+        log.contains("connect("),
+        "strace recorded no connect at all: is tracing working?\n{log}"
+    );
+    let outbound = outbound(&log);
+    (out, outbound)
+}
+
+/// The `connect(2)` lines of an strace log that went anywhere but loopback
+/// (IPv4 127/8, IPv6 ::1) or a local socket (Unix, netlink).
+pub fn outbound(strace_log: &str) -> Vec<String> {
+    strace_log
+        .lines()
+        .filter(|l| l.contains("connect("))
+        .filter(|l| {
+            if l.contains("AF_INET6") {
+                !l.contains("\"::1\"") && !l.contains("\"::ffff:127.")
+            } else {
+                l.contains("AF_INET") && !l.contains("inet_addr(\"127.")
+            }
+        })
+        .map(str::to_string)
+        .collect()
+}

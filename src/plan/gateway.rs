@@ -138,7 +138,10 @@ pub fn expand(
     }
     let mut ctx = json!({
         "run_dir": run_dir,
-        "profile_dir": profile_path.parent().unwrap_or(Path::new(".")),
+        "profile_dir": profile_path
+            .parent()
+            .and_then(|d| d.canonicalize().ok())
+            .unwrap_or_else(|| PathBuf::from(".")),
         "upstream": { "url": upstream_url },
         "instances": t.instances,
         "workers": t.workers,

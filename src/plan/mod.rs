@@ -323,7 +323,9 @@ pub fn build(s: &Scenario, exe: &str, run_dir: &Path) -> Result<Plan, PlanError>
                     );
                     let t = target(url, gateway_headers, g.overhead_headers.clone());
                     services.extend(g.services.clone());
-                    gateway = Some((g, format!("{upstream_url}{UPSTREAM_PATH}")));
+                    let baseline_path =
+                        m.topology.baseline_path.as_deref().unwrap_or(UPSTREAM_PATH);
+                    gateway = Some((g, format!("{upstream_url}{baseline_path}")));
                     t
                 }
             }

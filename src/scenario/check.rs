@@ -192,6 +192,7 @@ fn check_topology(s: &ScenarioFile, out: &mut Vec<Problem>) {
             ("auth", t.auth.is_some()),
             ("options", !t.options.is_empty()),
             ("baseline", t.baseline),
+            ("baseline_path", t.baseline_path.is_some()),
         ];
         for (key, set) in needs_gateway {
             if set {
@@ -204,6 +205,15 @@ fn check_topology(s: &ScenarioFile, out: &mut Vec<Problem>) {
                 );
             }
         }
+    }
+    if let Some(path) = t.baseline_path.as_ref().filter(|p| !p.starts_with('/')) {
+        out.push(
+            Problem::new(
+                "topology.baseline_path",
+                format!("path `{path}` must start with `/`"),
+            )
+            .label(format!("write \"/{path}\"")),
+        );
     }
     if t.instances == 0 {
         out.push(Problem::new(

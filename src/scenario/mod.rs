@@ -273,7 +273,16 @@ pub fn resolve_path(dir: &Path, name: &Path) -> Option<PathBuf> {
     if name.is_absolute() {
         return name.exists().then(|| name.to_path_buf());
     }
-    dir.ancestors()
+    // `scenarios/x.toml` has the parent `scenarios`, `x.toml` an empty one:
+    // walk up from the absolute folder so both reach the folders above.
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let absolute = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    absolute
+        .ancestors()
         .map(|d| d.join(name))
         .find(|candidate| candidate.exists())
 }

@@ -68,6 +68,9 @@ pub struct Topology {
     /// what the gateway adds.
     #[serde(default)]
     pub baseline: bool,
+    /// Path on the fake upstream the baseline goes to; default
+    /// `/v1/chat/completions` (a mock route's path for non-LLM APIs).
+    pub baseline_path: Option<String>,
     /// First port for the services this tool starts (then +1, +2, …);
     /// unset: free ports are picked and shown in the plan.
     pub base_port: Option<u16>,
@@ -89,6 +92,7 @@ impl Default for Topology {
             auth: None,
             options: IndexMap::new(),
             baseline: false,
+            baseline_path: None,
             base_port: None,
         }
     }

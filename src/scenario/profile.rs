@@ -149,8 +149,8 @@ fn default_method() -> String {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileRequest {
-    /// Path benchmarked on the gateway (the scenario's `request.path` is
-    /// for the fake upstream).
+    /// Path benchmarked on the gateway; a scenario's `request.path`, when
+    /// set, replaces it.
     pub path: Option<String>,
     /// Extra request headers (values are templates).
     #[serde(default)]

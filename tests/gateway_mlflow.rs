@@ -5,19 +5,7 @@
 
 mod common;
 
-use common::{out_dir, report, run_folder, scenario, text};
-
-/// Every port the run's services used is free again: nothing was left behind.
-fn ports_are_free(r: &serde_json::Value) {
-    for s in r["plan"]["services"].as_array().unwrap() {
-        let port = s["port"].as_u64().unwrap() as u16;
-        assert!(
-            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
-            "service `{}` still holds port {port}",
-            s["name"]
-        );
-    }
-}
+use common::{out_dir, ports_are_free, report, run_folder, scenario, strings, text};
 
 fn small(file: &str, tag: &str, extra: &[&str]) -> (std::process::Output, std::path::PathBuf) {
     let out = out_dir(tag);
@@ -70,12 +58,7 @@ fn mlflow_single_sqlite_end_to_end() {
         let own = &s["metrics"]["gateway_overhead_ms"];
         assert_eq!(own["count"], 100, "every answer carried the header: {own}");
         assert!(own["p50"].as_f64().unwrap() < p50, "{own}");
-        let services: Vec<&str> = s["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|u| u["service"].as_str().unwrap())
-            .collect();
+        let services = strings(&s["resources"], "service");
         assert_eq!(services, ["upstream", "mlflow-0"]);
     }
     assert_eq!(r["overhead"].as_array().unwrap().len(), 2);
@@ -125,12 +108,7 @@ fn mlflow_basic_auth_and_postgres_end_to_end() {
     );
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
     let r = report(&run_folder(&out));
-    let services: Vec<&str> = r["plan"]["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let services = strings(&r["plan"]["services"], "name");
     assert_eq!(services, ["upstream", "postgres", "mlflow-0"]);
     assert_eq!(r["steps"][1]["metrics"]["successes"], 100);
     ports_are_free(&r);

@@ -81,7 +81,7 @@ fn check_flavour(dir: &Path, flavour: &str) {
     let home = get("PF_HOME_DIRECTORY").expect("PF_HOME_DIRECTORY is set");
     let pf_yaml = std::fs::read_to_string(Path::new(&home).join("pf.yaml")).unwrap();
     assert!(pf_yaml.contains("enabled: false"), "{pf_yaml}");
-    assert!(Path::new(&home).starts_with(&dir), "{home} outside {dir:?}");
+    assert!(Path::new(&home).starts_with(dir), "{home} outside {dir:?}");
 
     ports_are_free(&r);
 }

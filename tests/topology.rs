@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{alive, children_of, out_dir, report, run_folder, scenario, signal, start_run, text};
+use common::{
+    alive, children_of, out_dir, report, run_folder, scenario, signal, start_run, strings, text,
+};
 use nix::sys::signal::Signal;
 
 const PASSTHROUGH: &str = "scenarios/nginx-passthrough.toml";
@@ -33,12 +35,7 @@ fn a_config_only_gateway_runs_with_baseline_overhead_and_resources() {
     let dir = run_folder(&out);
     let r = report(&dir);
     assert_eq!(r["status"], "complete");
-    let services: Vec<&str> = r["plan"]["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let services = strings(&r["plan"]["services"], "name");
     assert_eq!(services, ["upstream", "nginx-passthrough-0"]);
     let steps = r["steps"].as_array().unwrap();
     assert_eq!(
@@ -49,12 +46,7 @@ fn a_config_only_gateway_runs_with_baseline_overhead_and_resources() {
     assert_eq!(steps.iter().filter(|s| s["baseline"] == true).count(), 2);
     for s in steps {
         assert_eq!(s["metrics"]["successes"], 60, "{s}");
-        let names: Vec<&str> = s["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|u| u["service"].as_str().unwrap())
-            .collect();
+        let names = strings(&s["resources"], "service");
         assert_eq!(names, ["upstream", "nginx-passthrough-0"]);
     }
     let overhead = r["overhead"].as_array().unwrap();

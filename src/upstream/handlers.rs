@@ -208,12 +208,10 @@ async fn generate(
         Ok(r) => r,
         Err(e) => return Ok(bad_json(e)),
     };
-    let seq = s.seq.fetch_add(1, Ordering::Relaxed);
-    let mut rng = request_rng(s.seed, seq);
-    let fault = s.faults.pick(&mut rng);
-    if let Some(answer) = inject(s, reset, fault).await {
-        return answer;
-    }
+    let (seq, mut rng, fault) = match draw(s, reset).await {
+        Ok(drawn) => drawn,
+        Err(answer) => return answer,
+    };
     let truncated = fault == Some(Fault::Truncated);
     let tokens = request.completion_tokens(s.completion_tokens);
     let prompt_tokens = request.prompt_tokens();
@@ -292,12 +290,10 @@ async fn embeddings(
         Ok(r) => r,
         Err(e) => return Ok(bad_json(e)),
     };
-    let seq = s.seq.fetch_add(1, Ordering::Relaxed);
-    let mut rng = request_rng(s.seed, seq);
-    let fault = s.faults.pick(&mut rng);
-    if let Some(answer) = inject(s, reset, fault).await {
-        return answer;
-    }
+    let (_, mut rng, fault) = match draw(s, reset).await {
+        Ok(drawn) => drawn,
+        Err(answer) => return answer,
+    };
     let delay = s.request_delay.sample(&mut rng);
     let prompt_tokens = request.input.chars.tokens();
     let dims = request
@@ -323,6 +319,21 @@ async fn embeddings(
 
 /// The answer for an error-status, hang or reset fault; `None` to answer normally
 /// (no fault, or a truncation, which the caller applies).
+/// Number a model request, seed its randomness and draw its fault; an
+/// injected fault is answered here (`Err`).
+async fn draw(
+    s: &Shared,
+    reset: &AtomicBool,
+) -> Result<(u64, rand::rngs::SmallRng, Option<Fault>), Answer> {
+    let seq = s.seq.fetch_add(1, Ordering::Relaxed);
+    let mut rng = request_rng(s.seed, seq);
+    let fault = s.faults.pick(&mut rng);
+    match inject(s, reset, fault).await {
+        Some(answer) => Err(answer),
+        None => Ok((seq, rng, fault)),
+    }
+}
+
 async fn inject(s: &Shared, reset: &AtomicBool, fault: Option<Fault>) -> Option<Answer> {
     let fault = fault?;
     s.counters.fault(fault);

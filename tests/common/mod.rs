@@ -325,6 +325,20 @@ pub fn signal(pid: u32, signal: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
 }
 
+/// The `key` string of every element of the JSON array `list`
+/// (service names in a plan, services sampled in a step, …).
+pub fn strings<'a>(list: &'a serde_json::Value, key: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .map(|e| {
+            e[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("no `{key}` in {e}"))
+        })
+        .collect()
+}
+
 /// Every port the run's services used is free again: nothing was left behind.
 pub fn ports_are_free(r: &serde_json::Value) {
     for s in r["plan"]["services"].as_array().unwrap() {

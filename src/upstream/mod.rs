@@ -13,6 +13,7 @@ mod delay;
 mod faults;
 mod handlers;
 mod openai;
+pub mod process;
 pub mod server;
 pub mod stats;
 pub mod timer;

@@ -315,35 +315,11 @@ fn run_command(args: RunArgs) -> ExitCode {
                     Status::Failed | Status::Running => ERROR,
                 };
                 code = code.max(this);
-                let mut regression = None;
-                if let Some((base, base_path)) = &baseline {
-                    let current_path = outcome.dir.join("report.json");
-                    let c = compare::compare(
-                        base,
-                        base_path,
-                        r,
-                        &current_path,
-                        &compare::thresholds_of(r),
-                    );
-                    let text = c.render_text();
-                    if args.json {
-                        eprint!("\n{text}");
-                    } else {
-                        print!("\n{text}");
-                    }
-                    let md = outcome.dir.join("compare.md");
-                    if let Err(e) = std::fs::write(&md, c.render_markdown()) {
-                        eprintln!("error: cannot write {}: {e}", md.display());
-                        code = code.max(ERROR);
-                    }
-                    if c.grade == Grade::Fail {
-                        code = code.max(FAILED);
-                    }
-                    regression = Some(serde_json::json!({
-                        "grade": c.grade,
-                        "failing_levels": c.failing_levels(),
-                    }));
-                }
+                let regression = baseline.as_ref().map(|(base, base_path)| {
+                    let (summary, this) = regression_check(base, base_path, &outcome, args.json);
+                    code = code.max(this);
+                    summary
+                });
                 if let Some(v) = &scenario.variant {
                     variant_runs.push(report::variants::VariantRun::of(v, r, outcome.dir.clone()));
                 }
@@ -477,6 +453,41 @@ fn report_command(args: ReportArgs) -> ExitCode {
         None => print!("{text}"),
     }
     ExitCode::SUCCESS
+}
+
+/// `run --baseline`: compare the run with the baseline report, print it,
+/// write `compare.md`; returns the JSON summary and the exit code it adds.
+fn regression_check(
+    base: &Report,
+    base_path: &Path,
+    outcome: &run::Outcome,
+    json: bool,
+) -> (serde_json::Value, u8) {
+    let r = &outcome.report;
+    let c = compare::compare(
+        base,
+        base_path,
+        r,
+        &outcome.dir.join("report.json"),
+        &compare::thresholds_of(r),
+    );
+    let text = c.render_text();
+    if json {
+        eprint!("\n{text}");
+    } else {
+        print!("\n{text}");
+    }
+    let mut code = 0;
+    let md = outcome.dir.join("compare.md");
+    if let Err(e) = std::fs::write(&md, c.render_markdown()) {
+        eprintln!("error: cannot write {}: {e}", md.display());
+        code = ERROR;
+    }
+    if c.grade == Grade::Fail {
+        code = code.max(FAILED);
+    }
+    let summary = serde_json::json!({ "grade": c.grade, "failing_levels": c.failing_levels() });
+    (summary, code)
 }
 
 /// With variants: the side-by-side comparison, printed and written as

@@ -7,7 +7,9 @@
 
 mod common;
 
-use common::{out_dir, outbound, ports_are_free, report, run_folder, scenario_traced, text};
+use common::{
+    env_of, out_dir, outbound, ports_are_free, report, run_folder, scenario_traced, text,
+};
 
 const FILE: &str = "scenarios/llama-stack-scaling.toml";
 
@@ -114,20 +116,9 @@ fn llama_stack_one_worker_end_to_end_with_baseline_and_no_outbound_connection() 
     // environment cannot reach the stack.
     let service = &r["plan"]["services"][1];
     assert_eq!(service["name"], "llama-stack-0");
-    let env: Vec<(String, String)> = service["env"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|kv| {
-            (
-                kv[0].as_str().unwrap().into(),
-                kv[1].as_str().unwrap().into(),
-            )
-        })
-        .collect();
-    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    assert_eq!(get("OTEL_EXPORTER_OTLP_ENDPOINT"), Some(""));
-    assert_eq!(get("LLAMA_STACK_LOG_FORMAT"), Some("json"));
+    let get = |k: &str| env_of(service, k);
+    assert_eq!(get("OTEL_EXPORTER_OTLP_ENDPOINT").as_deref(), Some(""));
+    assert_eq!(get("LLAMA_STACK_LOG_FORMAT").as_deref(), Some("json"));
     ports_are_free(&r);
     let _ = std::fs::remove_dir_all(dir.parent().unwrap().parent().unwrap());
 }

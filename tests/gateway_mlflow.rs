@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{out_dir, ports_are_free, report, run_folder, scenario, strings, text};
+use common::{env_of, out_dir, ports_are_free, report, run_folder, scenario, strings, text};
 
 fn small(file: &str, tag: &str, extra: &[&str]) -> (std::process::Output, std::path::PathBuf) {
     let out = out_dir(tag);
@@ -68,12 +68,12 @@ fn mlflow_single_sqlite_end_to_end() {
         3,
         "secret, model definition, endpoint:\n{setup}"
     );
-    let env = r["plan"]["services"][1]["env"].as_array().unwrap();
-    let key = env
-        .iter()
-        .find(|kv| kv[0] == "MLFLOW_FLASK_SERVER_SECRET_KEY")
-        .expect("the secret key is in the plan's env");
-    assert_eq!(key[1], "<redacted>");
+    let key = env_of(&r["plan"]["services"][1], "MLFLOW_FLASK_SERVER_SECRET_KEY");
+    assert_eq!(
+        key.as_deref(),
+        Some("<redacted>"),
+        "the secret key is in the plan's env, redacted"
+    );
     ports_are_free(&r);
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{out_dir, ports_are_free, report, run_folder, scenario_traced, text};
+use common::{env_of, out_dir, ports_are_free, report, run_folder, scenario_traced, text};
 
 const FILE: &str = "scenarios/promptflow-sync-vs-async.toml";
 
@@ -62,18 +62,7 @@ fn check_flavour(dir: &Path, flavour: &str) {
     );
 
     // Telemetry off, PromptFlow's home in the run folder.
-    let env: Vec<(String, String)> = service["env"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|kv| {
-            (
-                kv[0].as_str().unwrap().into(),
-                kv[1].as_str().unwrap().into(),
-            )
-        })
-        .collect();
-    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let get = |k: &str| env_of(service, k);
     assert_eq!(
         get("APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED").as_deref(),
         Some("true")

@@ -339,6 +339,16 @@ pub fn strings<'a>(list: &'a serde_json::Value, key: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// The value of environment variable `key` in a planned service's `env`.
+pub fn env_of(service: &serde_json::Value, key: &str) -> Option<String> {
+    service["env"]
+        .as_array()?
+        .iter()
+        .find(|kv| kv[0] == key)
+        .and_then(|kv| kv[1].as_str())
+        .map(String::from)
+}
+
 /// Every port the run's services used is free again: nothing was left behind.
 pub fn ports_are_free(r: &serde_json::Value) {
     for s in r["plan"]["services"].as_array().unwrap() {

@@ -59,20 +59,22 @@ end
 EOF
 
 # --- fake upstreams: one at 0 ms, one at 50 ms -------------------------------
-start_upstream() { # delay_ms -> prints the port
-    local out=$WORK/upstream-$1.log
+# Not called as $(…): a subshell's PIDS+= would never reach cleanup, and the
+# servers would outlive the script. The port goes into the variable named $2.
+start_upstream() { # delay_ms var_name
+    local out=$WORK/upstream-$1.log port
     "$BIN" fake-upstream --port 0 --delay-ms "$1" >"$out" 2>&1 &
     PIDS+=($!)
     for _ in $(seq 100); do
         port=$(grep -o 'listening on [^ ]*:[0-9]*' "$out" 2>/dev/null | grep -o '[0-9]*$' || true)
-        [ -n "$port" ] && { echo "$port"; return; }
+        [ -n "$port" ] && { printf -v "$2" '%s' "$port"; return; }
         sleep 0.1
     done
     log "fake upstream did not start: $(cat "$out")"
     exit 2
 }
-PORT0=$(start_upstream 0)
-PORT50=$(start_upstream 50)
+start_upstream 0 PORT0
+start_upstream 50 PORT50
 URL0=http://127.0.0.1:$PORT0/v1/chat/completions
 URL50=http://127.0.0.1:$PORT50/v1/chat/completions
 

@@ -85,16 +85,9 @@ pub fn judge(checks: &[Check], levels: &[LevelSummary]) -> Vec<Verdict> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Spread;
 
     fn level(c: u32, rps: f64, p50: f64) -> LevelSummary {
-        LevelSummary {
-            concurrency: c,
-            runs: 1,
-            rps: Spread::of(&[rps]),
-            p50_ms: Spread::of(&[p50]),
-            ..LevelSummary::default()
-        }
+        LevelSummary::sample(c, rps, p50)
     }
 
     #[test]

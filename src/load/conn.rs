@@ -188,6 +188,24 @@ impl Conn {
     /// a 2xx (a stream must also end with `data: [DONE]`). A kept-alive
     /// connection the server closed while idle is reopened and the request
     /// sent again, once.
+    /// [`Conn::send`] within `timeout`; after a timeout the connection's
+    /// state is unknown, so it is dropped.
+    pub async fn send_within(
+        &mut self,
+        timeout: std::time::Duration,
+        target: &Prepared,
+        wire: &[u8],
+        probe: &mut Probe,
+    ) -> Option<Failure> {
+        match tokio::time::timeout(timeout, self.send(target, wire, probe)).await {
+            Ok(failure) => failure,
+            Err(_) => {
+                self.reset();
+                Some(Failure::Timeout)
+            }
+        }
+    }
+
     pub async fn send(
         &mut self,
         target: &Prepared,

@@ -26,7 +26,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::{Failure, Recorder, Tokens};
+use crate::metrics::{Recorder, Tokens};
 use crate::plan::{Step, Stop, Target};
 use crate::scenario::model::Selection;
 pub use conn::Prepared;
@@ -335,14 +335,11 @@ async fn warm_up(shared: Arc<Shared>) -> Conn {
     let mut probe = Probe::default();
     while let Some(ticket) = shared.claim_warmup() {
         let wire = &target.wire[(ticket % n) as usize];
-        let failed = tokio::select! {
-            r = tokio::time::timeout(shared.timeout, conn.send(target, wire, &mut probe)) => {
-                !matches!(r, Ok(None))
-            }
+        let failure = tokio::select! {
+            f = conn.send_within(shared.timeout, target, wire, &mut probe) => f,
             _ = shared.cancel.cancelled() => break,
         };
-        if failed {
-            conn.reset();
+        if failure.is_some() {
             shared.warmup_errors.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -373,14 +370,9 @@ async fn measure_loop(
         };
         let wire = &target.wire[body as usize];
         let began = Instant::now();
-        let failure =
-            match tokio::time::timeout(shared.timeout, conn.send(target, wire, &mut probe)).await {
-                Ok(failure) => failure,
-                Err(_) => {
-                    conn.reset();
-                    Some(Failure::Timeout)
-                }
-            };
+        let failure = conn
+            .send_within(shared.timeout, target, wire, &mut probe)
+            .await;
         let end = Instant::now();
         let mut r = recorder.borrow_mut();
         r.record(end - start, end - began, failure);

@@ -513,6 +513,18 @@ pub struct LevelSummary {
 }
 
 impl LevelSummary {
+    /// A one-run level with only throughput and p50 set (for tests).
+    #[cfg(test)]
+    pub(crate) fn sample(concurrency: u32, rps: f64, p50_ms: f64) -> LevelSummary {
+        LevelSummary {
+            concurrency,
+            runs: 1,
+            rps: Spread::of(&[rps]),
+            p50_ms: Spread::of(&[p50_ms]),
+            ..LevelSummary::default()
+        }
+    }
+
     pub fn of(concurrency: u32, runs: &[&StepMetrics]) -> LevelSummary {
         let spread =
             |f: fn(&StepMetrics) -> f64| Spread::of(&runs.iter().map(|m| f(m)).collect::<Vec<_>>());

@@ -27,6 +27,9 @@ pub enum Failure {
     Read,
     /// A `text/event-stream` answer ended cleanly but without `data: [DONE]`.
     Truncated,
+    /// The client's own machine refused (out of file descriptors, of local
+    /// ports, of memory): a failure of the harness, never of the target.
+    Client,
 }
 
 /// Output tokens/s are recorded in thousandths, so slow streams keep precision.
@@ -65,6 +68,7 @@ pub struct Recorder {
     connects: u64,
     reads: u64,
     truncated: u64,
+    client: u64,
     status: Box<[u64; 600]>,
     /// When the last request ended, from the start of measurement.
     last_end: Duration,
@@ -91,6 +95,7 @@ impl Default for Recorder {
             connects: 0,
             reads: 0,
             truncated: 0,
+            client: 0,
             status: Box::new([0; 600]),
             last_end: Duration::ZERO,
             streams: 0,
@@ -131,6 +136,7 @@ impl Recorder {
                     Failure::Connect => self.connects += 1,
                     Failure::Read => self.reads += 1,
                     Failure::Truncated => self.truncated += 1,
+                    Failure::Client => self.client += 1,
                 }
             }
         }
@@ -197,6 +203,7 @@ impl Recorder {
         self.connects += other.connects;
         self.reads += other.reads;
         self.truncated += other.truncated;
+        self.client += other.client;
         self.streams += other.streams;
         self.ttft.add(&other.ttft).expect("histograms share bounds");
         self.itl.add(&other.itl).expect("histograms share bounds");
@@ -229,11 +236,13 @@ impl Recorder {
                 + self.connects
                 + self.reads
                 + self.truncated
+                + self.client
                 + status.values().sum::<u64>(),
             timeout: self.timeouts,
             connect: self.connects,
             read: self.reads,
             truncated: self.truncated,
+            client: self.client,
             status,
         }
     }
@@ -314,7 +323,93 @@ pub struct ErrorSummary {
     /// Streams that ended without `data: [DONE]`.
     #[serde(default)]
     pub truncated: u64,
+    /// Requests the client's own machine could not make (file descriptors,
+    /// local ports): a harness failure, never the target's.
+    #[serde(default)]
+    pub client: u64,
     pub status: BTreeMap<String, u64>,
+}
+
+/// A class of failed request, as every report names it. The one list of
+/// classes: renderers iterate [`ErrorSummary::classes`] instead of naming
+/// fields, so a new class shows up everywhere at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorClass {
+    Timeout,
+    Connect,
+    Read,
+    Truncated,
+    Client,
+    /// A non-2xx answer with this status code.
+    Status(u16),
+}
+
+impl ErrorClass {
+    /// The classes that are not HTTP statuses, in report order.
+    pub const FIXED: [ErrorClass; 5] = [
+        ErrorClass::Timeout,
+        ErrorClass::Connect,
+        ErrorClass::Read,
+        ErrorClass::Truncated,
+        ErrorClass::Client,
+    ];
+
+    /// The name reports use: `timeout`, `connect`, `read`, `truncated`,
+    /// `client`, or `HTTP 500`.
+    pub fn label(self) -> String {
+        match self {
+            ErrorClass::Timeout => "timeout".into(),
+            ErrorClass::Connect => "connect".into(),
+            ErrorClass::Read => "read".into(),
+            ErrorClass::Truncated => "truncated".into(),
+            ErrorClass::Client => "client".into(),
+            ErrorClass::Status(code) => format!("HTTP {code}"),
+        }
+    }
+
+    /// What the class means, for a legend.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ErrorClass::Timeout => "no answer within the request timeout",
+            ErrorClass::Connect => "the connection could not be made",
+            ErrorClass::Read => "the connection broke while sending or reading",
+            ErrorClass::Truncated => "a stream ended without `data: [DONE]`",
+            ErrorClass::Client => {
+                "the client's own machine refused (file descriptors, local ports): a harness failure"
+            }
+            ErrorClass::Status(_) => "the target answered with a non-2xx status",
+        }
+    }
+}
+
+impl ErrorSummary {
+    /// The count of one class.
+    pub fn count(&self, class: ErrorClass) -> u64 {
+        match class {
+            ErrorClass::Timeout => self.timeout,
+            ErrorClass::Connect => self.connect,
+            ErrorClass::Read => self.read,
+            ErrorClass::Truncated => self.truncated,
+            ErrorClass::Client => self.client,
+            ErrorClass::Status(code) => self.status.get(&code.to_string()).copied().unwrap_or(0),
+        }
+    }
+
+    /// Every class with a count above zero, fixed classes first, then
+    /// statuses by code.
+    pub fn classes(&self) -> Vec<(ErrorClass, u64)> {
+        ErrorClass::FIXED
+            .into_iter()
+            .chain(
+                self.status
+                    .keys()
+                    .filter_map(|k| k.parse().ok())
+                    .map(ErrorClass::Status),
+            )
+            .map(|c| (c, self.count(c)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
 }
 
 /// A distribution in a few numbers (in the unit its field names).

@@ -7,8 +7,6 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
-use tokio_util::sync::CancellationToken;
-
 use crate::cli::{
     Cli, Command, CompareArgs, CompareFormat, DoctorArgs, PlanArgs, ReportArgs, RunArgs,
     ValidateArgs,
@@ -18,6 +16,23 @@ use crate::report::compare::{self, Comparison, Grade};
 use crate::report::{self, Report, Status};
 use crate::run;
 use crate::scenario::{self, Scenario};
+
+/// `print!` that never panics: when stdout is gone (`scenario plan | head`),
+/// the rest of the output is dropped quietly and the command carries on.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `println!` that never panics; see [`out!`].
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
 
 const FAILED: u8 = 1;
 const ERROR: u8 = 2;
@@ -29,9 +44,14 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Validate(args) => validate(args),
         Command::Plan(args) => plan_command(args),
         Command::Doctor(args) => doctor(args),
+        Command::Provision(args) => provision_command(args),
         Command::FakeUpstream(args) => crate::upstream::process::main(args),
         Command::Compare(args) => compare_command(args),
         Command::Report(args) => report_command(args),
+        Command::Guard { parent } => {
+            crate::topology::guardian::main(parent);
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -88,7 +108,7 @@ fn validate(args: ValidateArgs) -> ExitCode {
                 } else {
                     String::new()
                 };
-                println!(
+                outln!(
                     "ok: {} ({} levels × {} runs, {} pool entries{variants})",
                     file.display(),
                     s.model.load.concurrency.len(),
@@ -128,15 +148,15 @@ fn plan_command(args: PlanArgs) -> ExitCode {
                     .collect(),
             ),
         };
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
         for (variant, plan) in &plans {
             if let Some(v) = variant {
-                println!("=== variant `{v}` ===");
+                outln!("=== variant `{v}` ===");
             }
-            print!("{plan}");
+            out!("{plan}");
             if variant.is_some() {
-                println!();
+                outln!();
             }
         }
     }
@@ -158,18 +178,20 @@ fn doctor(args: DoctorArgs) -> ExitCode {
             }
         }
         let s = &all[0];
-        println!("{}:", file.display());
+        outln!("{}:", file.display());
         if needs.is_empty() {
-            println!("  needs nothing beyond this binary");
+            outln!("  needs nothing beyond this binary");
         }
         for r in &needs {
             match &r.found {
-                Some(found) => println!("  ok       {:<22} {found}", r.what),
+                Some(found) => outln!("  ok       {:<22} {found}", r.what),
                 None => {
                     missing += 1;
-                    println!(
+                    outln!(
                         "  MISSING  {:<22} {}\n           install: {}",
-                        r.what, r.why, r.install
+                        r.what,
+                        r.why,
+                        r.install
                     );
                 }
             }
@@ -182,7 +204,7 @@ fn doctor(args: DoctorArgs) -> ExitCode {
                     } else {
                         "installed on the first run".to_string()
                     };
-                    println!(
+                    outln!(
                         "  venv     {:<22} {} ({state})",
                         profile.name,
                         prov.venv.display()
@@ -197,6 +219,61 @@ fn doctor(args: DoctorArgs) -> ExitCode {
         eprintln!("{missing} missing; install them and run `scenario doctor` again");
         ExitCode::from(ERROR)
     }
+}
+
+/// `scenario provision`: make every venv the scenarios' variants need, once.
+fn provision_command(args: DoctorArgs) -> ExitCode {
+    let mut provisions = Vec::new();
+    for file in &args.files {
+        let Some(all) = load(file, &args.scenario.set) else {
+            return ExitCode::from(ERROR);
+        };
+        for s in &all {
+            let Some(plan) = make_plan(s) else {
+                return ExitCode::from(ERROR);
+            };
+            if let Some(p) = plan.provision {
+                if !provisions
+                    .iter()
+                    .any(|q: &plan::Provision| q.venv == p.venv)
+                {
+                    provisions.push(p);
+                }
+            }
+        }
+    }
+    if provisions.is_empty() {
+        outln!("nothing to provision: these scenarios install nothing");
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(ERROR);
+        }
+    };
+    for p in &provisions {
+        let log = p.venv.with_extension("log");
+        if crate::topology::provision::is_ready(p) {
+            outln!("ready        {}", p.venv.display());
+            continue;
+        }
+        eprintln!(
+            "provisioning {} (log: {}) …",
+            p.venv.display(),
+            log.display()
+        );
+        if let Err(e) = runtime.block_on(crate::topology::provision::ensure(p, &log)) {
+            eprintln!("error: {e}");
+            return ExitCode::from(ERROR);
+        }
+        outln!("provisioned  {}", p.venv.display());
+    }
+    ExitCode::SUCCESS
 }
 
 fn run_command(args: RunArgs) -> ExitCode {
@@ -247,8 +324,8 @@ fn run_command(args: RunArgs) -> ExitCode {
         progress: !args.quiet && std::io::stdout().is_terminal(),
     };
     runtime.block_on(async {
-        let cancel = CancellationToken::new();
-        tokio::spawn(forward_signals(cancel.clone()));
+        let interrupt = run::Interrupt::default();
+        tokio::spawn(forward_signals(interrupt.clone()));
         let mut code = 0u8;
         let mut summaries = Vec::new();
         let exe = exe();
@@ -284,24 +361,24 @@ fn run_command(args: RunArgs) -> ExitCode {
                         plan.steps.len()
                     );
                 }
-                let outcome =
-                    match run::execute(&scenario, &exe, &dir, &options, cancel.clone()).await {
-                        Ok(o) => o,
-                        Err(e) => {
-                            eprintln!(
-                                "error: cannot write reports under {}: {e}",
-                                options.out.display()
-                            );
-                            return ExitCode::from(ERROR);
-                        }
-                    };
+                let outcome = match run::execute(&scenario, &exe, &dir, &options, &interrupt).await
+                {
+                    Ok(o) => o,
+                    Err(e) => {
+                        eprintln!(
+                            "error: cannot write reports under {}: {e}",
+                            options.out.display()
+                        );
+                        return ExitCode::from(ERROR);
+                    }
+                };
                 let r = &outcome.report;
                 if !args.quiet {
                     let table = report::terminal::render(r);
                     if args.json {
                         eprint!("{table}");
                     } else {
-                        print!("{table}");
+                        out!("{table}");
                     }
                     eprintln!("reports: {}", outcome.dir.display());
                 }
@@ -343,7 +420,7 @@ fn run_command(args: RunArgs) -> ExitCode {
         }
         if args.json {
             let doc = serde_json::json!({ "runs": summaries });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
         ExitCode::from(code)
     })
@@ -417,7 +494,7 @@ fn compare_command(args: CompareArgs) -> ExitCode {
             j
         }
     };
-    print!("{text}");
+    out!("{text}");
     if let Some(out) = &args.out {
         if let Err(e) = std::fs::write(out, &text) {
             eprintln!("error: cannot write {}: {e}", out.display());
@@ -450,7 +527,7 @@ fn report_command(args: ReportArgs) -> ExitCode {
                 return ExitCode::from(ERROR);
             }
         }
-        None => print!("{text}"),
+        None => out!("{text}"),
     }
     ExitCode::SUCCESS
 }
@@ -475,7 +552,7 @@ fn regression_check(
     if json {
         eprint!("\n{text}");
     } else {
-        print!("\n{text}");
+        out!("\n{text}");
     }
     let mut code = 0;
     let md = outcome.dir.join("compare.md");
@@ -521,15 +598,16 @@ fn write_variants(
         if json {
             eprint!("{text}");
         } else {
-            print!("{text}");
+            out!("{text}");
         }
         eprintln!("variants compared in {}", dir.join("variants.md").display());
     }
 }
 
-/// Cancel the run on Ctrl-C or SIGTERM; a second Ctrl-C exits at once
-/// (services still die with us through their parent-death signal).
-async fn forward_signals(cancel: CancellationToken) {
+/// Ctrl-C or SIGTERM stops the step, writes the report and stops the
+/// services; a second one skips the services' grace periods; a third exits
+/// at once (services still die with us through their parent-death signal).
+async fn forward_signals(interrupt: run::Interrupt) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
@@ -537,15 +615,23 @@ async fn forward_signals(cancel: CancellationToken) {
     ) else {
         return;
     };
-    tokio::select! {
-        _ = int.recv() => {},
-        _ = term.recv() => {},
+    for round in 0.. {
+        tokio::select! {
+            _ = int.recv() => {},
+            _ = term.recv() => {},
+        }
+        match round {
+            0 => {
+                eprintln!(
+                    "\ninterrupted: stopping the step, writing the report, stopping services …"
+                );
+                interrupt.stop.cancel();
+            }
+            1 => {
+                eprintln!("interrupted again: killing services now (once more to exit at once)");
+                interrupt.now.cancel();
+            }
+            _ => std::process::exit(i32::from(INTERRUPTED)),
+        }
     }
-    eprintln!("\ninterrupted: stopping the step, writing the report, stopping services …");
-    cancel.cancel();
-    tokio::select! {
-        _ = int.recv() => {},
-        _ = term.recv() => {},
-    }
-    std::process::exit(i32::from(INTERRUPTED));
 }

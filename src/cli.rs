@@ -19,6 +19,7 @@ Examples:
   scenario validate scenarios/*.toml
   scenario plan scenarios/quickstart.toml --json
   scenario doctor scenarios/mlflow-multi.toml
+  scenario provision scenarios/mlflow-multi.toml
   scenario fake-upstream --port 9137 --delay-ms 50
   scenario compare results/quickstart/20260101T000000Z results/quickstart/20260102T000000Z --markdown
   scenario report results/quickstart/20260101T000000Z --format html --out report.html
@@ -49,6 +50,12 @@ pub enum Command {
     #[command(after_help = "Examples:
   scenario doctor scenarios/mlflow-multi.toml")]
     Doctor(DoctorArgs),
+    /// Install what scenarios run (gateway venvs from PyPI) without running
+    /// them, so a later `run` starts at once and makes no install traffic.
+    #[command(after_help = "Examples:
+  scenario provision scenarios/mlflow-multi.toml
+  SCENARIO_CACHE_DIR=/tmp/venvs scenario provision scenarios/*.toml")]
+    Provision(DoctorArgs),
     /// Serve the built-in fake OpenAI-compatible upstream.
     #[command(after_help = "Examples:
   scenario fake-upstream --port 9137 --delay-ms 50
@@ -68,6 +75,14 @@ Examples:
   scenario compare base new --fail-p95-increase 0.3 --format json"
     )]
     Compare(CompareArgs),
+    /// Internal: started by `run` to kill the run's processes should the
+    /// tool die without tearing down.
+    #[command(hide = true)]
+    Guard {
+        /// The `scenario run` process to watch.
+        #[arg(long)]
+        parent: i32,
+    },
     /// Re-render one report format from a run's report.json.
     #[command(after_help = "Examples:
   scenario report results/quickstart/20260101T000000Z --format html --out /tmp/report.html

@@ -31,6 +31,15 @@ pub struct Options {
     pub progress: bool,
 }
 
+/// How a run is stopped from outside: `stop` (Ctrl-C, SIGTERM) ends the
+/// step and tears the services down with their grace periods; `now` (a
+/// second Ctrl-C) skips the grace periods. Either way the report is written.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt {
+    pub stop: CancellationToken,
+    pub now: CancellationToken,
+}
+
 /// What a finished run leaves: its report and where it was written.
 pub struct Outcome {
     pub report: Report,
@@ -43,7 +52,9 @@ fn now() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// A fresh folder `out/<name>/<timestamp>` (suffixed if it exists).
+/// A fresh folder `out/<name>/<timestamp>`, made atomically: when another
+/// run (in this process or another) took that name in the same second, the
+/// next free `-2`, `-3`, … is taken, so no two runs ever share a folder.
 pub fn new_run_dir(out: &Path, name: &str) -> std::io::Result<PathBuf> {
     let safe: String = name
         .chars()
@@ -65,15 +76,20 @@ pub fn new_run_dir(out: &Path, name: &str) -> std::io::Result<PathBuf> {
         t.minute(),
         t.second()
     );
-    let base = out.join(safe).join(&stamp);
-    let mut dir = base.clone();
-    let mut n = 1;
-    while dir.exists() {
-        n += 1;
-        dir = PathBuf::from(format!("{}-{n}", base.display()));
+    let parent = out.join(safe);
+    std::fs::create_dir_all(&parent)?;
+    for n in 1u32.. {
+        let dir = match n {
+            1 => parent.join(&stamp),
+            _ => parent.join(format!("{stamp}-{n}")),
+        };
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
     }
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+    unreachable!("some suffix is free")
 }
 
 /// The scenario as JSON with secret header values and secrets redacted.
@@ -101,8 +117,9 @@ pub async fn execute(
     exe: &str,
     dir: &Path,
     options: &Options,
-    cancel: CancellationToken,
+    interrupt: &Interrupt,
 ) -> std::io::Result<Outcome> {
+    let cancel = interrupt.stop.clone();
     std::fs::create_dir_all(dir)?;
     let dir = dir.canonicalize().unwrap_or(dir.to_path_buf());
     let planned = plan::build(scenario, exe, &dir);
@@ -149,9 +166,9 @@ pub async fn execute(
         }
     };
 
-    let mut services = Supervisor::new(&dir.join("logs"));
+    let mut services = Supervisor::new(&dir.join("logs"), exe);
     let result = drive(&plan, options, &cancel, &mut services, &mut report, &dir).await;
-    services.stop_all().await;
+    services.stop_all(&interrupt.now).await;
     // Files that hold secrets (passwords in config files) do not outlive the run.
     for f in &plan.files {
         if plan
@@ -179,7 +196,13 @@ pub async fn execute(
         }
     }
     report.finished_at = Some(now());
-    report::write(&dir, &report, &plan.formats)?;
+    if let Err(e) = report::write(&dir, &report, &plan.formats) {
+        // Leave no report that claims more than the exit code will say.
+        report.status = Status::Failed;
+        report.error = Some(format!("cannot write the reports: {e}"));
+        let _ = report::write(&dir, &report, &plan.formats);
+        return Err(e);
+    }
     Ok(Outcome { report, dir })
 }
 
@@ -260,7 +283,52 @@ async fn drive(
             if let Some(dead) = died {
                 return Err(dead);
             }
+            if let Some(step) = report.steps.last() {
+                harness_failure(step, &target_plan.url)?;
+            }
         }
+    }
+    // The last step can end before a dying service is noticed.
+    match services.dead() {
+        Some(dead) => Err(dead),
+        None => Ok(()),
+    }
+}
+
+/// A step whose figures describe the harness rather than the target is a
+/// failed run, never a verdict: the client's own machine refused requests
+/// (file descriptors, local ports), or nothing answered at all.
+fn harness_failure(step: &StepReport, url: &str) -> Result<(), String> {
+    let m = &step.metrics;
+    let classes = || {
+        m.errors
+            .classes()
+            .iter()
+            .map(|(c, n)| format!("{n} {}", c.label()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if m.errors.client > 0 {
+        return Err(format!(
+            "step {} (c={}): the client's own machine refused {} of {} requests \
+             (out of file descriptors or local ports; {}): these figures measure the harness, \
+             not the target. Raise `ulimit -n` or lower load.concurrency",
+            step.index + 1,
+            step.concurrency,
+            m.errors.client,
+            m.requests,
+            classes()
+        ));
+    }
+    let answered = m.successes + m.errors.status.values().sum::<u64>();
+    if m.requests > 0 && answered == 0 && !step.cancelled {
+        return Err(format!(
+            "step {} (c={}): nothing answered at {url}: all {} requests failed ({})",
+            step.index + 1,
+            step.concurrency,
+            m.requests,
+            classes()
+        ));
     }
     Ok(())
 }
@@ -421,6 +489,11 @@ async fn run_one(
         }
     };
     bar.finish_and_clear();
+    // A service that died between two ticks, or in the step's last moments,
+    // fails the step all the same.
+    if died.is_none() {
+        died = services.dead();
+    }
     let (outcome, upstream_stats) = outcome
         .map_err(|e| format!("step {} crashed: {e}", step.index + 1))?
         .map_err(|e| format!("step {} could not run: {e}", step.index + 1))?;

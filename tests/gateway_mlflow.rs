@@ -5,7 +5,14 @@
 
 mod common;
 
-use common::{env_of, out_dir, ports_are_free, report, run_folder, scenario, strings, text};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{
+    alive, descendants_of, env_of, is_guardian, out_dir, ports_are_free, report, request,
+    run_folder, scenario, signal, strings, text, BIN,
+};
+use nix::sys::signal::Signal;
 
 fn small(file: &str, tag: &str, extra: &[&str]) -> (std::process::Output, std::path::PathBuf) {
     let out = out_dir(tag);
@@ -112,6 +119,68 @@ fn mlflow_basic_auth_and_postgres_end_to_end() {
     assert_eq!(services, ["upstream", "postgres", "mlflow-0"]);
     assert_eq!(r["steps"][1]["metrics"]["successes"], 100);
     ports_are_free(&r);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn kill_9_mid_step_on_postgres_with_two_workers_leaves_no_process() {
+    // issue 11: MLflow's uvicorn workers and PostgreSQL's backends (which
+    // leave the postmaster's group) are not the tool's children; they must
+    // go all the same when the tool is killed with no chance to tear down.
+    let out = out_dir("mlflow-kill9");
+    let mut child = Command::new(BIN)
+        .args(["run", "scenarios/mlflow-postgres.toml", "--quiet", "--out"])
+        .arg(&out)
+        .args([
+            "--set",
+            "topology.workers=2",
+            "--set",
+            "topology.baseline=false",
+            "--set",
+            "load.concurrency=[4]",
+            "--set",
+            "load.requests=10000000",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Mid-step: the fake upstream has served measured requests.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        assert!(Instant::now() < deadline, "the step never got under way");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        let port = std::fs::read_dir(out.join("mlflow-postgres"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| std::fs::read_to_string(e.ok()?.path().join("report.json")).ok())
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|r| r["plan"]["services"][0]["port"].as_u64());
+        let served = port
+            .and_then(|p| request(p as u16, "GET", "/stats", None).ok())
+            .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
+            .and_then(|s| s["requests"].as_u64())
+            .unwrap_or(0);
+        if served > 50 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let tree = descendants_of(child.id());
+    assert!(tree.iter().any(|&p| is_guardian(p)), "a guardian runs");
+    assert!(
+        tree.len() >= 8,
+        "upstream, postgres + backends, mlflow + 2 workers: {tree:?}"
+    );
+    signal(child.id(), Signal::SIGKILL);
+    let _ = child.wait();
+    std::thread::sleep(Duration::from_secs(2));
+    let left: Vec<u32> = tree.into_iter().filter(|&p| alive(p)).collect();
+    assert!(
+        left.is_empty(),
+        "processes of the run 2 s after kill -9: {left:?}"
+    );
     let _ = std::fs::remove_dir_all(&out);
 }
 

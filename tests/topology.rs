@@ -5,7 +5,8 @@
 mod common;
 
 use common::{
-    alive, children_of, out_dir, report, run_folder, scenario, signal, start_run, strings, text,
+    alive, children_of, descendants_of, is_guardian, out_dir, report, run_folder, scenario, signal,
+    start_run, strings, text,
 };
 use nix::sys::signal::Signal;
 
@@ -147,6 +148,39 @@ fn ctrl_c_tears_down_every_service_group() {
     }
     assert!(!workers.is_empty(), "nginx had worker processes");
     assert_eq!(report(&run_folder(&out))["status"], "interrupted");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn kill_9_of_the_tool_leaves_no_process_of_the_run_behind() {
+    // issue 11: the parent-death signal reaches only the tool's direct
+    // children; nginx's workers would survive it, still listening.
+    let out = out_dir("passthrough-kill9");
+    let (mut child, services) = start_run(
+        &[
+            "run",
+            PASSTHROUGH,
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            "load.requests=10000000",
+            "--set",
+            "topology.baseline=false",
+        ],
+        2,
+    );
+    let tree = descendants_of(child.id());
+    let workers: Vec<u32> = services.iter().flat_map(|&s| children_of(s)).collect();
+    assert!(!workers.is_empty(), "nginx had worker processes: {tree:?}");
+    assert!(tree.iter().any(|&p| is_guardian(p)), "a guardian runs");
+    signal(child.id(), Signal::SIGKILL);
+    let _ = child.wait();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let left: Vec<u32> = tree.into_iter().filter(|&p| alive(p)).collect();
+    assert!(
+        left.is_empty(),
+        "processes of the run 2 s after kill -9: {left:?}"
+    );
     let _ = std::fs::remove_dir_all(&out);
 }
 

@@ -2,6 +2,7 @@
 //! `RUN_DIR/logs/`, wait until it is ready, watch it, and tear everything
 //! down in reverse order — on success, failure, Ctrl-C and panic alike.
 
+pub mod guardian;
 mod probe;
 pub mod provision;
 pub mod resources;
@@ -30,17 +31,32 @@ struct Running {
 pub struct Supervisor {
     log_dir: PathBuf,
     running: Vec<Running>,
+    /// Kills what is left should this process die without tearing down
+    /// (dropped last, after the services).
+    _guardian: Option<guardian::Guardian>,
 }
 
 impl Supervisor {
     /// Also makes this process a child subreaper: a service's grandchildren
     /// that outlive their parent come back to us, not to init, so teardown
     /// can still find them.
-    pub fn new(log_dir: &Path) -> Supervisor {
+    ///
+    /// `exe` (this binary) is started as the run's [`guardian`], which kills
+    /// every process of the run should this one die without tearing down.
+    pub fn new(log_dir: &Path, exe: &str) -> Supervisor {
         let _ = nix::sys::prctl::set_child_subreaper(true);
+        let guardian = guardian::Guardian::start(exe)
+            .map_err(|e| {
+                eprintln!(
+                    "warning: cannot start the guardian ({exe} guard: {e}); \
+                     services may outlive this process if it is killed"
+                )
+            })
+            .ok();
         Supervisor {
             log_dir: log_dir.to_path_buf(),
             running: Vec::new(),
+            _guardian: guardian,
         }
     }
 
@@ -189,8 +205,8 @@ impl Supervisor {
     }
 
     /// Stop every service in reverse start order: SIGTERM to its process
-    /// group, then SIGKILL after a grace period.
-    pub async fn stop_all(&mut self) {
+    /// group, then SIGKILL after a grace period (at once when `now` fires).
+    pub async fn stop_all(&mut self, now: &CancellationToken) {
         while let Some(mut r) = self.running.pop() {
             let tracked: Vec<i32> = self
                 .running
@@ -204,13 +220,16 @@ impl Supervisor {
             let tree = resources::tree_of(root, &resources::read_procs());
             let _ = killpg(group, Signal::SIGTERM);
             let deadline = Instant::now() + r.stop_timeout;
-            while Instant::now() < deadline {
+            while Instant::now() < deadline && !now.is_cancelled() {
                 let leader_gone = matches!(r.child.try_wait(), Ok(Some(_)));
                 if leader_gone && !group_alive(group) && !tree.iter().any(|&p| alive(p)) {
                     break;
                 }
                 reap_orphans(&tracked);
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                    _ = now.cancelled() => {}
+                }
             }
             let _ = killpg(group, Signal::SIGKILL);
             for &pid in &tree {

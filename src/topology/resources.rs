@@ -11,6 +11,12 @@ use serde::{Deserialize, Serialize};
 pub(crate) struct Proc {
     pub(crate) pid: i32,
     pub(crate) ppid: i32,
+    /// Process group and session.
+    pub(crate) pgrp: i32,
+    pub(crate) session: i32,
+    /// When it started, in clock ticks since boot: with the pid, an
+    /// identity that survives pid reuse.
+    pub(crate) start: u64,
     name: String,
     /// utime + stime, in clock ticks.
     ticks: u64,
@@ -37,7 +43,8 @@ pub(crate) fn read_procs() -> Vec<Proc> {
 }
 
 /// Fields of `/proc/PID/stat` after the `(name)`: state is field 3, ppid 4,
-/// utime 14, stime 15, rss 24 (1-based, as `man proc` numbers them).
+/// pgrp 5, session 6, utime 14, stime 15, starttime 22, rss 24 (1-based, as
+/// `man proc` numbers them).
 fn parse_stat(pid: i32, stat: &str) -> Option<Proc> {
     let open = stat.find('(')?;
     let close = stat.rfind(')')?;
@@ -47,6 +54,9 @@ fn parse_stat(pid: i32, stat: &str) -> Option<Proc> {
     Some(Proc {
         pid,
         ppid: field(4)? as i32,
+        pgrp: field(5)? as i32,
+        session: field(6)? as i32,
+        start: field(22)?,
         name,
         ticks: field(14)? + field(15)?,
         rss_pages: field(24)?,

@@ -270,8 +270,36 @@ pub fn report(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
 }
 
-/// Processes whose parent is `pid` (to prove no service outlives the run).
+/// Processes whose parent is `pid` (to prove no service outlives the run),
+/// but the run's guardian (`scenario guard`), which is no service.
 pub fn children_of(pid: u32) -> Vec<u32> {
+    children_and_guardian(pid)
+        .into_iter()
+        .filter(|&c| !is_guardian(c))
+        .collect()
+}
+
+/// Is `pid` a run's guardian process (`scenario guard --parent …`)?
+pub fn is_guardian(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| c.split(|&b| b == 0).nth(1) == Some(b"guard".as_slice()))
+        .unwrap_or(false)
+}
+
+/// Every process below `pid`, children first (the run's whole tree).
+pub fn descendants_of(pid: u32) -> Vec<u32> {
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while i < tree.len() {
+        let next = children_and_guardian(tree[i]);
+        tree.extend(next);
+        i += 1;
+    }
+    tree.remove(0);
+    tree
+}
+
+fn children_and_guardian(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
@@ -361,12 +389,45 @@ pub fn ports_are_free(r: &serde_json::Value) {
     }
 }
 
+/// `scenario provision` for the files and `--set`s of the `scenario run
+/// ARGS` command line `run_args`: installs the gateway's venv (pip, from
+/// PyPI) when the cache is cold, so that the run itself installs nothing.
+pub fn provision_for(run_args: &[&str]) {
+    assert_eq!(run_args.first(), Some(&"run"), "{run_args:?}");
+    let mut args = vec!["provision"];
+    let mut rest = run_args[1..].iter();
+    while let Some(&a) = rest.next() {
+        match a {
+            "--out" | "--baseline" => {
+                rest.next();
+            }
+            "--quiet" | "-q" | "--json" => {}
+            _ => args.push(a),
+        }
+    }
+    let out = Command::new(BIN)
+        .args(&args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run scenario provision");
+    assert!(
+        out.status.success(),
+        "scenario {args:?} failed:\n{}\n{}",
+        text(&out.stderr),
+        text(&out.stdout)
+    );
+}
+
 /// Runs `scenario ARGS` under `strace -f`, recording every `connect(2)` made
 /// by the tool and by every process it starts (gateways, their workers, the
 /// fake upstream) into `trace`. Returns the output and the connects that went
 /// anywhere but loopback (or a local Unix socket): any such line is an
-/// outbound connection attempt, telemetry or otherwise.
+/// outbound connection attempt, telemetry or otherwise. The gateway's venv
+/// is provisioned first, outside the trace ([`provision_for`]): installing
+/// from PyPI is the one thing allowed to leave the machine, and it happens
+/// before the run, so a cold cache and a warm one trace the same.
 pub fn scenario_traced(args: &[&str], trace: &Path) -> (Output, Vec<String>) {
+    provision_for(args);
     let strace = ["/usr/bin/strace", "/bin/strace", "/usr/local/bin/strace"]
         .into_iter()
         .find(|p| Path::new(p).exists())

@@ -43,7 +43,7 @@ fn a_config_only_gateway_runs_with_baseline_overhead_and_resources() {
         4,
         "each level measured through the gateway and straight"
     );
-    assert_eq!(steps.iter().filter(|s| s["baseline"] == true).count(), 2);
+    assert_eq!(steps.iter().filter(|s| s["side"] == "direct").count(), 2);
     for s in steps {
         assert_eq!(s["metrics"]["successes"], 60, "{s}");
         let names = strings(&s["resources"], "service");

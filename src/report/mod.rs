@@ -312,7 +312,9 @@ pub fn exporter(format: &str) -> Option<Box<dyn Exporter>> {
     }
 }
 
-/// Write `report` in `formats` (JSON always) into `dir`, each file replaced atomically.
+/// Write `report` in `formats` (JSON always) into `dir`, each file replaced
+/// atomically: written beside as `.NAME.tmp`, then renamed over `NAME`. On an
+/// error the temporary file is removed, so a full disk leaves no litter.
 pub fn write(dir: &Path, report: &Report, formats: &[String]) -> std::io::Result<()> {
     let mut names: Vec<&str> = vec!["json"];
     names.extend(formats.iter().map(String::as_str).filter(|f| *f != "json"));
@@ -320,8 +322,15 @@ pub fn write(dir: &Path, report: &Report, formats: &[String]) -> std::io::Result
         if let Some(exporter) = exporter(name) {
             let path = dir.join(exporter.file_name());
             let tmp = dir.join(format!(".{}.tmp", exporter.file_name()));
-            std::fs::write(&tmp, exporter.render(report))?;
-            std::fs::rename(&tmp, &path)?;
+            let written = std::fs::write(&tmp, exporter.render(report))
+                .and_then(|()| std::fs::rename(&tmp, &path));
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("cannot write {}: {e}", path.display()),
+                ));
+            }
         }
     }
     Ok(())

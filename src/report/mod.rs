@@ -14,6 +14,11 @@ pub mod svg;
 pub mod terminal;
 pub mod variants;
 
+#[cfg(test)]
+mod fixture;
+#[cfg(test)]
+mod tests;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};

@@ -506,7 +506,11 @@ async fn run_one(
             timeseries: outcome.recorder.timeseries(),
             warmup_errors: outcome.warmup_errors,
             cancelled: outcome.cancelled,
-            baseline,
+            side: if baseline {
+                report::Side::Direct
+            } else {
+                report::Side::Target
+            },
             resources: sampler.map(Sampler::finish).unwrap_or_default(),
             upstream: upstream_stats,
         },

@@ -99,7 +99,7 @@ fn run_sweeps_the_fake_upstream_and_writes_every_report() {
 
     let dir = run_folder(&out_dir);
     let r = report(&dir);
-    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["schema_version"], 2);
     assert_eq!(r["status"], "complete");
     assert!(r["environment"]["cores"].as_u64().unwrap() >= 1);
     let steps = r["steps"].as_array().unwrap();

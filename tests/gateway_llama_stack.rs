@@ -59,7 +59,7 @@ fn gateway_steps(r: &serde_json::Value) -> Vec<&serde_json::Value> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|s| s["baseline"] == false)
+        .filter(|s| s["side"] == "target")
         .collect()
 }
 
@@ -88,7 +88,7 @@ fn llama_stack_one_worker_end_to_end_with_baseline_and_no_outbound_connection() 
         .as_array()
         .unwrap()
         .iter()
-        .filter(|s| s["baseline"] == true)
+        .filter(|s| s["side"] == "direct")
         .count();
     assert_eq!(baseline, 2);
     let overhead = r["overhead"].as_array().unwrap();

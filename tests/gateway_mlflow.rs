@@ -51,7 +51,7 @@ fn mlflow_single_sqlite_end_to_end() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|s| s["baseline"] == false)
+        .filter(|s| s["side"] == "target")
         .collect();
     assert_eq!(gateway.len(), 2);
     for s in &gateway {

@@ -22,7 +22,7 @@ fn check_flavour(dir: &Path, flavour: &str) {
     // guardrails and a 200 from the mock API.
     for s in r["steps"].as_array().unwrap() {
         assert_eq!(s["metrics"]["successes"], 120, "{flavour}: {s}");
-        if s["baseline"] == false {
+        if s["side"] == "target" {
             let p50 = s["metrics"]["latency_ms"]["p50"].as_f64().unwrap();
             assert!(
                 p50 > 100.0,

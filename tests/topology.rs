@@ -44,7 +44,7 @@ fn a_config_only_gateway_runs_with_baseline_overhead_and_resources() {
         4,
         "each level measured through the gateway and straight"
     );
-    assert_eq!(steps.iter().filter(|s| s["baseline"] == true).count(), 2);
+    assert_eq!(steps.iter().filter(|s| s["side"] == "direct").count(), 2);
     for s in steps {
         assert_eq!(s["metrics"]["successes"], 60, "{s}");
         let names = strings(&s["resources"], "service");
@@ -61,6 +61,56 @@ fn a_config_only_gateway_runs_with_baseline_overhead_and_resources() {
         dir.join("passthrough-0.conf").exists(),
         "config rendered into the run folder"
     );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Every `id="…"` attribute of an HTML page, in order.
+fn element_ids(html: &str) -> Vec<&str> {
+    html.match_indices(" id=\"")
+        .filter_map(|(at, m)| {
+            let rest = &html[at + m.len()..];
+            rest.find('"').map(|end| &rest[..end])
+        })
+        .collect()
+}
+
+/// Regression: with `topology.baseline`, `steps.csv` could not tell a
+/// direct step from its target twin, and `report.html` gave both the same
+/// element ids (`chart-timeseries-rps-1` twice) and the same labels.
+#[test]
+fn baseline_steps_are_told_apart_in_steps_csv_and_report_html() {
+    let out = out_dir("passthrough-sides");
+    let mut args = vec!["run", PASSTHROUGH, "--out", out.to_str().unwrap()];
+    args.extend(quick());
+    args.extend(["--set", "load.requests=20", "--set", "load.runs=2"]);
+    let run = scenario(&args);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let dir = run_folder(&out);
+
+    let csv = std::fs::read_to_string(dir.join("steps.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let side = header
+        .iter()
+        .position(|h| *h == "side")
+        .unwrap_or_else(|| panic!("no side column: {header:?}"));
+    let sides: Vec<&str> = lines.map(|l| l.split(',').nth(side).unwrap()).collect();
+    assert_eq!(sides.len(), 8, "2 levels x 2 runs x 2 sides:\n{csv}");
+    assert_eq!(sides.iter().filter(|s| **s == "target").count(), 4, "{csv}");
+    assert_eq!(sides.iter().filter(|s| **s == "direct").count(), 4, "{csv}");
+
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let ids = element_ids(&html);
+    let mut seen = std::collections::BTreeSet::new();
+    let twice: Vec<&&str> = ids.iter().filter(|id| !seen.insert(**id)).collect();
+    assert!(
+        twice.is_empty(),
+        "duplicate element ids in report.html: {twice:?}"
+    );
+    assert!(
+        seen.contains("chart-timeseries-rps-1") && seen.contains("chart-timeseries-rps-1-direct")
+    );
+    assert!(html.contains("c=1 run 1 · direct"), "no direct label");
     let _ = std::fs::remove_dir_all(&out);
 }
 

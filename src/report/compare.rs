@@ -115,9 +115,9 @@ pub struct LevelComparison {
     pub note: Option<String>,
 }
 
-/// Which run a side of the comparison is.
+/// Which run one side of the comparison is (the base or the current run).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Side {
+pub struct ComparedRun {
     pub scenario: String,
     pub path: PathBuf,
     pub started_at: String,
@@ -125,9 +125,9 @@ pub struct Side {
     pub status: Status,
 }
 
-impl Side {
-    fn of(report: &Report, path: &Path) -> Side {
-        Side {
+impl ComparedRun {
+    fn of(report: &Report, path: &Path) -> ComparedRun {
+        ComparedRun {
             scenario: report.scenario.name.clone(),
             path: path.to_path_buf(),
             started_at: report.started_at.clone(),
@@ -140,8 +140,8 @@ impl Side {
 /// The whole comparison.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Comparison {
-    pub base: Side,
-    pub current: Side,
+    pub base: ComparedRun,
+    pub current: ComparedRun,
     pub thresholds: Regression,
     pub levels: Vec<LevelComparison>,
     /// Problems with the comparison itself (an incomplete run, another scenario).
@@ -334,8 +334,8 @@ pub fn compare(
     }
     let grade = rows.iter().map(|l| l.grade).max().unwrap_or(Grade::Ok);
     Comparison {
-        base: Side::of(base, base_path),
-        current: Side::of(current, current_path),
+        base: ComparedRun::of(base, base_path),
+        current: ComparedRun::of(current, current_path),
         thresholds: *t,
         levels: rows,
         notes,

@@ -1,22 +1,31 @@
 //! `steps.csv`: one row per step, for spreadsheets and plotting scripts.
+//! `side` tells a step through the target from its `direct` twin (the
+//! baseline); one error column per class, from [`ErrorClass`]; a step that
+//! measured nothing has its figures left empty.
 
 use std::fmt::Write;
 
 use super::{Exporter, Report};
+use crate::metrics::ErrorClass;
 
 pub struct Csv;
 
-const HEADER: &str = "step,concurrency,run,requests,successes,errors,error_rate,duration_s,rps,\
-min_ms,mean_ms,stddev_ms,p50_ms,p90_ms,p95_ms,p99_ms,p999_ms,max_ms,\
-timeouts,connect_errors,read_errors,status_errors,cancelled";
+const HEAD: &str = "step,side,concurrency,run,requests,successes,errors,error_rate,duration_s,rps,\
+min_ms,mean_ms,stddev_ms,p50_ms,p90_ms,p95_ms,p99_ms,p999_ms,max_ms";
 
 /// Columns added when some step streamed.
-const STREAMING: &str = ",truncated_errors,streams,ttft_p50_ms,ttft_p90_ms,ttft_p99_ms,\
+const STREAMING: &str = ",streams,ttft_p50_ms,ttft_p90_ms,ttft_p99_ms,\
 itl_p50_ms,itl_p90_ms,itl_p99_ms";
 
 /// Columns added when some answer reported tokens.
 const TOKENS: &str = ",output_tokens,output_tokens_per_s,\
 request_tokens_per_s_p50,request_tokens_per_s_p90,request_tokens_per_s_p99";
+
+/// The error column of a class: `timeout_errors`, `truncated_errors`,
+/// `http_500_errors`.
+fn column(class: ErrorClass) -> String {
+    format!("{}_errors", class.label().to_lowercase().replace(' ', "_"))
+}
 
 impl Exporter for Csv {
     fn file_name(&self) -> &'static str {
@@ -26,7 +35,21 @@ impl Exporter for Csv {
     fn render(&self, report: &Report) -> String {
         let streaming = report.steps.iter().any(|s| s.metrics.streaming.is_some());
         let tokens = report.steps.iter().any(|s| s.metrics.tokens.is_some());
-        let mut out = String::from(HEADER);
+        // Every fixed class, then each status code some step saw.
+        let mut classes: Vec<ErrorClass> = ErrorClass::FIXED.to_vec();
+        for s in &report.steps {
+            for (class, _) in s.metrics.errors.classes() {
+                if !classes.contains(&class) {
+                    classes.push(class);
+                }
+            }
+        }
+        classes[ErrorClass::FIXED.len()..].sort();
+        let mut out = String::from(HEAD);
+        for &class in &classes {
+            let _ = write!(out, ",{}", column(class));
+        }
+        out.push_str(",status_errors,cancelled");
         if streaming {
             out.push_str(STREAMING);
         }
@@ -38,31 +61,61 @@ impl Exporter for Csv {
             let m = &s.metrics;
             let l = &m.latency_ms;
             let e = &m.errors;
-            let status: u64 = e.status.values().sum();
             let _ = write!(
                 out,
-                "{},{},{},{},{},{},{:.6},{:.3},{:.2},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{},{},{}",
-                s.index + 1, s.concurrency, s.run, m.requests, m.successes, e.total, m.error_rate,
-                m.duration_s, m.rps, l.min, l.mean, l.stddev, l.p50, l.p90, l.p95, l.p99, l.p999, l.max,
-                e.timeout, e.connect, e.read, status, s.cancelled
+                "{},{},{},{},{},{},{},",
+                s.index + 1,
+                s.side.label(),
+                s.concurrency,
+                s.run,
+                m.requests,
+                m.successes,
+                e.total
             );
-            if streaming {
-                let st = m.streaming.clone().unwrap_or_default();
-                let (t, i) = (st.ttft_ms, st.itl_ms);
+            if m.requests > 0 {
+                let _ = write!(out, "{:.6},{:.3},{:.2}", m.error_rate, m.duration_s, m.rps);
+            } else {
+                out.push_str(",,");
+            }
+            if m.successes > 0 {
                 let _ = write!(
                     out,
-                    ",{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3}",
-                    e.truncated, st.streams, t.p50, t.p90, t.p99, i.p50, i.p90, i.p99
+                    ",{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3}",
+                    l.min, l.mean, l.stddev, l.p50, l.p90, l.p95, l.p99, l.p999, l.max
                 );
+            } else {
+                out.push_str(&",".repeat(9));
+            }
+            for &class in &classes {
+                let _ = write!(out, ",{}", e.count(class));
+            }
+            let status: u64 = e.status.values().sum();
+            let _ = write!(out, ",{status},{}", s.cancelled);
+            if streaming {
+                match &m.streaming {
+                    Some(st) => {
+                        let (t, i) = (st.ttft_ms, st.itl_ms);
+                        let _ = write!(
+                            out,
+                            ",{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3}",
+                            st.streams, t.p50, t.p90, t.p99, i.p50, i.p90, i.p99
+                        );
+                    }
+                    None => out.push_str(",0,,,,,,"),
+                }
             }
             if tokens {
-                let tk = m.tokens.clone().unwrap_or_default();
-                let p = tk.per_request;
-                let _ = write!(
-                    out,
-                    ",{},{:.2},{:.2},{:.2},{:.2}",
-                    tk.output_tokens, tk.per_s, p.p50, p.p90, p.p99
-                );
+                match &m.tokens {
+                    Some(tk) => {
+                        let p = tk.per_request;
+                        let _ = write!(
+                            out,
+                            ",{},{:.2},{:.2},{:.2},{:.2}",
+                            tk.output_tokens, tk.per_s, p.p50, p.p90, p.p99
+                        );
+                    }
+                    None => out.push_str(",0,,,,"),
+                }
             }
             out.push('\n');
         }

@@ -2,6 +2,9 @@
 //! SVG charts: throughput against the Little's-law ideal with the ceiling,
 //! latency percentiles by concurrency, the latency spectrum, the per-second
 //! time series, errors, verdicts, the resolved scenario and the environment.
+//! Direct steps (the baseline) are kept apart: their own table, their own
+//! labels (`c=1 · direct`) and element ids (`chart-timeseries-rps-1-direct`),
+//! and none of the target's totals.
 //!
 //! The markup lives in `templates/report.html.j2`, embedded at build time so
 //! the binary needs no file beside it.
@@ -11,11 +14,16 @@ use serde::Serialize;
 
 use super::ceiling::{self, Analysis};
 use super::svg::{self, level_color, num, Axis, LineChart, Marker, Series};
-use super::{level_table, outcome_word, Exporter, Report, Status, StepReport};
+use super::{
+    level_table, outcome_word, unmeasured_line, Exporter, Report, Side, Status, StepReport,
+    NOT_MEASURED,
+};
+use crate::metrics::ErrorClass;
 
 const TEMPLATE: &str = include_str!("../../templates/report.html.j2");
 
-/// Chart element ids (the tests look for them).
+/// Chart element ids (the tests look for them); a direct step's time series
+/// add `-direct` to theirs.
 pub const CHART_IDS: &[&str] = &[
     "chart-throughput",
     "chart-latency",
@@ -66,7 +74,8 @@ struct VerdictRow {
 
 fn page(r: &Report) -> Value {
     let analysis = Analysis::of(r);
-    let (header, rows) = level_table(r);
+    let (header, rows) = level_table(r, Side::Target);
+    let (direct_header, direct_rows) = level_table(r, Side::Direct);
     let outcome = outcome_word(r);
     let verdicts: Vec<VerdictRow> = r
         .verdicts
@@ -115,6 +124,10 @@ fn page(r: &Report) -> Value {
         efficiency,
         header,
         rows,
+        unmeasured_line => unmeasured_line(r, Side::Target),
+        direct_title => super::DIRECT_TITLE,
+        direct_header,
+        direct_rows,
         verdicts,
         verdicts_failed => r.verdicts.iter().filter(|v| !v.passed).count(),
         throughput_svg => safe(throughput_chart(r, &analysis)),
@@ -123,6 +136,7 @@ fn page(r: &Report) -> Value {
         timeseries => timeseries_panels(r),
         errors_svg => errors_chart(r).map(safe),
         error_rows => error_rows(r),
+        error_legend => error_legend(r),
         steps => step_rows(r),
         scenario_toml => scenario_text(&r.scenario.resolved),
         environment => vec![
@@ -338,21 +352,6 @@ fn step_color(r: &Report, s: &StepReport) -> String {
     level_color(i, r.levels.len())
 }
 
-fn runs_of(r: &Report, concurrency: u32) -> usize {
-    r.steps
-        .iter()
-        .filter(|s| s.concurrency == concurrency)
-        .count()
-}
-
-fn step_name(r: &Report, s: &StepReport) -> String {
-    if runs_of(r, s.concurrency) > 1 {
-        format!("c={} run {}", s.concurrency, s.run)
-    } else {
-        format!("c={}", s.concurrency)
-    }
-}
-
 fn spectrum_chart(r: &Report) -> String {
     let ticks = [
         (0.0, "0%"),
@@ -376,7 +375,7 @@ fn spectrum_chart(r: &Report) -> String {
                 .filter(|(p, _)| *p < 100.0)
                 .map(|&(p, ms)| (spectrum_x(p), ms))
                 .collect();
-            let name = step_name(r, s);
+            let name = s.name(r);
             let mut line = Series::new(&name, &step_color(r, s), pts);
             line.tips = s
                 .metrics
@@ -437,7 +436,7 @@ fn timeseries_panels(r: &Report) -> Vec<StepPanel> {
                     p99.push((x, t.p99_ms));
                 }
             }
-            let name = step_name(r, s);
+            let name = s.name(r);
             let few = s.timeseries.len() <= 30;
             let mut rps = Series::new("successes/s", &step_color(r, s), ok);
             rps.markers = few;
@@ -464,24 +463,41 @@ fn timeseries_panels(r: &Report) -> Vec<StepPanel> {
                 }
                 .render()
             };
+            let suffix = match s.side {
+                Side::Target => "",
+                Side::Direct => "-direct",
+            };
+            let m = &s.metrics;
             StepPanel {
-                title: format!(
-                    "Step {} · {name} · {:.1} s · {} req/s · p99 {} ms",
-                    s.index + 1,
-                    s.metrics.duration_s,
-                    num(s.metrics.rps),
-                    num(s.metrics.latency_ms.p99)
-                ),
-                note: (s.timeseries.len() < 3)
-                    .then(|| "shorter than 3 s: too few seconds for a trend".to_string()),
+                title: if m.requests == 0 {
+                    format!("Step {} · {name} · not measured", s.index + 1)
+                } else {
+                    format!(
+                        "Step {} · {name} · {:.1} s · {} req/s · p99 {} ms",
+                        s.index + 1,
+                        m.duration_s,
+                        num(m.rps),
+                        if m.successes > 0 {
+                            num(m.latency_ms.p99)
+                        } else {
+                            NOT_MEASURED.to_string()
+                        }
+                    )
+                },
+                note: if m.requests == 0 {
+                    Some("no request finished".to_string())
+                } else {
+                    (s.timeseries.len() < 3)
+                        .then(|| "shorter than 3 s: too few seconds for a trend".to_string())
+                },
                 rps_svg: Value::from_safe_string(chart(
-                    format!("chart-timeseries-rps-{}", s.index + 1),
+                    format!("chart-timeseries-rps-{}{suffix}", s.index + 1),
                     format!("{name}: successful requests per second"),
                     "successes / s",
                     vec![rps],
                 )),
                 latency_svg: Value::from_safe_string(chart(
-                    format!("chart-timeseries-latency-{}", s.index + 1),
+                    format!("chart-timeseries-latency-{}{suffix}", s.index + 1),
                     format!("{name}: p50 and p99 latency per second"),
                     "latency (ms)",
                     vec![hi, mid],
@@ -491,49 +507,37 @@ fn timeseries_panels(r: &Report) -> Vec<StepPanel> {
         .collect()
 }
 
-/// Error classes in a fixed order: timeouts, connect, read, then each status.
-fn error_classes(r: &Report) -> Vec<(String, Vec<u64>)> {
-    let levels: Vec<u32> = r.levels.iter().map(|l| l.concurrency).collect();
-    let per_level = |f: &dyn Fn(&StepReport) -> u64| -> Vec<u64> {
-        levels
-            .iter()
-            .map(|&c| {
-                r.steps
-                    .iter()
-                    .filter(|s| s.concurrency == c)
-                    .map(f)
-                    .sum::<u64>()
-            })
-            .collect()
-    };
-    let mut classes = vec![
-        (
-            "timeout".to_string(),
-            per_level(&|s| s.metrics.errors.timeout),
-        ),
-        (
-            "connect".to_string(),
-            per_level(&|s| s.metrics.errors.connect),
-        ),
-        ("read".to_string(), per_level(&|s| s.metrics.errors.read)),
-    ];
-    let mut codes: Vec<String> = r
-        .steps
-        .iter()
-        .flat_map(|s| s.metrics.errors.status.keys().cloned())
+/// Per class the steps of `side` saw (from
+/// [`ErrorSummary::classes`](crate::metrics::ErrorSummary::classes), in its
+/// order), the count at each level of that side.
+fn class_counts(r: &Report, side: Side) -> Vec<(ErrorClass, Vec<u64>)> {
+    let levels = r.levels_of(side);
+    let mut classes: Vec<ErrorClass> = r
+        .steps_of(side)
+        .flat_map(|s| s.metrics.errors.classes())
+        .map(|(class, _)| class)
         .collect();
-    codes.sort();
-    codes.dedup();
-    for code in codes {
-        let counts = per_level(&|s| s.metrics.errors.status.get(&code).copied().unwrap_or(0));
-        classes.push((format!("HTTP {code}"), counts));
-    }
-    classes.retain(|(_, v)| v.iter().any(|n| *n > 0));
+    classes.sort();
+    classes.dedup();
     classes
+        .into_iter()
+        .map(|class| {
+            let counts = levels
+                .iter()
+                .map(|l| {
+                    r.steps_of(side)
+                        .filter(|s| s.concurrency == l.concurrency)
+                        .map(|s| s.metrics.errors.count(class))
+                        .sum()
+                })
+                .collect();
+            (class, counts)
+        })
+        .collect()
 }
 
 fn errors_chart(r: &Report) -> Option<String> {
-    let classes = error_classes(r);
+    let classes = class_counts(r, Side::Target);
     if classes.is_empty() {
         return None;
     }
@@ -548,9 +552,9 @@ fn errors_chart(r: &Report) -> Option<String> {
     let parts: Vec<(String, String, Vec<f64>)> = classes
         .into_iter()
         .enumerate()
-        .map(|(i, (name, counts))| {
+        .map(|(i, (class, counts))| {
             (
-                name,
+                class.label(),
                 COLORS[i % COLORS.len()].to_string(),
                 counts.into_iter().map(|n| n as f64).collect(),
             )
@@ -558,33 +562,63 @@ fn errors_chart(r: &Report) -> Option<String> {
         .collect();
     Some(svg::stacked_bars(
         "chart-errors",
-        "Failed requests by class and concurrency",
+        "Failed requests by class and concurrency (through the target)",
         "failed requests",
         &categories,
         &parts,
     ))
 }
 
+/// One row per level with failed requests: the target's levels, then the
+/// direct ones (their concurrency cell says `direct`). Empty when no step
+/// of either side failed a request.
 fn error_rows(r: &Report) -> Vec<Vec<String>> {
-    let classes = error_classes(r);
-    r.levels
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.errors > 0)
-        .map(|(i, l)| {
+    let mut out = Vec::new();
+    for side in Side::ALL {
+        let classes = class_counts(r, side);
+        for (i, l) in r.levels_of(side).iter().enumerate() {
+            let errors: u64 = classes.iter().map(|(_, v)| v[i]).sum();
+            if errors == 0 {
+                continue;
+            }
+            let requests: u64 = r
+                .steps_of(side)
+                .filter(|s| s.concurrency == l.concurrency)
+                .map(|s| s.metrics.requests)
+                .sum();
             let detail: Vec<String> = classes
                 .iter()
                 .filter(|(_, v)| v[i] > 0)
-                .map(|(name, v)| format!("{name}: {}", v[i]))
+                .map(|(class, v)| format!("{}: {}", class.label(), v[i]))
                 .collect();
-            vec![
-                l.concurrency.to_string(),
-                l.requests.to_string(),
-                l.errors.to_string(),
-                format!("{:.2}%", l.errors as f64 * 100.0 / l.requests.max(1) as f64),
+            out.push(vec![
+                match side {
+                    Side::Target => l.concurrency.to_string(),
+                    Side::Direct => format!("{} · direct", l.concurrency),
+                },
+                requests.to_string(),
+                errors.to_string(),
+                format!("{:.2}%", errors as f64 * 100.0 / requests.max(1) as f64),
                 detail.join(", "),
-            ]
-        })
+            ]);
+        }
+    }
+    out
+}
+
+/// `(class, meaning)` for every class some step saw, for the legend.
+fn error_legend(r: &Report) -> Vec<(String, &'static str)> {
+    let mut classes: Vec<ErrorClass> = r
+        .steps
+        .iter()
+        .flat_map(|s| s.metrics.errors.classes())
+        .map(|(class, _)| class)
+        .collect();
+    classes.sort();
+    classes.dedup();
+    classes
+        .into_iter()
+        .map(|c| (c.label(), c.meaning()))
         .collect()
 }
 
@@ -594,22 +628,37 @@ fn step_rows(r: &Report) -> Vec<Vec<String>> {
         .map(|s| {
             let m = &s.metrics;
             let l = &m.latency_ms;
-            vec![
+            let mut row = vec![
                 (s.index + 1).to_string(),
+                s.side.label().to_string(),
                 s.concurrency.to_string(),
                 s.run.to_string(),
                 m.requests.to_string(),
                 m.errors.total.to_string(),
-                format!("{:.2}", m.duration_s),
-                num(m.rps),
-                num(l.min),
-                num(l.p50),
-                num(l.p90),
-                num(l.p99),
-                num(l.p999),
-                num(l.max),
-                if s.cancelled { "cut short" } else { "" }.to_string(),
-            ]
+            ];
+            if m.requests > 0 {
+                row.push(format!("{:.2}", m.duration_s));
+                row.push(num(m.rps));
+            } else {
+                row.extend([NOT_MEASURED.to_string(), NOT_MEASURED.to_string()]);
+            }
+            for v in [l.min, l.p50, l.p90, l.p99, l.p999, l.max] {
+                row.push(if m.successes > 0 {
+                    num(v)
+                } else {
+                    NOT_MEASURED.to_string()
+                });
+            }
+            row.push(
+                match (s.cancelled, m.requests) {
+                    (true, 0) => "cut short, not measured",
+                    (true, _) => "cut short",
+                    (false, 0) => "not measured",
+                    (false, _) => "",
+                }
+                .to_string(),
+            );
+            row
         })
         .collect()
 }

@@ -2,11 +2,13 @@
 //! testsuite per scenario, one testcase per assertion per level (e.g.
 //! `c=100 max_p50_ms`), failures carrying the measured and the allowed value,
 //! plus a `run completed` testcase that errors when the run stopped early.
+//! Times are those of the steps through the target; the direct steps (the
+//! baseline) are a property of their own, `direct_time`.
 
 use std::fmt::Write;
 
 use super::svg::esc;
-use super::{Exporter, Report, Status};
+use super::{Exporter, Report, Side, Status};
 use crate::assertions::Verdict;
 
 pub struct Junit;
@@ -21,7 +23,8 @@ impl Exporter for Junit {
         let failures = r.verdicts.iter().filter(|v| !v.passed).count();
         let errors = usize::from(r.status != Status::Complete);
         let tests = r.verdicts.len() + 1;
-        let time: f64 = r.steps.iter().map(|s| s.metrics.duration_s).sum();
+        let time: f64 = r.steps_of(Side::Target).map(|s| s.metrics.duration_s).sum();
+        let direct: f64 = r.steps_of(Side::Direct).map(|s| s.metrics.duration_s).sum();
         let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         let _ = writeln!(
             out,
@@ -34,7 +37,7 @@ impl Exporter for Junit {
         );
         out.push_str("    <properties>\n");
         let e = &r.environment;
-        let props = [
+        let mut props = vec![
             ("scenario.file", r.scenario.file.display().to_string()),
             ("status", format!("{:?}", r.status).to_lowercase()),
             ("tool_version", e.tool_version.clone()),
@@ -43,6 +46,9 @@ impl Exporter for Junit {
             ("cores", e.cores.to_string()),
             ("os", e.os.clone()),
         ];
+        if r.steps_of(Side::Direct).next().is_some() {
+            props.push(("direct_time", format!("{direct:.3}")));
+        }
         for (k, v) in props {
             let _ = writeln!(out, r#"      <property name="{k}" value="{}"/>"#, esc(&v));
         }
@@ -77,8 +83,7 @@ impl Exporter for Junit {
 
 fn testcase(out: &mut String, suite: &str, r: &Report, v: &Verdict) {
     let time: f64 = r
-        .steps
-        .iter()
+        .steps_of(Side::Target)
         .filter(|s| s.concurrency == v.concurrency)
         .map(|s| s.metrics.duration_s)
         .sum();

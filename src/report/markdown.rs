@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{level_table, outcome_word, Exporter, Report};
+use super::{level_table, outcome_word, unmeasured_line, Exporter, Report, Side, DIRECT_TITLE};
 
 pub struct Markdown;
 
@@ -20,8 +20,16 @@ impl Exporter for Markdown {
         if let Some(e) = &r.error {
             let _ = writeln!(out, "> **Stopped early:** {e}\n");
         }
-        let (header, rows) = level_table(r);
+        let (header, rows) = level_table(r, Side::Target);
         out.push_str(&pipe_table(&header, &rows));
+        if let Some(line) = unmeasured_line(r, Side::Target) {
+            let _ = writeln!(out, "\n{}", capitalise(&line));
+        }
+        if !r.baseline_levels.is_empty() {
+            let _ = writeln!(out, "\n**{}**\n", capitalise(DIRECT_TITLE));
+            let (header, rows) = level_table(r, Side::Direct);
+            out.push_str(&pipe_table(&header, &rows));
+        }
         if !r.overhead.is_empty() {
             let _ = writeln!(
                 out,

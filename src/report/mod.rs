@@ -14,6 +14,11 @@ pub mod svg;
 pub mod terminal;
 pub mod variants;
 
+#[cfg(test)]
+mod fixture;
+#[cfg(test)]
+mod tests;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -22,7 +27,12 @@ use crate::assertions::Verdict;
 use crate::metrics::{LevelSummary, SecondSample, StepMetrics};
 
 /// Bumped whenever a field changes meaning or is removed.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// - 1: the first published shape.
+/// - 2: each step says which side of the topology it measured with
+///   `side: "target" | "direct"`, replacing `baseline: bool` (`true` is
+///   `"direct"`); schema 1 reports still load.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything a run produced.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,9 +130,10 @@ pub struct StepReport {
     pub warmup_errors: u64,
     /// The step was cut short (Ctrl-C or a failure).
     pub cancelled: bool,
-    /// Run straight against the fake upstream, as the baseline of the step before.
-    #[serde(default)]
-    pub baseline: bool,
+    /// Through the target, or straight against the fake upstream as the
+    /// baseline of the target step with the same `index`.
+    #[serde(default, alias = "baseline")]
+    pub side: Side,
     /// CPU and memory of each service during the step.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<crate::topology::resources::ServiceUsage>,
@@ -131,6 +142,81 @@ pub struct StepReport {
     /// the run started no fake upstream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<crate::upstream::Stats>,
+}
+
+/// Which side of the topology a step measured. With `topology.baseline`
+/// every step runs on both sides, under the same `index`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    /// Through the system under test (the gateway, or the upstream when the
+    /// scenario has no gateway).
+    #[default]
+    Target,
+    /// Straight against the fake upstream, bypassing the gateway.
+    Direct,
+}
+
+impl Side {
+    /// Every side, in report order.
+    pub const ALL: [Side; 2] = [Side::Target, Side::Direct];
+
+    /// The name reports use: `target` or `direct`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Side::Target => "target",
+            Side::Direct => "direct",
+        }
+    }
+}
+
+/// `"target"` / `"direct"`, or schema 1's `baseline: bool` (`true` is direct).
+impl<'de> Deserialize<'de> for Side {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Side, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Side;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#""target", "direct" (or a schema 1 `baseline` bool)"#)
+            }
+            fn visit_bool<E: serde::de::Error>(self, direct: bool) -> Result<Side, E> {
+                Ok(if direct { Side::Direct } else { Side::Target })
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Side, E> {
+                match v {
+                    "target" => Ok(Side::Target),
+                    "direct" => Ok(Side::Direct),
+                    other => Err(E::unknown_variant(other, &["target", "direct"])),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+impl StepReport {
+    /// Whether the step counts towards its level: it ran to its end and
+    /// finished at least one request (a step with none measured nothing).
+    pub fn measured(&self) -> bool {
+        !self.cancelled && self.metrics.requests > 0
+    }
+
+    /// `c=4 run 2`, with ` · direct` for a direct step; `run` only when the
+    /// level has several runs on the step's side.
+    pub fn name(&self, report: &Report) -> String {
+        let runs = report
+            .steps_of(self.side)
+            .filter(|s| s.concurrency == self.concurrency)
+            .count();
+        let mut name = format!("c={}", self.concurrency);
+        if runs > 1 {
+            name.push_str(&format!(" run {}", self.run));
+        }
+        if self.side == Side::Direct {
+            name.push_str(" · direct");
+        }
+        name
+    }
 }
 
 /// Gateway minus baseline at one concurrency level (means over runs), in ms.
@@ -147,11 +233,12 @@ pub struct Overhead {
 impl Report {
     /// Recompute the level summaries (and baseline overhead) from the steps.
     pub fn summarise_levels(&mut self) {
-        self.levels = summarise(self.steps.iter().filter(|s| !s.baseline));
-        self.baseline_levels = summarise(self.steps.iter().filter(|s| s.baseline));
+        self.levels = summarise(self.steps_of(Side::Target));
+        self.baseline_levels = summarise(self.steps_of(Side::Direct));
         self.overhead = self
             .levels
             .iter()
+            .filter(|g| g.runs > 0)
             .filter_map(|g| {
                 let b = self
                     .baseline_levels
@@ -175,9 +262,23 @@ impl Report {
     pub fn passed(&self) -> bool {
         self.verdicts.iter().all(|v| v.passed)
     }
+
+    /// The steps measured on one side, in plan order.
+    pub fn steps_of(&self, side: Side) -> impl Iterator<Item = &StepReport> + Clone {
+        self.steps.iter().filter(move |s| s.side == side)
+    }
+
+    /// The level summaries of one side: `levels` or `baseline_levels`.
+    pub fn levels_of(&self, side: Side) -> &[LevelSummary] {
+        match side {
+            Side::Target => &self.levels,
+            Side::Direct => &self.baseline_levels,
+        }
+    }
 }
 
-/// Level summaries, in the order levels first appear, over finished runs.
+/// Level summaries, in the order levels first appear, over measured runs
+/// (a level none of whose runs measured anything has `runs: 0`).
 fn summarise<'a>(steps: impl Iterator<Item = &'a StepReport> + Clone) -> Vec<LevelSummary> {
     let mut levels: Vec<u32> = Vec::new();
     for s in steps.clone() {
@@ -190,7 +291,7 @@ fn summarise<'a>(steps: impl Iterator<Item = &'a StepReport> + Clone) -> Vec<Lev
         .map(|c| {
             let runs: Vec<&StepMetrics> = steps
                 .clone()
-                .filter(|s| s.concurrency == c && !s.cancelled)
+                .filter(|s| s.concurrency == c && s.measured())
                 .map(|s| &s.metrics)
                 .collect();
             LevelSummary::of(c, &runs)
@@ -216,7 +317,9 @@ pub fn exporter(format: &str) -> Option<Box<dyn Exporter>> {
     }
 }
 
-/// Write `report` in `formats` (JSON always) into `dir`, each file replaced atomically.
+/// Write `report` in `formats` (JSON always) into `dir`, each file replaced
+/// atomically: written beside as `.NAME.tmp`, then renamed over `NAME`. On an
+/// error the temporary file is removed, so a full disk leaves no litter.
 pub fn write(dir: &Path, report: &Report, formats: &[String]) -> std::io::Result<()> {
     let mut names: Vec<&str> = vec!["json"];
     names.extend(formats.iter().map(String::as_str).filter(|f| *f != "json"));
@@ -224,17 +327,30 @@ pub fn write(dir: &Path, report: &Report, formats: &[String]) -> std::io::Result
         if let Some(exporter) = exporter(name) {
             let path = dir.join(exporter.file_name());
             let tmp = dir.join(format!(".{}.tmp", exporter.file_name()));
-            std::fs::write(&tmp, exporter.render(report))?;
-            std::fs::rename(&tmp, &path)?;
+            let written = std::fs::write(&tmp, exporter.render(report))
+                .and_then(|()| std::fs::rename(&tmp, &path));
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("cannot write {}: {e}", path.display()),
+                ));
+            }
         }
     }
     Ok(())
 }
 
-/// The summary table shared by the terminal and Markdown: one row per level.
-/// Time to first token, inter-token latency and tokens/s columns appear only
-/// when some level measured them.
-pub(crate) fn level_table(report: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
+/// What a table shows in place of a figure nothing measured.
+pub(crate) const NOT_MEASURED: &str = "—";
+
+/// The summary table shared by the terminal, Markdown and HTML: one row per
+/// level of `side` (`levels` or `baseline_levels`). Time to first token,
+/// inter-token latency and tokens/s columns appear only when some level
+/// measured them. A level with no measured run shows `—` in place of its
+/// figures, and latency shows `—` when no request succeeded.
+pub(crate) fn level_table(report: &Report, side: Side) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let levels = report.levels_of(side);
     let mut header = vec![
         "concurrency",
         "runs",
@@ -246,22 +362,22 @@ pub(crate) fn level_table(report: &Report) -> (Vec<&'static str>, Vec<Vec<String
         "errors",
         "error rate",
     ];
-    let streaming = report.levels.iter().any(|l| l.ttft_p50_ms.is_some());
-    let tokens = report.levels.iter().any(|l| l.tokens_per_s_p50.is_some());
+    let streaming = levels.iter().any(|l| l.ttft_p50_ms.is_some());
+    let tokens = levels.iter().any(|l| l.tokens_per_s_p50.is_some());
     if streaming {
         header.extend(["TTFT p50", "TTFT p99", "ITL p50", "ITL p99"]);
     }
     if tokens {
         header.push("tok/s p50");
     }
-    let rows = report
-        .levels
+    let rows = levels
         .iter()
         .map(|l| {
+            let measured = l.runs > 0 && l.requests > 0;
+            let succeeded = measured && l.requests > l.errors;
             let max = report
-                .steps
-                .iter()
-                .filter(|s| s.concurrency == l.concurrency)
+                .steps_of(side)
+                .filter(|s| s.concurrency == l.concurrency && s.measured())
                 .map(|s| s.metrics.latency_ms.max)
                 .fold(0.0, f64::max);
             let spread = |s: &crate::metrics::Spread, digits: usize| {
@@ -271,18 +387,34 @@ pub(crate) fn level_table(report: &Report) -> (Vec<&'static str>, Vec<Vec<String
                     format!("{:.digits$}", s.mean)
                 }
             };
+            let latency = |s: &crate::metrics::Spread| {
+                if succeeded {
+                    spread(s, 2)
+                } else {
+                    NOT_MEASURED.to_string()
+                }
+            };
             let maybe = |s: &Option<crate::metrics::Spread>, digits: usize| {
                 s.as_ref()
                     .map_or_else(|| "-".to_string(), |s| spread(s, digits))
             };
+            if !measured {
+                let mut row = vec![l.concurrency.to_string(), l.runs.to_string()];
+                row.resize(header.len(), NOT_MEASURED.to_string());
+                return row;
+            }
             let mut row = vec![
                 l.concurrency.to_string(),
                 l.runs.to_string(),
                 spread(&l.rps, 1),
-                spread(&l.p50_ms, 2),
-                spread(&l.p95_ms, 2),
-                spread(&l.p99_ms, 2),
-                format!("{max:.2}"),
+                latency(&l.p50_ms),
+                latency(&l.p95_ms),
+                latency(&l.p99_ms),
+                if succeeded {
+                    format!("{max:.2}")
+                } else {
+                    NOT_MEASURED.to_string()
+                },
                 l.errors.to_string(),
                 format!("{:.2}%", l.error_rate.mean * 100.0),
             ];
@@ -300,6 +432,27 @@ pub(crate) fn level_table(report: &Report) -> (Vec<&'static str>, Vec<Vec<String
         .collect();
     (header, rows)
 }
+
+/// `not measured: c=8 (no request finished)` for the levels of `side` with
+/// no measured run; `None` when every level measured something.
+pub(crate) fn unmeasured_line(report: &Report, side: Side) -> Option<String> {
+    let levels: Vec<String> = report
+        .levels_of(side)
+        .iter()
+        .filter(|l| l.runs == 0 || l.requests == 0)
+        .map(|l| format!("c={}", l.concurrency))
+        .collect();
+    (!levels.is_empty()).then(|| {
+        format!(
+            "not measured: {} (no run finished a request)",
+            levels.join(", ")
+        )
+    })
+}
+
+/// The heading of the direct table, shared by the terminal and Markdown.
+pub(crate) const DIRECT_TITLE: &str =
+    "direct: the same steps straight to the fake upstream, bypassing the gateway (the baseline)";
 
 /// Gateway minus baseline per level, shared by the terminal and Markdown.
 pub(crate) fn overhead_table(report: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
@@ -334,9 +487,8 @@ pub(crate) fn gateway_overhead_line(report: &Report) -> Option<String> {
         .iter()
         .filter_map(|l| {
             let p50: Vec<f64> = report
-                .steps
-                .iter()
-                .filter(|s| s.concurrency == l.concurrency && !s.baseline)
+                .steps_of(Side::Target)
+                .filter(|s| s.concurrency == l.concurrency)
                 .filter_map(|s| s.metrics.gateway_overhead_ms.as_ref().map(|q| q.p50))
                 .collect();
             (!p50.is_empty()).then(|| {

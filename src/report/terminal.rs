@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{level_table, outcome_word, Report};
+use super::{level_table, outcome_word, unmeasured_line, Report, Side, DIRECT_TITLE};
 
 /// A table as plain text, each column right-aligned to its widest cell
 /// (with `last_left`, the last column is left as it is: free text).
@@ -40,22 +40,24 @@ pub fn aligned(header: &[&str], rows: &[Vec<String>], last_left: bool) -> String
 
 /// Render the summary table and verdicts as aligned plain text.
 pub fn render(r: &Report) -> String {
-    let (header, rows) = level_table(r);
+    let (header, rows) = level_table(r, Side::Target);
     let mut out = String::new();
     let _ = writeln!(out, "\n{}: {}", r.scenario.name, outcome_word(r));
     if let Some(e) = &r.error {
         let _ = writeln!(out, "stopped early: {e}");
     }
     out.push_str(&aligned(&header, &rows, false));
+    if let Some(line) = unmeasured_line(r, Side::Target) {
+        let _ = writeln!(out, "{line}");
+    }
     let busiest: Vec<String> = r
         .levels
         .iter()
         .filter_map(|l| {
             let step = r
-                .steps
-                .iter()
-                .rev()
-                .find(|s| s.concurrency == l.concurrency && !s.baseline)?;
+                .steps_of(Side::Target)
+                .filter(|s| s.concurrency == l.concurrency)
+                .last()?;
             let mut usage: Vec<_> = step.resources.iter().collect();
             usage.sort_by(|a, b| b.cpu_pct_mean.total_cmp(&a.cpu_pct_mean));
             let top: Vec<String> = usage
@@ -75,6 +77,11 @@ pub fn render(r: &Report) -> String {
         for line in busiest {
             let _ = writeln!(out, "{line}");
         }
+    }
+    if !r.baseline_levels.is_empty() {
+        let _ = writeln!(out, "{DIRECT_TITLE}:");
+        let (header, rows) = level_table(r, Side::Direct);
+        out.push_str(&aligned(&header, &rows, false));
     }
     if !r.overhead.is_empty() {
         let _ = writeln!(

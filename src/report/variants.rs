@@ -40,7 +40,8 @@ fn change(value: f64, first: f64) -> String {
     }
 }
 
-/// Rows: one per level and variant, with the change against the first variant.
+/// Rows: one per level and variant, with the change against the first
+/// variant; `—` for a level the variant did not measure.
 fn rows(runs: &[VariantRun]) -> Vec<[String; 7]> {
     let mut levels: Vec<u32> = Vec::new();
     for run in runs {
@@ -68,6 +69,19 @@ fn rows(runs: &[VariantRun]) -> Vec<[String; 7]> {
                 .iter()
                 .find(|o| o.concurrency == c)
                 .map_or("".to_string(), |o| format!("{:+.2}", o.p50_ms));
+            if l.runs == 0 || l.requests == 0 {
+                let none = super::NOT_MEASURED.to_string();
+                out.push([
+                    c.to_string(),
+                    run.variant.clone(),
+                    none.clone(),
+                    none.clone(),
+                    none.clone(),
+                    none,
+                    overhead,
+                ]);
+                continue;
+            }
             out.push([
                 c.to_string(),
                 run.variant.clone(),

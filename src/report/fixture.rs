@@ -1,0 +1,242 @@
+//! One hand-made [`Report`] every exporter test renders (no process
+//! started, nothing read from the machine): two levels of two runs each,
+//! every step also run direct (the baseline), truncated streams and HTTP 500s,
+//! a third level interrupted before it finished a request, verdicts that pass
+//! and fail. Its figures are chosen so that mixing the sides shows: the
+//! direct c=1 steps have the largest max latency of the report, and the
+//! direct c=4 run has HTTP 500s of its own.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::{Environment, Report, ScenarioInfo, Side, Status, StepReport, SCHEMA_VERSION};
+use crate::assertions::Verdict;
+use crate::metrics::{
+    ErrorSummary, LatencySummary, Quantiles, SecondSample, StepMetrics, StreamingSummary,
+};
+
+/// Truncated streams at c=4 run 1, through the target.
+pub(crate) const TRUNCATED: u64 = 28;
+
+/// The report: status `interrupted` (Ctrl-C during the c=8 step).
+pub(crate) fn report() -> Report {
+    let mut steps = Vec::new();
+    for (index, concurrency, run) in [(0, 1, 1), (1, 1, 2), (2, 4, 1), (3, 4, 2)] {
+        steps.push(target(index, concurrency, run));
+        steps.push(direct(index, concurrency, run));
+    }
+    steps.push(StepReport {
+        index: 4,
+        concurrency: 8,
+        run: 1,
+        metrics: StepMetrics::default(),
+        timeseries: Vec::new(),
+        warmup_errors: 0,
+        cancelled: true,
+        side: Side::Target,
+        resources: Vec::new(),
+        upstream: None,
+    });
+    let mut report = Report {
+        schema_version: SCHEMA_VERSION,
+        status: Status::Interrupted,
+        error: Some("interrupted by Ctrl-C during step 5".into()),
+        scenario: ScenarioInfo {
+            name: "fixture".into(),
+            file: PathBuf::from("scenarios/fixture.toml"),
+            description: Some("A gateway in front of the fake upstream, with its baseline.".into()),
+            resolved: serde_json::json!({
+                "scenario": {"name": "fixture"},
+                "load": {"concurrency": [1, 4, 8], "runs": 2, "requests": 300},
+                "topology": {"baseline": true},
+            }),
+        },
+        plan: serde_json::json!({"steps": 5, "baseline": true}),
+        environment: Environment {
+            tool_version: "0.0.0-test".into(),
+            git_commit: "0123abc".into(),
+            os: "Test Linux 1".into(),
+            kernel: "6.0.0-test".into(),
+            cpu: "Test CPU @ 3.00GHz".into(),
+            cores: 4,
+        },
+        started_at: "2026-01-02T03:04:05.678Z".into(),
+        finished_at: Some("2026-01-02T03:05:06.789Z".into()),
+        steps,
+        levels: Vec::new(),
+        baseline_levels: Vec::new(),
+        overhead: Vec::new(),
+        verdicts: vec![
+            verdict(1, "max_p50_ms", 25.0, Some(20.5), true),
+            verdict(4, "max_error_rate", 0.01, Some(0.0633), false),
+            verdict(8, "min_rps", 10.0, None, false),
+        ],
+    };
+    report.summarise_levels();
+    report
+}
+
+fn verdict(
+    concurrency: u32,
+    metric: &str,
+    limit: f64,
+    measured: Option<f64>,
+    passed: bool,
+) -> Verdict {
+    Verdict {
+        concurrency,
+        metric: metric.into(),
+        limit,
+        measured,
+        passed,
+    }
+}
+
+/// Through the gateway: c=1 clean at ~20 ms; c=4 streams, run 1 with
+/// truncated streams, run 2 with HTTP 500s.
+fn target(index: usize, concurrency: u32, run: u32) -> StepReport {
+    let slower = f64::from(run - 1);
+    let (requests, p50, errors) = match concurrency {
+        1 => (100, 20.0 + slower, ErrorSummary::default()),
+        _ if run == 1 => (
+            300,
+            30.0,
+            ErrorSummary {
+                total: TRUNCATED,
+                truncated: TRUNCATED,
+                ..ErrorSummary::default()
+            },
+        ),
+        _ => (300, 32.0, status_errors(500, 10)),
+    };
+    let mut step = step(
+        index,
+        concurrency,
+        run,
+        Side::Target,
+        requests,
+        p50,
+        p50 * 2.0,
+        errors,
+    );
+    if concurrency == 4 {
+        step.metrics.streaming = Some(StreamingSummary {
+            streams: step.metrics.successes,
+            ttft_ms: quantiles(step.metrics.successes, 12.0 + slower),
+            itl_ms: quantiles(step.metrics.successes * 20, 1.5),
+        });
+    }
+    step
+}
+
+/// Straight to the fake upstream: ~5 ms, a 250 ms spike at c=1 (the
+/// report's largest max), three HTTP 500s at c=4 run 2.
+fn direct(index: usize, concurrency: u32, run: u32) -> StepReport {
+    let requests = if concurrency == 1 { 100 } else { 300 };
+    let errors = if concurrency == 4 && run == 2 {
+        status_errors(500, 3)
+    } else {
+        ErrorSummary::default()
+    };
+    let max = if concurrency == 1 { 250.0 } else { 9.0 };
+    step(
+        index,
+        concurrency,
+        run,
+        Side::Direct,
+        requests,
+        5.0,
+        max,
+        errors,
+    )
+}
+
+fn status_errors(code: u16, n: u64) -> ErrorSummary {
+    ErrorSummary {
+        total: n,
+        status: BTreeMap::from([(code.to_string(), n)]),
+        ..ErrorSummary::default()
+    }
+}
+
+fn quantiles(count: u64, p50: f64) -> Quantiles {
+    Quantiles {
+        count,
+        mean: p50 * 1.1,
+        p50,
+        p90: p50 * 1.5,
+        p99: p50 * 2.0,
+        max: p50 * 3.0,
+    }
+}
+
+/// A step of `requests` over 2.5 s with latencies around `p50`.
+#[allow(clippy::too_many_arguments)]
+fn step(
+    index: usize,
+    concurrency: u32,
+    run: u32,
+    side: Side,
+    requests: u64,
+    p50: f64,
+    max: f64,
+    errors: ErrorSummary,
+) -> StepReport {
+    let successes = requests - errors.total;
+    let duration_s = 2.5;
+    let latency = LatencySummary {
+        min: p50 * 0.5,
+        mean: p50 * 1.05,
+        stddev: p50 * 0.2,
+        p50,
+        p90: p50 * 1.3,
+        p95: p50 * 1.4,
+        p99: p50 * 1.6,
+        p999: p50 * 1.8,
+        max,
+    };
+    let percentiles = vec![
+        (0.0, latency.min),
+        (50.0, p50),
+        (90.0, latency.p90),
+        (99.0, latency.p99),
+        (99.9, latency.p999),
+        (100.0, max),
+    ];
+    let per_second = |share: f64| (successes as f64 * share).round() as u64;
+    let failed = |share: f64| (errors.total as f64 * share).round() as u64;
+    let timeseries = [(0, 0.4), (1, 0.4), (2, 0.2)]
+        .into_iter()
+        .map(|(second, share)| SecondSample {
+            second,
+            ok: per_second(share),
+            errors: failed(share),
+            p50_ms: p50,
+            p99_ms: latency.p99,
+        })
+        .collect();
+    StepReport {
+        index,
+        concurrency,
+        run,
+        metrics: StepMetrics {
+            requests,
+            successes,
+            error_rate: errors.total as f64 / requests as f64,
+            errors,
+            duration_s,
+            rps: successes as f64 / duration_s,
+            latency_ms: latency,
+            percentiles,
+            streaming: None,
+            tokens: None,
+            gateway_overhead_ms: None,
+        },
+        timeseries,
+        warmup_errors: 0,
+        cancelled: false,
+        side,
+        resources: Vec::new(),
+        upstream: None,
+    }
+}

@@ -166,12 +166,20 @@ impl Supervisor {
                     matches!(http_get(url, left.min(Duration::from_secs(2))).await, Ok(s) if (200..300).contains(&s))
                 }
                 Probe::Command { argv, .. } => {
+                    // Bounded like an HTTP probe, and killed when abandoned.
                     let mut probe = tokio::process::Command::new(&argv[0]);
                     probe
                         .args(&argv[1..])
+                        .stdin(Stdio::null())
                         .stdout(Stdio::null())
-                        .stderr(Stdio::null());
-                    matches!(probe.status().await, Ok(s) if s.success())
+                        .stderr(Stdio::null())
+                        .kill_on_drop(true);
+                    tokio::select! {
+                        s = tokio::time::timeout(left.min(Duration::from_secs(10)), probe.status()) => {
+                            matches!(s, Ok(Ok(s)) if s.success())
+                        }
+                        _ = cancel.cancelled() => false,
+                    }
                 }
             };
             if ready {

@@ -39,7 +39,9 @@ async fn call(
     let uri: Uri = url.parse().map_err(|e| fail(&e))?;
     let host = uri.host().ok_or_else(|| fail(&"no host"))?;
     let port = uri.port_u16().unwrap_or(80);
-    let stream = TcpStream::connect((host, port))
+    // An IPv6 literal is `[::1]` in the URL and the Host header, `::1` to connect.
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let stream = TcpStream::connect((bare, port))
         .await
         .map_err(|e| fail(&e))?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -66,4 +68,29 @@ async fn call(
         .map_err(|e| fail(&e))?
         .to_bytes();
     Ok((status, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// issue 11: `[::1]` is a host in a URL, `::1` an address to connect to.
+    #[tokio::test]
+    async fn an_ipv6_literal_host_is_probed() {
+        let listener = tokio::net::TcpListener::bind("[::1]:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let n = s.read(&mut buf).await.unwrap();
+            let head = String::from_utf8_lossy(&buf[..n]).to_string();
+            assert!(head.contains(&format!("host: [::1]:{port}")), "{head}");
+            s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+                .await
+                .unwrap();
+        });
+        let url = format!("http://[::1]:{port}/health");
+        assert_eq!(http_get(&url, Duration::from_secs(5)).await, Ok(204));
+    }
 }

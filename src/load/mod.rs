@@ -13,6 +13,7 @@
 //! per request.
 
 mod conn;
+pub mod limits;
 pub mod sse;
 pub mod upstream_stats;
 

@@ -506,3 +506,45 @@ fn record_answer(recorder: &mut Recorder, probe: &Probe, began: Instant, end: In
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_warm_up_that_all_failed_names_count_classes_and_cause() {
+        let addr: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let refused = ErrorSummary {
+            total: 100,
+            connect: 100,
+            ..ErrorSummary::default()
+        };
+        assert_eq!(
+            warmup_failed(&refused, addr),
+            "all 100 warm-up requests failed (100 connect): nothing answered at \
+             127.0.0.1:9; is the target running and listening there?"
+        );
+        let mixed = ErrorSummary {
+            total: 10,
+            connect: 4,
+            client: 6,
+            ..ErrorSummary::default()
+        };
+        let e = warmup_failed(&mixed, addr);
+        assert!(
+            e.starts_with("all 10 warm-up requests failed (4 connect, 6 client): this machine")
+                && e.contains("ulimit -n"),
+            "{e}"
+        );
+        let status = ErrorSummary {
+            total: 3,
+            status: [("500".to_string(), 3)].into(),
+            ..ErrorSummary::default()
+        };
+        assert_eq!(
+            warmup_failed(&status, addr),
+            "all 3 warm-up requests failed (3 HTTP 500): 127.0.0.1:9 answered, but never \
+             with a 2xx; check the request and the target's logs"
+        );
+    }
+}

@@ -9,6 +9,9 @@
 //! from one reused buffer: no allocation, no task hop, two syscalls in the
 //! usual case. It handles `content-length`, `chunked` and read-to-close
 //! bodies, `1xx` interim answers, `connection: close` and HTTP/1.0.
+//! A socket error caused by this machine running out of something (file
+//! descriptors, local ports, buffers) is [`Failure::Client`], never blamed
+//! on the target.
 
 use std::io;
 use std::net::SocketAddr;
@@ -172,6 +175,16 @@ fn own_limit(e: &io::Error) -> bool {
     })
 }
 
+/// A socket error while sending or reading: [`ReadError::Client`] when this
+/// machine ran out of something, else [`ReadError::Failed`].
+fn io_error(e: &io::Error) -> ReadError {
+    if own_limit(e) {
+        ReadError::Client
+    } else {
+        ReadError::Failed
+    }
+}
+
 /// The class of a failed connect: [`Failure::Client`] when this machine
 /// refused to make the connection, else [`Failure::Connect`].
 fn connect_failure(e: &io::Error) -> Failure {
@@ -278,11 +291,7 @@ impl Conn {
         }
         let stream = self.stream.as_mut().expect("connected above");
         if let Err(e) = stream.write_all(wire).await {
-            return Err(if own_limit(&e) {
-                ReadError::Client
-            } else {
-                ReadError::Failed
-            });
+            return Err(io_error(&e));
         }
         // Interim (1xx) answers come before the real one.
         let head = loop {
@@ -353,7 +362,8 @@ impl Conn {
                 Ok(0) if first && self.pos == self.buf.len() => {
                     return Err(ReadError::ClosedBeforeAnswer)
                 }
-                Ok(0) | Err(_) => return Err(ReadError::Failed),
+                Ok(0) => return Err(ReadError::Failed),
+                Err(e) => return Err(io_error(&e)),
                 Ok(_) => first = false,
             }
         }
@@ -372,7 +382,8 @@ impl Conn {
                 return Ok(());
             }
             match self.fill().await {
-                Ok(0) | Err(_) => return Err(ReadError::Failed),
+                Ok(0) => return Err(ReadError::Failed),
+                Err(e) => return Err(io_error(&e)),
                 Ok(_) => {}
             }
         }
@@ -384,7 +395,7 @@ impl Conn {
             self.pos = self.buf.len();
             match self.fill().await {
                 Ok(0) => return Ok(()),
-                Err(_) => return Err(ReadError::Failed),
+                Err(e) => return Err(io_error(&e)),
                 Ok(_) => {}
             }
         }
@@ -402,7 +413,8 @@ impl Conn {
                 return Ok(());
             }
             match self.fill().await {
-                Ok(0) | Err(_) => return Err(ReadError::Failed),
+                Ok(0) => return Err(ReadError::Failed),
+                Err(e) => return Err(io_error(&e)),
                 Ok(_) => {}
             }
         }

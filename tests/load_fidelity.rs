@@ -131,3 +131,54 @@ fn issue_3_lognormal_percentiles_match_the_configured_ones() {
     // Non-streamed answers report their tokens from `usage`.
     assert_eq!(u(&m["tokens"]["output_tokens"]), 20000 * 16);
 }
+
+#[test]
+fn one_round_at_full_concurrency_is_measured_as_one_round() {
+    let report = run("load_one_round.toml", "one-round");
+    let step = &report["steps"][0];
+    let m = &step["metrics"];
+    assert_eq!(u(&m["successes"]), 30);
+    // Warm-up excluded: the server saw exactly the measured requests.
+    assert_eq!(u(&step["upstream"]["requests"]), 30);
+    // Fair shares: one request per worker, so the whole step is one round
+    // of 200 ms; a worker given two would make it ~400 ms.
+    let (whole, busy) = (f(&m["duration_s"]), f(&m["busy_s"]));
+    assert!((0.2..0.3).contains(&whole), "whole window {whole} s");
+    assert!(
+        busy > 0.19 && busy <= whole,
+        "busy window {busy} s of {whole} s"
+    );
+    // Ideal 30 / 0.2 s = 150 req/s.
+    let rps = f(&m["rps"]);
+    assert!((140.0..=151.0).contains(&rps), "{rps} req/s");
+    let window = f(&m["rps_window"]);
+    assert!((window - 30.0 / whole).abs() < 1e-6, "{window} req/s");
+}
+
+#[test]
+fn a_warm_up_where_nothing_answers_stops_the_run_with_the_reason() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let out = std::env::temp_dir().join(format!("scenario-load-closed-{}", std::process::id()));
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny.toml");
+    let output = Command::new(BIN)
+        .args(["run", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .args([
+            "--set",
+            &format!("topology.target=\"http://127.0.0.1:{port}/v1/chat/completions\""),
+            "--set",
+            "load.runs=1",
+        ])
+        .output()
+        .expect("run scenario");
+    let _ = std::fs::remove_dir_all(&out);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let expected =
+        format!("all 4 warm-up requests failed (4 connect): nothing answered at 127.0.0.1:{port}");
+    assert!(stderr.contains(&expected), "{stderr}");
+}

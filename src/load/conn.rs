@@ -9,6 +9,9 @@
 //! from one reused buffer: no allocation, no task hop, two syscalls in the
 //! usual case. It handles `content-length`, `chunked` and read-to-close
 //! bodies, `1xx` interim answers, `connection: close` and HTTP/1.0.
+//! A socket error caused by this machine running out of something (file
+//! descriptors, local ports, buffers) is [`Failure::Client`], never blamed
+//! on the target.
 
 use std::io;
 use std::net::SocketAddr;
@@ -148,7 +151,48 @@ struct Head {
 enum ReadError {
     /// The server closed the connection before a single byte of the answer.
     ClosedBeforeAnswer,
+    /// This machine refused to send (out of buffers or memory).
+    Client,
     Failed,
+}
+
+/// Whether an I/O error comes from the client's own machine running out of
+/// something (file descriptors, local ports, buffers, memory) rather than
+/// from the target or the network: the harness's limit, not the target's.
+fn own_limit(e: &io::Error) -> bool {
+    use nix::errno::Errno;
+    e.raw_os_error().is_some_and(|code| {
+        [
+            Errno::EMFILE,
+            Errno::ENFILE,
+            Errno::EADDRNOTAVAIL,
+            Errno::EADDRINUSE,
+            Errno::ENOBUFS,
+            Errno::ENOMEM,
+        ]
+        .iter()
+        .any(|errno| *errno as i32 == code)
+    })
+}
+
+/// A socket error while sending or reading: [`ReadError::Client`] when this
+/// machine ran out of something, else [`ReadError::Failed`].
+fn io_error(e: &io::Error) -> ReadError {
+    if own_limit(e) {
+        ReadError::Client
+    } else {
+        ReadError::Failed
+    }
+}
+
+/// The class of a failed connect: [`Failure::Client`] when this machine
+/// refused to make the connection, else [`Failure::Connect`].
+fn connect_failure(e: &io::Error) -> Failure {
+    if own_limit(e) {
+        Failure::Client
+    } else {
+        Failure::Connect
+    }
 }
 
 /// A connection that reconnects when the server closed it.
@@ -175,7 +219,7 @@ impl Conn {
         if self.stream.is_none() {
             let stream = TcpStream::connect(addr)
                 .await
-                .map_err(|_| Failure::Connect)?;
+                .map_err(|e| connect_failure(&e))?;
             let _ = stream.set_nodelay(true);
             self.stream = Some(stream);
             self.buf.clear();
@@ -213,21 +257,25 @@ impl Conn {
         probe: &mut Probe,
     ) -> Option<Failure> {
         let reused = self.stream.is_some();
+        let failed = |e: ReadError| match e {
+            ReadError::Client => Failure::Client,
+            ReadError::ClosedBeforeAnswer | ReadError::Failed => Failure::Read,
+        };
         match self.exchange(target, wire, probe).await {
             Ok(answer) => answer,
             Err(ReadError::ClosedBeforeAnswer) if reused => {
                 self.reset();
                 match self.exchange(target, wire, probe).await {
                     Ok(answer) => answer,
-                    Err(_) => {
+                    Err(e) => {
                         self.reset();
-                        Some(Failure::Read)
+                        Some(failed(e))
                     }
                 }
             }
-            Err(_) => {
+            Err(e) => {
                 self.reset();
-                Some(Failure::Read)
+                Some(failed(e))
             }
         }
     }
@@ -242,8 +290,8 @@ impl Conn {
             return Ok(Some(f));
         }
         let stream = self.stream.as_mut().expect("connected above");
-        if stream.write_all(wire).await.is_err() {
-            return Err(ReadError::Failed);
+        if let Err(e) = stream.write_all(wire).await {
+            return Err(io_error(&e));
         }
         // Interim (1xx) answers come before the real one.
         let head = loop {
@@ -314,7 +362,8 @@ impl Conn {
                 Ok(0) if first && self.pos == self.buf.len() => {
                     return Err(ReadError::ClosedBeforeAnswer)
                 }
-                Ok(0) | Err(_) => return Err(ReadError::Failed),
+                Ok(0) => return Err(ReadError::Failed),
+                Err(e) => return Err(io_error(&e)),
                 Ok(_) => first = false,
             }
         }
@@ -333,7 +382,8 @@ impl Conn {
                 return Ok(());
             }
             match self.fill().await {
-                Ok(0) | Err(_) => return Err(ReadError::Failed),
+                Ok(0) => return Err(ReadError::Failed),
+                Err(e) => return Err(io_error(&e)),
                 Ok(_) => {}
             }
         }
@@ -345,7 +395,7 @@ impl Conn {
             self.pos = self.buf.len();
             match self.fill().await {
                 Ok(0) => return Ok(()),
-                Err(_) => return Err(ReadError::Failed),
+                Err(e) => return Err(io_error(&e)),
                 Ok(_) => {}
             }
         }
@@ -363,7 +413,8 @@ impl Conn {
                 return Ok(());
             }
             match self.fill().await {
-                Ok(0) | Err(_) => return Err(ReadError::Failed),
+                Ok(0) => return Err(ReadError::Failed),
+                Err(e) => return Err(io_error(&e)),
                 Ok(_) => {}
             }
         }
@@ -556,6 +607,66 @@ impl Chunked {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Set in the child process [`a_connect_refused_by_this_machine_is_a_client_failure`] starts.
+    const EMFILE_CHILD: &str = "SCENARIO_TEST_EMFILE_CHILD";
+
+    /// Lowers the open-files limit, so it runs alone in a child process of
+    /// its own (this test binary, started by the test below); in the normal
+    /// test run it does nothing.
+    #[test]
+    fn emfile_child() {
+        if std::env::var_os(EMFILE_CHILD).is_none() {
+            return;
+        }
+        use nix::sys::resource::{getrlimit, setrlimit, Resource};
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let open = listener.local_addr().unwrap();
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        // A port nobody listens on is the target's problem, not ours.
+        let refused = runtime.block_on(Conn::default().ensure(closed));
+        assert_eq!(refused, Err(Failure::Connect));
+        // Out of file descriptors: the listening target cannot be reached
+        // because this process may open no more.
+        let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        setrlimit(Resource::RLIMIT_NOFILE, 32, hard).unwrap();
+        let mut held = Vec::new();
+        while let Ok(f) = std::fs::File::open("/dev/null") {
+            held.push(f);
+            assert!(held.len() < 64, "the lowered limit did not take");
+        }
+        let exhausted = runtime.block_on(Conn::default().ensure(open));
+        assert_eq!(exhausted, Err(Failure::Client));
+        drop(held);
+        println!("emfile child: connect refused by this machine is `client`");
+    }
+
+    #[test]
+    fn a_connect_refused_by_this_machine_is_a_client_failure() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "load::conn::tests::emfile_child",
+                "--test-threads=1",
+                "--nocapture",
+            ])
+            .env(EMFILE_CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("is `client`"),
+            "child failed: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 
     #[test]
     fn heads_are_parsed_with_their_framing() {

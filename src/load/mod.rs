@@ -2,8 +2,10 @@
 //!
 //! Layout (chosen by measurement, see the README's "Performance"): OS threads,
 //! each with a current-thread tokio runtime and its own [`Recorder`] shared
-//! by the workers on it (no locks, no shared atomics on the sample path:
-//! tickets are claimed in blocks, progress is published in batches). Each
+//! by the workers on it (no locks, no contended atomics on the sample path:
+//! each worker owns every `c`-th ticket, so a fixed count is split in fair
+//! shares up front; progress is published in batches; the end of the busy
+//! window is one relaxed read per request, written once per worker). Each
 //! worker owns one keep-alive connection and writes pre-serialized request
 //! bytes itself ([`conn`]). The clock starts just before the write; after
 //! the answer, the sample goes into the thread's histogram. Recorders are
@@ -11,14 +13,15 @@
 //! per request.
 
 mod conn;
+pub mod limits;
 pub mod sse;
 pub mod upstream_stats;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::net::ToSocketAddrs;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Barrier, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -26,7 +29,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::{Recorder, Tokens};
+use crate::metrics::{busy_share, ErrorClass, ErrorSummary, Recorder, Tokens, Window};
 use crate::plan::{Step, Stop, Target};
 use crate::scenario::model::Selection;
 pub use conn::Prepared;
@@ -50,10 +53,14 @@ impl Live {
 #[derive(Debug)]
 pub struct StepOutcome {
     pub recorder: Recorder,
-    /// From the start of measurement to the last answer.
-    pub window: Duration,
+    /// From the start of measurement to the last answer (`whole`), and to
+    /// the moment the first worker found no more work (`busy`).
+    pub window: Window,
     /// Warm-up requests that failed (not part of the metrics).
     pub warmup_errors: u64,
+    /// The same failures by class (a `client` count here means the harness
+    /// ran out of file descriptors or ports before measuring began).
+    pub warmup: ErrorSummary,
     /// The step was cut short by cancellation.
     pub cancelled: bool,
 }
@@ -139,53 +146,56 @@ struct Shared {
     timeout: Duration,
     selection: Selection,
     seed: u64,
+    /// Workers in the step: worker `w` owns tickets `w`, `w + c`, `w + 2c`, ….
+    concurrency: u64,
     warmup: u64,
-    warm_claimed: AtomicU64,
     stop: Stop,
-    claimed: AtomicU64,
     start: OnceLock<Instant>,
+    /// When the first worker that had work found none left, in nanoseconds
+    /// from the start; [`OPEN`] until then. Written once per worker at its
+    /// end, read (relaxed) once per request: never contended.
+    drained: AtomicU64,
     /// Threads and the coordinator meet here after warm-up, then again to start.
     warmed: Barrier,
     go: Barrier,
+    /// Set before `go` when the warm-up showed there is nothing to measure.
+    abort: AtomicBool,
     cancel: CancellationToken,
     live: Arc<Live>,
-    warmup_errors: AtomicU64,
+    /// What the warm-up saw, merged once per thread.
+    warm: Mutex<Recorder>,
 }
 
-/// Tickets are claimed from the shared counter this many at a time, so
-/// threads do not contend for one cache line on every request.
-const BLOCK: u64 = 16;
-
-/// A thread's current block of tickets, shared by its workers.
-#[derive(Default)]
-struct Tickets {
-    next: Cell<u64>,
-    end: Cell<u64>,
-}
+/// [`Shared::drained`] while every worker still has work.
+const OPEN: u64 = u64::MAX;
 
 impl Shared {
-    /// The next measured ticket, or `None` when the step is over.
+    /// Whether worker ticket `ticket` is measured: every worker owns every
+    /// `c`-th ticket, so a fixed count is split in fair shares up front
+    /// (worker `w` of `c` gets `n / c`, one more when `w < n % c`) with no
+    /// shared counter, and round-robin body selection still covers the bodies
+    /// in ticket order.
     #[inline]
-    fn claim(&self, local: &Tickets, start: Instant) -> Option<u64> {
-        if local.next.get() == local.end.get() {
-            let first = self.claimed.fetch_add(BLOCK, Ordering::Relaxed);
-            local.next.set(first);
-            local.end.set(first + BLOCK);
-        }
-        let ticket = local.next.get();
-        local.next.set(ticket + 1);
+    fn measured(&self, ticket: u64, start: Instant) -> bool {
         match self.stop {
-            Stop::Requests(n) => (ticket < n).then_some(ticket),
-            Stop::Duration(d) => (start.elapsed() < d).then_some(ticket),
+            Stop::Requests(n) => ticket < n,
+            Stop::Duration(d) => start.elapsed() < d,
         }
     }
 
-    fn claim_warmup(&self) -> Option<u64> {
-        if self.cancel.is_cancelled() {
-            return None;
+    /// The busy window's end so far (`None` while every worker has work).
+    #[inline]
+    fn drained(&self) -> Option<Duration> {
+        let ns = self.drained.load(Ordering::Relaxed);
+        (ns != OPEN).then(|| Duration::from_nanos(ns))
+    }
+
+    /// A worker that had work found none left at `at` (from the start).
+    fn drain(&self, at: Duration) {
+        let ns = u64::try_from(at.as_nanos()).unwrap_or(OPEN - 1);
+        if ns < self.drained.load(Ordering::Relaxed) {
+            self.drained.fetch_min(ns, Ordering::Relaxed);
         }
-        let ticket = self.warm_claimed.fetch_add(1, Ordering::Relaxed);
-        (ticket < self.warmup).then_some(ticket)
     }
 }
 
@@ -207,6 +217,9 @@ pub fn threads_for(concurrency: u32) -> usize {
 /// Run one step to completion (blocking). Cancellation ends it early; what
 /// was measured until then is returned. `before_measure` runs after the
 /// warm-up, when no request is in flight, just before measuring starts.
+///
+/// A warm-up in which every request failed ends the step with an error
+/// naming the count and the classes: there would be nothing to measure.
 pub fn run_step(
     target: Arc<Prepared>,
     plan: &Target,
@@ -221,16 +234,17 @@ pub fn run_step(
         timeout: plan.timeout,
         selection: plan.selection,
         seed: plan.seed ^ (step.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        concurrency: u64::from(step.concurrency.max(1)),
         warmup: step.warmup,
-        warm_claimed: AtomicU64::new(0),
         stop: step.stop,
-        claimed: AtomicU64::new(0),
         start: OnceLock::new(),
+        drained: AtomicU64::new(OPEN),
         warmed: Barrier::new(threads + 1),
         go: Barrier::new(threads + 1),
+        abort: AtomicBool::new(false),
         cancel,
         live,
-        warmup_errors: AtomicU64::new(0),
+        warm: Mutex::new(Recorder::default()),
     });
     let mut handles = Vec::with_capacity(threads);
     for t in 0..threads {
@@ -245,7 +259,15 @@ pub fn run_step(
         );
     }
     shared.warmed.wait();
-    before_measure();
+    let warm = std::mem::take(&mut *shared.warm.lock().unwrap_or_else(|p| p.into_inner()));
+    let warmup = warm.errors();
+    let failed = (!shared.cancel.is_cancelled() && warm.successes() == 0 && warmup.total > 0)
+        .then(|| warmup_failed(&warmup, shared.target.addr));
+    if failed.is_some() {
+        shared.abort.store(true, Ordering::Relaxed);
+    } else {
+        before_measure();
+    }
     let start = Instant::now();
     let _ = shared.start.set(start);
     shared.go.wait();
@@ -257,12 +279,47 @@ pub fn run_step(
             Err(_) => return Err(std::io::Error::other("a load thread panicked")),
         }
     }
+    if let Some(message) = failed {
+        return Err(std::io::Error::other(message));
+    }
+    let whole = recorder.last_end();
     Ok(StepOutcome {
-        window: recorder.last_end(),
+        window: Window {
+            whole,
+            busy: shared.drained().map_or(whole, |d| d.min(whole)),
+        },
         recorder,
-        warmup_errors: shared.warmup_errors.load(Ordering::Relaxed),
+        warmup_errors: warmup.total,
+        warmup,
         cancelled: shared.cancel.is_cancelled(),
     })
+}
+
+/// The error for a warm-up in which every request failed: how many, of
+/// which classes, and what that points at.
+fn warmup_failed(errors: &ErrorSummary, addr: std::net::SocketAddr) -> String {
+    let classes = errors.classes();
+    let counts: Vec<String> = classes
+        .iter()
+        .map(|(class, n)| format!("{n} {}", class.label()))
+        .collect();
+    let only = |c: ErrorClass| classes.iter().all(|(class, _)| *class == c);
+    let why = if errors.client > 0 {
+        "this machine ran out of file descriptors or local ports: raise `ulimit -n` \
+         before the command, or lower `load.concurrency`"
+            .to_string()
+    } else if only(ErrorClass::Connect) {
+        format!("nothing answered at {addr}; is the target running and listening there?")
+    } else if !errors.status.is_empty() {
+        format!("{addr} answered, but never with a 2xx; check the request and the target's logs")
+    } else {
+        format!("no answer from {addr} completed; check the target's logs and `load.timeout`")
+    };
+    format!(
+        "all {} warm-up requests failed ({}): {why}",
+        errors.total,
+        counts.join(", ")
+    )
 }
 
 fn load_thread(shared: Arc<Shared>, workers: Vec<u32>) -> std::io::Result<Recorder> {
@@ -281,26 +338,37 @@ fn load_thread(shared: Arc<Shared>, workers: Vec<u32>) -> std::io::Result<Record
     let local = tokio::task::LocalSet::new();
     let recorder = Rc::new(RefCell::new(Recorder::default()));
     local.block_on(&runtime, async {
+        let warm_recorder = Rc::new(RefCell::new(Recorder::default()));
         let mut warm = Vec::with_capacity(workers.len());
-        for _ in &workers {
-            warm.push(tokio::task::spawn_local(warm_up(shared.clone())));
+        for &w in &workers {
+            warm.push(tokio::task::spawn_local(warm_up(
+                shared.clone(),
+                warm_recorder.clone(),
+                w,
+            )));
         }
         let mut conns = Vec::with_capacity(warm.len());
         for handle in warm {
             conns.push(handle.await.unwrap_or_default());
         }
+        shared
+            .warm
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .merge(&warm_recorder.borrow());
         // Nothing is in flight on this thread now, so blocking here is harmless.
         shared.warmed.wait();
         shared.go.wait();
+        if shared.abort.load(Ordering::Relaxed) {
+            return;
+        }
         let start = *shared.start.get().expect("set before the go barrier");
-        let tickets = Rc::new(Tickets::default());
         let mut measure = Vec::with_capacity(conns.len());
         for (conn, &w) in conns.into_iter().zip(&workers) {
             measure.push(tokio::task::spawn_local(measure_loop(
                 shared.clone(),
                 conn,
                 recorder.clone(),
-                tickets.clone(),
                 start,
                 w,
             )));
@@ -326,22 +394,26 @@ fn load_thread(shared: Arc<Shared>, workers: Vec<u32>) -> std::io::Result<Record
         .unwrap_or_else(|rc| rc.borrow().clone()))
 }
 
-/// Open the worker's connection and spend warm-up tickets on it.
-async fn warm_up(shared: Arc<Shared>) -> Conn {
+/// Open the worker's connection and spend its share of the warm-up on it
+/// (tickets `worker`, `worker + c`, … below the warm-up count).
+async fn warm_up(shared: Arc<Shared>, recorder: Rc<RefCell<Recorder>>, worker: u32) -> Conn {
     let mut conn = Conn::default();
     let target = &*shared.target;
     let _ = tokio::time::timeout(shared.timeout, conn.ensure(target.addr)).await;
     let n = target.wire.len() as u64;
     let mut probe = Probe::default();
-    while let Some(ticket) = shared.claim_warmup() {
+    let mut ticket = u64::from(worker);
+    while ticket < shared.warmup {
         let wire = &target.wire[(ticket % n) as usize];
+        let began = Instant::now();
         let failure = tokio::select! {
             f = conn.send_within(shared.timeout, target, wire, &mut probe) => f,
             _ = shared.cancel.cancelled() => break,
         };
-        if failure.is_some() {
-            shared.warmup_errors.fetch_add(1, Ordering::Relaxed);
-        }
+        recorder
+            .borrow_mut()
+            .record(Duration::ZERO, began.elapsed(), failure, 1.0);
+        ticket += shared.concurrency;
     }
     conn
 }
@@ -349,12 +421,11 @@ async fn warm_up(shared: Arc<Shared>) -> Conn {
 /// Progress is published to [`Live`] every this many requests per worker.
 const PUBLISH: u64 = 32;
 
-/// The one measured request loop.
+/// The one measured request loop, over worker `worker`'s tickets.
 async fn measure_loop(
     shared: Arc<Shared>,
     mut conn: Conn,
     recorder: Rc<RefCell<Recorder>>,
-    tickets: Rc<Tickets>,
     start: Instant,
     worker: u32,
 ) {
@@ -363,7 +434,9 @@ async fn measure_loop(
     let mut rng = SmallRng::seed_from_u64(shared.seed.wrapping_add(u64::from(worker)));
     let mut probe = Probe::default();
     let (mut done, mut errors) = (0u64, 0u64);
-    while let Some(ticket) = shared.claim(&tickets, start) {
+    let mut ticket = u64::from(worker);
+    let mut worked = false;
+    while shared.measured(ticket, start) {
         let body = match shared.selection {
             Selection::RoundRobin => ticket % n,
             Selection::Random => rng.gen_range(0..n),
@@ -374,10 +447,12 @@ async fn measure_loop(
             .send_within(shared.timeout, target, wire, &mut probe)
             .await;
         let end = Instant::now();
+        let (from, to) = (began - start, end - start);
+        let busy = busy_share(from, to, shared.drained());
         let mut r = recorder.borrow_mut();
-        r.record(end - start, end - began, failure);
+        r.record(to, to - from, failure, busy);
         if failure.is_none() {
-            record_answer(&mut r, &probe, began, end);
+            record_answer(&mut r, &probe, began, end, busy);
         }
         drop(r);
         done += 1;
@@ -387,6 +462,13 @@ async fn measure_loop(
             shared.live.errors.fetch_add(errors, Ordering::Relaxed);
             (done, errors) = (0, 0);
         }
+        ticket += shared.concurrency;
+        worked = true;
+    }
+    // The first worker with work to run out of it closes the busy window; a
+    // worker whose share was empty never had work, so it says nothing.
+    if worked {
+        shared.drain(start.elapsed());
     }
     shared.live.done.fetch_add(done, Ordering::Relaxed);
     shared.live.errors.fetch_add(errors, Ordering::Relaxed);
@@ -394,7 +476,7 @@ async fn measure_loop(
 
 /// Streaming and token figures of a successful answer (after the clock stopped).
 #[inline]
-fn record_answer(recorder: &mut Recorder, probe: &Probe, began: Instant, end: Instant) {
+fn record_answer(recorder: &mut Recorder, probe: &Probe, began: Instant, end: Instant, busy: f64) {
     if let Some(ms) = probe.overhead_ms {
         recorder.record_gateway_overhead(ms);
     }
@@ -405,15 +487,64 @@ fn record_answer(recorder: &mut Recorder, probe: &Probe, began: Instant, end: In
         recorder.record_stream(first - began, &probe.gaps);
         let count = probe.completion_tokens.unwrap_or(probe.content_events);
         let span = probe.last.map_or(Duration::ZERO, |last| last - first);
-        recorder.record_tokens(Tokens {
-            count,
-            per_s: (count >= 2 && !span.is_zero()).then(|| (count - 1) as f64 / span.as_secs_f64()),
-        });
+        recorder.record_tokens(
+            Tokens {
+                count,
+                per_s: (count >= 2 && !span.is_zero())
+                    .then(|| (count - 1) as f64 / span.as_secs_f64()),
+            },
+            busy,
+        );
     } else if let Some(count) = probe.completion_tokens {
         let span = end - began;
-        recorder.record_tokens(Tokens {
-            count,
-            per_s: (count >= 1 && !span.is_zero()).then(|| count as f64 / span.as_secs_f64()),
-        });
+        recorder.record_tokens(
+            Tokens {
+                count,
+                per_s: (count >= 1 && !span.is_zero()).then(|| count as f64 / span.as_secs_f64()),
+            },
+            busy,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_warm_up_that_all_failed_names_count_classes_and_cause() {
+        let addr: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let refused = ErrorSummary {
+            total: 100,
+            connect: 100,
+            ..ErrorSummary::default()
+        };
+        assert_eq!(
+            warmup_failed(&refused, addr),
+            "all 100 warm-up requests failed (100 connect): nothing answered at \
+             127.0.0.1:9; is the target running and listening there?"
+        );
+        let mixed = ErrorSummary {
+            total: 10,
+            connect: 4,
+            client: 6,
+            ..ErrorSummary::default()
+        };
+        let e = warmup_failed(&mixed, addr);
+        assert!(
+            e.starts_with("all 10 warm-up requests failed (4 connect, 6 client): this machine")
+                && e.contains("ulimit -n"),
+            "{e}"
+        );
+        let status = ErrorSummary {
+            total: 3,
+            status: [("500".to_string(), 3)].into(),
+            ..ErrorSummary::default()
+        };
+        assert_eq!(
+            warmup_failed(&status, addr),
+            "all 3 warm-up requests failed (3 HTTP 500): 127.0.0.1:9 answered, but never \
+             with a 2xx; check the request and the target's logs"
+        );
     }
 }

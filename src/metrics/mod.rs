@@ -1,5 +1,7 @@
 //! Measurements: a [`Recorder`] per load thread (no locks, no allocation per
 //! sample), merged after the step into summaries, time series and spreads.
+//! Rates are taken over the step's busy [`Window`], the time every worker
+//! still had work, so the drain at the end of a closed loop does not lower them.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -49,6 +51,40 @@ pub struct Tokens {
     pub per_s: Option<f64>,
 }
 
+/// The two spans a step's rates are taken over, both from the start of
+/// measurement.
+///
+/// A closed loop ends in a drain: once the first worker runs out of work,
+/// fewer and fewer requests are in flight, and a rate over the time to the
+/// last answer (`whole`) understates what the target sustained by up to one
+/// request latency. The busy window ends when the first worker that had work
+/// found none left; every worker was busy until then.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    /// To the last answer.
+    pub whole: Duration,
+    /// To the moment the first worker found no more work (at most `whole`).
+    pub busy: Duration,
+}
+
+/// The share of a request's time, from `began` to `end` (both from the start
+/// of measurement), that lay inside a busy window ending at `drained`
+/// (`None` while it is still open): 1.0 for a request that ended inside it,
+/// 0.0 for one that began after it, the fraction inside for one that
+/// straddles its end. Weighting by share rather than counting the requests
+/// that ended inside keeps lockstep workers honest: when every worker does
+/// one round of 200 ms, all of them end within microseconds of the first, so
+/// counting only those that ended first would report one request.
+#[inline]
+pub fn busy_share(began: Duration, end: Duration, drained: Option<Duration>) -> f64 {
+    match drained {
+        None => 1.0,
+        Some(d) if end <= d => 1.0,
+        Some(d) if began >= d => 0.0,
+        Some(d) => (d - began).as_secs_f64() / (end - began).as_secs_f64(),
+    }
+}
+
 /// One second of a step: counts and a coarse latency histogram (32-bit
 /// counts: memory grows with a step's seconds, so keep each one small).
 #[derive(Debug, Clone)]
@@ -72,6 +108,10 @@ pub struct Recorder {
     status: Box<[u64; 600]>,
     /// When the last request ended, from the start of measurement.
     last_end: Duration,
+    /// Successes and their output tokens inside the busy window, each
+    /// weighted by the share of its time that lay inside it (see [`Window`]).
+    busy_successes: f64,
+    busy_tokens: f64,
     /// Successful streamed answers, their time to first token and the gaps
     /// between their tokens, in microseconds.
     streams: u64,
@@ -98,6 +138,8 @@ impl Default for Recorder {
             client: 0,
             status: Box::new([0; 600]),
             last_end: Duration::ZERO,
+            busy_successes: 0.0,
+            busy_tokens: 0.0,
             streams: 0,
             ttft: histogram(3),
             itl: histogram(3),
@@ -111,9 +153,17 @@ impl Default for Recorder {
 
 impl Recorder {
     /// Record one finished request: `end` is measured from the step's start,
-    /// `latency` is how long it took; `failure` is `None` for a 2xx.
+    /// `latency` is how long it took; `failure` is `None` for a 2xx; `busy`
+    /// is the share (0.0–1.0) of its time that lay inside the busy window
+    /// (see [`busy_share`]).
     #[inline]
-    pub fn record(&mut self, end: Duration, latency: Duration, failure: Option<Failure>) {
+    pub fn record(
+        &mut self,
+        end: Duration,
+        latency: Duration,
+        failure: Option<Failure>,
+        busy: f64,
+    ) {
         self.last_end = self.last_end.max(end);
         let second = end.as_secs() as usize;
         if second >= self.seconds.len() {
@@ -127,6 +177,7 @@ impl Recorder {
                 bucket.latency.saturating_record(us);
                 bucket.ok += 1;
                 self.successes += 1;
+                self.busy_successes += busy;
             }
             Some(f) => {
                 bucket.errors += 1;
@@ -161,11 +212,12 @@ impl Recorder {
             .saturating_record(((ms * 1000.0) as u64).max(1));
     }
 
-    /// Record the tokens of a successful answer.
+    /// Record the tokens of a successful answer; `busy` as for [`Recorder::record`].
     #[inline]
-    pub fn record_tokens(&mut self, tokens: Tokens) {
+    pub fn record_tokens(&mut self, tokens: Tokens, busy: f64) {
         self.token_answers += 1;
         self.output_tokens += tokens.count;
+        self.busy_tokens += tokens.count as f64 * busy;
         if let Some(rate) = tokens.per_s {
             self.tps
                 .saturating_record(((rate * TPS_SCALE) as u64).max(1));
@@ -199,6 +251,8 @@ impl Recorder {
                 .expect("histograms share bounds");
         }
         self.successes += other.successes;
+        self.busy_successes += other.busy_successes;
+        self.busy_tokens += other.busy_tokens;
         self.timeouts += other.timeouts;
         self.connects += other.connects;
         self.reads += other.reads;
@@ -221,6 +275,11 @@ impl Recorder {
 
     pub fn last_end(&self) -> Duration {
         self.last_end
+    }
+
+    /// Successful requests recorded.
+    pub fn successes(&self) -> u64 {
+        self.successes
     }
 
     pub fn errors(&self) -> ErrorSummary {
@@ -247,11 +306,13 @@ impl Recorder {
         }
     }
 
-    /// The step's summary over a measured window of `window`.
-    pub fn summary(&self, window: Duration) -> StepMetrics {
+    /// The step's summary over its measured [`Window`].
+    pub fn summary(&self, window: Window) -> StepMetrics {
         let errors = self.errors();
         let requests = self.successes + errors.total;
-        let secs = window.as_secs_f64();
+        let secs = window.whole.as_secs_f64();
+        let busy = window.busy.as_secs_f64();
+        let rate = |count: f64, over: f64| if over > 0.0 { count / over } else { 0.0 };
         StepMetrics {
             requests,
             successes: self.successes,
@@ -262,11 +323,9 @@ impl Recorder {
             },
             errors,
             duration_s: secs,
-            rps: if secs > 0.0 {
-                self.successes as f64 / secs
-            } else {
-                0.0
-            },
+            busy_s: busy,
+            rps: rate(self.busy_successes, busy),
+            rps_window: rate(self.successes as f64, secs),
             latency_ms: LatencySummary::of(&self.latency),
             percentiles: spectrum(&self.latency),
             streaming: (self.streams > 0).then(|| StreamingSummary {
@@ -277,11 +336,8 @@ impl Recorder {
             tokens: (self.token_answers > 0).then(|| TokenSummary {
                 answers: self.token_answers,
                 output_tokens: self.output_tokens,
-                per_s: if secs > 0.0 {
-                    self.output_tokens as f64 / secs
-                } else {
-                    0.0
-                },
+                per_s: rate(self.busy_tokens, busy),
+                per_s_window: rate(self.output_tokens as f64, secs),
                 per_request: Quantiles::of(&self.tps, TPS_SCALE),
             }),
             gateway_overhead_ms: (!self.gateway_overhead.is_empty())
@@ -461,8 +517,12 @@ pub struct TokenSummary {
     pub answers: u64,
     /// Their completion tokens, summed.
     pub output_tokens: u64,
-    /// `output_tokens` over the measured window: the step's aggregate rate.
+    /// `output_tokens` over the busy window (see [`StepMetrics::rps`]): the
+    /// step's aggregate rate.
     pub per_s: f64,
+    /// `output_tokens` over the whole window (see [`StepMetrics::rps_window`]).
+    #[serde(default)]
+    pub per_s_window: f64,
     /// Output tokens/s of single requests.
     pub per_request: Quantiles,
 }
@@ -526,10 +586,23 @@ pub struct StepMetrics {
     pub errors: ErrorSummary,
     /// Failed share of `requests`, 0.0–1.0.
     pub error_rate: f64,
-    /// The measured window: from the start of measurement to the last answer.
+    /// The whole measured window, in seconds: from the start of measurement
+    /// to the last answer.
     pub duration_s: f64,
-    /// Successful requests per second over the measured window.
+    /// The busy window, in seconds: from the start of measurement until the
+    /// first worker found no more work; every worker was busy until then
+    /// (0 in reports written before it existed).
+    #[serde(default)]
+    pub busy_s: f64,
+    /// Throughput: successful requests per second over the busy window, a
+    /// request that straddles its end counted by the share of its time inside
+    /// it. Unlike `rps_window`, it does not depend on the drain at the end of
+    /// a closed-loop step, when fewer and fewer workers still have work.
     pub rps: f64,
+    /// Successful requests per second over the whole window (`successes /
+    /// duration_s`; 0 in reports written before it existed).
+    #[serde(default)]
+    pub rps_window: f64,
     pub latency_ms: LatencySummary,
     /// `(percentile, ms)` pairs of the latency spectrum.
     pub percentiles: Vec<(f64, f64)>,
@@ -657,6 +730,74 @@ fn optional(runs: &[&StepMetrics], f: impl Fn(&StepMetrics) -> Option<f64>) -> O
 mod tests {
     use super::*;
 
+    /// A window with no drain: busy to the end.
+    fn whole(secs: u64) -> Window {
+        let d = Duration::from_secs(secs);
+        Window { whole: d, busy: d }
+    }
+
+    #[test]
+    fn busy_share_weights_a_straddling_request_by_its_time_inside() {
+        let ms = Duration::from_millis;
+        assert_eq!(busy_share(ms(0), ms(200), None), 1.0);
+        assert_eq!(busy_share(ms(0), ms(200), Some(ms(200))), 1.0);
+        assert_eq!(busy_share(ms(0), ms(200), Some(ms(250))), 1.0);
+        assert_eq!(busy_share(ms(300), ms(500), Some(ms(250))), 0.0);
+        assert_eq!(busy_share(ms(250), ms(300), Some(ms(250))), 0.0);
+        assert!((busy_share(ms(100), ms(300), Some(ms(250))) - 0.75).abs() < 1e-12);
+    }
+
+    #[test]
+    fn throughput_is_taken_over_the_busy_window_and_the_whole_one_is_kept() {
+        // 30 workers, one 200 ms round each, the first done at 200 ms and the
+        // last 1 ms later; then one worker with an extra request (a tail).
+        let ms = Duration::from_millis;
+        let drained = Some(ms(200));
+        let mut r = Recorder::default();
+        for w in 0..30u64 {
+            let end = ms(200) + Duration::from_micros(w * 30);
+            r.record(end, end, None, busy_share(ms(0), end, drained));
+            r.record_tokens(
+                Tokens {
+                    count: 10,
+                    per_s: None,
+                },
+                busy_share(ms(0), end, drained),
+            );
+        }
+        r.record(
+            ms(401),
+            ms(200),
+            None,
+            busy_share(ms(201), ms(401), drained),
+        );
+        let m = r.summary(Window {
+            whole: ms(401),
+            busy: ms(200),
+        });
+        assert_eq!((m.successes, m.busy_s, m.duration_s), (31, 0.2, 0.401));
+        // 30 rounds in 0.2 s, less the few µs the last 29 spent past its end.
+        assert!((m.rps - 149.67).abs() < 0.01, "{}", m.rps);
+        assert!((m.rps_window - 31.0 / 0.401).abs() < 1e-9);
+        let t = m.tokens.unwrap();
+        assert!((t.per_s - 1496.7).abs() < 0.1, "{}", t.per_s);
+        assert!((t.per_s_window - 300.0 / 0.401).abs() < 1e-9);
+    }
+
+    #[test]
+    fn reports_without_the_busy_window_still_load() {
+        let mut json = serde_json::to_value(Recorder::default().summary(whole(1))).unwrap();
+        let m = json.as_object_mut().unwrap();
+        m.remove("busy_s");
+        m.remove("rps_window");
+        let old: StepMetrics = serde_json::from_value(json).unwrap();
+        assert_eq!((old.busy_s, old.rps_window), (0.0, 0.0));
+        let tokens = r#"{"answers":1,"output_tokens":2,"per_s":3.0,
+            "per_request":{"count":0,"mean":0,"p50":0,"p90":0,"p99":0,"max":0}}"#;
+        let t: TokenSummary = serde_json::from_str(tokens).unwrap();
+        assert_eq!(t.per_s_window, 0.0);
+    }
+
     #[test]
     fn recorders_merge_counts_histograms_and_seconds() {
         let mut a = Recorder::default();
@@ -666,20 +807,23 @@ mod tests {
                 Duration::from_millis(10 * i),
                 Duration::from_millis(i),
                 None,
+                1.0,
             );
         }
         b.record(
             Duration::from_millis(2500),
             Duration::from_millis(7),
             Some(Failure::Status(500)),
+            1.0,
         );
         b.record(
             Duration::from_millis(2600),
             Duration::from_millis(7),
             Some(Failure::Timeout),
+            1.0,
         );
         a.merge(&b);
-        let m = a.summary(Duration::from_secs(2));
+        let m = a.summary(whole(2));
         assert_eq!(m.requests, 102);
         assert_eq!(m.successes, 100);
         assert_eq!(m.errors.total, 2);
@@ -710,25 +854,42 @@ mod tests {
     fn streaming_histograms_and_tokens_merge() {
         let mut a = Recorder::default();
         let mut b = Recorder::default();
-        a.record(Duration::from_millis(5), Duration::from_millis(40), None);
+        a.record(
+            Duration::from_millis(5),
+            Duration::from_millis(40),
+            None,
+            1.0,
+        );
         a.record_stream(Duration::from_millis(30), &[5_000, 5_000, 6_000]);
-        a.record_tokens(Tokens {
-            count: 4,
-            per_s: Some(187.5),
-        });
-        b.record(Duration::from_millis(6), Duration::from_millis(40), None);
+        a.record_tokens(
+            Tokens {
+                count: 4,
+                per_s: Some(187.5),
+            },
+            1.0,
+        );
+        b.record(
+            Duration::from_millis(6),
+            Duration::from_millis(40),
+            None,
+            1.0,
+        );
         b.record_stream(Duration::from_millis(32), &[5_000]);
-        b.record_tokens(Tokens {
-            count: 2,
-            per_s: None,
-        });
+        b.record_tokens(
+            Tokens {
+                count: 2,
+                per_s: None,
+            },
+            1.0,
+        );
         b.record(
             Duration::from_millis(7),
             Duration::from_millis(20),
             Some(Failure::Truncated),
+            1.0,
         );
         a.merge(&b);
-        let m = a.summary(Duration::from_secs(1));
+        let m = a.summary(whole(1));
         assert_eq!((m.requests, m.successes), (3, 2));
         assert_eq!((m.errors.truncated, m.errors.total), (1, 1));
         let s = m.streaming.expect("streams were recorded");
@@ -746,8 +907,13 @@ mod tests {
     #[test]
     fn no_streams_no_streaming_summary() {
         let mut a = Recorder::default();
-        a.record(Duration::from_millis(5), Duration::from_millis(40), None);
-        let m = a.summary(Duration::from_secs(1));
+        a.record(
+            Duration::from_millis(5),
+            Duration::from_millis(40),
+            None,
+            1.0,
+        );
+        let m = a.summary(whole(1));
         assert!(m.streaming.is_none() && m.tokens.is_none());
         let json = serde_json::to_value(&m).unwrap();
         assert!(json.get("streaming").is_none());
@@ -763,7 +929,7 @@ mod tests {
 
     #[test]
     fn empty_step_has_zero_rates() {
-        let m = Recorder::default().summary(Duration::ZERO);
+        let m = Recorder::default().summary(Window::default());
         assert_eq!((m.requests, m.rps, m.error_rate), (0, 0.0, 0.0));
         assert!(m.percentiles.is_empty());
     }

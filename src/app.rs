@@ -294,6 +294,28 @@ fn run_command(args: RunArgs) -> ExitCode {
     if loaded.iter().any(Option::is_none) {
         return ExitCode::from(ERROR);
     }
+    // Every worker holds a connection: the open-files limit must hold the
+    // largest level, or the harness's own failures would pass as the target's.
+    // Raised first, so the services started later inherit it too.
+    let soft = match crate::load::limits::raise_nofile() {
+        Ok((soft, _)) => soft,
+        Err(e) => {
+            eprintln!("error: cannot read the open-files limit: {e}");
+            return ExitCode::from(ERROR);
+        }
+    };
+    let widest = loaded
+        .iter()
+        .flatten()
+        .flatten()
+        .flat_map(|(_, p)| &p.steps)
+        .map(|s| s.concurrency)
+        .max()
+        .unwrap_or(0);
+    if let Err(e) = crate::load::limits::check_concurrency(widest, soft) {
+        eprintln!("error: {e}; nothing was started");
+        return ExitCode::from(ERROR);
+    }
     // Read the baseline before anything starts, so a bad path costs no run.
     let baseline = match &args.baseline {
         None => None,

@@ -497,6 +497,15 @@ async fn run_one(
     let (outcome, upstream_stats) = outcome
         .map_err(|e| format!("step {} crashed: {e}", step.index + 1))?
         .map_err(|e| format!("step {} could not run: {e}", step.index + 1))?;
+    if outcome.warmup.client > 0 && died.is_none() {
+        died = Some(format!(
+            "step {} (c={}): the client's own machine refused {} warm-up requests (out of \
+             file descriptors or local ports): raise `ulimit -n` or lower load.concurrency",
+            step.index + 1,
+            step.concurrency,
+            outcome.warmup.client
+        ));
+    }
     Ok((
         StepReport {
             index: step.index,

@@ -76,3 +76,25 @@ fn six_runs_started_in_the_same_second_write_six_folders() {
     }
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn a_concurrency_the_open_files_limit_cannot_hold_is_refused_before_anything_starts() {
+    // With 256 open files (soft and hard), 5,000 connections cannot be
+    // opened: that is bad input, not 5,000 connect errors of the target.
+    let out = out_dir("nofile");
+    let tiny = fixture("tiny.toml");
+    let run = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 256 && exec {BIN} run {} --out {} --set 'load.concurrency=[5000]'",
+            tiny.display(),
+            out.display()
+        ))
+        .output()
+        .unwrap();
+    let err = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(err.contains("may open only 256"), "{err}");
+    assert!(err.contains("ulimit -n 5064"), "{err}");
+    assert!(!out.exists(), "nothing was started, no run folder");
+}

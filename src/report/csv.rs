@@ -10,7 +10,7 @@ use crate::metrics::ErrorClass;
 
 pub struct Csv;
 
-const HEAD: &str = "step,side,concurrency,run,requests,successes,errors,error_rate,duration_s,rps,\
+const HEAD: &str = "step,side,concurrency,run,requests,successes,errors,error_rate,duration_s,busy_s,rps,rps_window,\
 min_ms,mean_ms,stddev_ms,p50_ms,p90_ms,p95_ms,p99_ms,p999_ms,max_ms";
 
 /// Columns added when some step streamed.
@@ -73,9 +73,13 @@ impl Exporter for Csv {
                 e.total
             );
             if m.requests > 0 {
-                let _ = write!(out, "{:.6},{:.3},{:.2}", m.error_rate, m.duration_s, m.rps);
+                let _ = write!(
+                    out,
+                    "{:.6},{:.3},{:.3},{:.2},{:.2}",
+                    m.error_rate, m.duration_s, m.busy_s, m.rps, m.rps_window
+                );
             } else {
-                out.push_str(",,");
+                out.push_str(",,,,");
             }
             if m.successes > 0 {
                 let _ = write!(

@@ -37,6 +37,22 @@ pub struct Scenario {
     pub profile: Option<(profile::Profile, PathBuf)>,
 }
 
+impl Scenario {
+    /// Levels that `[assert.concurrency.N]` names but the sweep does not
+    /// measure (after `--set` or a variant): their checks are reported as
+    /// not measured.
+    pub fn unmeasured_levels(&self) -> Vec<u32> {
+        let swept = &self.model.load.concurrency;
+        self.model
+            .assertions
+            .concurrency
+            .keys()
+            .filter_map(|k| k.parse::<u32>().ok())
+            .filter(|n| !swept.contains(n))
+            .collect()
+    }
+}
+
 /// Read and check the scenario at `path` with `--set` overrides applied.
 /// A file with variants must be loaded with [`load_variants`].
 pub fn load(path: &Path, sets: &[String]) -> Result<Scenario, Diagnostics> {

@@ -1,0 +1,348 @@
+//! The documentation is tested: every `scenario …` command shown in the
+//! README, in `docs/*.md` and in the `--help` examples is run, so an example
+//! can never rot. Each runs through `sh` in a sandbox folder that links the
+//! repository's `scenarios/` and `templates/` and holds the run folders the
+//! examples name (`results/quickstart/20260101T000000Z`, `base/`, `new/` …),
+//! made from one real run. Its exit code and the start of its output are
+//! checked.
+//!
+//! What is adapted, and why: a `run` of a scenario on the built-in fake
+//! upstream gets small counts first (`load.requests=100`, a 5 ms upstream;
+//! the example's own `--set`s come after and win), so a minute-long sweep
+//! takes a second; a `run` of a gateway scenario is checked as its `plan`
+//! (the gateway tests run the gateways themselves); `fake-upstream` listens
+//! on a port the OS picks and is stopped once it says so; a pipe into `jq`
+//! is left out; `/tmp/` is the sandbox's.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{text, BIN};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Every documented command line, with where it was found.
+fn documented() -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut files = vec![PathBuf::from(ROOT).join("README.md")];
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(Path::new(ROOT).join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    files.extend(docs);
+    for file in files {
+        let name = file.strip_prefix(ROOT).unwrap().display().to_string();
+        let mut in_block = false;
+        for (i, line) in std::fs::read_to_string(&file).unwrap().lines().enumerate() {
+            if line.trim_start().starts_with("```") {
+                in_block = !in_block;
+                continue;
+            }
+            // Code blocks, and indented command lines between paragraphs.
+            if !(in_block || line.starts_with("    ")) {
+                continue;
+            }
+            if let Some(cmd) = command_of(line) {
+                found.push((format!("{name}:{}", i + 1), cmd));
+            }
+        }
+    }
+    for sub in [
+        "",
+        "run",
+        "validate",
+        "plan",
+        "doctor",
+        "provision",
+        "fake-upstream",
+        "compare",
+        "report",
+    ] {
+        let mut help = Command::new(BIN);
+        if !sub.is_empty() {
+            help.arg(sub);
+        }
+        let out = help.arg("--help").output().unwrap();
+        for line in text(&out.stdout).lines() {
+            if let Some(cmd) = command_of(line) {
+                found.push((format!("scenario {sub} --help"), cmd));
+            }
+        }
+    }
+    found
+}
+
+/// The command on a documentation line, if it is one: `scenario …`,
+/// `$ scenario …`, `VAR=x scenario …` or `cargo run --release -- …`,
+/// without a trailing `# comment`.
+fn command_of(line: &str) -> Option<String> {
+    let line = line.trim().trim_start_matches("$ ");
+    let line = line.split("  #").next().unwrap().trim();
+    let line = match line.strip_prefix("cargo run --release -- ") {
+        Some(rest) => format!("scenario {rest}"),
+        None => line.to_string(),
+    };
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = words.iter().position(|w| *w == "scenario")?;
+    let env_only = words[..at].iter().all(|w| w.contains('='));
+    let sub = words.get(at + 1)?;
+    (env_only && sub.chars().all(|c| c.is_ascii_lowercase() || c == '-')).then_some(line)
+}
+
+/// The sandbox: the repository's scenarios and templates, and the run
+/// folders the examples name, made from one real (small) run.
+fn sandbox(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("scenario-docs-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("tmp")).unwrap();
+    for link in ["scenarios", "templates"] {
+        std::os::unix::fs::symlink(Path::new(ROOT).join(link), dir.join(link)).unwrap();
+    }
+    let out = dir.join("seed");
+    let run = Command::new(BIN)
+        .args(["run", "scenarios/quickstart.toml", "--quiet", "--out"])
+        .arg(&out)
+        .args(small())
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let made = std::fs::read_dir(out.join("quickstart"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for name in [
+        "results/quickstart/20260101T000000Z",
+        "results/quickstart/20260102T000000Z",
+        "results/baseline",
+        "base",
+        "new",
+    ] {
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+        std::fs::copy(made.join("report.json"), dir.join(name).join("report.json")).unwrap();
+    }
+    dir
+}
+
+/// Small counts on a fast upstream, set before the example's own `--set`s.
+fn small() -> [&'static str; 6] {
+    [
+        "--set",
+        "load.requests=100",
+        "--set",
+        "load.warmup=10",
+        "--set",
+        "upstream.delay_ms=5",
+    ]
+}
+
+fn has_gateway(file: &str) -> bool {
+    std::fs::read_to_string(Path::new(ROOT).join(file))
+        .is_ok_and(|t| t.lines().any(|l| l.trim_start().starts_with("gateway")))
+        || std::fs::read_to_string(Path::new(ROOT).join(file)).is_ok_and(|t| {
+            t.lines()
+                .find(|l| l.starts_with("extends"))
+                .and_then(|l| l.split('"').nth(1))
+                .is_some_and(|base| {
+                    has_gateway(
+                        &Path::new(file)
+                            .parent()
+                            .unwrap()
+                            .join(base)
+                            .display()
+                            .to_string(),
+                    )
+                })
+        })
+}
+
+/// The shell line actually run for a documented command (see the module doc).
+fn adapt(cmd: &str, sandbox: &Path) -> String {
+    let mut words: Vec<String> = shlex::split(cmd).expect("a documented command splits");
+    if let Some(pipe) = words.iter().position(|w| w == "|") {
+        words.truncate(pipe);
+    }
+    let at = words.iter().position(|w| w == "scenario").unwrap();
+    words[at] = BIN.to_string();
+    let sub = words[at + 1].clone();
+    if sub == "run" {
+        let file = words[at + 2].clone();
+        if has_gateway(&file) {
+            words[at + 1] = "plan".into();
+            words.retain(|w| w != "--quiet" && w != "-q");
+        } else {
+            let small: Vec<String> = small().iter().map(|s| s.to_string()).collect();
+            words.splice(at + 3..at + 3, small);
+        }
+    }
+    for w in words.iter_mut() {
+        if let Some(rest) = w.strip_prefix("/tmp/") {
+            *w = sandbox.join("tmp").join(rest).display().to_string();
+        }
+        if let Some(rest) = w.strip_prefix("SCENARIO_CACHE_DIR=") {
+            // The suite's own venv cache: provisioning is shared, not redone.
+            let _ = rest;
+            let cache = std::env::var("SCENARIO_CACHE_DIR").unwrap_or_else(|_| {
+                format!(
+                    "{}/.cache/scenario",
+                    std::env::var("HOME").unwrap_or_default()
+                )
+            });
+            *w = format!("SCENARIO_CACHE_DIR={cache}");
+        }
+    }
+    if sub == "fake-upstream" {
+        if let Some(p) = words.iter().position(|w| w == "--port") {
+            words[p + 1] = "0".into();
+        }
+    }
+    // Globs (`scenarios/*.toml`) and redirections stay for the shell.
+    words
+        .iter()
+        .map(|w| {
+            if w.contains('*') || w == ">" || w.contains('=') && !w.contains(' ') {
+                w.clone()
+            } else {
+                shlex::try_quote(w).unwrap().into_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What the output of each subcommand starts with (stdout or stderr); any
+/// start when stdout goes to a file.
+fn expected_start(cmd: &str) -> &'static [&'static str] {
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    let sub = words[words.iter().position(|w| *w == "scenario").unwrap() + 1];
+    let has = |flag: &str| words.contains(&flag);
+    if has(">") {
+        return &[""];
+    }
+    match sub {
+        "run" if has("--json") => &["{"],
+        "run" if has("--quiet") => &[""],
+        // A gateway scenario's run is checked as its plan.
+        "run" => &["running ", "warning: ", "Plan for", "=== variant"],
+        "validate" => &["ok: "],
+        "plan" if has("--json") => &["{"],
+        "plan" => &["Plan for", "=== variant"],
+        "doctor" => &["scenarios/"],
+        "provision" => &["ready ", "provisioned ", "provisioning "],
+        "compare" if has("json") => &["{"],
+        "compare" if has("--markdown") || has("md") => &["|", "#", "**"],
+        "compare" => &["compare "],
+        "report" if has("--out") => &[""],
+        "report" => &["## ", "<!doctype", "step,", "{", "<?xml"],
+        "fake-upstream" => &["listening on http://127.0.0.1:"],
+        _ => &[],
+    }
+}
+
+/// The exit codes a command may end with: 0, or 1 for a comparison
+/// against a baseline (two small runs may differ by more than the limits:
+/// a verdict, not a broken example).
+fn expected_codes(cmd: &str) -> &'static [i32] {
+    if cmd.contains("--baseline") {
+        &[0, 1]
+    } else {
+        &[0]
+    }
+}
+
+#[test]
+fn every_documented_command_works_as_written() {
+    let commands = documented();
+    assert!(commands.len() >= 20, "found only {commands:#?}");
+    let unique: BTreeSet<&str> = commands.iter().map(|(_, c)| c.as_str()).collect();
+    let dir = sandbox("all");
+    let mut broken = Vec::new();
+    for cmd in unique {
+        let where_ = &commands.iter().find(|(_, c)| c == cmd).unwrap().0;
+        let line = adapt(cmd, &dir);
+        let starts = expected_start(cmd);
+        let (code, output) = if cmd.contains("fake-upstream") {
+            serve_briefly(&line, &dir)
+        } else {
+            let out = Command::new("sh")
+                .arg("-c")
+                .arg(&line)
+                .current_dir(&dir)
+                .output()
+                .unwrap();
+            // Progress and "running …" go to stderr; tables and data to
+            // stdout: either may hold the expected start.
+            let both = format!("{}\n---\n{}", text(&out.stdout), text(&out.stderr));
+            (out.status.code(), both)
+        };
+        let ok_start = output.split("\n---\n").any(|part| {
+            starts
+                .iter()
+                .any(|s| part.trim_start_matches('\n').starts_with(s))
+        });
+        let codes = expected_codes(cmd);
+        if !code.is_some_and(|c| codes.contains(&c)) || !ok_start {
+            broken.push(format!(
+                "{where_}: `{cmd}`\n  ran: {line}\n  exit {code:?}, expected {codes:?} and output starting with {starts:?}; got:\n{}",
+                output.chars().take(1500).collect::<String>()
+            ));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        broken.is_empty(),
+        "{} broken:\n\n{}",
+        broken.len(),
+        broken.join("\n\n")
+    );
+}
+
+/// Start a server command, wait for its first line, stop it.
+fn serve_briefly(line: &str, dir: &Path) -> (Option<i32>, String) {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec {line}"))
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut first = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut first);
+        let _ = tx.send(first);
+    });
+    let first = rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    (Some(0).filter(|_| !first.is_empty()), first)
+}
+
+#[test]
+fn a_broken_example_is_caught() {
+    // The checker itself can fail: a command with a typo'd key exits 2.
+    let dir = sandbox("broken");
+    let line = adapt(
+        "scenario run scenarios/quickstart.toml --set load.concurency=3",
+        &dir,
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(&line)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}

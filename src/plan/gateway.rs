@@ -69,7 +69,7 @@ pub fn expand(
     let instance_ports = g.instances(ports)?;
     let first = format!("http://127.0.0.1:{}", instance_ports[0]);
     let base_url = match s.model.topology.uses_nginx() {
-        true => g.nginx(ports.next()?, &instance_ports)?,
+        true => g.nginx(ports.take()?, &instance_ports)?,
         false => first.clone(),
     };
     let mut headers = g.headers()?;
@@ -209,7 +209,7 @@ impl Gateway<'_> {
                 &self.ctx,
             )?),
             Some(Database::Postgres) => {
-                let (service, file, db) = postgres(ports.next()?, self.facts, self.run_dir)?;
+                let (service, file, db) = postgres(ports.take()?, self.facts, self.run_dir)?;
                 self.secrets.push(self.facts.db_password.clone());
                 self.services.push(service);
                 self.files.push(file);
@@ -278,7 +278,7 @@ impl Gateway<'_> {
         let inst = &self.profile.instance;
         let mut instance_ports = Vec::new();
         for i in 0..self.s.model.topology.instances {
-            let port = ports.next()?;
+            let port = ports.take()?;
             instance_ports.push(port);
             let mut local = self.ctx.clone();
             insert(&mut local, "instance", json!(i));

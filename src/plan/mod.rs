@@ -283,7 +283,7 @@ pub fn build(s: &Scenario, facts: &Facts, run_dir: &Path) -> Result<Plan, PlanEr
     let main = match &m.topology.target {
         Some(url) => target(s, url.clone(), headers.clone(), Vec::new()),
         None => {
-            let port = ports.next()?;
+            let port = ports.take()?;
             services.push(upstream(s, facts, port)?);
             let upstream_url = format!("http://127.0.0.1:{port}");
             match &s.profile {
@@ -464,7 +464,7 @@ fn steps(s: &Scenario) -> Vec<Step> {
 pub struct Ports<'a>(std::slice::Iter<'a, u16>);
 
 impl Ports<'_> {
-    pub fn next(&mut self) -> Result<u16, PlanError> {
+    pub fn take(&mut self) -> Result<u16, PlanError> {
         self.0.next().copied().ok_or_else(|| {
             PlanError::Message(
                 "the gathered facts hold fewer ports than the plan needs (a bug: please report it)"
@@ -599,6 +599,95 @@ mod tests {
         assert_eq!(p50(1), 60.0);
         assert_eq!(p50(100), 80.0);
         assert_eq!(checks.len(), 4);
+    }
+
+    fn scenario(file: &str, sets: &[&str]) -> Scenario {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        crate::scenario::load(&path, &sets).unwrap()
+    }
+
+    /// Facts for a machine that has everything, made up: no machine access.
+    fn fake_facts(s: &Scenario, ports: Vec<u16>) -> Facts {
+        let mut facts = Facts::new("/bin/scenario", ports).assume_present(s);
+        let template = "listen {{ port }};{% for u in upstreams %} {{ u }}{% endfor %}";
+        facts.nginx_template = Some(("nginx.conf.j2".into(), template.into()));
+        facts
+    }
+
+    #[test]
+    fn build_uses_the_facts_ports_in_start_order() {
+        let s = scenario("tests/fixtures/tiny.toml", &[]);
+        let plan = build(&s, &fake_facts(&s, vec![41000]), Path::new("/run")).unwrap();
+        assert_eq!(plan.services[0].port, 41000);
+        assert_eq!(plan.services[0].command[0], "/bin/scenario");
+        assert_eq!(
+            plan.target.url,
+            "http://127.0.0.1:41000/v1/chat/completions"
+        );
+    }
+
+    #[test]
+    fn a_gateway_starts_in_waves_from_the_facts() {
+        let s = scenario(
+            "scenarios/mlflow-multi.toml",
+            &["topology.database=\"postgres\"", "topology.instances=3"],
+        );
+        let ports = vec![1001, 1002, 1003, 1004, 1005, 1006];
+        assert_eq!(
+            s.model
+                .topology
+                .ports_needed(s.profile.as_ref().map(|p| &p.0)),
+            6
+        );
+        let plan = build(&s, &fake_facts(&s, ports.clone()), Path::new("/run")).unwrap();
+        let got: Vec<(u16, Wave)> = plan.services.iter().map(|s| (s.port, s.wave)).collect();
+        use Wave::*;
+        let waves = [
+            Upstream,
+            Database,
+            FirstInstance,
+            OtherInstances,
+            OtherInstances,
+            Proxy,
+        ];
+        assert_eq!(got, ports.into_iter().zip(waves).collect::<Vec<_>>());
+        assert_eq!(plan.services[1].command[0], "postgres", "the facts' path");
+        assert_eq!(plan.target.url.split('/').nth(2), Some("127.0.0.1:1006"));
+        assert!(plan
+            .files
+            .iter()
+            .any(|f| f.content == "listen 1006; 1003 1004 1005"));
+        let json = plan.to_json();
+        assert_eq!(json["services"][4]["wave"], 3, "waves stay numbers in JSON");
+        assert!(
+            !json.to_string().contains("db-password"),
+            "secrets redacted"
+        );
+    }
+
+    #[test]
+    fn too_few_ports_in_the_facts_is_an_error_not_a_guess() {
+        let s = scenario("scenarios/mlflow-multi.toml", &[]);
+        let err = build(&s, &fake_facts(&s, vec![1001]), Path::new("/run")).unwrap_err();
+        assert!(err.to_string().contains("fewer ports"), "{err}");
+    }
+
+    #[test]
+    fn missing_prerequisites_stop_the_plan() {
+        let s = scenario("tests/fixtures/tiny.toml", &[]);
+        let mut facts = fake_facts(&s, vec![41000]);
+        facts.missing.push(crate::prereq::Requirement {
+            what: "nginx".into(),
+            why: "test".into(),
+            found: None,
+            install: "apt-get install -y nginx".into(),
+        });
+        let err = build(&s, &facts, Path::new("/run")).unwrap_err();
+        assert!(
+            err.to_string().contains("apt-get install -y nginx"),
+            "{err}"
+        );
     }
 
     #[test]

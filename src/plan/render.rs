@@ -12,6 +12,9 @@ use super::PlanError;
 use crate::diag::{Diagnostics, Origin, Problem, Sources};
 use crate::scenario::tree::{self, KeyPath};
 
+/// Where in a template a problem is: the template, a line of it, a byte range of it.
+pub type Place<'t> = (&'t str, Option<usize>, Option<Range<usize>>);
+
 /// Renders the templates of one profile file.
 pub struct Renderer<'a> {
     env: Environment<'static>,
@@ -80,7 +83,7 @@ impl<'a> Renderer<'a> {
     pub fn problem(
         &self,
         problem: Problem,
-        place: Option<(&str, Option<usize>, Option<Range<usize>>)>,
+        place: Option<Place>,
     ) -> PlanError {
         let Some(text) = self.text else {
             let notes: String = problem.notes.iter().map(|n| format!("\n  {n}")).collect();

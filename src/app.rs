@@ -78,6 +78,30 @@ fn load(file: &Path, sets: &[String]) -> Option<Vec<Scenario>> {
     }
 }
 
+/// Warn (stderr) about per-level thresholds for levels the sweep leaves
+/// out: they are reported as not measured, never as a PASS.
+fn warn_unmeasured(file: &Path, all: &[Scenario]) {
+    for s in all {
+        let levels = s.unmeasured_levels();
+        if levels.is_empty() {
+            continue;
+        }
+        let variant = s
+            .variant
+            .as_ref()
+            .map(|v| format!(" (variant `{v}`)"))
+            .unwrap_or_default();
+        let names: Vec<String> = levels.iter().map(|l| format!("c={l}")).collect();
+        eprintln!(
+            "warning: {}{variant}: [assert.concurrency] names {}, which this sweep does not \
+             measure; those checks are reported as not measured ([assert] strict_levels = true \
+             makes this an error)",
+            file.display(),
+            names.join(", ")
+        );
+    }
+}
+
 fn exe() -> String {
     std::env::current_exe()
         .map(|p| p.display().to_string())
@@ -130,6 +154,7 @@ fn validate(args: ValidateArgs) -> ExitCode {
             ok = false;
             continue;
         };
+        warn_unmeasured(file, &all);
         let Some(facts) = gather(&all) else {
             ok = false;
             continue;
@@ -336,6 +361,9 @@ fn run_command(args: RunArgs) -> ExitCode {
         .iter()
         .map(|f| {
             let all = load(f, &args.scenario.set)?;
+            if !args.quiet {
+                warn_unmeasured(f, &all);
+            }
             let facts = gather(&all)?;
             all.into_iter()
                 .zip(facts)

@@ -185,7 +185,8 @@ pub async fn execute(
         Ok(()) if cancel.is_cancelled() => report.status = Status::Interrupted,
         Ok(()) => {
             report.status = Status::Complete;
-            report.verdicts = assertions::judge(&plan.checks, &report.levels);
+            let swept: Vec<u32> = plan.steps.iter().map(|s| s.concurrency).collect();
+            report.verdicts = assertions::judge(&plan.checks, &report.levels, &swept);
         }
         Err(e) => {
             report.status = if cancel.is_cancelled() {

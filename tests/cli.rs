@@ -388,3 +388,60 @@ fn validate_locates_an_undefined_variable_in_a_profile_issue_11() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn per_level_assertions_for_levels_left_out_are_not_measured_never_passed() {
+    // issue 18: the --help example, shrinking the sweep from the command line.
+    let out = out_dir("unmeasured");
+    let run = scenario(&[
+        "run",
+        "scenarios/quickstart.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "load.requests=200",
+        "--set",
+        "load.concurrency=[1,10]",
+        "--set",
+        "upstream.delay_ms=5",
+        "--set",
+        "assert.max_p50_ms=1000",
+        "--set",
+        "assert.concurrency.1.min_rps=1",
+    ]);
+    let err = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("names c=100, which this sweep does not measure"),
+        "{err}"
+    );
+    let r = report(&run_folder(&out));
+    let c100: Vec<&serde_json::Value> = r["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["concurrency"] == 100)
+        .collect();
+    assert_eq!(c100.len(), 1, "{}", r["verdicts"]);
+    assert_eq!(c100[0]["not_measured"], true);
+    assert_eq!(c100[0]["passed"], false);
+    let md = std::fs::read_to_string(run_folder(&out).join("summary.md")).unwrap();
+    assert!(md.contains("NOT MEASURED c=100"), "{md}");
+    let _ = std::fs::remove_dir_all(&out);
+
+    // Strict: the same is bad input before anything starts.
+    let run = scenario(&[
+        "validate",
+        "scenarios/quickstart.toml",
+        "--set",
+        "load.concurrency=[1,10]",
+        "--set",
+        "assert.strict_levels=true",
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        text(&run.stderr).contains("`100` is not a concurrency level of this sweep"),
+        "{}",
+        text(&run.stderr)
+    );
+}

@@ -493,3 +493,31 @@ fn lognormal_delays_hold_their_percentiles_end_to_end() {
         "p90 {p90:.1} ms, want 214 ms ± 15%"
     );
 }
+
+#[test]
+fn max_concurrent_queues_requests_beyond_the_capacity() {
+    // 2 slots, 200 ms each: 6 requests at once are served in 3 waves, so
+    // their latencies are ~200, ~400 and ~600 ms, two of each.
+    let server = Server::start(&["--delay-ms", "200", "--max-concurrent", "2"]);
+    let port = server.port;
+    let started = Instant::now();
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let sent = Instant::now();
+                let r = request(port, "POST", "/v1/chat/completions", Some(CHAT)).unwrap();
+                assert_eq!(r.status, 200);
+                sent.elapsed()
+            })
+        })
+        .collect();
+    let mut waits: Vec<Duration> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    waits.sort();
+    let wave = |d: Duration| (d.as_millis() as f64 / 200.0).round() as u32;
+    let waves: Vec<u32> = waits.iter().map(|&d| wave(d)).collect();
+    assert_eq!(waves, [1, 1, 2, 2, 3, 3], "{waits:?}");
+    assert!(started.elapsed() < Duration::from_millis(900), "{waits:?}");
+    // Health and stats never wait for a model slot.
+    let r = request(port, "GET", "/health", None).unwrap();
+    assert_eq!(r.status, 200);
+}

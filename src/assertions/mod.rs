@@ -15,6 +15,11 @@ pub struct Verdict {
     /// The measured value (mean over the level's runs); `None` when the level never ran.
     pub measured: Option<f64>,
     pub passed: bool,
+    /// The check names a level this run does not measure (a per-level
+    /// threshold for a level the sweep, after `--set` or a variant, leaves
+    /// out): neither a PASS nor a FAIL, shown as `NOT MEASURED`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_measured: bool,
 }
 
 impl Verdict {
@@ -33,15 +38,34 @@ impl Verdict {
             "max_error_rate" => ("error rate", "%", 100.0),
             other => (other, "", 1.0),
         };
-        let measured = self.measured.map_or("not measured".to_string(), |m| {
-            format!("{:.2}{unit}", m * scale)
-        });
+        let measured = match self.measured {
+            Some(m) => format!("{:.2}{unit}", m * scale),
+            None if self.not_measured => "(this run's sweep has no such level)".to_string(),
+            None => "not measured".to_string(),
+        };
         format!(
             "{} c={} {name} {measured} (limit {op} {}{unit})",
-            if self.passed { "PASS" } else { "FAIL" },
+            self.word(),
             self.concurrency,
             self.limit * scale
         )
+    }
+}
+
+impl Verdict {
+    /// `PASS`, `FAIL` or `NOT MEASURED`.
+    pub fn word(&self) -> &'static str {
+        match (self.passed, self.not_measured) {
+            (true, _) => "PASS",
+            (false, true) => "NOT MEASURED",
+            (false, false) => "FAIL",
+        }
+    }
+
+    /// A FAIL: a level that ran and missed its limit, or a level of the
+    /// sweep that never finished.
+    pub fn failed(&self) -> bool {
+        !self.passed && !self.not_measured
     }
 }
 
@@ -55,8 +79,9 @@ fn measure(metric: Metric, level: &LevelSummary) -> f64 {
     }
 }
 
-/// Judge every check against the level it names.
-pub fn judge(checks: &[Check], levels: &[LevelSummary]) -> Vec<Verdict> {
+/// Judge every check against the level it names. `swept` are the levels
+/// the plan measures; a check for any other level is `not_measured`.
+pub fn judge(checks: &[Check], levels: &[LevelSummary], swept: &[u32]) -> Vec<Verdict> {
     checks
         .iter()
         .map(|check| {
@@ -77,6 +102,7 @@ pub fn judge(checks: &[Check], levels: &[LevelSummary]) -> Vec<Verdict> {
                 limit: check.limit,
                 measured,
                 passed,
+                not_measured: !swept.contains(&check.concurrency),
             }
         })
         .collect()
@@ -109,11 +135,20 @@ mod tests {
                 limit: 50.0,
             },
         ];
-        let v = judge(&checks, &[level(10, 150.0, 55.0)]);
+        let v = judge(&checks, &[level(10, 150.0, 55.0)], &[10, 50]);
         assert!(v[0].passed);
         assert!(!v[1].passed);
         assert_eq!(v[2].measured, None);
         assert!(!v[2].passed);
+        assert!(v[2].failed(), "a level of the sweep that never ran fails");
         assert!(v[1].describe().starts_with("FAIL c=10 p50 55.00 ms"));
+        // issue 18: a level the sweep leaves out is not measured, not failed.
+        let v = judge(&checks, &[level(10, 150.0, 55.0)], &[10]);
+        assert!(!v[2].passed && v[2].not_measured && !v[2].failed());
+        assert!(
+            v[2].describe().starts_with("NOT MEASURED c=50"),
+            "{}",
+            v[2].describe()
+        );
     }
 }

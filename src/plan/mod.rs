@@ -510,11 +510,27 @@ pub fn redact_secrets(value: &mut serde_json::Value, secrets: &[String]) {
 }
 
 /// Thresholds for each level: `[assert]`, overridden by `[assert.concurrency.N]`.
+/// One check per level and threshold: every swept level with the shared
+/// thresholds and its own, then the levels only `[assert.concurrency.N]`
+/// names (judged as not measured unless the scenario is strict about it).
 fn checks(t: &Thresholds, levels: &[u32]) -> Vec<Check> {
     let mut out = Vec::new();
-    for &concurrency in levels {
+    let mut all = levels.to_vec();
+    for key in t.concurrency.keys() {
+        if let Ok(level) = key.parse::<u32>() {
+            if !all.contains(&level) {
+                all.push(level);
+            }
+        }
+    }
+    for &concurrency in &all {
+        let swept = levels.contains(&concurrency);
         let local = t.concurrency.get(&concurrency.to_string());
-        let pick = |f: fn(&Thresholds) -> Option<f64>| local.and_then(f).or_else(|| f(t));
+        let pick = |f: fn(&Thresholds) -> Option<f64>| {
+            local
+                .and_then(f)
+                .or_else(|| if swept { f(t) } else { None })
+        };
         let limits = [
             (Metric::MinRps, pick(|t| t.min_rps)),
             (Metric::MaxP50Ms, pick(|t| t.max_p50_ms)),

@@ -80,11 +80,7 @@ impl<'a> Renderer<'a> {
 
     /// `problem` at its key in the profile file, narrowed to a place in the
     /// template (its line, or a byte range of it) when one is known.
-    pub fn problem(
-        &self,
-        problem: Problem,
-        place: Option<Place>,
-    ) -> PlanError {
+    pub fn problem(&self, problem: Problem, place: Option<Place>) -> PlanError {
         let Some(text) = self.text else {
             let notes: String = problem.notes.iter().map(|n| format!("\n  {n}")).collect();
             return PlanError::Message(format!(

@@ -70,6 +70,11 @@ pub(crate) fn report() -> Report {
             verdict(1, "max_p50_ms", 25.0, Some(20.5), true),
             verdict(4, "max_error_rate", 0.01, Some(0.0633), false),
             verdict(8, "min_rps", 10.0, None, false),
+            // A per-level threshold for a level the sweep left out.
+            Verdict {
+                not_measured: true,
+                ..verdict(100, "min_rps", 1800.0, None, false)
+            },
         ],
     };
     report.summarise_levels();
@@ -89,6 +94,7 @@ fn verdict(
         limit,
         measured,
         passed,
+        not_measured: false,
     }
 }
 

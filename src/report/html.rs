@@ -67,6 +67,8 @@ struct Card {
 #[derive(Serialize)]
 struct VerdictRow {
     passed: bool,
+    /// `PASS`, `FAIL` or `NOT MEASURED`.
+    word: &'static str,
     concurrency: u32,
     metric: String,
     text: String,
@@ -82,14 +84,16 @@ fn page(r: &Report) -> Value {
         .iter()
         .map(|v| VerdictRow {
             passed: v.passed,
+            word: v.word(),
             concurrency: v.concurrency,
             metric: v.metric.clone(),
             // `PASS c=1 p50 …`: the result and level have their own columns.
             text: v
                 .describe()
-                .splitn(3, ' ')
-                .nth(2)
-                .unwrap_or_default()
+                .trim_start_matches(v.word())
+                .trim_start()
+                .trim_start_matches(&format!("c={}", v.concurrency))
+                .trim_start()
                 .to_string(),
         })
         .collect();
@@ -129,7 +133,8 @@ fn page(r: &Report) -> Value {
         direct_header,
         direct_rows,
         verdicts,
-        verdicts_failed => r.verdicts.iter().filter(|v| !v.passed).count(),
+        verdicts_failed => r.verdicts.iter().filter(|v| v.failed()).count(),
+        verdicts_passed => r.verdicts.iter().filter(|v| v.passed).count(),
         throughput_svg => safe(throughput_chart(r, &analysis)),
         latency_svg => safe(latency_chart(r)),
         spectrum_svg => safe(spectrum_chart(r)),
@@ -202,20 +207,26 @@ fn cards(r: &Report, a: &Analysis) -> Vec<Card> {
             )
         },
     });
-    let failed = r.verdicts.iter().filter(|v| !v.passed).count();
+    let failed = r.verdicts.iter().filter(|v| v.failed()).count();
+    let passed = r.verdicts.iter().filter(|v| v.passed).count();
+    let unmeasured = r.verdicts.len() - passed - failed;
+    let unmeasured_note = match unmeasured {
+        0 => String::new(),
+        n => format!(", {n} not measured"),
+    };
     out.push(Card {
         label: "Assertions".into(),
-        value: format!("{}/{}", r.verdicts.len() - failed, r.verdicts.len()),
+        value: format!("{passed}/{}", r.verdicts.len()),
         note: if r.verdicts.is_empty() {
             if r.status == Status::Complete {
                 "none declared".into()
             } else {
                 "not judged (run incomplete)".into()
             }
-        } else if failed == 0 {
+        } else if failed == 0 && unmeasured == 0 {
             "all passed".into()
         } else {
-            format!("{failed} failed")
+            format!("{failed} failed{unmeasured_note}")
         },
     });
     out

@@ -20,7 +20,8 @@ impl Exporter for Junit {
 
     fn render(&self, r: &Report) -> String {
         let name = esc(&r.scenario.name);
-        let failures = r.verdicts.iter().filter(|v| !v.passed).count();
+        let failures = r.verdicts.iter().filter(|v| v.failed()).count();
+        let skipped = r.verdicts.iter().filter(|v| v.not_measured).count();
         let errors = usize::from(r.status != Status::Complete);
         let tests = r.verdicts.len() + 1;
         let time: f64 = r.steps_of(Side::Target).map(|s| s.metrics.duration_s).sum();
@@ -32,7 +33,7 @@ impl Exporter for Junit {
         );
         let _ = writeln!(
             out,
-            r#"  <testsuite name="{name}" tests="{tests}" failures="{failures}" errors="{errors}" skipped="0" time="{time:.3}" timestamp="{}">"#,
+            r#"  <testsuite name="{name}" tests="{tests}" failures="{failures}" errors="{errors}" skipped="{skipped}" time="{time:.3}" timestamp="{}">"#,
             esc(&r.started_at)
         );
         out.push_str("    <properties>\n");
@@ -86,7 +87,9 @@ fn testcase(out: &mut String, suite: &str, r: &Report, v: &Verdict) {
         .steps_of(Side::Target)
         .filter(|s| s.concurrency == v.concurrency)
         .map(|s| s.metrics.duration_s)
-        .sum();
+        .sum::<f64>()
+        + 0.0; // an empty sum is -0.0
+
     let _ = write!(
         out,
         r#"    <testcase name="c={} {}" classname="{suite}.c{}" time="{time:.3}""#,
@@ -96,6 +99,17 @@ fn testcase(out: &mut String, suite: &str, r: &Report, v: &Verdict) {
     );
     if v.passed {
         out.push_str("/>\n");
+        return;
+    }
+    if v.not_measured {
+        let _ = writeln!(
+            out,
+            ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+            esc(&format!(
+                "not measured: this run's sweep does not include concurrency {}",
+                v.concurrency
+            ))
+        );
         return;
     }
     let op = if v.metric.starts_with("max") {

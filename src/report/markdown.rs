@@ -55,7 +55,11 @@ impl Exporter for Markdown {
         if !r.verdicts.is_empty() {
             let _ = writeln!(out, "\n**Assertions**\n");
             for v in &r.verdicts {
-                let mark = if v.passed { "✅" } else { "❌" };
+                let mark = match v.word() {
+                    "PASS" => "✅",
+                    "FAIL" => "❌",
+                    _ => "➖",
+                };
                 let _ = writeln!(out, "- {mark} {}", v.describe());
             }
         }

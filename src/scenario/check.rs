@@ -422,21 +422,36 @@ fn check_thresholds(t: &Thresholds, at: &str, levels: &[u32], top: bool, out: &m
         let key = format!("{at}.concurrency.{level}");
         match level.parse::<u32>() {
             Ok(n) if levels.contains(&n) => check_thresholds(inner, &key, levels, false, out),
+            // Reported as not measured; `strict_levels` makes it an error.
+            Ok(_) if t.strict_levels != Some(true) => {
+                check_thresholds(inner, &key, levels, false, out)
+            }
             _ => out.push(
                 Problem::new(
                     key,
                     format!("`{level}` is not a concurrency level of this sweep"),
                 )
                 .note(format!(
-                    "levels in load.concurrency: {}",
+                    "levels in load.concurrency: {}{}",
                     levels
                         .iter()
                         .map(u32::to_string)
                         .collect::<Vec<_>>()
-                        .join(", ")
+                        .join(", "),
+                    if t.strict_levels == Some(true) {
+                        " ([assert] strict_levels = true makes this an error)"
+                    } else {
+                        ""
+                    }
                 )),
             ),
         }
+    }
+    if !top && t.strict_levels.is_some() {
+        out.push(
+            Problem::new(format!("{at}.strict_levels"), "applies to the whole sweep")
+                .label("move it to [assert]"),
+        );
     }
 }
 

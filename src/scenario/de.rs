@@ -88,12 +88,28 @@ impl de::Error for Error {
 }
 
 /// Serde names Rust types ("u64"); say what a TOML writer should write.
+/// What serde expected, in the words of a scenario file: never a Rust type
+/// name (`struct Faults`, `internally tagged enum DelayModel`).
 fn plain(exp: &dyn de::Expected) -> String {
     let text = exp.to_string();
     match text.as_str() {
         "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number ≥ 0".into(),
         "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".into(),
         "f32" | "f64" => "a number".into(),
+        "a boolean" => "true or false".into(),
+        "a sequence" => "a list, e.g. [1, 10]".into(),
+        "internally tagged enum DelayModel" => "a delay model: { kind = \"fixed\", ms = 40 }, \
+            { kind = \"uniform\", min_ms = 10, max_ms = 90 }, \
+            { kind = \"normal\", mean_ms = 50, sd_ms = 5 } or \
+            { kind = \"lognormal\", p50_ms = 50, p99_ms = 400 }"
+            .into(),
+        t if t.starts_with("internally tagged enum ") => {
+            "a table with a `kind` key, e.g. { kind = \"…\", … }".into()
+        }
+        t if t.starts_with("struct ") || t.starts_with("a map") => {
+            "a table: { key = value, … } or a [section]".into()
+        }
+        t if t.starts_with("enum ") => "one of the words the reference lists for this key".into(),
         _ => text,
     }
 }

@@ -39,6 +39,22 @@ pub struct Scenario {
     pub profile_text: Option<String>,
 }
 
+impl Scenario {
+    /// Levels that `[assert.concurrency.N]` names but the sweep does not
+    /// measure (after `--set` or a variant): their checks are reported as
+    /// not measured.
+    pub fn unmeasured_levels(&self) -> Vec<u32> {
+        let swept = &self.model.load.concurrency;
+        self.model
+            .assertions
+            .concurrency
+            .keys()
+            .filter_map(|k| k.parse::<u32>().ok())
+            .filter(|n| !swept.contains(n))
+            .collect()
+    }
+}
+
 /// Read and check the scenario at `path` with `--set` overrides applied.
 /// A file with variants must be loaded with [`load_variants`].
 pub fn load(path: &Path, sets: &[String]) -> Result<Scenario, Diagnostics> {
@@ -171,6 +187,26 @@ fn read_tree(
     })?;
     let id = sources.add(path.display().to_string(), text);
     let mut tree = tree::parse(sources, id).map_err(Box::new)?;
+    // An empty (or comment-only) file is a mistake, not the default sweep:
+    // a truncated or wrong file must not look like success.
+    if chain.is_empty() && matches!(&tree.value, Value::Table(t) if t.is_empty()) {
+        return Err(Box::new(
+            Problem::new(
+                "",
+                format!("`{}` is empty: there is nothing to run", path.display()),
+            )
+            .at(Some(Origin {
+                source: id,
+                span: 0..0,
+            }))
+            .label("no key in this file")
+            .note(
+                "a scenario needs at least one table; the smallest that runs the default \
+                 sweep on the fake upstream is `[scenario]` with `name = \"…\"` \
+                 (see scenarios/quickstart.toml)",
+            ),
+        ));
+    }
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     if chain.contains(&canonical) {
         return Err(Box::new(Problem::new(
@@ -263,9 +299,13 @@ fn parse_set(set: &str, sources: &mut Sources) -> Result<Override, Problem> {
             .at(Some(whole))
             .label("write dotted keys, e.g. load.requests"));
     };
+    let value = tree::parse_value(sources, id, eq + 1..set.len()).map_err(|mut p| {
+        p.key = path.to_string();
+        p
+    })?;
     Ok(Override {
         path,
-        value: tree::parse_value(sources, id, eq + 1..set.len()),
+        value,
         key: Origin {
             source: id,
             span: 0..eq,
@@ -338,6 +378,71 @@ mod tests {
         assert_eq!(err.problems.len(), 1, "{err}");
         let origin = err.problems[0].origin.as_ref().unwrap();
         assert_eq!(err.sources.name(origin.source), "--set");
+    }
+
+    /// issue 18: errors speak the user's words, never serde's or Rust's.
+    #[test]
+    fn wrong_types_are_explained_without_rust_type_names() {
+        let dir = temp_dir("words");
+        let file = write(&dir, "s.toml", "[load]\nrequests = 10\n");
+        for set in [
+            "upstream.delay=40",
+            "upstream.faults=1",
+            "topology.auth=\"x\"",
+            "request.pool=3",
+            "load.concurrency=5",
+            "upstream.delay_per=3",
+            "upstream.ttft=\"slow\"",
+        ] {
+            let err = load(&file, &[set.into()]).unwrap_err();
+            let text = err.to_string();
+            for rust in ["struct ", "enum ", "sequence", "DelayModel", "Option<"] {
+                assert!(!text.contains(rust), "--set {set}: `{rust}` in:\n{text}");
+            }
+        }
+        let err = load(&file, &["upstream.delay=40".into()]).unwrap_err();
+        assert!(err.to_string().contains("lognormal"), "{err}");
+    }
+
+    /// issue 18: `key = value` with spaces and inline tables, as TOML is written.
+    #[test]
+    fn set_takes_toml_as_people_write_it() {
+        let dir = temp_dir("set-spaces");
+        let file = write(&dir, "s.toml", "[load]\nrequests = 10\n");
+        let s = load(
+            &file,
+            &[
+                "upstream.delay = { kind = \"fixed\", ms = 40 }".into(),
+                "load.concurrency = [1, 2]".into(),
+                "scenario.name=fast".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            s.model.upstream.delay,
+            Some(crate::upstream::DelayModel::Fixed { ms: 40 })
+        );
+        assert_eq!(s.model.load.concurrency, vec![1, 2]);
+        assert_eq!(s.name, "fast");
+        let err = load(&file, &["load.concurrency=[1, 2".into()]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("is not a TOML value"), "{text}");
+    }
+
+    #[test]
+    fn an_empty_or_comment_only_file_is_an_error_naming_it() {
+        let dir = temp_dir("empty");
+        for (name, text) in [
+            ("empty.toml", ""),
+            ("comments.toml", "# nothing\n\n# here\n"),
+        ] {
+            let file = write(&dir, name, text);
+            let err = load(&file, &[]).unwrap_err();
+            assert!(err.to_string().contains("is empty"), "{err}");
+            assert!(err.to_string().contains(name), "{err}");
+        }
+        let file = write(&dir, "minimal.toml", "[scenario]\nname = \"m\"\n");
+        assert!(load(&file, &[]).is_ok());
     }
 
     #[test]

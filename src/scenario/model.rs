@@ -275,6 +275,10 @@ pub struct Thresholds {
     pub max_error_rate: Option<f64>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub concurrency: BTreeMap<String, Thresholds>,
+    /// A per-level threshold for a level the sweep does not measure is an
+    /// error (true) instead of a check reported as not measured (default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict_levels: Option<bool>,
     /// `[assert.regression]`: how much worse than a baseline is a WARN or a FAIL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regression: Option<Regression>,

@@ -121,26 +121,58 @@ pub fn parse(sources: &Sources, source: usize) -> Result<Node, Problem> {
     }
 }
 
-/// Parse one TOML value written on the command line, e.g. `[1, 10]` or `"x"`.
-/// A bare word that is not TOML is taken as a string.
-pub fn parse_value(sources: &Sources, source: usize, span: std::ops::Range<usize>) -> Node {
-    let text = &sources.text(source)[span.clone()];
+/// Parse one TOML value written on the command line, e.g. `[1, 10]`, `"x"`
+/// or `{ kind = "fixed", ms = 40 }`; spaces around it are ignored, as in
+/// `key = value`. A bare word that is not TOML (`--set scenario.name=fast`)
+/// is taken as a string; anything else that does not parse is an error
+/// pointing at the character where TOML stopped.
+pub fn parse_value(
+    sources: &Sources,
+    source: usize,
+    span: std::ops::Range<usize>,
+) -> Result<Node, Problem> {
+    let raw = &sources.text(source)[span.clone()];
+    let lead = raw.len() - raw.trim_start().len();
+    let text = raw.trim();
+    let span = span.start + lead..span.start + lead + text.len();
     let origin = Origin { source, span };
+    let string = || Node {
+        value: Value::String(text.to_string()),
+        origin: origin.clone(),
+    };
     match DeValue::parse(text) {
         Ok(value) => {
-            let mut node = convert(value, source).unwrap_or_else(|_| Node {
-                value: Value::String(text.to_string()),
-                origin: origin.clone(),
-            });
+            let mut node = convert(value, source).unwrap_or_else(|_| string());
             shift(&mut node, origin.span.start);
             node.origin = origin;
-            node
+            Ok(node)
         }
-        Err(_) => Node {
-            value: Value::String(text.to_string()),
-            origin,
-        },
+        Err(_) if is_bare_word(text) => Ok(string()),
+        Err(e) => {
+            let at = e.span().map_or(origin.span.clone(), |r| {
+                origin.span.start + r.start..origin.span.start + r.end.max(r.start + 1)
+            });
+            let reason = e.message().lines().next().unwrap_or("invalid value").trim();
+            Err(
+                Problem::new("", format!("`{text}` is not a TOML value: {reason}"))
+                    .at(Some(Origin { source, span: at }))
+                    .label("here")
+                    .note(
+                        "write a number (200), a quoted string (\"fast\"), a list ([1, 10]) \
+                     or an inline table ({ kind = \"fixed\", ms = 40 }); a bare word \
+                     without spaces or brackets is taken as a string",
+                    ),
+            )
+        }
     }
+}
+
+/// A word without spaces, quotes, brackets or braces: taken as a string.
+fn is_bare_word(text: &str) -> bool {
+    !text.is_empty()
+        && !text
+            .chars()
+            .any(|c| c.is_whitespace() || "\"'[]{}=,#".contains(c))
 }
 
 fn shift(node: &mut Node, by: usize) {

@@ -38,6 +38,9 @@ pub struct Args {
     /// Worker threads [default: number of cores].
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// Model requests served at once; more wait in a queue [default: no limit].
+    #[arg(long, value_name = "N")]
+    pub max_concurrent: Option<u32>,
     /// Inject a fault into a share of requests, e.g. `500=0.02`; repeatable.
     /// Kinds: 429, 500, 503, hang, reset, truncated.
     #[arg(long = "fault", value_name = "KIND=SHARE")]
@@ -91,6 +94,9 @@ impl Args {
         }
         if let Some(workers) = self.workers {
             config.workers = Some(workers);
+        }
+        if let Some(n) = self.max_concurrent {
+            config.max_concurrent = Some(n);
         }
         for fault in &self.faults {
             apply_fault(&mut config, fault)?;

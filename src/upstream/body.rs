@@ -127,6 +127,8 @@ pub struct SseStream {
     sleep: Option<Pin<Box<dyn Future<Output = ()> + Send + Sync>>>,
     step: Step,
     counters: Arc<Counters>,
+    /// Released when the stream is dropped (ended or abandoned).
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// What a stream needs besides its identity.
@@ -141,6 +143,8 @@ pub struct SseParams {
     /// When the first token goes out; later ones are scheduled from it.
     pub first_token_at: Instant,
     pub counters: Arc<Counters>,
+    /// The `max_concurrent` slot this stream holds until it ends.
+    pub slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl SseStream {
@@ -180,6 +184,7 @@ impl SseStream {
                 Step::Token
             },
             counters: p.counters,
+            _slot: p.slot,
         }
     }
 

@@ -43,6 +43,12 @@ pub struct UpstreamConfig {
     /// Worker threads of the server's runtime (default: number of cores).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workers: Option<usize>,
+    /// Model requests served at once, like a provider at its limit: more
+    /// wait in a queue (first come, first served) and their delay starts
+    /// when a slot frees, so the throughput ceiling is `max_concurrent /
+    /// delay`. Default: no limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
     /// Shares of requests answered with an injected fault.
     pub faults: Faults,
     /// Extra mock routes answering fixed JSON (checked before the built-in paths).
@@ -69,6 +75,7 @@ impl Default for UpstreamConfig {
             ],
             seed: 42,
             workers: None,
+            max_concurrent: None,
             faults: Faults::default(),
             routes: Vec::new(),
         }
@@ -239,6 +246,12 @@ impl UpstreamConfig {
         }
         if self.workers == Some(0) {
             problems.push(("workers".into(), "must be at least 1".into()));
+        }
+        if self.max_concurrent == Some(0) {
+            problems.push((
+                "max_concurrent".into(),
+                "must be at least 1 (leave it out for no limit)".into(),
+            ));
         }
         let mut sum = 0.0;
         for (key, share) in self.faults.shares() {

@@ -51,6 +51,8 @@ pub struct Shared {
     models: Bytes,
     texts: TextCache,
     routes: Vec<MockRoute>,
+    /// `max_concurrent`: model requests wait here for a slot.
+    slots: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 struct MockRoute {
@@ -98,6 +100,9 @@ impl Shared {
             models: Bytes::from(openai::models(&config.models)),
             texts: TextCache::new(config.completion_tokens.max(TEXT_CACHE_TOKENS)),
             routes,
+            slots: config
+                .max_concurrent
+                .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize))),
         }
     }
 }
@@ -158,9 +163,21 @@ pub async fn handle(conn: Arc<ConnState>, req: Request<Incoming>) -> Answer {
                 openai::model(&id["/models/".len()..]).into(),
             ))
         }
-        (&Method::POST, "/chat/completions") => generate(s, reset, req, start, Flavor::Chat).await,
-        (&Method::POST, "/completions") => generate(s, reset, req, start, Flavor::Text).await,
-        (&Method::POST, "/embeddings") => embeddings(s, reset, req, start).await,
+        (&Method::POST, "/chat/completions" | "/completions" | "/embeddings") => {
+            // At capacity, wait for a slot; the delay starts once served.
+            let (slot, start) = match &s.slots {
+                Some(slots) => {
+                    let slot = slots.clone().acquire_owned().await.ok();
+                    (slot, Instant::now())
+                }
+                None => (None, start),
+            };
+            match route {
+                "/chat/completions" => generate(s, reset, req, start, Flavor::Chat, slot).await,
+                "/completions" => generate(s, reset, req, start, Flavor::Text, slot).await,
+                _ => embeddings(s, reset, req, start).await,
+            }
+        }
         (
             method,
             "/health" | "/stats" | "/stats/reset" | "/models" | "/chat/completions"
@@ -195,6 +212,7 @@ async fn generate(
     req: Request<Incoming>,
     start: Instant,
     flavor: Flavor,
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
 ) -> Answer {
     s.counters.endpoint(match flavor {
         Flavor::Chat => Endpoint::ChatCompletions,
@@ -249,6 +267,7 @@ async fn generate(
                 rng,
                 first_token_at,
                 counters: s.counters.clone(),
+                slot,
             },
         );
         let mut response = Response::new(Body::Sse(Box::new(stream)));

@@ -111,9 +111,31 @@ fn exe() -> String {
 /// Where `scenario plan` shows a run's files: the real folder is made at run time.
 const RUN_DIR: &str = "$RUN_DIR";
 
-fn make_plan(s: &Scenario) -> Option<Plan> {
-    match plan::build(s, &exe(), Path::new(RUN_DIR)) {
+/// The machine's facts for each of `all`, gathered in order (each variant
+/// leases its own ports), exactly as `run` gathers them; `None` after
+/// printing why not.
+fn gather(all: &[Scenario]) -> Option<Vec<plan::Facts>> {
+    let exe = exe();
+    all.iter()
+        .map(|s| {
+            plan::Facts::gather(s, &exe)
+                .map_err(|e| eprintln!("error: cannot plan {}: {e}", s.file.display()))
+                .ok()
+        })
+        .collect()
+}
+
+fn make_plan(s: &Scenario, facts: &plan::Facts) -> Option<Plan> {
+    match plan::build(s, facts, Path::new(RUN_DIR)) {
         Ok(p) => Some(p),
+        Err(plan::PlanError::Input(d)) => {
+            eprint!("{}", d.render(std::io::stderr().is_terminal()));
+            eprintln!(
+                "error: cannot plan {}; nothing was started",
+                s.file.display()
+            );
+            None
+        }
         Err(e) => {
             eprintln!("error: cannot plan {}: {e}", s.file.display());
             None
@@ -121,28 +143,51 @@ fn make_plan(s: &Scenario) -> Option<Plan> {
     }
 }
 
+/// `scenario validate`: load, then plan against this machine's facts as
+/// `plan` and `run` do, so every problem shows before anything starts.
+/// What the machine lacks is a warning here (`scenario doctor`), not a
+/// problem of the file: the plan is checked with stand-ins for it.
 fn validate(args: ValidateArgs) -> ExitCode {
     let mut ok = true;
     for file in &args.files {
-        match load(file, &args.scenario.set) {
-            Some(all) => {
-                warn_unmeasured(file, &all);
-                let s = &all[0];
-                let variants = if all.len() > 1 {
-                    format!(", {} variants", all.len())
-                } else {
-                    String::new()
-                };
-                outln!(
-                    "ok: {} ({} levels × {} runs, {} pool entries{variants})",
+        let Some(all) = load(file, &args.scenario.set) else {
+            ok = false;
+            continue;
+        };
+        warn_unmeasured(file, &all);
+        let Some(facts) = gather(&all) else {
+            ok = false;
+            continue;
+        };
+        let mut planned = true;
+        for (s, mut f) in all.iter().zip(facts) {
+            for r in std::mem::take(&mut f.missing) {
+                eprintln!(
+                    "warning: {}: this machine lacks {} ({}); `scenario doctor` says how to install it",
                     file.display(),
-                    s.model.load.concurrency.len(),
-                    s.model.load.runs,
-                    s.bodies.len()
-                )
+                    r.what,
+                    r.why
+                );
             }
-            None => ok = false,
+            planned &= make_plan(s, &f.assume_present(s)).is_some();
         }
+        if !planned {
+            ok = false;
+            continue;
+        }
+        let s = &all[0];
+        let variants = if all.len() > 1 {
+            format!(", {} variants", all.len())
+        } else {
+            String::new()
+        };
+        outln!(
+            "ok: {} ({} levels × {} runs, {} pool entries{variants})",
+            file.display(),
+            s.model.load.concurrency.len(),
+            s.model.load.runs,
+            s.bodies.len()
+        )
     }
     if ok {
         ExitCode::SUCCESS
@@ -155,9 +200,12 @@ fn plan_command(args: PlanArgs) -> ExitCode {
     let Some(all) = load(&args.file, &args.scenario.set) else {
         return ExitCode::from(ERROR);
     };
+    let Some(facts) = gather(&all) else {
+        return ExitCode::from(ERROR);
+    };
     let mut plans = Vec::new();
-    for s in &all {
-        let Some(plan) = make_plan(s) else {
+    for (s, facts) in all.iter().zip(&facts) {
+        let Some(plan) = make_plan(s, facts) else {
             return ExitCode::from(ERROR);
         };
         plans.push((s.variant.clone(), plan));
@@ -222,7 +270,8 @@ fn doctor(args: DoctorArgs) -> ExitCode {
             }
         }
         if let Some((profile, _)) = &s.profile {
-            if let Ok(p) = plan::build(s, &exe(), Path::new(RUN_DIR)) {
+            let facts = plan::Facts::gather(s, &exe());
+            if let Ok(Ok(p)) = facts.map(|f| plan::build(s, &f, Path::new(RUN_DIR))) {
                 if let Some(prov) = &p.provision {
                     let state = if crate::topology::provision::is_ready(prov) {
                         "ready".to_string()
@@ -253,8 +302,11 @@ fn provision_command(args: DoctorArgs) -> ExitCode {
         let Some(all) = load(file, &args.scenario.set) else {
             return ExitCode::from(ERROR);
         };
-        for s in &all {
-            let Some(plan) = make_plan(s) else {
+        let Some(facts) = gather(&all) else {
+            return ExitCode::from(ERROR);
+        };
+        for (s, facts) in all.iter().zip(&facts) {
+            let Some(plan) = make_plan(s, facts) else {
                 return ExitCode::from(ERROR);
             };
             if let Some(p) = plan.provision {
@@ -302,8 +354,9 @@ fn provision_command(args: DoctorArgs) -> ExitCode {
 }
 
 fn run_command(args: RunArgs) -> ExitCode {
-    // Check every file before anything starts.
-    let loaded: Vec<Option<Vec<(Scenario, Plan)>>> = args
+    // Check every file before anything starts; each run executes the plan
+    // made here from facts gathered (and ports leased) here.
+    let loaded: Vec<Option<Vec<(Scenario, plan::Facts, Plan)>>> = args
         .files
         .iter()
         .map(|f| {
@@ -311,10 +364,12 @@ fn run_command(args: RunArgs) -> ExitCode {
             if !args.quiet {
                 warn_unmeasured(f, &all);
             }
+            let facts = gather(&all)?;
             all.into_iter()
-                .map(|s| {
-                    let p = make_plan(&s)?;
-                    Some((s, p))
+                .zip(facts)
+                .map(|(s, facts)| {
+                    let p = make_plan(&s, &facts)?;
+                    Some((s, facts, p))
                 })
                 .collect()
         })
@@ -336,7 +391,7 @@ fn run_command(args: RunArgs) -> ExitCode {
         .iter()
         .flatten()
         .flatten()
-        .flat_map(|(_, p)| &p.steps)
+        .flat_map(|(_, _, p)| &p.steps)
         .map(|s| s.concurrency)
         .max()
         .unwrap_or(0);
@@ -378,9 +433,8 @@ fn run_command(args: RunArgs) -> ExitCode {
         tokio::spawn(forward_signals(interrupt.clone()));
         let mut code = 0u8;
         let mut summaries = Vec::new();
-        let exe = exe();
         'files: for group in loaded.into_iter().flatten() {
-            let Some(name) = group.first().map(|(s, _)| s.name.clone()) else {
+            let Some(name) = group.first().map(|(s, _, _)| s.name.clone()) else {
                 continue;
             };
             let base_dir = match run::new_run_dir(&options.out, &name) {
@@ -394,7 +448,7 @@ fn run_command(args: RunArgs) -> ExitCode {
                 }
             };
             let mut variant_runs = Vec::new();
-            for (scenario, plan) in group {
+            for (scenario, facts, plan) in group {
                 let dir = match &scenario.variant {
                     Some(v) => base_dir.join(v),
                     None => base_dir.clone(),
@@ -411,17 +465,17 @@ fn run_command(args: RunArgs) -> ExitCode {
                         plan.steps.len()
                     );
                 }
-                let outcome = match run::execute(&scenario, &exe, &dir, &options, &interrupt).await
-                {
-                    Ok(o) => o,
-                    Err(e) => {
-                        eprintln!(
-                            "error: cannot write reports under {}: {e}",
-                            options.out.display()
-                        );
-                        return ExitCode::from(ERROR);
-                    }
-                };
+                let outcome =
+                    match run::execute(&scenario, &facts, &dir, &options, &interrupt).await {
+                        Ok(o) => o,
+                        Err(e) => {
+                            eprintln!(
+                                "error: cannot write reports under {}: {e}",
+                                options.out.display()
+                            );
+                            return ExitCode::from(ERROR);
+                        }
+                    };
                 let r = &outcome.report;
                 if !args.quiet {
                     let table = report::terminal::render(r);

@@ -109,12 +109,13 @@ fn resolved(scenario: &Scenario, secrets: &[String]) -> serde_json::Value {
     value
 }
 
-/// Plan `scenario` with its files under a fresh run folder and run it to
-/// the end (or until `cancel` fires). Errors here are ones that prevent any
+/// Plan `scenario` against `facts` (gathered before, like `scenario plan`
+/// does) with its files under a fresh run folder and run it to the end (or
+/// until `cancel` fires). Errors here are ones that prevent any
 /// report (the results folder cannot be written).
 pub async fn execute(
     scenario: &Scenario,
-    exe: &str,
+    facts: &plan::Facts,
     dir: &Path,
     options: &Options,
     interrupt: &Interrupt,
@@ -122,7 +123,7 @@ pub async fn execute(
     let cancel = interrupt.stop.clone();
     std::fs::create_dir_all(dir)?;
     let dir = dir.canonicalize().unwrap_or(dir.to_path_buf());
-    let planned = plan::build(scenario, exe, &dir);
+    let planned = plan::build(scenario, facts, &dir);
     let secrets = planned
         .as_ref()
         .map(|p| p.secrets.clone())
@@ -166,7 +167,7 @@ pub async fn execute(
         }
     };
 
-    let mut services = Supervisor::new(&dir.join("logs"), exe);
+    let mut services = Supervisor::new(&dir.join("logs"), &facts.exe);
     let result = drive(&plan, options, &cancel, &mut services, &mut report, &dir).await;
     services.stop_all(&interrupt.now).await;
     // Files that hold secrets (passwords in config files) do not outlive the run.
@@ -235,7 +236,7 @@ async fn drive(
     for f in &plan.files {
         write_file(f)?;
     }
-    let mut waves: Vec<u32> = plan.services.iter().map(|s| s.wave).collect();
+    let mut waves: Vec<plan::Wave> = plan.services.iter().map(|s| s.wave).collect();
     waves.dedup();
     for wave in waves {
         let members: Vec<&plan::Service> =

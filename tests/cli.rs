@@ -258,6 +258,137 @@ fn help_shows_examples() {
     );
 }
 
+/// Issue 11: `scenario plan` without `base_port` prints the same plan twice
+/// (ports come from the gathered facts, not from whatever the OS hands out).
+#[test]
+fn plan_without_base_port_is_the_same_twice_issue_11() {
+    let name = format!("scenario.name=\"plan-twice-{}\"", std::process::id());
+    let plan = || {
+        let out = scenario(&[
+            "plan",
+            fixture("tiny.toml").to_str().unwrap(),
+            "--set",
+            &name,
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let first = plan();
+    assert!(first.contains("upstream on 127.0.0.1:"), "{first}");
+    assert_eq!(first, plan());
+}
+
+/// Issue 11: the run executes the plan `scenario plan` printed: same ports.
+#[test]
+fn run_uses_the_ports_plan_printed_issue_11() {
+    let name = format!("scenario.name=\"plan-run-{}\"", std::process::id());
+    let file = fixture("tiny.toml");
+    let args = [
+        "--set",
+        &name,
+        "--set",
+        "load.concurrency=[1]",
+        "--set",
+        "load.runs=1",
+    ];
+    let mut plan_args = vec!["plan", file.to_str().unwrap(), "--json"];
+    plan_args.extend(args);
+    let planned = scenario(&plan_args);
+    assert!(planned.status.success(), "{}", text(&planned.stderr));
+    let planned: Value = serde_json::from_slice(&planned.stdout).unwrap();
+
+    let out_dir = out_dir("plan-run");
+    let out = out_dir.to_str().unwrap();
+    let mut run_args = vec!["run", file.to_str().unwrap(), "--out", out, "--quiet"];
+    run_args.extend(args);
+    let ran = scenario(&run_args);
+    assert!(ran.status.success(), "{}", text(&ran.stderr));
+    let r = report(&run_folder(&out_dir));
+    let ports = |plan: &Value| -> Vec<Value> {
+        let services = plan["services"].as_array().unwrap();
+        services.iter().map(|s| s["port"].clone()).collect()
+    };
+    assert_eq!(ports(&r["plan"]), ports(&planned));
+    assert_eq!(r["plan"]["target"]["url"], planned["target"]["url"]);
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+fn validate_with(sets: &[&str]) -> String {
+    let mut args = vec!["validate", "scenarios/mlflow-multi.toml"];
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    let out = scenario(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    text(&out.stderr)
+}
+
+/// Issue 11: a header value with CR/LF is caught by `validate`, located.
+#[test]
+fn validate_rejects_control_characters_in_headers_issue_11() {
+    let err = validate_with(&["request.headers.X-Tag=\"a\\r\\nInjected: 1\""]);
+    assert!(err.contains("carriage return"), "{err}");
+    assert!(err.contains("--set:1:"), "{err}");
+    let err = validate_with(&["request.headers.Bad:Name=\"x\""]);
+    assert!(
+        err.contains("`Bad:Name` is not a valid header name"),
+        "{err}"
+    );
+    let err = validate_with(&[
+        "topology.auth={ kind = \"basic\", username = \"u\", password = \"pw\\n\" }",
+    ]);
+    assert!(err.contains("line feed"), "{err}");
+}
+
+/// Issue 11: `base_port` 0, or too high for the services, is caught by `validate`.
+#[test]
+fn validate_rejects_base_ports_that_do_not_fit_issue_11() {
+    let err = validate_with(&["topology.base_port=0"]);
+    assert!(err.contains("base_port must be at least 1"), "{err}");
+    assert!(err.contains("--set:1:"), "{err}");
+    // mlflow-multi: upstream, 2 instances, nginx (+ PostgreSQL).
+    let err = validate_with(&["topology.base_port=65534"]);
+    assert!(err.contains("ports from 65534, up to"), "{err}");
+    assert!(err.contains("past 65535"), "{err}");
+}
+
+/// Issue 11: `validate` renders the profile's templates; an undefined
+/// variable names the profile file, line, column, the variable and those
+/// that exist.
+#[test]
+fn validate_locates_an_undefined_variable_in_a_profile_issue_11() {
+    let dir = out_dir("bad-profile");
+    std::fs::create_dir_all(&dir).unwrap();
+    let profile = dir.join("bad-gateway.toml");
+    std::fs::write(
+        &profile,
+        "name = \"bad\"\n[instance]\ncommand = \"serve --port {{ prot }}\"\n",
+    )
+    .unwrap();
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[topology]\ngateway = \"{}\"\n[request.pool]\nprompts = [\"hi\"]\n",
+            profile.display()
+        ),
+    )
+    .unwrap();
+    let out = scenario(&["validate", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("bad-gateway.toml:3:28"), "{err}");
+    assert!(
+        err.contains("`prot` is undefined in `instance.command`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("variables it can use:") && err.contains("port"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn per_level_assertions_for_levels_left_out_are_not_measured_never_passed() {
     // issue 18: the --help example, shrinking the sweep from the command line.

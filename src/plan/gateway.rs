@@ -2,22 +2,25 @@
 //! instances, nginx), files, setup calls and the load target.
 //!
 //! Everything gateway-specific comes from the profile's templates; this file
-//! only knows databases, instances, nginx and HTTP calls.
+//! only knows databases, instances, nginx and HTTP calls. Machine facts
+//! (binaries, Python, ports, secrets) come from [`Facts`]; nothing here
+//! looks at the machine.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine;
 use minijinja::{Environment, UndefinedBehavior};
-use rand::Rng;
 use serde_json::{json, Map, Value};
 
-use super::{PlanError, PlannedFile, PortPicker, Probe, Provision, Service, SetupStep};
-use crate::prereq::{self, find_binary, POSTGRES_DIRS};
+use super::facts::fnv;
+use super::render::Renderer;
+use super::{Facts, PlanError, PlannedFile, Ports, Probe, Provision, Service, SetupStep, Wave};
+use crate::diag::Problem;
+use crate::scenario::check::header_problem;
 use crate::scenario::model::{AuthKind, Database};
-use crate::scenario::profile::Profile;
-use crate::scenario::{resolve_path, Scenario};
-
+use crate::scenario::profile::{FileTemplate, Profile};
+use crate::scenario::Scenario;
 /// What a gateway adds to the plan.
 pub struct Expanded {
     pub services: Vec<Service>,
@@ -34,77 +37,382 @@ pub struct Expanded {
     pub context: Value,
 }
 
-/// Where downloaded and built things are kept between runs.
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("SCENARIO_CACHE_DIR") {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(dir).join("scenario");
-    }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
-    PathBuf::from(home).join(".cache/scenario")
-}
-
-/// FNV-1a: a stable key for cache folders (std's hasher may change between releases).
-fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+/// Expand the scenario's gateway profile, step by step: the Python
+/// environment, auth, the database, shared files, the instances, nginx,
+/// the request headers and the setup calls. Each step adds what it
+/// defines to the template context the later ones see.
+pub fn expand(
+    s: &Scenario,
+    profile: &Profile,
+    profile_path: &Path,
+    facts: &Facts,
+    ports: &mut Ports,
+    run_dir: &Path,
+    upstream_url: &str,
+) -> Result<Expanded, PlanError> {
+    let mut g = Gateway {
+        s,
+        profile,
+        facts,
+        run_dir,
+        r: Renderer::new(&profile.name, profile_path, s.profile_text.as_deref()),
+        ctx: base_context(s, profile, facts, run_dir, upstream_url),
+        secrets: vec![facts.secret_key.clone()],
+        services: Vec::new(),
+        files: Vec::new(),
+    };
+    let provision = g.provision()?;
+    insert(&mut g.ctx, "secret_key", json!(facts.secret_key));
+    let auth_header = g.auth();
+    g.database(ports)?;
+    g.shared_files()?;
+    let instance_ports = g.instances(ports)?;
+    let first = format!("http://127.0.0.1:{}", instance_ports[0]);
+    let base_url = match s.model.topology.uses_nginx() {
+        true => g.nginx(ports.take()?, &instance_ports)?,
+        false => first.clone(),
+    };
+    let mut headers = g.headers()?;
+    headers.extend(auth_header.clone());
+    let setup = g.setup(&first, auth_header)?;
+    let path = match &profile.request.path {
+        Some(p) => g.r.render("request.path", p, &g.ctx)?,
+        None => crate::scenario::model::UPSTREAM_PATH.to_string(),
+    };
+    Ok(Expanded {
+        services: g.services,
+        files: g.files,
+        setup,
+        provision,
+        base_url,
+        path,
+        headers,
+        overhead_headers: profile.request.overhead_headers.clone(),
+        secrets: g.secrets,
+        context: g.ctx,
     })
 }
 
-fn random_secret() -> String {
-    let mut rng = rand::thread_rng();
-    (0..24)
-        .map(|_| format!("{:02x}", rng.gen::<u8>()))
-        .collect()
+/// The expansion in progress: what is planned so far and the context the
+/// next templates see.
+struct Gateway<'a> {
+    s: &'a Scenario,
+    profile: &'a Profile,
+    facts: &'a Facts,
+    run_dir: &'a Path,
+    r: Renderer<'a>,
+    ctx: Value,
+    secrets: Vec<String>,
+    services: Vec<Service>,
+    files: Vec<PlannedFile>,
 }
 
-struct Renderer {
-    env: Environment<'static>,
-    profile: String,
+/// What every template sees.
+fn base_context(
+    s: &Scenario,
+    profile: &Profile,
+    facts: &Facts,
+    run_dir: &Path,
+    upstream_url: &str,
+) -> Value {
+    let t = &s.model.topology;
+    let mut options: Map<String, Value> = profile.options.clone().into_iter().collect();
+    options.extend(t.options.clone());
+    let bins: Map<String, Value> = profile
+        .requires
+        .iter()
+        .filter_map(|b| Some((b.binary.clone(), json!(facts.binaries.get(&b.binary)?))))
+        .collect();
+    json!({
+        "run_dir": run_dir,
+        "profile_dir": facts.profile_dir,
+        "upstream": { "url": upstream_url },
+        "instances": t.instances,
+        "workers": t.workers,
+        "options": options,
+        "bin": bins,
+    })
 }
 
-impl Renderer {
-    fn new(profile: &str) -> Renderer {
-        let mut env = Environment::new();
-        // Printing an undefined value fails; testing one (`{% if auth %}`) is allowed.
-        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
-        Renderer {
-            env,
-            profile: profile.to_string(),
+impl Gateway<'_> {
+    /// The Python environment, cached by interpreter and requirements.
+    fn provision(&mut self) -> Result<Option<Provision>, PlanError> {
+        let Some(py) = &self.profile.python else {
+            return Ok(None);
+        };
+        let (python, version) = self.facts.python.clone().ok_or_else(|| {
+            PlanError::Message(format!(
+                "no Python >= {} found (`scenario doctor` says how to get one)",
+                py.min_version
+            ))
+        })?;
+        let requirements = py
+            .requirements
+            .iter()
+            .enumerate()
+            .map(|(i, line)| {
+                self.r
+                    .render(&format!("python.requirements[{i}]"), line, &self.ctx)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let key = fnv(&format!(
+            "{}\n{version}\n{}",
+            python.display(),
+            requirements.join("\n")
+        ));
+        let venv = self
+            .facts
+            .cache_dir
+            .join("venvs")
+            .join(format!("{}-py{version}-{key:016x}", self.profile.name));
+        insert(&mut self.ctx, "venv", json!(venv));
+        insert(&mut self.ctx, "python", json!(venv.join("bin/python")));
+        Ok(Some(Provision {
+            python,
+            venv,
+            requirements,
+        }))
+    }
+
+    /// `auth` for templates; the header every request and setup call carries.
+    fn auth(&mut self) -> Option<(String, String)> {
+        let auth = self.s.model.topology.auth.as_ref()?;
+        self.secrets.push(auth.password.clone());
+        insert(
+            &mut self.ctx,
+            "auth",
+            json!({ "kind": "basic", "username": auth.username, "password": auth.password }),
+        );
+        match auth.kind {
+            AuthKind::Basic => {
+                let token = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{}:{}", auth.username, auth.password));
+                self.secrets.push(token.clone());
+                Some(("authorization".to_string(), format!("Basic {token}")))
+            }
         }
     }
 
-    fn render(&self, what: &str, template: &str, ctx: &Value) -> Result<String, PlanError> {
-        self.env.render_str(template, ctx).map_err(|e| {
-            let names: Vec<&String> = ctx
-                .as_object()
-                .map(|m| m.keys().collect())
-                .unwrap_or_default();
-            PlanError(format!(
-                "gateway profile `{}`, {what}: {e:#}\n  variables it can use: {}",
-                self.profile,
-                names
-                    .iter()
-                    .map(|n| n.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
+    /// The database: a URL as given, SQLite in the run folder, or a
+    /// PostgreSQL server of our own; templates see `database_uri`.
+    fn database(&mut self, ports: &mut Ports) -> Result<(), PlanError> {
+        let database = self
+            .profile
+            .database(self.s.model.topology.database.as_ref());
+        let templates = &self.profile.databases;
+        let uri = match &database {
+            None => None,
+            Some(Database::Url(url)) => Some(url.clone()),
+            Some(Database::Sqlite) => Some(self.r.render(
+                "databases.sqlite",
+                &templates["sqlite"],
+                &self.ctx,
+            )?),
+            Some(Database::Postgres) => {
+                let (service, file, db) = postgres(ports.take()?, self.facts, self.run_dir)?;
+                self.secrets.push(self.facts.db_password.clone());
+                self.services.push(service);
+                self.files.push(file);
+                let mut with_db = self.ctx.clone();
+                insert(&mut with_db, "db", db);
+                Some(
+                    self.r
+                        .render("databases.postgres", &templates["postgres"], &with_db)?,
+                )
+            }
+        };
+        insert(
+            &mut self.ctx,
+            "database",
+            json!(database.as_ref().map(Database::kind)),
+        );
+        insert(&mut self.ctx, "database_uri", json!(uri));
+        Ok(())
+    }
+
+    /// Files every instance reads; templates see `files.NAME` (its path).
+    fn shared_files(&mut self) -> Result<(), PlanError> {
+        insert(&mut self.ctx, "files", json!({}));
+        for (i, f) in self.profile.files.iter().enumerate() {
+            if f.per_instance {
+                continue;
+            }
+            if let Some(path) = self.file(i, f, &self.ctx.clone())? {
+                if let Some(Value::Object(map)) = self.ctx.get_mut("files") {
+                    map.insert(f.name.clone(), json!(path));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Plan profile file number `i` under `ctx`, unless its `when` is false;
+    /// returns its path.
+    fn file(
+        &mut self,
+        i: usize,
+        f: &FileTemplate,
+        ctx: &Value,
+    ) -> Result<Option<PathBuf>, PlanError> {
+        if let Some(when) = &f.when {
+            if !self.r.truthy(&format!("files[{i}].when"), when, ctx)? {
+                return Ok(None);
+            }
+        }
+        let path = self
+            .run_dir
+            .join(self.r.render(&format!("files[{i}].path"), &f.path, ctx)?);
+        let content = self
+            .r
+            .render(&format!("files[{i}].template"), &f.template, ctx)?;
+        self.files.push(PlannedFile {
+            path: path.clone(),
+            owner: None,
+            content,
+        });
+        Ok(Some(path))
+    }
+
+    /// One service per instance, each with its own files and port.
+    fn instances(&mut self, ports: &mut Ports) -> Result<Vec<u16>, PlanError> {
+        let inst = &self.profile.instance;
+        let mut instance_ports = Vec::new();
+        for i in 0..self.s.model.topology.instances {
+            let port = ports.take()?;
+            instance_ports.push(port);
+            let mut local = self.ctx.clone();
+            insert(&mut local, "instance", json!(i));
+            insert(&mut local, "port", json!(port));
+            for (n, f) in self.profile.files.iter().enumerate() {
+                if !f.per_instance {
+                    continue;
+                }
+                if let Some(path) = self.file(n, f, &local)? {
+                    if let Some(Value::Object(map)) = local.get_mut("files") {
+                        map.insert(f.name.clone(), json!(path));
+                    }
+                }
+            }
+            let line = self.r.render("instance.command", &inst.command, &local)?;
+            let env = inst
+                .env
+                .iter()
+                .map(|(k, v)| {
+                    Ok((
+                        k.clone(),
+                        self.r.render(&format!("instance.env.{k}"), v, &local)?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, PlanError>>()?;
+            self.services.push(Service {
+                name: format!("{}-{i}", self.profile.name),
+                command: self.words("instance.command", &line)?,
+                env,
+                user: None,
+                port,
+                ready: Probe::Http {
+                    url: format!("http://127.0.0.1:{port}{}", inst.ready_path),
+                    timeout: inst.ready_timeout,
+                },
+                dirs: Vec::new(),
+                prepare: Vec::new(),
+                after: Vec::new(),
+                wave: match i == 0 || !inst.first_alone {
+                    true => Wave::FirstInstance,
+                    false => Wave::OtherInstances,
+                },
+                stop_timeout: inst.stop_timeout,
+            });
+        }
+        Ok(instance_ports)
+    }
+
+    /// A rendered command line split into words like a shell would.
+    fn words(&self, key: &str, line: &str) -> Result<Vec<String>, PlanError> {
+        shlex::split(line).ok_or_else(|| {
+            self.r.problem(
+                Problem::new(key, format!("unbalanced quotes in `{}`", line.trim()))
+                    .label("close every quote"),
+                None,
+            )
         })
     }
 
-    fn truthy(&self, what: &str, expr: &str, ctx: &Value) -> Result<bool, PlanError> {
-        let fail = |e: minijinja::Error| {
-            PlanError(format!("gateway profile `{}`, {what}: {e:#}", self.profile))
-        };
-        let expr = self.env.compile_expression(expr).map_err(fail)?;
-        Ok(expr.eval(ctx).map_err(fail)?.is_true())
+    /// nginx on `port` load-balancing the instances; returns its URL.
+    fn nginx(&mut self, port: u16, upstreams: &[u16]) -> Result<String, PlanError> {
+        let ready_path = &self.profile.instance.ready_path;
+        let (service, file) = nginx(self.facts, port, upstreams, self.run_dir, ready_path)?;
+        self.services.push(service);
+        self.files.push(file);
+        Ok(format!("http://127.0.0.1:{port}"))
     }
-}
 
-fn words(what: &str, line: &str) -> Result<Vec<String>, PlanError> {
-    shlex::split(line).ok_or_else(|| PlanError(format!("{what}: unbalanced quotes in `{line}`")))
+    /// The profile's request headers, rendered and checked.
+    fn headers(&self) -> Result<Vec<(String, String)>, PlanError> {
+        let mut out = Vec::new();
+        for (k, v) in &self.profile.request.headers {
+            let key = format!("request.headers.{k}");
+            let value = self.r.render(&key, v, &self.ctx)?;
+            if let Some(p) = header_problem(&key, k, &value) {
+                return Err(self.r.problem(p, None));
+            }
+            out.push((k.to_ascii_lowercase(), value));
+        }
+        Ok(out)
+    }
+
+    /// The setup calls on the first instance; bodies are shown with
+    /// `@captured.NAME` for values earlier answers will give.
+    fn setup(
+        &self,
+        first: &str,
+        auth_header: Option<(String, String)>,
+    ) -> Result<Vec<SetupStep>, PlanError> {
+        let mut setup = Vec::new();
+        let mut captured = Map::new();
+        for (i, call) in self.profile.setup.iter().enumerate() {
+            if let Some(when) = &call.when {
+                if !self
+                    .r
+                    .truthy(&format!("setup[{i}].when"), when, &self.ctx)?
+                {
+                    continue;
+                }
+            }
+            let mut with_captured = self.ctx.clone();
+            insert(
+                &mut with_captured,
+                "captured",
+                Value::Object(captured.clone()),
+            );
+            let preview = match &call.body {
+                Some(body) => Some(self.r.render(
+                    &format!("setup[{i}].body"),
+                    body,
+                    &with_captured,
+                )?),
+                None => None,
+            };
+            for name in call.capture.keys() {
+                captured.insert(name.clone(), json!(format!("@captured.{name}")));
+            }
+            let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+            headers.extend(auth_header.clone());
+            let path = self
+                .r
+                .render(&format!("setup[{i}].path"), &call.path, &self.ctx)?;
+            setup.push(SetupStep {
+                name: call.name.clone(),
+                method: call.method.clone(),
+                url: format!("{first}{path}"),
+                headers,
+                body: call.body.clone(),
+                preview,
+                capture: call.capture.clone(),
+            });
+        }
+        Ok(setup)
+    }
 }
 
 fn insert(ctx: &mut Value, key: &str, value: Value) {
@@ -113,299 +421,29 @@ fn insert(ctx: &mut Value, key: &str, value: Value) {
     }
 }
 
-pub fn expand(
-    s: &Scenario,
-    profile: &Profile,
-    profile_path: &Path,
-    ports: &mut PortPicker,
-    run_dir: &Path,
-    upstream_url: &str,
-) -> Result<Expanded, PlanError> {
-    let t = &s.model.topology;
-    let r = Renderer::new(&profile.name);
-    let mut secrets = Vec::new();
-    let mut services = Vec::new();
-    let mut files = Vec::new();
-
-    let mut options: Map<String, Value> = profile.options.clone().into_iter().collect();
-    options.extend(t.options.clone());
-    let mut bins = Map::new();
-    for b in &profile.requires {
-        let dirs: Vec<&str> = b.dirs.iter().map(String::as_str).collect();
-        if let Some(path) = find_binary(&b.binary, &dirs) {
-            bins.insert(b.binary.clone(), json!(path));
-        }
-    }
-    let mut ctx = json!({
-        "run_dir": run_dir,
-        "profile_dir": profile_path
-            .parent()
-            .and_then(|d| d.canonicalize().ok())
-            .unwrap_or_else(|| PathBuf::from(".")),
-        "upstream": { "url": upstream_url },
-        "instances": t.instances,
-        "workers": t.workers,
-        "options": options,
-        "bin": bins,
-    });
-
-    // The Python environment, keyed by interpreter and requirements.
-    let provision = match &profile.python {
-        None => None,
-        Some(py) => {
-            let (python, version) = prereq::find_python(&py.min_version).ok_or_else(|| {
-                PlanError(format!(
-                    "no Python >= {} found (`scenario doctor` says how to get one)",
-                    py.min_version
-                ))
-            })?;
-            let requirements = py
-                .requirements
-                .iter()
-                .map(|line| r.render("python.requirements", line, &ctx))
-                .collect::<Result<Vec<_>, _>>()?;
-            let key = fnv(&format!(
-                "{}\n{version}\n{}",
-                python.display(),
-                requirements.join("\n")
-            ));
-            let venv = cache_dir()
-                .join("venvs")
-                .join(format!("{}-py{version}-{key:016x}", profile.name));
-            insert(&mut ctx, "venv", json!(venv));
-            insert(&mut ctx, "python", json!(venv.join("bin/python")));
-            Some(Provision {
-                python,
-                venv,
-                requirements,
-            })
-        }
-    };
-
-    let secret_key = random_secret();
-    secrets.push(secret_key.clone());
-    insert(&mut ctx, "secret_key", json!(secret_key));
-    let mut auth_header = None;
-    if let Some(auth) = &t.auth {
-        secrets.push(auth.password.clone());
-        insert(
-            &mut ctx,
-            "auth",
-            json!({ "kind": "basic", "username": auth.username, "password": auth.password }),
-        );
-        match auth.kind {
-            AuthKind::Basic => {
-                let token = base64::engine::general_purpose::STANDARD
-                    .encode(format!("{}:{}", auth.username, auth.password));
-                secrets.push(token.clone());
-                auth_header = Some(("authorization".to_string(), format!("Basic {token}")));
-            }
-        }
-    }
-
-    // The database.
-    let database = profile.database(t.database.as_ref());
-    let database_uri = match &database {
-        None => None,
-        Some(Database::Url(url)) => Some(url.clone()),
-        Some(Database::Sqlite) => {
-            Some(r.render("databases.sqlite", &profile.databases["sqlite"], &ctx)?)
-        }
-        Some(Database::Postgres) => {
-            let (service, file, db) = postgres(ports.next()?, run_dir)?;
-            secrets.push(db["password"].as_str().unwrap_or_default().to_string());
-            services.push(service);
-            files.push(file);
-            let mut with_db = ctx.clone();
-            insert(&mut with_db, "db", db);
-            Some(r.render(
-                "databases.postgres",
-                &profile.databases["postgres"],
-                &with_db,
-            )?)
-        }
-    };
-    insert(
-        &mut ctx,
-        "database",
-        json!(database.as_ref().map(Database::kind)),
-    );
-    insert(&mut ctx, "database_uri", json!(database_uri));
-
-    // Files the instances read (per-instance ones are written with each instance).
-    let mut file_paths = Map::new();
-    insert(&mut ctx, "files", Value::Object(file_paths.clone()));
-    for f in profile.files.iter().filter(|f| !f.per_instance) {
-        if let Some(path) = write_file(&r, f, &ctx, run_dir, &mut files)? {
-            file_paths.insert(f.name.clone(), json!(path));
-            insert(&mut ctx, "files", Value::Object(file_paths.clone()));
-        }
-    }
-
-    // The instances.
-    let inst = &profile.instance;
-    let mut instance_ports = Vec::new();
-    for i in 0..t.instances {
-        let port = ports.next()?;
-        instance_ports.push(port);
-        let mut local = ctx.clone();
-        insert(&mut local, "instance", json!(i));
-        insert(&mut local, "port", json!(port));
-        for f in profile.files.iter().filter(|f| f.per_instance) {
-            if let Some(path) = write_file(&r, f, &local, run_dir, &mut files)? {
-                if let Some(Value::Object(map)) = local.get_mut("files") {
-                    map.insert(f.name.clone(), json!(path));
-                }
-            }
-        }
-        let line = r.render("instance.command", &inst.command, &local)?;
-        let env = inst
-            .env
-            .iter()
-            .map(|(k, v)| {
-                Ok((
-                    k.clone(),
-                    r.render(&format!("instance.env.{k}"), v, &local)?,
-                ))
-            })
-            .collect::<Result<Vec<_>, PlanError>>()?;
-        services.push(Service {
-            name: format!("{}-{i}", profile.name),
-            command: words("instance.command", &line)?,
-            env,
-            user: None,
-            port,
-            ready: Probe::Http {
-                url: format!("http://127.0.0.1:{port}{}", inst.ready_path),
-                timeout: inst.ready_timeout,
-            },
-            dirs: Vec::new(),
-            prepare: Vec::new(),
-            after: Vec::new(),
-            wave: if i == 0 || !inst.first_alone { 2 } else { 3 },
-            stop_timeout: inst.stop_timeout,
-        });
-    }
-    let first = format!("http://127.0.0.1:{}", instance_ports[0]);
-
-    // nginx in front.
-    let base_url = if t.nginx.unwrap_or(t.instances > 1) {
-        let port = ports.next()?;
-        let (service, file) = nginx(s, port, &instance_ports, run_dir, &inst.ready_path)?;
-        services.push(service);
-        files.push(file);
-        format!("http://127.0.0.1:{port}")
-    } else {
-        first.clone()
-    };
-
-    let mut headers: Vec<(String, String)> = profile
-        .request
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            Ok((
-                k.to_ascii_lowercase(),
-                r.render(&format!("request.headers.{k}"), v, &ctx)?,
-            ))
-        })
-        .collect::<Result<_, PlanError>>()?;
-    headers.extend(auth_header.clone());
-
-    let mut setup = Vec::new();
-    let mut captured = Map::new();
-    for call in &profile.setup {
-        if let Some(when) = &call.when {
-            if !r.truthy(&format!("setup `{}` when", call.name), when, &ctx)? {
-                continue;
-            }
-        }
-        let mut with_captured = ctx.clone();
-        insert(
-            &mut with_captured,
-            "captured",
-            Value::Object(captured.clone()),
-        );
-        let preview = match &call.body {
-            Some(body) => {
-                Some(r.render(&format!("setup `{}` body", call.name), body, &with_captured)?)
-            }
-            None => None,
-        };
-        for name in call.capture.keys() {
-            captured.insert(name.clone(), json!(format!("@captured.{name}")));
-        }
-        let mut call_headers = vec![("content-type".to_string(), "application/json".to_string())];
-        call_headers.extend(auth_header.clone());
-        setup.push(SetupStep {
-            name: call.name.clone(),
-            method: call.method.clone(),
-            url: format!(
-                "{first}{}",
-                r.render(&format!("setup `{}` path", call.name), &call.path, &ctx)?
-            ),
-            headers: call_headers,
-            body: call.body.clone(),
-            preview,
-            capture: call.capture.clone(),
-        });
-    }
-    let path = match &profile.request.path {
-        Some(p) => r.render("request.path", p, &ctx)?,
-        None => crate::scenario::model::UPSTREAM_PATH.to_string(),
-    };
-    Ok(Expanded {
-        services,
-        files,
-        setup,
-        provision,
-        base_url,
-        path,
-        headers,
-        overhead_headers: profile.request.overhead_headers.clone(),
-        secrets,
-        context: ctx,
-    })
-}
-
-/// Plan one profile file under `ctx`, unless its `when` is false; returns its path.
-fn write_file(
-    r: &Renderer,
-    f: &crate::scenario::profile::FileTemplate,
-    ctx: &Value,
-    run_dir: &Path,
-    files: &mut Vec<PlannedFile>,
-) -> Result<Option<PathBuf>, PlanError> {
-    if let Some(when) = &f.when {
-        if !r.truthy(&format!("files `{}` when", f.name), when, ctx)? {
-            return Ok(None);
-        }
-    }
-    let path = run_dir.join(r.render(&format!("files `{}` path", f.name), &f.path, ctx)?);
-    files.push(PlannedFile {
-        path: path.clone(),
-        owner: None,
-        content: r.render(&format!("files `{}`", f.name), &f.template, ctx)?,
-    });
-    Ok(Some(path))
+/// A program the facts found, or why the plan cannot use it.
+fn binary(facts: &Facts, name: &str, install: &str) -> Result<String, PlanError> {
+    facts
+        .binaries
+        .get(name)
+        .map(|p| p.display().to_string())
+        .ok_or_else(|| PlanError::Message(format!("`{name}` not found: {install}")))
 }
 
 /// A PostgreSQL server in the run folder: initdb, then `postgres` in the
 /// foreground (so it is supervised like any service), then the database.
-fn postgres(port: u16, run_dir: &Path) -> Result<(Service, PlannedFile, Value), PlanError> {
-    let bin = |name: &str| {
-        find_binary(name, POSTGRES_DIRS)
-            .map(|p| p.display().to_string())
-            .ok_or_else(|| PlanError(format!("`{name}` not found: apt-get install -y postgresql")))
-    };
+fn postgres(
+    port: u16,
+    facts: &Facts,
+    run_dir: &Path,
+) -> Result<(Service, PlannedFile, Value), PlanError> {
+    let bin = |name: &str| binary(facts, name, "apt-get install -y postgresql");
     let dir = run_dir.join("postgres");
     let data = dir.join("data");
     let pwfile = dir.join("pwfile");
-    let password = random_secret();
+    let password = facts.db_password.clone();
     // PostgreSQL refuses to run as root.
-    let user = nix::unistd::geteuid()
-        .is_root()
-        .then(|| "postgres".to_string());
+    let user = facts.root.then(|| "postgres".to_string());
     let d = |p: &Path| p.display().to_string();
     let service = Service {
         name: "postgres".into(),
@@ -464,7 +502,7 @@ fn postgres(port: u16, run_dir: &Path) -> Result<(Service, PlannedFile, Value), 
             "-c".into(),
             "CREATE DATABASE gateway".into(),
         ]],
-        wave: 1,
+        wave: Wave::Database,
         stop_timeout: Duration::from_secs(20),
     };
     let file = PlannedFile {
@@ -478,33 +516,30 @@ fn postgres(port: u16, run_dir: &Path) -> Result<(Service, PlannedFile, Value), 
 
 /// nginx load-balancing the instances, configured from `templates/nginx.conf.j2`.
 fn nginx(
-    s: &Scenario,
+    facts: &Facts,
     port: u16,
     upstreams: &[u16],
     run_dir: &Path,
     ready_path: &str,
 ) -> Result<(Service, PlannedFile), PlanError> {
-    let dir = s.file.parent().unwrap_or(Path::new("."));
-    let template_path =
-        resolve_path(dir, Path::new("templates/nginx.conf.j2")).ok_or_else(|| {
-            PlanError("templates/nginx.conf.j2 not found next to the scenario or above it".into())
-        })?;
-    let template = std::fs::read_to_string(&template_path)
-        .map_err(|e| PlanError(format!("cannot read {}: {e}", template_path.display())))?;
+    let (template_path, template) = facts.nginx_template.as_ref().ok_or_else(|| {
+        PlanError::Message(
+            "templates/nginx.conf.j2 not found next to the scenario or above it".into(),
+        )
+    })?;
     let prefix = run_dir.join("nginx");
     let conf = prefix.join("nginx.conf");
     let ctx = json!({ "prefix": prefix, "port": port, "upstreams": upstreams });
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     let content = env
-        .render_str(&template, &ctx)
-        .map_err(|e| PlanError(format!("{}: {e:#}", template_path.display())))?;
-    let nginx = find_binary("nginx", &["/usr/sbin"])
-        .ok_or_else(|| PlanError("`nginx` not found: apt-get install -y nginx".into()))?;
+        .render_str(template, &ctx)
+        .map_err(|e| PlanError::Message(format!("{}: {e:#}", template_path.display())))?;
+    let nginx = binary(facts, "nginx", "apt-get install -y nginx")?;
     let service = Service {
         name: "nginx".into(),
         command: vec![
-            nginx.display().to_string(),
+            nginx,
             "-p".into(),
             prefix.display().to_string(),
             "-c".into(),
@@ -522,7 +557,7 @@ fn nginx(
         dirs: vec![prefix.clone(), prefix.join("logs"), prefix.join("tmp")],
         prepare: Vec::new(),
         after: Vec::new(),
-        wave: 4,
+        wave: Wave::Proxy,
         stop_timeout: Duration::from_secs(10),
     };
     Ok((

@@ -3,10 +3,11 @@
 //!
 //! `scenario plan` prints exactly the plan that `scenario run` executes.
 
+mod facts;
 mod gateway;
+mod render;
 mod text;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,10 +15,11 @@ use bytes::Bytes;
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use crate::prereq;
+use crate::diag::Diagnostics;
 use crate::scenario::model::{duration, Selection, Thresholds, UPSTREAM_PATH};
 use crate::scenario::Scenario;
 
+pub use facts::{cache_dir, Facts, PORT_RANGE};
 pub use text::shell_word;
 
 /// Everything a run does, decided before anything starts.
@@ -89,9 +91,40 @@ pub struct Service {
     /// Commands run once it is ready (e.g. create the database).
     pub after: Vec<Vec<String>>,
     /// Services of one wave start together; each wave waits for the last.
-    pub wave: u32,
+    pub wave: Wave,
     #[serde(with = "duration")]
     pub stop_timeout: Duration,
+}
+
+/// When a service starts: services of one wave start together, each wave
+/// once the one before is ready; teardown goes in reverse. Shown and written
+/// to JSON as its number (0 to 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(into = "u32")]
+pub enum Wave {
+    /// The fake upstream the gateway forwards to.
+    Upstream,
+    /// The gateway's database server.
+    Database,
+    /// Instance 0 (alone when the profile says `first_alone`: it creates
+    /// the schema), or every instance.
+    FirstInstance,
+    /// The other instances, once the first is ready.
+    OtherInstances,
+    /// nginx in front of the instances.
+    Proxy,
+}
+
+impl From<Wave> for u32 {
+    fn from(w: Wave) -> u32 {
+        w as u32
+    }
+}
+
+impl std::fmt::Display for Wave {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", u32::from(*self))
+    }
 }
 
 /// How a service shows it is ready.
@@ -215,11 +248,19 @@ impl Metric {
 
 /// Errors that stop a plan from being made (nothing started yet).
 #[derive(Debug)]
-pub struct PlanError(pub String);
+pub enum PlanError {
+    /// Something the machine or the plan lacks.
+    Message(String),
+    /// A problem in an input file (a gateway profile), located in it.
+    Input(Diagnostics),
+}
 
 impl std::fmt::Display for PlanError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            PlanError::Message(m) => f.write_str(m),
+            PlanError::Input(d) => f.write_str(d.render(false).trim_end()),
+        }
     }
 }
 
@@ -229,143 +270,58 @@ impl std::error::Error for PlanError {}
 const UPSTREAM_READY: Duration = Duration::from_secs(10);
 
 /// Expand a checked scenario into the plan `run` executes, with files and
-/// data under `run_dir` (`scenario plan` shows `$RUN_DIR`).
-pub fn build(s: &Scenario, exe: &str, run_dir: &Path) -> Result<Plan, PlanError> {
-    let missing: Vec<String> = prereq::needs(s)
-        .into_iter()
-        .filter(|r| !r.ok())
-        .map(|r| format!("  - {} ({}): install with `{}`", r.what, r.why, r.install))
-        .collect();
-    if !missing.is_empty() {
-        return Err(PlanError(format!(
-            "this machine lacks what the scenario needs:\n{}\n(`scenario doctor {}` lists everything)",
-            missing.join("\n"),
-            s.file.display()
-        )));
-    }
+/// data under `run_dir` (`scenario plan` shows `$RUN_DIR`). Pure: all it
+/// knows of the machine is in `facts`.
+pub fn build(s: &Scenario, facts: &Facts, run_dir: &Path) -> Result<Plan, PlanError> {
+    check_missing(s, facts)?;
     let m = &s.model;
-    let mut ports = PortPicker::new(m.topology.base_port);
+    let mut ports = Ports(facts.ports.iter());
+    let headers = request_headers(s);
     let mut services = Vec::new();
-    let mut headers: Vec<(String, String)> = m
-        .request
-        .headers
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
-        .collect();
-    if !headers.iter().any(|(k, _)| k == "content-type") {
-        headers.insert(0, ("content-type".into(), "application/json".into()));
-    }
-    let upstream_path = m
-        .request
-        .path
-        .clone()
-        .unwrap_or_else(|| UPSTREAM_PATH.to_string());
-    let target = |url: String, headers: Vec<(String, String)>, overhead: Vec<String>| Target {
-        url,
-        method: m.request.method.clone(),
-        headers,
-        template: s.template.clone(),
-        bodies: s.bodies.len(),
-        selection: m.request.pool.selection,
-        seed: m.request.pool.seed,
-        timeout: m.request.timeout,
-        overhead_headers: overhead,
-        body_bytes: s.bodies.clone(),
-    };
-
     let mut gateway = None;
+    let mut baseline = None;
     let main = match &m.topology.target {
-        Some(url) => target(url.clone(), headers.clone(), Vec::new()),
+        Some(url) => target(s, url.clone(), headers.clone(), Vec::new()),
         None => {
-            let port = ports.next()?;
-            let config = serde_json::to_string(&m.upstream)
-                .map_err(|e| PlanError(format!("cannot encode [upstream]: {e}")))?;
-            services.push(Service {
-                name: "upstream".into(),
-                command: vec![
-                    exe.to_string(),
-                    "fake-upstream".into(),
-                    "--host".into(),
-                    "127.0.0.1".into(),
-                    "--port".into(),
-                    port.to_string(),
-                    "--config-json".into(),
-                    config,
-                ],
-                env: Vec::new(),
-                user: None,
-                port,
-                ready: Probe::Http {
-                    url: format!("http://127.0.0.1:{port}/health"),
-                    timeout: UPSTREAM_READY,
-                },
-                dirs: Vec::new(),
-                prepare: Vec::new(),
-                after: Vec::new(),
-                wave: 0,
-                stop_timeout: Duration::from_secs(5),
-            });
+            let port = ports.take()?;
+            services.push(upstream(s, facts, port)?);
             let upstream_url = format!("http://127.0.0.1:{port}");
             match &s.profile {
-                None => target(
-                    format!("{upstream_url}{upstream_path}"),
-                    headers.clone(),
-                    Vec::new(),
-                ),
+                None => {
+                    let path = m.request.path.as_deref().unwrap_or(UPSTREAM_PATH);
+                    target(
+                        s,
+                        format!("{upstream_url}{path}"),
+                        headers.clone(),
+                        Vec::new(),
+                    )
+                }
                 Some((profile, path)) => {
-                    let g = gateway::expand(s, profile, path, &mut ports, run_dir, &upstream_url)?;
-                    let mut gateway_headers = headers.clone();
-                    gateway_headers.extend(g.headers.clone());
-                    let url = format!(
-                        "{}{}",
-                        g.base_url,
-                        m.request.path.clone().unwrap_or(g.path.clone())
-                    );
-                    let t = target(url, gateway_headers, g.overhead_headers.clone());
-                    services.extend(g.services.clone());
-                    let baseline_path =
-                        m.topology.baseline_path.as_deref().unwrap_or(UPSTREAM_PATH);
-                    gateway = Some((g, format!("{upstream_url}{baseline_path}")));
+                    let mut g = gateway::expand(
+                        s,
+                        profile,
+                        path,
+                        facts,
+                        &mut ports,
+                        run_dir,
+                        &upstream_url,
+                    )?;
+                    services.append(&mut g.services);
+                    if m.topology.baseline {
+                        let path = m.topology.baseline_path.as_deref().unwrap_or(UPSTREAM_PATH);
+                        let url = format!("{upstream_url}{path}");
+                        baseline = Some(target(s, url, headers.clone(), Vec::new()));
+                    }
+                    let t = gateway_target(s, &g, &headers);
+                    gateway = Some(g);
                     t
                 }
             }
         }
     };
-
-    let stop = match (m.load.duration, m.load.requests) {
-        (Some(d), _) => Stop::Duration(d),
-        (None, Some(n)) => Stop::Requests(n),
-        (None, None) => Stop::Requests(1000),
-    };
-    let mut steps = Vec::new();
-    for &concurrency in &m.load.concurrency {
-        for run in 1..=m.load.runs {
-            steps.push(Step {
-                index: steps.len(),
-                concurrency,
-                run,
-                runs: m.load.runs,
-                warmup: m.load.warmup.unwrap_or(u64::from(concurrency)),
-                stop,
-            });
-        }
-    }
-
-    let baseline = match &gateway {
-        Some((_, url)) if m.topology.baseline => {
-            Some(target(url.clone(), headers.clone(), Vec::new()))
-        }
-        _ => None,
-    };
     let (provision, files, setup, secrets, context) = match gateway {
-        Some((g, _)) => (g.provision, g.files, g.setup, g.secrets, g.context),
-        None => (
-            None,
-            Vec::new(),
-            Vec::new(),
-            Vec::new(),
-            serde_json::Value::Null,
-        ),
+        Some(g) => (g.provision, g.files, g.setup, g.secrets, g.context),
+        None => Default::default(),
     };
     Ok(Plan {
         scenario: s.name.clone(),
@@ -378,12 +334,144 @@ pub fn build(s: &Scenario, exe: &str, run_dir: &Path) -> Result<Plan, PlanError>
         setup,
         target: main,
         baseline,
-        steps,
+        steps: steps(s),
         checks: checks(&m.assertions, &m.load.concurrency),
         formats: m.report.formats.clone(),
         secrets,
         context,
     })
+}
+
+/// Refuse to plan what this machine cannot run.
+fn check_missing(s: &Scenario, facts: &Facts) -> Result<(), PlanError> {
+    if facts.missing.is_empty() {
+        return Ok(());
+    }
+    let missing: Vec<String> = facts
+        .missing
+        .iter()
+        .map(|r| format!("  - {} ({}): install with `{}`", r.what, r.why, r.install))
+        .collect();
+    Err(PlanError::Message(format!(
+        "this machine lacks what the scenario needs:\n{}\n(`scenario doctor {}` lists everything)",
+        missing.join("\n"),
+        s.file.display()
+    )))
+}
+
+/// The scenario's request headers, lower-cased, with a JSON content type
+/// unless it sets one.
+fn request_headers(s: &Scenario) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = s
+        .model
+        .request
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
+    if !headers.iter().any(|(k, _)| k == "content-type") {
+        headers.insert(0, ("content-type".into(), "application/json".into()));
+    }
+    headers
+}
+
+/// Where the load goes, with the scenario's bodies and request settings.
+fn target(
+    s: &Scenario,
+    url: String,
+    headers: Vec<(String, String)>,
+    overhead: Vec<String>,
+) -> Target {
+    let r = &s.model.request;
+    Target {
+        url,
+        method: r.method.clone(),
+        headers,
+        template: s.template.clone(),
+        bodies: s.bodies.len(),
+        selection: r.pool.selection,
+        seed: r.pool.seed,
+        timeout: r.timeout,
+        overhead_headers: overhead,
+        body_bytes: s.bodies.clone(),
+    }
+}
+
+/// The gateway's URL and path, with its headers after the scenario's.
+fn gateway_target(s: &Scenario, g: &gateway::Expanded, headers: &[(String, String)]) -> Target {
+    let mut all = headers.to_vec();
+    all.extend(g.headers.iter().cloned());
+    let path = s.model.request.path.as_deref().unwrap_or(&g.path);
+    target(
+        s,
+        format!("{}{path}", g.base_url),
+        all,
+        g.overhead_headers.clone(),
+    )
+}
+
+/// The fake upstream on `port`, configured by `[upstream]`.
+fn upstream(s: &Scenario, facts: &Facts, port: u16) -> Result<Service, PlanError> {
+    let config = serde_json::to_string(&s.model.upstream)
+        .map_err(|e| PlanError::Message(format!("cannot encode [upstream]: {e}")))?;
+    let words = ["fake-upstream", "--host", "127.0.0.1", "--port"];
+    let mut command = vec![facts.exe.clone()];
+    command.extend(words.map(String::from));
+    command.extend([port.to_string(), "--config-json".into(), config]);
+    Ok(Service {
+        name: "upstream".into(),
+        command,
+        env: Vec::new(),
+        user: None,
+        port,
+        ready: Probe::Http {
+            url: format!("http://127.0.0.1:{port}/health"),
+            timeout: UPSTREAM_READY,
+        },
+        dirs: Vec::new(),
+        prepare: Vec::new(),
+        after: Vec::new(),
+        wave: Wave::Upstream,
+        stop_timeout: Duration::from_secs(5),
+    })
+}
+
+/// Every measured step: each concurrency level, `runs` times.
+fn steps(s: &Scenario) -> Vec<Step> {
+    let load = &s.model.load;
+    let stop = match (load.duration, load.requests) {
+        (Some(d), _) => Stop::Duration(d),
+        (None, Some(n)) => Stop::Requests(n),
+        (None, None) => Stop::Requests(1000),
+    };
+    let mut steps = Vec::new();
+    for &concurrency in &load.concurrency {
+        for run in 1..=load.runs {
+            steps.push(Step {
+                index: steps.len(),
+                concurrency,
+                run,
+                runs: load.runs,
+                warmup: load.warmup.unwrap_or(u64::from(concurrency)),
+                stop,
+            });
+        }
+    }
+    steps
+}
+
+/// The facts' ports, handed out in start order.
+pub struct Ports<'a>(std::slice::Iter<'a, u16>);
+
+impl Ports<'_> {
+    pub fn take(&mut self) -> Result<u16, PlanError> {
+        self.0.next().copied().ok_or_else(|| {
+            PlanError::Message(
+                "the gathered facts hold fewer ports than the plan needs (a bug: please report it)"
+                    .into(),
+            )
+        })
+    }
 }
 
 impl Plan {
@@ -463,37 +551,6 @@ fn checks(t: &Thresholds, levels: &[u32]) -> Vec<Check> {
     out
 }
 
-/// Ports for services: consecutive from `base_port`, or free ones from the OS.
-pub(crate) struct PortPicker {
-    next_base: Option<u16>,
-    /// Held until the plan is made so the OS does not hand out one port twice.
-    held: Vec<TcpListener>,
-}
-
-impl PortPicker {
-    fn new(base: Option<u16>) -> Self {
-        PortPicker {
-            next_base: base,
-            held: Vec::new(),
-        }
-    }
-
-    pub(crate) fn next(&mut self) -> Result<u16, PlanError> {
-        if let Some(port) = self.next_base {
-            self.next_base = port.checked_add(1);
-            return Ok(port);
-        }
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .map_err(|e| PlanError(format!("cannot find a free port on 127.0.0.1: {e}")))?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| PlanError(format!("cannot read a free port: {e}")))?
-            .port();
-        self.held.push(listener);
-        Ok(port)
-    }
-}
-
 fn is_secret(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     [
@@ -558,6 +615,95 @@ mod tests {
         assert_eq!(p50(1), 60.0);
         assert_eq!(p50(100), 80.0);
         assert_eq!(checks.len(), 4);
+    }
+
+    fn scenario(file: &str, sets: &[&str]) -> Scenario {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        crate::scenario::load(&path, &sets).unwrap()
+    }
+
+    /// Facts for a machine that has everything, made up: no machine access.
+    fn fake_facts(s: &Scenario, ports: Vec<u16>) -> Facts {
+        let mut facts = Facts::new("/bin/scenario", ports).assume_present(s);
+        let template = "listen {{ port }};{% for u in upstreams %} {{ u }}{% endfor %}";
+        facts.nginx_template = Some(("nginx.conf.j2".into(), template.into()));
+        facts
+    }
+
+    #[test]
+    fn build_uses_the_facts_ports_in_start_order() {
+        let s = scenario("tests/fixtures/tiny.toml", &[]);
+        let plan = build(&s, &fake_facts(&s, vec![41000]), Path::new("/run")).unwrap();
+        assert_eq!(plan.services[0].port, 41000);
+        assert_eq!(plan.services[0].command[0], "/bin/scenario");
+        assert_eq!(
+            plan.target.url,
+            "http://127.0.0.1:41000/v1/chat/completions"
+        );
+    }
+
+    #[test]
+    fn a_gateway_starts_in_waves_from_the_facts() {
+        let s = scenario(
+            "scenarios/mlflow-multi.toml",
+            &["topology.database=\"postgres\"", "topology.instances=3"],
+        );
+        let ports = vec![1001, 1002, 1003, 1004, 1005, 1006];
+        assert_eq!(
+            s.model
+                .topology
+                .ports_needed(s.profile.as_ref().map(|p| &p.0)),
+            6
+        );
+        let plan = build(&s, &fake_facts(&s, ports.clone()), Path::new("/run")).unwrap();
+        let got: Vec<(u16, Wave)> = plan.services.iter().map(|s| (s.port, s.wave)).collect();
+        use Wave::*;
+        let waves = [
+            Upstream,
+            Database,
+            FirstInstance,
+            OtherInstances,
+            OtherInstances,
+            Proxy,
+        ];
+        assert_eq!(got, ports.into_iter().zip(waves).collect::<Vec<_>>());
+        assert_eq!(plan.services[1].command[0], "postgres", "the facts' path");
+        assert_eq!(plan.target.url.split('/').nth(2), Some("127.0.0.1:1006"));
+        assert!(plan
+            .files
+            .iter()
+            .any(|f| f.content == "listen 1006; 1003 1004 1005"));
+        let json = plan.to_json();
+        assert_eq!(json["services"][4]["wave"], 3, "waves stay numbers in JSON");
+        assert!(
+            !json.to_string().contains("db-password"),
+            "secrets redacted"
+        );
+    }
+
+    #[test]
+    fn too_few_ports_in_the_facts_is_an_error_not_a_guess() {
+        let s = scenario("scenarios/mlflow-multi.toml", &[]);
+        let err = build(&s, &fake_facts(&s, vec![1001]), Path::new("/run")).unwrap_err();
+        assert!(err.to_string().contains("fewer ports"), "{err}");
+    }
+
+    #[test]
+    fn missing_prerequisites_stop_the_plan() {
+        let s = scenario("tests/fixtures/tiny.toml", &[]);
+        let mut facts = fake_facts(&s, vec![41000]);
+        facts.missing.push(crate::prereq::Requirement {
+            what: "nginx".into(),
+            why: "test".into(),
+            found: None,
+            install: "apt-get install -y nginx".into(),
+        });
+        let err = build(&s, &facts, Path::new("/run")).unwrap_err();
+        assert!(
+            err.to_string().contains("apt-get install -y nginx"),
+            "{err}"
+        );
     }
 
     #[test]

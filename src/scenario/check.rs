@@ -113,13 +113,12 @@ fn check_request(s: &ScenarioFile, dir: &Path, out: &mut Vec<Problem>) {
             "timeout must be longer than zero",
         ));
     }
-    for name in r.headers.keys() {
-        if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-            out.push(Problem::new(
-                format!("request.headers.{name}"),
-                format!("`{name}` is not a valid header name"),
-            ));
-        }
+    for (name, value) in &r.headers {
+        out.extend(header_problem(
+            &format!("request.headers.{name}"),
+            name,
+            value,
+        ));
     }
     if let Some(template) = &r.template {
         if super::resolve_path(dir, template).is_none() {
@@ -215,6 +214,22 @@ fn check_topology(s: &ScenarioFile, out: &mut Vec<Problem>) {
             .label(format!("write \"/{path}\"")),
         );
     }
+    if let Some(auth) = &t.auth {
+        for (key, value) in [("username", &auth.username), ("password", &auth.password)] {
+            if let Some(p) = control_char(&format!("topology.auth.{key}"), key, value) {
+                out.push(p);
+            }
+        }
+        if auth.username.contains(':') {
+            out.push(
+                Problem::new(
+                    "topology.auth.username",
+                    "a Basic auth username cannot contain `:`",
+                )
+                .label("`:` separates the username from the password"),
+            );
+        }
+    }
     if t.instances == 0 {
         out.push(Problem::new(
             "topology.instances",
@@ -268,6 +283,80 @@ fn check_topology(s: &ScenarioFile, out: &mut Vec<Problem>) {
                 .label("write e.g. \"http://127.0.0.1:8080/v1/chat/completions\""),
         ),
     }
+}
+
+/// The problem with a request header, if any: a name that is not an HTTP
+/// token, or a value with CR, LF or another control character (which would
+/// end the header early or smuggle another one).
+pub fn header_problem(key: &str, name: &str, value: &str) -> Option<Problem> {
+    if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Some(
+            Problem::new(key, format!("`{name}` is not a valid header name"))
+                .label("a header name is letters, digits and !#$%&'*+-.^_`|~, no spaces or colons"),
+        );
+    }
+    control_char(key, "header value", value)
+}
+
+/// A problem when `value` holds a control character other than tab.
+fn control_char(key: &str, what: &str, value: &str) -> Option<Problem> {
+    let (at, c) = value
+        .char_indices()
+        .find(|&(_, c)| c.is_control() && c != '\t')?;
+    let name = match c {
+        '\r' => "a carriage return (CR, \\r)".to_string(),
+        '\n' => "a line feed (LF, \\n)".to_string(),
+        c => format!("the control character U+{:04X}", u32::from(c)),
+    };
+    Some(
+        Problem::new(
+            key,
+            format!(
+                "the {what} contains {name} at character {}",
+                value[..at].chars().count() + 1
+            ),
+        )
+        .label("remove it: control characters would split or corrupt the HTTP header"),
+    )
+}
+
+/// `topology.base_port`: the services' ports must fit between 1 and 65535.
+pub fn check_ports(s: &ScenarioFile, profile: Option<&super::profile::Profile>) -> Vec<Problem> {
+    let t = &s.topology;
+    let Some(base) = t.base_port else {
+        return Vec::new();
+    };
+    let needed = t.ports_needed(profile);
+    if needed == 0 {
+        return Vec::new();
+    }
+    let services = if needed == 1 {
+        "1 port".to_string()
+    } else {
+        format!("{needed} ports")
+    };
+    if base == 0 {
+        return vec![
+            Problem::new("topology.base_port", "base_port must be at least 1")
+                .label(format!(
+                    "the services need {services} from here; e.g. 18000"
+                ))
+                .note("remove base_port to have free ports picked"),
+        ];
+    }
+    let last = usize::from(base) + needed - 1;
+    if last > usize::from(u16::MAX) {
+        return vec![Problem::new(
+            "topology.base_port",
+            format!("the services need {services} from {base}, up to {last}, past 65535"),
+        )
+        .label(format!(
+            "use at most {}",
+            usize::from(u16::MAX) + 1 - needed
+        ))
+        .note("remove base_port to have free ports picked")];
+    }
+    Vec::new()
 }
 
 fn check_thresholds(t: &Thresholds, at: &str, levels: &[u32], top: bool, out: &mut Vec<Problem>) {

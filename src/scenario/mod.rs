@@ -35,6 +35,8 @@ pub struct Scenario {
     pub bodies: Vec<Bytes>,
     /// The gateway profile named by `topology.gateway`, and where it was read.
     pub profile: Option<(profile::Profile, PathBuf)>,
+    /// The profile file's text as read: errors in its templates point into it.
+    pub profile_text: Option<String>,
 }
 
 impl Scenario {
@@ -124,12 +126,14 @@ fn finish(
     let scenario = model.and_then(|model| {
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let mut checked = check::check(&model, &dir);
+        let mut profile_text = None;
         let profile = match &model.topology.gateway {
             None => None,
             Some(name) => match profile::load(name, &dir, sources) {
-                Ok(p) => {
-                    checked.extend(check::check_gateway(&model, &p.0));
-                    Some(p)
+                Ok((p, path, text)) => {
+                    checked.extend(check::check_gateway(&model, &p));
+                    profile_text = Some(text);
+                    Some((p, path))
                 }
                 Err(found) => {
                     checked.extend(found);
@@ -137,6 +141,7 @@ fn finish(
                 }
             },
         };
+        checked.extend(check::check_ports(&model, profile.as_ref().map(|p| &p.0)));
         let bodies = match template::render_all(&model, &dir, sources) {
             Ok(r) => Some(r),
             Err(found) => {
@@ -162,6 +167,7 @@ fn finish(
             template,
             bodies,
             profile,
+            profile_text,
         })
     });
     (scenario, problems)

@@ -76,6 +76,26 @@ pub struct Topology {
     pub base_port: Option<u16>,
 }
 
+impl Topology {
+    /// Whether nginx runs in front of the instances (default: with several).
+    pub fn uses_nginx(&self) -> bool {
+        self.gateway.is_some() && self.nginx.unwrap_or(self.instances > 1)
+    }
+
+    /// How many ports the services this tool starts take: the fake upstream,
+    /// a PostgreSQL server, each instance and nginx (none for a `target`).
+    pub fn ports_needed(&self, profile: Option<&super::profile::Profile>) -> usize {
+        if self.target.is_some() {
+            return 0;
+        }
+        let Some(profile) = profile else {
+            return 1;
+        };
+        let postgres = profile.database(self.database.as_ref()) == Some(Database::Postgres);
+        1 + usize::from(postgres) + self.instances as usize + usize::from(self.uses_nginx())
+    }
+}
+
 fn one() -> u32 {
     1
 }

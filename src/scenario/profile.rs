@@ -176,12 +176,13 @@ impl Profile {
     }
 }
 
-/// Find a profile by name (`templates/gateways/NAME.toml`) or path, and read it.
+/// Find a profile by name (`templates/gateways/NAME.toml`) or path, and read
+/// it: the profile, its path and its text (template errors point into it).
 pub fn load(
     name: &str,
     dir: &Path,
     sources: &mut Sources,
-) -> Result<(Profile, PathBuf), Vec<Problem>> {
+) -> Result<(Profile, PathBuf, String), Vec<Problem>> {
     let candidates = [
         PathBuf::from(name),
         Path::new("templates/gateways").join(format!("{name}.toml")),
@@ -212,11 +213,11 @@ pub fn load(
             format!("cannot read `{}`: {e}", path.display()),
         )]
     })?;
-    let id = sources.add(path.display().to_string(), text);
+    let id = sources.add(path.display().to_string(), text.clone());
     let node = tree::parse(sources, id).map_err(|p| vec![p])?;
     let (profile, problems) = de::from_tree::<Profile>(&node);
     match profile {
-        Some(p) if problems.is_empty() => Ok((p, path)),
+        Some(p) if problems.is_empty() => Ok((p, path, text)),
         _ => Err(problems),
     }
 }

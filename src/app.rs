@@ -102,6 +102,15 @@ fn warn_unmeasured(file: &Path, all: &[Scenario]) {
     }
 }
 
+/// The single-threaded runtime commands run on (load threads have their own).
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| eprintln!("error: cannot start the async runtime: {e}"))
+        .ok()
+}
+
 fn exe() -> String {
     std::env::current_exe()
         .map(|p| p.display().to_string())
@@ -323,15 +332,8 @@ fn provision_command(args: DoctorArgs) -> ExitCode {
         outln!("nothing to provision: these scenarios install nothing");
         return ExitCode::SUCCESS;
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(ERROR);
-        }
+    let Some(runtime) = runtime() else {
+        return ExitCode::from(ERROR);
     };
     for p in &provisions {
         let log = p.venv.with_extension("log");
@@ -414,15 +416,8 @@ fn run_command(args: RunArgs) -> ExitCode {
             }
         },
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(ERROR);
-        }
+    let Some(runtime) = runtime() else {
+        return ExitCode::from(ERROR);
     };
     let options = run::Options {
         out: args.out.clone(),

@@ -273,12 +273,7 @@ fn every_documented_command_works_as_written() {
         let (code, output) = if cmd.contains("fake-upstream") {
             serve_briefly(&line, &dir)
         } else {
-            let out = Command::new("sh")
-                .arg("-c")
-                .arg(&line)
-                .current_dir(&dir)
-                .output()
-                .unwrap();
+            let out = sh(&line, &dir);
             // Progress and "running …" go to stderr; tables and data to
             // stdout: either may hold the expected start.
             let both = format!("{}\n---\n{}", text(&out.stdout), text(&out.stderr));
@@ -304,6 +299,16 @@ fn every_documented_command_works_as_written() {
         broken.len(),
         broken.join("\n\n")
     );
+}
+
+/// Run a shell line in the sandbox to the end.
+fn sh(line: &str, dir: &Path) -> std::process::Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(line)
+        .current_dir(dir)
+        .output()
+        .unwrap()
 }
 
 /// Start a server command, wait for its first line, stop it.
@@ -337,12 +342,7 @@ fn a_broken_example_is_caught() {
         "scenario run scenarios/quickstart.toml --set load.concurency=3",
         &dir,
     );
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(&line)
-        .current_dir(&dir)
-        .output()
-        .unwrap();
+    let out = sh(&line, &dir);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }

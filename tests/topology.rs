@@ -64,16 +64,6 @@ fn a_config_only_gateway_runs_with_baseline_overhead_and_resources() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
-/// Every `id="…"` attribute of an HTML page, in order.
-fn element_ids(html: &str) -> Vec<&str> {
-    html.match_indices(" id=\"")
-        .filter_map(|(at, m)| {
-            let rest = &html[at + m.len()..];
-            rest.find('"').map(|end| &rest[..end])
-        })
-        .collect()
-}
-
 /// Regression: with `topology.baseline`, `steps.csv` could not tell a
 /// direct step from its target twin, and `report.html` gave both the same
 /// element ids (`chart-timeseries-rps-1` twice) and the same labels.
@@ -100,7 +90,7 @@ fn baseline_steps_are_told_apart_in_steps_csv_and_report_html() {
     assert_eq!(sides.iter().filter(|s| **s == "direct").count(), 4, "{csv}");
 
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    let ids = element_ids(&html);
+    let ids = scenario::report::html::element_ids(&html);
     let mut seen = std::collections::BTreeSet::new();
     let twice: Vec<&&str> = ids.iter().filter(|id| !seen.insert(**id)).collect();
     assert!(
@@ -173,10 +163,10 @@ fn secrets_never_appear_in_plans() {
     assert!(shown.contains("--app-name basic-auth"), "{shown}");
 }
 
-#[test]
-fn ctrl_c_tears_down_every_service_group() {
-    let out = out_dir("passthrough-int");
-    let (mut child, services) = start_run(
+/// Start the pass-through scenario with a step that never ends by itself;
+/// returns once its two services (upstream, nginx) run.
+fn start_endless(out: &std::path::Path) -> (std::process::Child, Vec<u32>) {
+    start_run(
         &[
             "run",
             PASSTHROUGH,
@@ -188,7 +178,13 @@ fn ctrl_c_tears_down_every_service_group() {
             "topology.baseline=false",
         ],
         2,
-    );
+    )
+}
+
+#[test]
+fn ctrl_c_tears_down_every_service_group() {
+    let out = out_dir("passthrough-int");
+    let (mut child, services) = start_endless(&out);
     // nginx forks workers: the whole tree must go, not just the leader.
     let workers: Vec<u32> = services.iter().flat_map(|&s| children_of(s)).collect();
     signal(child.id(), Signal::SIGINT);
@@ -206,19 +202,7 @@ fn kill_9_of_the_tool_leaves_no_process_of_the_run_behind() {
     // issue 11: the parent-death signal reaches only the tool's direct
     // children; nginx's workers would survive it, still listening.
     let out = out_dir("passthrough-kill9");
-    let (mut child, services) = start_run(
-        &[
-            "run",
-            PASSTHROUGH,
-            "--out",
-            out.to_str().unwrap(),
-            "--set",
-            "load.requests=10000000",
-            "--set",
-            "topology.baseline=false",
-        ],
-        2,
-    );
+    let (mut child, services) = start_endless(&out);
     let tree = descendants_of(child.id());
     let workers: Vec<u32> = services.iter().flat_map(|&s| children_of(s)).collect();
     assert!(!workers.is_empty(), "nginx had worker processes: {tree:?}");

@@ -523,14 +523,7 @@ fn timeseries_panels(r: &Report) -> Vec<StepPanel> {
 /// order), the count at each level of that side.
 fn class_counts(r: &Report, side: Side) -> Vec<(ErrorClass, Vec<u64>)> {
     let levels = r.levels_of(side);
-    let mut classes: Vec<ErrorClass> = r
-        .steps_of(side)
-        .flat_map(|s| s.metrics.errors.classes())
-        .map(|(class, _)| class)
-        .collect();
-    classes.sort();
-    classes.dedup();
-    classes
+    super::classes_seen(r.steps_of(side))
         .into_iter()
         .map(|class| {
             let counts = levels
@@ -619,15 +612,7 @@ fn error_rows(r: &Report) -> Vec<Vec<String>> {
 
 /// `(class, meaning)` for every class some step saw, for the legend.
 fn error_legend(r: &Report) -> Vec<(String, &'static str)> {
-    let mut classes: Vec<ErrorClass> = r
-        .steps
-        .iter()
-        .flat_map(|s| s.metrics.errors.classes())
-        .map(|(class, _)| class)
-        .collect();
-    classes.sort();
-    classes.dedup();
-    classes
+    super::classes_seen(r.steps.iter())
         .into_iter()
         .map(|c| (c.label(), c.meaning()))
         .collect()
@@ -698,4 +683,16 @@ pub fn scenario_text(resolved: &serde_json::Value) -> String {
     }
     toml::to_string(&strip_nulls(resolved))
         .unwrap_or_else(|_| serde_json::to_string_pretty(resolved).unwrap_or_default())
+}
+
+/// Every `id="…"` attribute of a rendered page, in order (ids must be
+/// unique: the tests check it on synthetic and real reports).
+#[doc(hidden)]
+pub fn element_ids(html: &str) -> Vec<&str> {
+    html.match_indices(" id=\"")
+        .filter_map(|(at, m)| {
+            let rest = &html[at + m.len()..];
+            rest.find('"').map(|end| &rest[..end])
+        })
+        .collect()
 }

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::assertions::Verdict;
-use crate::metrics::{LevelSummary, SecondSample, StepMetrics};
+use crate::metrics::{ErrorClass, LevelSummary, SecondSample, StepMetrics};
 
 /// Bumped whenever a field changes meaning or is removed.
 ///
@@ -517,4 +517,15 @@ pub fn outcome_word(report: &Report) -> &'static str {
         Status::Failed => "ERROR",
         Status::Running => "RUNNING",
     }
+}
+
+/// Every error class some of `steps` saw, in [`ErrorClass`] order.
+pub(crate) fn classes_seen<'a>(steps: impl Iterator<Item = &'a StepReport>) -> Vec<ErrorClass> {
+    let mut classes: Vec<ErrorClass> = steps
+        .flat_map(|s| s.metrics.errors.classes())
+        .map(|(class, _)| class)
+        .collect();
+    classes.sort();
+    classes.dedup();
+    classes
 }

@@ -71,20 +71,10 @@ fn variants_snapshot() {
     );
 }
 
-/// Every `id="…"` attribute of an HTML page, in order.
-fn element_ids(html: &str) -> Vec<&str> {
-    html.match_indices(" id=\"")
-        .filter_map(|(at, m)| {
-            let rest = &html[at + m.len()..];
-            rest.find('"').map(|end| &rest[..end])
-        })
-        .collect()
-}
-
 #[test]
 fn html_element_ids_are_unique_with_direct_steps() {
     let html = render("html");
-    let ids = element_ids(&html);
+    let ids = super::html::element_ids(&html);
     let mut seen = BTreeMap::new();
     for id in &ids {
         *seen.entry(*id).or_insert(0) += 1;

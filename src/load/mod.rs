@@ -7,12 +7,15 @@
 //! shares up front; progress is published in batches; the end of the busy
 //! window is one relaxed read per request, written once per worker). Each
 //! worker owns one keep-alive connection and writes pre-serialized request
-//! bytes itself ([`conn`]). The clock starts just before the write; after
+//! bytes itself ([`conn`], framing in [`http1`]). The clock starts just before the write; after
 //! the answer, the sample goes into the thread's histogram. Recorders are
 //! merged after the step. Cancellation is awaited once per thread, not once
 //! per request.
 
 mod conn;
+#[cfg(test)]
+mod exchange_tests;
+mod http1;
 pub mod limits;
 pub mod sse;
 pub mod upstream_stats;
@@ -410,9 +413,11 @@ async fn warm_up(shared: Arc<Shared>, recorder: Rc<RefCell<Recorder>>, worker: u
             f = conn.send_within(shared.timeout, target, wire, &mut probe) => f,
             _ = shared.cancel.cancelled() => break,
         };
-        recorder
-            .borrow_mut()
-            .record(Duration::ZERO, began.elapsed(), failure, 1.0);
+        let mut r = recorder.borrow_mut();
+        r.record(Duration::ZERO, began.elapsed(), failure, 1.0);
+        if conn.resent() {
+            r.record_retry();
+        }
         ticket += shared.concurrency;
     }
     conn
@@ -451,6 +456,9 @@ async fn measure_loop(
         let busy = busy_share(from, to, shared.drained());
         let mut r = recorder.borrow_mut();
         r.record(to, to - from, failure, busy);
+        if conn.resent() {
+            r.record_retry();
+        }
         if failure.is_none() {
             record_answer(&mut r, &probe, began, end, busy);
         }

@@ -322,7 +322,10 @@ fn issue_11_a_request_received_and_closed_on_is_a_read_error_not_resent() {
             (2, 1, 1, 0),
             "{close:?}: successes, read errors, errors, retries"
         );
-        assert_eq!(seen.received, 3, "{close:?}: the server got each request once");
+        assert_eq!(
+            seen.received, 3,
+            "{close:?}: the server got each request once"
+        );
     }
 }
 

@@ -98,9 +98,7 @@ fn read_head(
 ) -> Result<Option<Head>, Violation> {
     let end = match parsed {
         Ok(httparse::Status::Complete(end)) => end,
-        Ok(httparse::Status::Partial) if b.len() > MAX_HEAD => {
-            return Err(Violation::HeadTooLong)
-        }
+        Ok(httparse::Status::Partial) if b.len() > MAX_HEAD => return Err(Violation::HeadTooLong),
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(Violation::TooManyHeaders),
         Err(_) => return Err(Violation::Malformed),

@@ -195,7 +195,8 @@ impl Series {
         if self.samples.capacity() == 0 {
             self.samples.reserve_exact(MAX_SAMPLES);
         }
-        self.samples.resize_with(self.samples.len().max(i + 1), Sample::default);
+        self.samples
+            .resize_with(self.samples.len().max(i + 1), Sample::default);
         i
     }
 
@@ -1088,6 +1089,102 @@ mod tests {
         assert_eq!(s.mean, 2.0);
         assert_eq!((s.min, s.max), (1.0, 3.0));
         assert!((s.stddev - (2.0f64 / 3.0).sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sample_buckets_are_ordered_and_their_middles_close() {
+        let mut last = 0;
+        for us in 1..100_000u64 {
+            let b = sample_bucket(us);
+            assert!(b >= last && b < SAMPLE_BUCKETS, "{us} µs");
+            last = b;
+            let middle = sample_bucket_middle(b) as f64;
+            assert!(
+                (middle - us as f64).abs() <= us as f64 * 0.125,
+                "{us} µs read back as {middle}"
+            );
+        }
+        assert_eq!(sample_bucket(u64::MAX), SAMPLE_BUCKETS - 1);
+        assert_eq!(sample_bucket(0), sample_bucket(1));
+    }
+
+    /// Issue 11: memory flat in step length. A 1-hour step keeps at most
+    /// [`MAX_SAMPLES`] samples of a few hundred bytes, each covering 16 s,
+    /// and no request is lost from the series.
+    #[test]
+    fn issue_11_a_long_step_keeps_a_bounded_series_of_wider_samples() {
+        assert!(MAX_SAMPLES * std::mem::size_of::<Sample>() < 140_000);
+        let mut r = Recorder::default();
+        let ms = Duration::from_millis;
+        for i in 0..360_000u64 {
+            let failure = (i % 100 == 0).then_some(Failure::Read);
+            r.record(ms(i * 10), ms(1 + i % 20), failure, 1.0);
+        }
+        assert!(r.seconds.samples.len() <= MAX_SAMPLES);
+        assert!(r.seconds.samples.capacity() <= MAX_SAMPLES);
+        let ts = r.timeseries();
+        assert_eq!(ts.len(), 225);
+        assert!(ts.iter().all(|t| t.width == 16));
+        assert_eq!((ts[0].second, ts[1].second, ts[224].second), (0, 16, 3584));
+        assert_eq!(ts.iter().map(|t| t.ok).sum::<u64>(), 356_400);
+        assert_eq!(ts.iter().map(|t| t.errors).sum::<u64>(), 3_600);
+        assert_eq!((ts[0].ok, ts[0].errors), (1_584, 16));
+        // 1..=20 ms uniformly: p50 about 10 ms, p99 about 20 ms.
+        assert!((ts[3].p50_ms - 10.0).abs() <= 1.3, "{}", ts[3].p50_ms);
+        assert!((ts[3].p99_ms - 20.0).abs() <= 2.5, "{}", ts[3].p99_ms);
+    }
+
+    #[test]
+    fn series_of_different_widths_merge_at_the_coarser_one() {
+        let ms = Duration::from_millis;
+        let mut long = Recorder::default();
+        let mut short = Recorder::default();
+        for s in 0..600u64 {
+            long.record(ms(s * 1000), ms(5), None, 1.0);
+        }
+        for s in 0..100u64 {
+            short.record(ms(s * 1000 + 500), ms(5), Some(Failure::Timeout), 1.0);
+        }
+        for (a, b) in [(long.clone(), &short), (short.clone(), &long)] {
+            let mut merged = a;
+            merged.merge(b);
+            let ts = merged.timeseries();
+            assert_eq!(ts.len(), 150);
+            assert!(ts.iter().all(|t| t.width == 4));
+            assert_eq!((ts[0].ok, ts[0].errors), (4, 4));
+            assert_eq!((ts[25].ok, ts[25].errors), (4, 0));
+            assert_eq!(ts.iter().map(|t| t.ok + t.errors).sum::<u64>(), 700);
+        }
+    }
+
+    #[test]
+    fn retries_are_summed_over_threads_and_runs_and_old_reports_load() {
+        let mut a = Recorder::default();
+        let mut b = Recorder::default();
+        a.record_retry();
+        b.record_retry();
+        b.record_retry();
+        b.record(
+            Duration::ZERO,
+            Duration::from_millis(1),
+            Some(Failure::Protocol),
+            1.0,
+        );
+        a.merge(&b);
+        let m = a.summary(whole(1));
+        assert_eq!((m.retries, m.errors.protocol, m.errors.total), (3, 1, 1));
+        assert_eq!(m.errors.classes(), vec![(ErrorClass::Protocol, 1)]);
+        let level = LevelSummary::of(1, &[&m, &m]);
+        assert_eq!(level.retries, 6);
+        let old: SecondSample =
+            serde_json::from_str(r#"{"second":3,"ok":1,"errors":0,"p50_ms":1.0,"p99_ms":2.0}"#)
+                .unwrap();
+        assert_eq!(old.width, 1);
+        let mut json = serde_json::to_value(&m).unwrap();
+        json.as_object_mut().unwrap().remove("retries");
+        json["errors"].as_object_mut().unwrap().remove("protocol");
+        let old: StepMetrics = serde_json::from_value(json).unwrap();
+        assert_eq!((old.retries, old.errors.protocol), (0, 0));
     }
 
     #[test]

@@ -441,6 +441,10 @@ async fn measure_loop(
     let (mut done, mut errors) = (0u64, 0u64);
     let mut ticket = u64::from(worker);
     let mut worked = false;
+    // Let the runtime poll its I/O driver first, so a connection the
+    // server closed while the threads met at the barrier is seen as closed
+    // before the first request (see the resend rule on `Conn`).
+    tokio::task::yield_now().await;
     while shared.measured(ticket, start) {
         let body = match shared.selection {
             Selection::RoundRobin => ticket % n,

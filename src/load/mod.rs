@@ -313,6 +313,11 @@ fn warmup_failed(errors: &ErrorSummary, addr: std::net::SocketAddr) -> String {
             .to_string()
     } else if only(ErrorClass::Connect) {
         format!("nothing answered at {addr}; is the target running and listening there?")
+    } else if only(ErrorClass::Protocol) {
+        format!(
+            "{addr} answered, but not in valid HTTP/1.1 (malformed or mis-framed answers); \
+             is it an HTTP/1.1 server? try `curl -v --http1.1` against it"
+        )
     } else if !errors.status.is_empty() {
         format!("{addr} answered, but never with a 2xx; check the request and the target's logs")
     } else {
@@ -547,6 +552,17 @@ mod tests {
             e.starts_with("all 10 warm-up requests failed (4 connect, 6 client): this machine")
                 && e.contains("ulimit -n"),
             "{e}"
+        );
+        let broken = ErrorSummary {
+            total: 5,
+            protocol: 5,
+            ..ErrorSummary::default()
+        };
+        assert_eq!(
+            warmup_failed(&broken, addr),
+            "all 5 warm-up requests failed (5 protocol): 127.0.0.1:9 answered, but not in \
+             valid HTTP/1.1 (malformed or mis-framed answers); is it an HTTP/1.1 server? \
+             try `curl -v --http1.1` against it"
         );
         let status = ErrorSummary {
             total: 3,

@@ -361,6 +361,7 @@ pub(crate) fn level_table(report: &Report, side: Side) -> (Vec<&'static str>, Ve
         "max ms",
         "errors",
         "error rate",
+        "retries",
     ];
     let streaming = levels.iter().any(|l| l.ttft_p50_ms.is_some());
     let tokens = levels.iter().any(|l| l.tokens_per_s_p50.is_some());
@@ -417,6 +418,7 @@ pub(crate) fn level_table(report: &Report, side: Side) -> (Vec<&'static str>, Ve
                 },
                 l.errors.to_string(),
                 format!("{:.2}%", l.error_rate.mean * 100.0),
+                l.retries.to_string(),
             ];
             if streaming {
                 row.push(maybe(&l.ttft_p50_ms, 2));

@@ -130,6 +130,10 @@ pub struct StepReport {
     pub warmup_errors: u64,
     /// The step was cut short (Ctrl-C or a failure).
     pub cancelled: bool,
+    /// Why this step failed the run, when it did: a service that died
+    /// during it (with the end of its log), or a failure of the harness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// Through the target, or straight against the fake upstream as the
     /// baseline of the target step with the same `index`.
     #[serde(default, alias = "baseline")]

@@ -411,6 +411,22 @@ fn check_thresholds(t: &Thresholds, at: &str, levels: &[u32], top: bool, out: &m
                 );
             }
         }
+        let counts = [
+            ("history_runs", reg.history_runs, 1),
+            ("drift_runs", reg.drift_runs, 3),
+            ("drift_horizon_runs", reg.drift_horizon_runs, 1),
+        ];
+        for (key, value, least) in counts {
+            if value < least {
+                out.push(
+                    Problem::new(
+                        format!("{at}.regression.{key}"),
+                        format!("`{key}` must be at least {least}"),
+                    )
+                    .label(format!("e.g. {key} = {}", least.max(5))),
+                );
+            }
+        }
     }
     if !top && !t.concurrency.is_empty() {
         out.push(Problem::new(

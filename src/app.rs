@@ -415,7 +415,7 @@ fn run_command(args: RunArgs) -> ExitCode {
         }
         Some(path) if path == Path::new(HISTORY) => Some(Baseline::History),
         Some(path) => match compare::load(path) {
-            Ok((b, p)) => Some(Baseline::Run(b, p)),
+            Ok((b, p)) => Some(Baseline::Run(Box::new(b), p)),
             Err(e) => {
                 eprintln!("error: baseline: {e}");
                 return ExitCode::from(ERROR);
@@ -679,7 +679,7 @@ fn pretty_json(v: &impl serde::Serialize) -> String {
 /// What `run --baseline` compares with.
 enum Baseline {
     /// One earlier run: its report and where it was read.
-    Run(Report, std::path::PathBuf),
+    Run(Box<Report>, std::path::PathBuf),
     /// The median of the last comparable runs in the history database.
     History,
 }

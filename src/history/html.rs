@@ -100,10 +100,10 @@ pub fn render(v: &View) -> String {
                 series,
                 markers: Vec::new(),
             };
-            let _ = write!(
+            let _ = writeln!(
                 body,
                 "<section><h2>{} · concurrency {c}</h2><p class=\"explain\">One point per run; \
-                 hover for its start and commit, click for its report.</p>{}</section>\n",
+                 hover for its start and commit, click for its report.</p>{}</section>",
                 esc(f.label()),
                 chart.render()
             );

@@ -84,7 +84,7 @@ pub fn drift(
     reference: f64,
     t: &Regression,
 ) -> Option<Drift> {
-    if series.len() < 3 || !(reference > 0.0) {
+    if series.len() < 3 || reference.is_nan() || reference <= 0.0 {
         return None;
     }
     let (slope, intercept) = fit(series)?;

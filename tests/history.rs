@@ -336,3 +336,28 @@ fn history_html_renders_in_headless_chromium_with_one_chart_per_metric() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn history_limits_are_checked_before_anything_starts() {
+    let out = scenario(&[
+        "validate",
+        fixture("tiny.toml").to_str().unwrap(),
+        "--set",
+        "assert.regression.drift_runs=2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("`drift_runs` must be at least 3") && err.contains("the default is 10"),
+        "{err}"
+    );
+    let ok = scenario(&[
+        "validate",
+        fixture("tiny.toml").to_str().unwrap(),
+        "--set",
+        "assert.regression.history_runs=3",
+        "--set",
+        "report.history=/tmp/elsewhere.sqlite",
+    ]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+}

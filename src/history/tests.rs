@@ -296,3 +296,15 @@ fn html_has_a_linked_chart_per_figure_and_level_and_no_script() {
     assert!(page.contains(r#"<a href="/runs/b/report.html">"#));
     assert!(!page.contains("<script") && !page.contains("<link") && !page.contains(" src="));
 }
+
+#[test]
+fn the_flag_beats_the_setting_beats_the_out_folder() {
+    let (flag, setting, out) = (
+        Path::new("f.sqlite"),
+        Path::new("s.sqlite"),
+        Path::new("out"),
+    );
+    assert_eq!(location(Some(flag), Some(setting), out), flag);
+    assert_eq!(location(None, Some(setting), out), setting);
+    assert_eq!(location(None, None, out), Path::new("out/history.sqlite"));
+}

@@ -266,7 +266,7 @@ async fn drive(
             if cancel.is_cancelled() {
                 return Ok(());
             }
-            let (report_step, died) = run_one(
+            let (mut report_step, died) = run_one(
                 prepared,
                 target_plan,
                 step,
@@ -278,15 +278,15 @@ async fn drive(
                 &live,
             )
             .await?;
+            // A dead service or a failed harness fails the step, and the run.
+            let failure = died.or_else(|| harness_failure(&report_step, &target_plan.url).err());
+            report_step.error = failure.as_ref().map(|e| plan.hide(e));
             report.steps.push(report_step);
             report.summarise_levels();
             report::write(dir, report, &plan.formats)
                 .map_err(|e| format!("cannot write the report in {}: {e}", dir.display()))?;
-            if let Some(dead) = died {
-                return Err(dead);
-            }
-            if let Some(step) = report.steps.last() {
-                harness_failure(step, &target_plan.url)?;
+            if let Some(failure) = failure {
+                return Err(failure);
             }
         }
     }
@@ -322,7 +322,9 @@ fn harness_failure(step: &StepReport, url: &str) -> Result<(), String> {
             classes()
         ));
     }
-    let answered = m.successes + m.errors.status.values().sum::<u64>();
+    // A non-2xx status or a broken HTTP answer is still an answer: the
+    // target's failure, for the assertions to judge.
+    let answered = m.successes + m.errors.status.values().sum::<u64>() + m.errors.protocol;
     if m.requests > 0 && answered == 0 && !step.cancelled {
         return Err(format!(
             "step {} (c={}): nothing answered at {url}: all {} requests failed ({})",
@@ -517,6 +519,7 @@ async fn run_one(
             timeseries: outcome.recorder.timeseries(),
             warmup_errors: outcome.warmup_errors,
             cancelled: outcome.cancelled,
+            error: None,
             side: if baseline {
                 report::Side::Direct
             } else {

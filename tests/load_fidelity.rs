@@ -182,3 +182,38 @@ fn a_warm_up_where_nothing_answers_stops_the_run_with_the_reason() {
         format!("all 4 warm-up requests failed (4 connect): nothing answered at 127.0.0.1:{port}");
     assert!(stderr.contains(&expected), "{stderr}");
 }
+
+/// Issue 11: a request the server received and closed on without answering
+/// (a `hang` below the timeout) is a `read` error, never silently resent;
+/// every resend is counted, so the server's count reconciles exactly.
+#[test]
+fn issue_11_hangs_are_read_errors_and_the_server_count_reconciles() {
+    let report = run("load_hangs.toml", "hangs");
+    let step = &report["steps"][0];
+    let m = &step["metrics"];
+    let upstream = &step["upstream"];
+    let (requests, successes, errors) = (
+        u(&m["requests"]),
+        u(&m["successes"]),
+        u(&m["errors"]["total"]),
+    );
+    assert_eq!(requests, 5000);
+    assert_eq!(successes + errors, requests);
+    let hangs = u(&upstream["faults"]["hang"]);
+    // 2% of 5,000: far from zero, so the comparison means something.
+    assert!((50..=150).contains(&hangs), "{hangs} hangs injected");
+    assert_eq!(
+        u(&m["errors"]["read"]),
+        hangs,
+        "every hang is one read error"
+    );
+    assert_eq!(errors, hangs, "no other errors: {}", m["errors"]);
+    // Warm-up excluded (the stats were reset after it): the server saw each
+    // measured request once, plus each reported resend.
+    let retries = u(&m["retries"]);
+    assert_eq!(u(&upstream["requests"]), requests + retries);
+    assert_eq!(u(&report["levels"][0]["retries"]), retries);
+    // A hang ends after 100 ms, not at the 5 s timeout.
+    let max = f(&m["latency_ms"]["max"]);
+    assert!(max < 1000.0, "max latency {max} ms");
+}

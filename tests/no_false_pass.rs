@@ -41,6 +41,11 @@ fn a_service_killed_in_the_last_moments_of_the_last_step_fails_the_run() {
         r["error"]
     );
     assert_eq!(r["verdicts"].as_array().unwrap().len(), 0, "no verdict");
+    let step = &r["steps"][0];
+    assert!(
+        step["error"].as_str().unwrap().contains("`upstream`"),
+        "the step is marked failed: {step}"
+    );
     let _ = std::fs::remove_dir_all(&out);
 }
 

@@ -1,5 +1,6 @@
 //! One keep-alive HTTP/1.1 connection and one request over it, written and
-//! read by the worker's own task.
+//! read by the worker's own task: the socket side of the exchange, whose
+//! framing lives in [`super::http1`].
 //!
 //! A general client (hyper's) hands each request to a connection task over
 //! channels and each body frame back the same way: several task wake-ups and
@@ -7,11 +8,11 @@
 //! time and needs only the status, the framing and the body bytes, so this
 //! module writes pre-serialized request bytes and parses the answer in place
 //! from one reused buffer: no allocation, no task hop, two syscalls in the
-//! usual case. It handles `content-length`, `chunked` and read-to-close
-//! bodies, `1xx` interim answers, `connection: close` and HTTP/1.0.
+//! usual case. When a request is sent again is the resend rule on [`Conn`].
 //! A socket error caused by this machine running out of something (file
 //! descriptors, local ports, buffers) is [`Failure::Client`], never blamed
-//! on the target.
+//! on the target; an answer that breaks HTTP/1.1 framing is
+//! [`Failure::Protocol`] and closes the connection.
 
 use std::io;
 use std::net::SocketAddr;
@@ -21,11 +22,10 @@ use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::http1::{parse_head, Body, Framing, Head, Violation};
 use super::sse::{Event, KeyNumber, SseScanner};
 use crate::metrics::Failure;
 
-/// Largest response head accepted, in bytes.
-const MAX_HEAD: usize = 64 << 10;
 /// Read buffer size (grows only for larger heads).
 const BUF: usize = 16 << 10;
 
@@ -124,36 +124,29 @@ impl Probe {
     }
 }
 
-/// How the body of an answer ends.
+/// Why an exchange failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
-    Length(u64),
-    Chunked,
-    /// Until the server closes the connection.
-    Close,
-}
-
-/// The parts of a response head the engine needs.
-#[derive(Debug, Clone, Copy)]
-struct Head {
-    status: u16,
-    /// Bytes of the head, blank line included.
-    len: usize,
-    framing: Framing,
-    event_stream: bool,
-    /// The connection cannot be reused after this answer.
-    close: bool,
-    /// The gateway's own overhead, from a header the profile names.
-    overhead_ms: Option<f64>,
-}
-
-/// Why reading an answer failed.
-enum ReadError {
-    /// The server closed the connection before a single byte of the answer.
-    ClosedBeforeAnswer,
-    /// This machine refused to send (out of buffers or memory).
+enum ExchangeError {
+    /// Writing the request failed: the server had closed or reset the
+    /// connection before it, so it cannot have acted on the request.
+    Unsent,
+    /// The request was written, then the connection ended or broke before
+    /// the answer was complete: the server may have acted on it.
+    Broken,
+    /// This machine refused to send or read (out of buffers or memory).
     Client,
-    Failed,
+    /// The answer broke HTTP/1.1 framing.
+    Protocol(Violation),
+}
+
+impl ExchangeError {
+    fn failure(self) -> Failure {
+        match self {
+            ExchangeError::Unsent | ExchangeError::Broken => Failure::Read,
+            ExchangeError::Client => Failure::Client,
+            ExchangeError::Protocol(_) => Failure::Protocol,
+        }
+    }
 }
 
 /// Whether an I/O error comes from the client's own machine running out of
@@ -175,13 +168,13 @@ fn own_limit(e: &io::Error) -> bool {
     })
 }
 
-/// A socket error while sending or reading: [`ReadError::Client`] when this
-/// machine ran out of something, else [`ReadError::Failed`].
-fn io_error(e: &io::Error) -> ReadError {
+/// A socket error after the request was written: [`ExchangeError::Client`]
+/// when this machine ran out of something, else [`ExchangeError::Broken`].
+fn read_error(e: &io::Error) -> ExchangeError {
     if own_limit(e) {
-        ReadError::Client
+        ExchangeError::Client
     } else {
-        ReadError::Failed
+        ExchangeError::Broken
     }
 }
 
@@ -195,12 +188,44 @@ fn connect_failure(e: &io::Error) -> Failure {
     }
 }
 
-/// A connection that reconnects when the server closed it.
+/// What a kept-alive connection showed while it sat idle between answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Idle {
+    /// Nothing: it can carry the next request.
+    Open,
+    /// The server closed it (FIN) or reset it (RST).
+    Closed,
+    /// The server sent bytes nobody asked for.
+    Spoke,
+}
+
+/// A keep-alive connection, reopened when the server closed it.
+///
+/// The resend rule: a request is sent a second time only when writing it
+/// on a reused connection failed, as the server had reset the connection
+/// before the request reached it. Before each request on a reused
+/// connection the socket is checked without blocking: a non-blocking read
+/// gated by the readiness the runtime already tracks, so it makes a system
+/// call only when the socket became readable since the last answer
+/// (measured with strace: one `recvfrom` per request, as before). An idle
+/// connection the server closed, with FIN or RST alike, is replaced before
+/// anything is sent, which is not a resend. A close that lands between
+/// that check and the write, or that the runtime has not seen yet, cannot
+/// be told from a server that took the request and closed: it is an error
+/// (HTTP/1.1 leaves it to the client, RFC 9112 §9.3.1; a non-idempotent
+/// request must not be sent twice on a guess). Once the request is
+/// written, a connection that ends before the answer (the server received
+/// the request and closed without answering) is a `read` error, never sent
+/// again: the server may have acted on it. Every resend is counted
+/// ([`Conn::resent`]), so the server's request count is the client's
+/// requests plus its resends.
 pub struct Conn {
     stream: Option<TcpStream>,
     /// Received bytes not consumed yet: `buf[pos..]`.
     buf: Vec<u8>,
     pos: usize,
+    /// The last request was sent a second time.
+    resent: bool,
 }
 
 impl Default for Conn {
@@ -209,6 +234,7 @@ impl Default for Conn {
             stream: None,
             buf: Vec::with_capacity(BUF),
             pos: 0,
+            resent: false,
         }
     }
 }
@@ -228,10 +254,11 @@ impl Conn {
         Ok(())
     }
 
-    /// Send `wire` and read the whole answer into `probe`. Returns `None` for
-    /// a 2xx (a stream must also end with `data: [DONE]`). A kept-alive
-    /// connection the server closed while idle is reopened and the request
-    /// sent again, once.
+    /// Whether the last request was sent twice (see the resend rule on [`Conn`]).
+    pub fn resent(&self) -> bool {
+        self.resent
+    }
+
     /// [`Conn::send`] within `timeout`; after a timeout the connection's
     /// state is unknown, so it is dropped.
     pub async fn send_within(
@@ -250,33 +277,57 @@ impl Conn {
         }
     }
 
+    /// Send `wire` and read the whole answer into `probe`. Returns `None` for
+    /// a 2xx (a stream must also end with `data: [DONE]`). Resends follow
+    /// the rule on [`Conn`].
     pub async fn send(
         &mut self,
         target: &Prepared,
         wire: &[u8],
         probe: &mut Probe,
     ) -> Option<Failure> {
-        let reused = self.stream.is_some();
-        let failed = |e: ReadError| match e {
-            ReadError::Client => Failure::Client,
-            ReadError::ClosedBeforeAnswer | ReadError::Failed => Failure::Read,
-        };
-        match self.exchange(target, wire, probe).await {
-            Ok(answer) => answer,
-            Err(ReadError::ClosedBeforeAnswer) if reused => {
+        self.resent = false;
+        match self.idle() {
+            Idle::Open => {}
+            Idle::Closed => self.reset(),
+            Idle::Spoke => {
+                // The previous answer's framing was wrong; this request is
+                // not sent on a connection whose state is unknown.
                 self.reset();
-                match self.exchange(target, wire, probe).await {
-                    Ok(answer) => answer,
-                    Err(e) => {
-                        self.reset();
-                        Some(failed(e))
-                    }
-                }
+                return Some(Failure::Protocol);
             }
+        }
+        let reused = self.stream.is_some();
+        let result = match self.exchange(target, wire, probe).await {
+            Err(ExchangeError::Unsent) if reused => {
+                self.reset();
+                self.resent = true;
+                self.exchange(target, wire, probe).await
+            }
+            other => other,
+        };
+        match result {
+            Ok(answer) => answer,
             Err(e) => {
                 self.reset();
-                Some(failed(e))
+                Some(e.failure())
             }
+        }
+    }
+
+    /// Look at an open connection between two answers without waiting.
+    fn idle(&mut self) -> Idle {
+        let Some(stream) = &self.stream else {
+            return Idle::Open;
+        };
+        // Every answer was read to its end and nothing was left (see
+        // `exchange`), so the buffer is empty with room to read into.
+        self.buf.clear();
+        self.pos = 0;
+        match stream.try_read_buf(&mut self.buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Idle::Open,
+            Ok(0) | Err(_) => Idle::Closed,
+            Ok(_) => Idle::Spoke,
         }
     }
 
@@ -285,24 +336,26 @@ impl Conn {
         target: &Prepared,
         wire: &[u8],
         probe: &mut Probe,
-    ) -> Result<Option<Failure>, ReadError> {
+    ) -> Result<Option<Failure>, ExchangeError> {
         if let Err(f) = self.ensure(target.addr).await {
             return Ok(Some(f));
         }
         let stream = self.stream.as_mut().expect("connected above");
         if let Err(e) = stream.write_all(wire).await {
-            return Err(io_error(&e));
+            return Err(if own_limit(&e) {
+                ExchangeError::Client
+            } else {
+                ExchangeError::Unsent
+            });
         }
         // Interim (1xx) answers come before the real one.
         let head = loop {
             let head = self.read_head(&target.overhead_headers).await?;
-            if (100..200).contains(&head.status) && head.status != 101 {
-                self.pos += head.len;
-                continue;
+            self.pos += head.len;
+            if !head.interim() {
+                break head;
             }
-            break head;
         };
-        self.pos += head.len;
         probe.start(head.event_stream);
         probe.overhead_ms = head.overhead_ms;
         let framing = if target.head_only {
@@ -310,15 +363,14 @@ impl Conn {
         } else {
             head.framing
         };
-        match framing {
-            Framing::Length(n) => self.read_length(n, probe).await?,
-            Framing::Chunked => self.read_chunked(probe).await?,
-            Framing::Close => self.read_to_close(probe).await?,
-        }
+        self.read_body(Body::new(framing), probe).await?;
         probe.finish();
+        if self.pos != self.buf.len() {
+            return Err(ExchangeError::Protocol(Violation::TrailingBytes));
+        }
         if head.close || framing == Framing::Close {
             self.reset();
-        } else if self.pos == self.buf.len() {
+        } else {
             self.buf.clear();
             self.pos = 0;
         }
@@ -347,74 +399,34 @@ impl Conn {
         stream.read_buf(&mut self.buf).await
     }
 
-    async fn read_head(&mut self, overhead: &[String]) -> Result<Head, ReadError> {
-        let mut first = true;
+    async fn read_head(&mut self, overhead: &[String]) -> Result<Head, ExchangeError> {
         loop {
             if let Some(head) =
-                parse_head(&self.buf[self.pos..], overhead).map_err(|_| ReadError::Failed)?
+                parse_head(&self.buf[self.pos..], overhead).map_err(ExchangeError::Protocol)?
             {
                 return Ok(head);
             }
-            if self.buf.len() - self.pos > MAX_HEAD {
-                return Err(ReadError::Failed);
-            }
             match self.fill().await {
-                Ok(0) if first && self.pos == self.buf.len() => {
-                    return Err(ReadError::ClosedBeforeAnswer)
-                }
-                Ok(0) => return Err(ReadError::Failed),
-                Err(e) => return Err(io_error(&e)),
-                Ok(_) => first = false,
-            }
-        }
-    }
-
-    async fn read_length(&mut self, mut left: u64, probe: &mut Probe) -> Result<(), ReadError> {
-        loop {
-            let avail = &self.buf[self.pos..];
-            let take = (avail.len() as u64).min(left) as usize;
-            if take > 0 {
-                probe.body(&avail[..take]);
-                self.pos += take;
-                left -= take as u64;
-            }
-            if left == 0 {
-                return Ok(());
-            }
-            match self.fill().await {
-                Ok(0) => return Err(ReadError::Failed),
-                Err(e) => return Err(io_error(&e)),
+                Ok(0) => return Err(ExchangeError::Broken),
+                Err(e) => return Err(read_error(&e)),
                 Ok(_) => {}
             }
         }
     }
 
-    async fn read_to_close(&mut self, probe: &mut Probe) -> Result<(), ReadError> {
+    async fn read_body(&mut self, mut body: Body, probe: &mut Probe) -> Result<(), ExchangeError> {
         loop {
-            probe.body(&self.buf[self.pos..]);
-            self.pos = self.buf.len();
-            match self.fill().await {
-                Ok(0) => return Ok(()),
-                Err(e) => return Err(io_error(&e)),
-                Ok(_) => {}
-            }
-        }
-    }
-
-    async fn read_chunked(&mut self, probe: &mut Probe) -> Result<(), ReadError> {
-        let mut chunks = Chunked::default();
-        loop {
-            let avail = &self.buf[self.pos..];
-            let (used, done) = chunks
-                .advance(avail, |data| probe.body(data))
-                .map_err(|_| ReadError::Failed)?;
+            let (used, done) = body
+                .advance(&self.buf[self.pos..], |data| probe.body(data))
+                .map_err(ExchangeError::Protocol)?;
             self.pos += used;
             if done {
                 return Ok(());
             }
             match self.fill().await {
-                Ok(0) => return Err(ReadError::Failed),
-                Err(e) => return Err(io_error(&e)),
+                Ok(0) if body.ends_at_close() => return Ok(()),
+                Ok(0) => return Err(ExchangeError::Broken),
+                Err(e) => return Err(read_error(&e)),
                 Ok(_) => {}
             }
         }
@@ -425,182 +437,6 @@ impl Conn {
         self.stream = None;
         self.buf.clear();
         self.pos = 0;
-    }
-}
-
-/// Parse a response head at the start of `b`; `Ok(None)` when incomplete.
-/// Parse a response head; `overhead` names headers whose value (ms) is kept.
-fn parse_head(b: &[u8], overhead: &[String]) -> Result<Option<Head>, ()> {
-    // httparse (hyper's own parser): zero-copy, no allocation.
-    let mut headers = [httparse::EMPTY_HEADER; 96];
-    let mut response = httparse::Response::new(&mut headers);
-    let end = match response.parse(b) {
-        Ok(httparse::Status::Complete(end)) => end,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(_) => return Err(()),
-    };
-    let status = response.code.ok_or(())?;
-    let mut length = None;
-    let mut chunked = false;
-    let mut event_stream = false;
-    let mut close = response.version == Some(0);
-    let mut overhead_ms = None;
-    for h in response.headers.iter() {
-        let (name, value) = (h.name.as_bytes(), trim(h.value));
-        if overhead
-            .iter()
-            .any(|o| name.eq_ignore_ascii_case(o.as_bytes()))
-        {
-            overhead_ms = std::str::from_utf8(value)
-                .ok()
-                .and_then(|v| v.parse::<f64>().ok());
-        } else if name.eq_ignore_ascii_case(b"content-length") {
-            length = Some(parse_u64(value).ok_or(())?);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            chunked = contains_ignore_case(value, b"chunked");
-        } else if name.eq_ignore_ascii_case(b"content-type") {
-            event_stream =
-                value.len() >= 17 && value[..17].eq_ignore_ascii_case(b"text/event-stream");
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            if contains_ignore_case(value, b"close") {
-                close = true;
-            } else if contains_ignore_case(value, b"keep-alive") {
-                close = false;
-            }
-        }
-    }
-    // 1xx, 204 and 304 answers never have a body (RFC 9112 §6.3).
-    let bodiless = (100..200).contains(&status) || status == 204 || status == 304;
-    let framing = match (bodiless, chunked, length) {
-        (true, _, _) => Framing::Length(0),
-        (false, true, _) => Framing::Chunked,
-        (false, false, Some(n)) => Framing::Length(n),
-        (false, false, None) => Framing::Close,
-    };
-    Ok(Some(Head {
-        status,
-        len: end,
-        framing,
-        event_stream,
-        close,
-        overhead_ms,
-    }))
-}
-
-fn trim(v: &[u8]) -> &[u8] {
-    let start = v
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(v.len());
-    let end = v
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    &v[start..end]
-}
-
-fn parse_u64(v: &[u8]) -> Option<u64> {
-    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    v.iter().try_fold(0u64, |n, d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
-}
-
-fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle))
-}
-
-/// The chunked transfer coding, decoded incrementally.
-#[derive(Debug, Default)]
-struct Chunked {
-    state: ChunkState,
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum ChunkState {
-    /// Reading a size line (`1a;ext=x\r\n`).
-    #[default]
-    Size,
-    /// Inside chunk data, this many bytes left.
-    Data(u64),
-    /// The `\r\n` after chunk data.
-    DataEnd,
-    /// After the last chunk: trailer lines until a blank one.
-    Trailer,
-}
-
-impl Chunked {
-    /// Decode what `avail` holds; returns the bytes used and whether the body ended.
-    fn advance(&mut self, avail: &[u8], mut data: impl FnMut(&[u8])) -> Result<(usize, bool), ()> {
-        let mut used = 0;
-        loop {
-            let rest = &avail[used..];
-            match self.state {
-                ChunkState::Size => {
-                    let Some(nl) = rest.iter().position(|&c| c == b'\n') else {
-                        return if rest.len() > 1024 {
-                            Err(())
-                        } else {
-                            Ok((used, false))
-                        };
-                    };
-                    let line = &rest[..nl];
-                    let digits = line.iter().take_while(|c| c.is_ascii_hexdigit()).count();
-                    if digits == 0 || digits > 15 {
-                        return Err(());
-                    }
-                    let size = line[..digits].iter().fold(0u64, |n, &c| {
-                        n * 16 + u64::from((c as char).to_digit(16).unwrap_or(0))
-                    });
-                    used += nl + 1;
-                    self.state = if size == 0 {
-                        ChunkState::Trailer
-                    } else {
-                        ChunkState::Data(size)
-                    };
-                }
-                ChunkState::Data(left) => {
-                    if rest.is_empty() {
-                        return Ok((used, false));
-                    }
-                    let take = (rest.len() as u64).min(left) as usize;
-                    data(&rest[..take]);
-                    used += take;
-                    self.state = if take as u64 == left {
-                        ChunkState::DataEnd
-                    } else {
-                        ChunkState::Data(left - take as u64)
-                    };
-                }
-                ChunkState::DataEnd => {
-                    let Some(nl) = rest.iter().position(|&c| c == b'\n') else {
-                        return if rest.len() > 2 {
-                            Err(())
-                        } else {
-                            Ok((used, false))
-                        };
-                    };
-                    if nl > 1 {
-                        return Err(());
-                    }
-                    used += nl + 1;
-                    self.state = ChunkState::Size;
-                }
-                ChunkState::Trailer => {
-                    let Some(nl) = rest.iter().position(|&c| c == b'\n') else {
-                        return Ok((used, false));
-                    };
-                    let blank = nl == 0 || (nl == 1 && rest[0] == b'\r');
-                    used += nl + 1;
-                    if blank {
-                        return Ok((used, true));
-                    }
-                }
-            }
-        }
     }
 }
 
@@ -666,73 +502,5 @@ mod tests {
             "child failed: {stdout}{}",
             String::from_utf8_lossy(&out.stderr)
         );
-    }
-
-    #[test]
-    fn heads_are_parsed_with_their_framing() {
-        let h = parse_head(
-            b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nContent-Type: application/json\r\n\r\n{",
-            &[],
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!(
-            (h.status, h.framing, h.event_stream, h.close),
-            (200, Framing::Length(12), false, false)
-        );
-        assert_eq!(h.len, 71);
-        let h = parse_head(b"HTTP/1.1 500 x\r\ntransfer-encoding: chunked\r\ncontent-type: text/event-stream; charset=utf-8\r\nconnection: close\r\n\r\n", &[])
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (h.status, h.framing, h.event_stream, h.close),
-            (500, Framing::Chunked, true, true)
-        );
-        let h = parse_head(b"HTTP/1.0 200 OK\n\n", &[]).unwrap().unwrap();
-        assert_eq!((h.framing, h.close), (Framing::Close, true));
-        assert!(parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n", &[])
-            .unwrap()
-            .is_none());
-        assert!(parse_head(b"SSH-2.0\r\n\r\n", &[]).is_err());
-        // 204 and 304 have no body even without content-length: reading to
-        // close would hang a kept-alive connection until the timeout.
-        for code in ["204 No Content", "304 Not Modified"] {
-            let head = format!("HTTP/1.1 {code}\r\nconnection: keep-alive\r\n\r\n");
-            let h = parse_head(head.as_bytes(), &[]).unwrap().unwrap();
-            assert_eq!((h.framing, h.close), (Framing::Length(0), false), "{code}");
-        }
-        assert!(parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n", &[]).is_err());
-        let named = ["x-gateway-overhead-ms".to_string()];
-        let h = parse_head(
-            b"HTTP/1.1 200 OK\r\nX-Gateway-Overhead-Ms: 12.5\r\ncontent-length: 0\r\n\r\n",
-            &named,
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!(h.overhead_ms, Some(12.5));
-    }
-
-    #[test]
-    fn chunked_bodies_decode_across_any_split() {
-        let wire = b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nx-trailer: 1\r\n\r\n";
-        for cut in 0..=wire.len() {
-            let mut c = Chunked::default();
-            let mut body = Vec::new();
-            let mut buf: Vec<u8> = wire[..cut].to_vec();
-            let (used, done) = c.advance(&buf, |d| body.extend_from_slice(d)).unwrap();
-            if done {
-                assert_eq!((cut, used), (wire.len(), wire.len()));
-                assert_eq!(body, b"hello, world");
-                continue;
-            }
-            buf.drain(..used);
-            buf.extend_from_slice(&wire[cut..]);
-            let (used, done) = c.advance(&buf, |d| body.extend_from_slice(d)).unwrap();
-            assert!(done, "split at {cut}");
-            assert_eq!(used, buf.len());
-            assert_eq!(body, b"hello, world");
-        }
-        let mut c = Chunked::default();
-        assert!(c.advance(b"zz\r\n", |_| {}).is_err());
     }
 }

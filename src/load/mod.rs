@@ -7,12 +7,15 @@
 //! shares up front; progress is published in batches; the end of the busy
 //! window is one relaxed read per request, written once per worker). Each
 //! worker owns one keep-alive connection and writes pre-serialized request
-//! bytes itself ([`conn`]). The clock starts just before the write; after
+//! bytes itself ([`conn`], framing in [`http1`]). The clock starts just before the write; after
 //! the answer, the sample goes into the thread's histogram. Recorders are
 //! merged after the step. Cancellation is awaited once per thread, not once
 //! per request.
 
 mod conn;
+#[cfg(test)]
+mod exchange_tests;
+mod http1;
 pub mod limits;
 pub mod sse;
 pub mod upstream_stats;
@@ -310,6 +313,11 @@ fn warmup_failed(errors: &ErrorSummary, addr: std::net::SocketAddr) -> String {
             .to_string()
     } else if only(ErrorClass::Connect) {
         format!("nothing answered at {addr}; is the target running and listening there?")
+    } else if only(ErrorClass::Protocol) {
+        format!(
+            "{addr} answered, but not in valid HTTP/1.1 (malformed or mis-framed answers); \
+             is it an HTTP/1.1 server? try `curl -v --http1.1` against it"
+        )
     } else if !errors.status.is_empty() {
         format!("{addr} answered, but never with a 2xx; check the request and the target's logs")
     } else {
@@ -410,9 +418,11 @@ async fn warm_up(shared: Arc<Shared>, recorder: Rc<RefCell<Recorder>>, worker: u
             f = conn.send_within(shared.timeout, target, wire, &mut probe) => f,
             _ = shared.cancel.cancelled() => break,
         };
-        recorder
-            .borrow_mut()
-            .record(Duration::ZERO, began.elapsed(), failure, 1.0);
+        let mut r = recorder.borrow_mut();
+        r.record(Duration::ZERO, began.elapsed(), failure, 1.0);
+        if conn.resent() {
+            r.record_retry();
+        }
         ticket += shared.concurrency;
     }
     conn
@@ -436,6 +446,10 @@ async fn measure_loop(
     let (mut done, mut errors) = (0u64, 0u64);
     let mut ticket = u64::from(worker);
     let mut worked = false;
+    // Let the runtime poll its I/O driver first, so a connection the
+    // server closed while the threads met at the barrier is seen as closed
+    // before the first request (see the resend rule on `Conn`).
+    tokio::task::yield_now().await;
     while shared.measured(ticket, start) {
         let body = match shared.selection {
             Selection::RoundRobin => ticket % n,
@@ -451,6 +465,9 @@ async fn measure_loop(
         let busy = busy_share(from, to, shared.drained());
         let mut r = recorder.borrow_mut();
         r.record(to, to - from, failure, busy);
+        if conn.resent() {
+            r.record_retry();
+        }
         if failure.is_none() {
             record_answer(&mut r, &probe, began, end, busy);
         }
@@ -535,6 +552,17 @@ mod tests {
             e.starts_with("all 10 warm-up requests failed (4 connect, 6 client): this machine")
                 && e.contains("ulimit -n"),
             "{e}"
+        );
+        let broken = ErrorSummary {
+            total: 5,
+            protocol: 5,
+            ..ErrorSummary::default()
+        };
+        assert_eq!(
+            warmup_failed(&broken, addr),
+            "all 5 warm-up requests failed (5 protocol): 127.0.0.1:9 answered, but not in \
+             valid HTTP/1.1 (malformed or mis-framed answers); is it an HTTP/1.1 server? \
+             try `curl -v --http1.1` against it"
         );
         let status = ErrorSummary {
             total: 3,

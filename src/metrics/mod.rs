@@ -32,6 +32,8 @@ pub enum Failure {
     /// The client's own machine refused (out of file descriptors, of local
     /// ports, of memory): a failure of the harness, never of the target.
     Client,
+    /// The answer broke HTTP/1.1 framing (see [`ErrorClass::Protocol`]).
+    Protocol,
 }
 
 /// Output tokens/s are recorded in thousandths, so slow streams keep precision.
@@ -85,27 +87,184 @@ pub fn busy_share(began: Duration, end: Duration, drained: Option<Duration>) -> 
     }
 }
 
-/// One second of a step: counts and a coarse latency histogram (32-bit
-/// counts: memory grows with a step's seconds, so keep each one small).
+/// Samples a step's time series keeps at most. Past this many, adjacent
+/// samples merge pairwise and each then covers twice the seconds: a step of
+/// up to 256 s keeps one sample per second, a 1-hour step one per 16 s, and
+/// a recorder's series never holds more than 256 × ~530 bytes (~135 KB),
+/// however long the step.
+const MAX_SAMPLES: usize = 256;
+
+/// Buckets of a sample's latency histogram: four per power of two of
+/// microseconds, up to 2^32 µs (the middle of a bucket is within 12.5% of
+/// any value in it; the step's own percentiles stay exact to 0.1%).
+const SAMPLE_BUCKETS: usize = 124;
+
+/// The bucket of `us` microseconds in a [`Sample`]'s histogram.
+#[inline]
+fn sample_bucket(us: u64) -> usize {
+    let v = us.clamp(1, u64::from(u32::MAX));
+    if v < 4 {
+        return v as usize;
+    }
+    let octave = 63 - v.leading_zeros() as usize;
+    (octave - 1) * 4 + ((v >> (octave - 2)) & 3) as usize
+}
+
+/// The middle of bucket `i` (see [`sample_bucket`]), in microseconds.
+fn sample_bucket_middle(i: usize) -> u64 {
+    if i < 4 {
+        return i as u64;
+    }
+    let shift = i / 4 - 1;
+    (((4 + i % 4) as u64) << shift) + ((1u64 << shift) >> 1)
+}
+
+/// A stretch of a step (one second, or a power of two of them once the step
+/// is long): counts and a compact latency histogram of its successes.
 #[derive(Debug, Clone)]
-struct Second {
+struct Sample {
     ok: u64,
     errors: u64,
-    latency: Histogram<u32>,
+    latency: [u32; SAMPLE_BUCKETS],
+}
+
+impl Default for Sample {
+    fn default() -> Self {
+        Sample {
+            ok: 0,
+            errors: 0,
+            latency: [0; SAMPLE_BUCKETS],
+        }
+    }
+}
+
+impl Sample {
+    fn add(&mut self, other: &Sample) {
+        self.ok += other.ok;
+        self.errors += other.errors;
+        for (mine, theirs) in self.latency.iter_mut().zip(&other.latency) {
+            *mine = mine.saturating_add(*theirs);
+        }
+    }
+
+    /// The latency (ms) at quantile `q` of the successes, 0 without any.
+    fn quantile_ms(&self, q: f64) -> f64 {
+        let count: u64 = self.latency.iter().map(|&c| u64::from(c)).sum();
+        if count == 0 {
+            return 0.0;
+        }
+        let rank = ((q * count as f64).ceil() as u64).clamp(1, count);
+        let mut seen = 0;
+        for (i, &c) in self.latency.iter().enumerate() {
+            seen += u64::from(c);
+            if seen >= rank {
+                return sample_bucket_middle(i) as f64 / 1000.0;
+            }
+        }
+        0.0
+    }
+}
+
+/// A step's time series in at most [`MAX_SAMPLES`] samples, each covering
+/// `2^shift` seconds.
+#[derive(Debug, Clone, Default)]
+struct Series {
+    shift: u32,
+    samples: Vec<Sample>,
+}
+
+impl Series {
+    /// The sample a request that ended `end` after the start belongs to.
+    #[inline]
+    fn at(&mut self, end: Duration) -> &mut Sample {
+        let mut i = (end.as_secs() >> self.shift) as usize;
+        if i >= self.samples.len() {
+            i = self.grow(end.as_secs());
+        }
+        &mut self.samples[i]
+    }
+
+    /// Make room for `second`, coarsening the series when it would pass
+    /// [`MAX_SAMPLES`]; returns its sample's index.
+    #[cold]
+    fn grow(&mut self, second: u64) -> usize {
+        while (second >> self.shift) as usize >= MAX_SAMPLES {
+            self.coarsen();
+        }
+        let i = (second >> self.shift) as usize;
+        if self.samples.capacity() == 0 {
+            self.samples.reserve_exact(MAX_SAMPLES);
+        }
+        self.samples
+            .resize_with(self.samples.len().max(i + 1), Sample::default);
+        i
+    }
+
+    /// Merge adjacent samples pairwise: half as many, each twice as wide.
+    fn coarsen(&mut self) {
+        let n = self.samples.len();
+        for k in 0..n.div_ceil(2) {
+            let mut pair = std::mem::take(&mut self.samples[2 * k]);
+            if let Some(next) = self.samples.get(2 * k + 1) {
+                pair.add(next);
+            }
+            self.samples[k] = pair;
+        }
+        self.samples.truncate(n.div_ceil(2));
+        self.shift += 1;
+    }
+
+    fn merge(&mut self, other: &Series) {
+        while self.shift < other.shift {
+            self.coarsen();
+        }
+        // Each of `other`'s samples lies inside one of ours: widths are
+        // powers of two and both start at second 0.
+        let ratio = self.shift - other.shift;
+        for (i, theirs) in other.samples.iter().enumerate() {
+            let j = i >> ratio;
+            if j >= self.samples.len() {
+                self.samples.resize_with(j + 1, Sample::default);
+            }
+            self.samples[j].add(theirs);
+        }
+        while self.samples.len() > MAX_SAMPLES {
+            self.coarsen();
+        }
+    }
+
+    fn timeseries(&self) -> Vec<SecondSample> {
+        let width = 1u32 << self.shift;
+        self.samples
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SecondSample {
+                second: i as u32 * width,
+                width,
+                ok: s.ok,
+                errors: s.errors,
+                p50_ms: s.quantile_ms(0.5),
+                p99_ms: s.quantile_ms(0.99),
+            })
+            .collect()
+    }
 }
 
 /// Everything one load thread measured in one step.
 #[derive(Debug, Clone)]
 pub struct Recorder {
     latency: Histogram<u64>,
-    seconds: Vec<Second>,
+    seconds: Series,
     successes: u64,
     timeouts: u64,
     connects: u64,
     reads: u64,
     truncated: u64,
     client: u64,
+    protocol: u64,
     status: Box<[u64; 600]>,
+    /// Requests sent a second time (see `load::conn::Conn`'s resend rule).
+    retries: u64,
     /// When the last request ended, from the start of measurement.
     last_end: Duration,
     /// Successes and their output tokens inside the busy window, each
@@ -129,14 +288,16 @@ impl Default for Recorder {
     fn default() -> Self {
         Recorder {
             latency: histogram(3),
-            seconds: Vec::new(),
+            seconds: Series::default(),
             successes: 0,
             timeouts: 0,
             connects: 0,
             reads: 0,
             truncated: 0,
             client: 0,
+            protocol: 0,
             status: Box::new([0; 600]),
+            retries: 0,
             last_end: Duration::ZERO,
             busy_successes: 0.0,
             busy_tokens: 0.0,
@@ -165,16 +326,13 @@ impl Recorder {
         busy: f64,
     ) {
         self.last_end = self.last_end.max(end);
-        let second = end.as_secs() as usize;
-        if second >= self.seconds.len() {
-            self.grow(second);
-        }
-        let bucket = &mut self.seconds[second];
+        let bucket = self.seconds.at(end);
         match failure {
             None => {
                 let us = (latency.as_micros() as u64).max(1);
                 self.latency.saturating_record(us);
-                bucket.latency.saturating_record(us);
+                let slot = &mut bucket.latency[sample_bucket(us)];
+                *slot = slot.saturating_add(1);
                 bucket.ok += 1;
                 self.successes += 1;
                 self.busy_successes += busy;
@@ -188,9 +346,16 @@ impl Recorder {
                     Failure::Read => self.reads += 1,
                     Failure::Truncated => self.truncated += 1,
                     Failure::Client => self.client += 1,
+                    Failure::Protocol => self.protocol += 1,
                 }
             }
         }
+    }
+
+    /// Record that a request was sent a second time.
+    #[inline]
+    pub fn record_retry(&mut self) {
+        self.retries += 1;
     }
 
     /// Record a successful stream's time to first token and the gaps (µs)
@@ -224,32 +389,12 @@ impl Recorder {
         }
     }
 
-    #[cold]
-    fn grow(&mut self, second: usize) {
-        while self.seconds.len() <= second {
-            self.seconds.push(Second {
-                ok: 0,
-                errors: 0,
-                latency: histogram(2),
-            });
-        }
-    }
-
     /// Fold `other` into this recorder.
     pub fn merge(&mut self, other: &Recorder) {
         self.latency
             .add(&other.latency)
             .expect("histograms share bounds");
-        if other.seconds.len() > self.seconds.len() {
-            self.grow(other.seconds.len() - 1);
-        }
-        for (mine, theirs) in self.seconds.iter_mut().zip(&other.seconds) {
-            mine.ok += theirs.ok;
-            mine.errors += theirs.errors;
-            mine.latency
-                .add(&theirs.latency)
-                .expect("histograms share bounds");
-        }
+        self.seconds.merge(&other.seconds);
         self.successes += other.successes;
         self.busy_successes += other.busy_successes;
         self.busy_tokens += other.busy_tokens;
@@ -258,6 +403,8 @@ impl Recorder {
         self.reads += other.reads;
         self.truncated += other.truncated;
         self.client += other.client;
+        self.protocol += other.protocol;
+        self.retries += other.retries;
         self.streams += other.streams;
         self.ttft.add(&other.ttft).expect("histograms share bounds");
         self.itl.add(&other.itl).expect("histograms share bounds");
@@ -296,12 +443,14 @@ impl Recorder {
                 + self.reads
                 + self.truncated
                 + self.client
+                + self.protocol
                 + status.values().sum::<u64>(),
             timeout: self.timeouts,
             connect: self.connects,
             read: self.reads,
             truncated: self.truncated,
             client: self.client,
+            protocol: self.protocol,
             status,
         }
     }
@@ -322,6 +471,7 @@ impl Recorder {
                 errors.total as f64 / requests as f64
             },
             errors,
+            retries: self.retries,
             duration_s: secs,
             busy_s: busy,
             rps: rate(self.busy_successes, busy),
@@ -345,27 +495,10 @@ impl Recorder {
         }
     }
 
-    /// Per-second throughput, errors and p50/p99.
+    /// Throughput, errors and p50/p99 over time: one sample per second,
+    /// or per `width` seconds in a long step (see [`MAX_SAMPLES`]).
     pub fn timeseries(&self) -> Vec<SecondSample> {
-        self.seconds
-            .iter()
-            .enumerate()
-            .map(|(i, s)| SecondSample {
-                second: i as u32,
-                ok: s.ok,
-                errors: s.errors,
-                p50_ms: ms(s.latency.value_at_quantile(0.5), s.ok),
-                p99_ms: ms(s.latency.value_at_quantile(0.99), s.ok),
-            })
-            .collect()
-    }
-}
-
-fn ms(us: u64, count: u64) -> f64 {
-    if count == 0 {
-        0.0
-    } else {
-        us as f64 / 1000.0
+        self.seconds.timeseries()
     }
 }
 
@@ -383,6 +516,9 @@ pub struct ErrorSummary {
     /// local ports): a harness failure, never the target's.
     #[serde(default)]
     pub client: u64,
+    /// Answers that broke HTTP/1.1 framing.
+    #[serde(default)]
+    pub protocol: u64,
     pub status: BTreeMap<String, u64>,
 }
 
@@ -396,22 +532,24 @@ pub enum ErrorClass {
     Read,
     Truncated,
     Client,
+    Protocol,
     /// A non-2xx answer with this status code.
     Status(u16),
 }
 
 impl ErrorClass {
     /// The classes that are not HTTP statuses, in report order.
-    pub const FIXED: [ErrorClass; 5] = [
+    pub const FIXED: [ErrorClass; 6] = [
         ErrorClass::Timeout,
         ErrorClass::Connect,
         ErrorClass::Read,
         ErrorClass::Truncated,
         ErrorClass::Client,
+        ErrorClass::Protocol,
     ];
 
     /// The name reports use: `timeout`, `connect`, `read`, `truncated`,
-    /// `client`, or `HTTP 500`.
+    /// `client`, `protocol`, or `HTTP 500`.
     pub fn label(self) -> String {
         match self {
             ErrorClass::Timeout => "timeout".into(),
@@ -419,6 +557,7 @@ impl ErrorClass {
             ErrorClass::Read => "read".into(),
             ErrorClass::Truncated => "truncated".into(),
             ErrorClass::Client => "client".into(),
+            ErrorClass::Protocol => "protocol".into(),
             ErrorClass::Status(code) => format!("HTTP {code}"),
         }
     }
@@ -432,6 +571,10 @@ impl ErrorClass {
             ErrorClass::Truncated => "a stream ended without `data: [DONE]`",
             ErrorClass::Client => {
                 "the client's own machine refused (file descriptors, local ports): a harness failure"
+            }
+            ErrorClass::Protocol => {
+                "the answer broke HTTP/1.1 framing (a malformed head or chunk, bytes after \
+                 the answer, conflicting lengths, too many headers or too long a trailer)"
             }
             ErrorClass::Status(_) => "the target answered with a non-2xx status",
         }
@@ -447,6 +590,7 @@ impl ErrorSummary {
             ErrorClass::Read => self.read,
             ErrorClass::Truncated => self.truncated,
             ErrorClass::Client => self.client,
+            ErrorClass::Protocol => self.protocol,
             ErrorClass::Status(code) => self.status.get(&code.to_string()).copied().unwrap_or(0),
         }
     }
@@ -584,6 +728,12 @@ pub struct StepMetrics {
     pub requests: u64,
     pub successes: u64,
     pub errors: ErrorSummary,
+    /// Requests sent a second time, on a new connection, because writing
+    /// them on a reused one failed: the server closed it first, so it
+    /// cannot have acted on them. The server's request count is `requests`
+    /// plus these (0 in reports written before it existed).
+    #[serde(default)]
+    pub retries: u64,
     /// Failed share of `requests`, 0.0–1.0.
     pub error_rate: f64,
     /// The whole measured window, in seconds: from the start of measurement
@@ -618,14 +768,24 @@ pub struct StepMetrics {
     pub gateway_overhead_ms: Option<Quantiles>,
 }
 
-/// One second of a step's time series.
+/// One sample of a step's time series: the requests that ended in the
+/// `width` seconds from `second` (from the start of measurement).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SecondSample {
+    /// The first second the sample covers.
     pub second: u32,
+    /// How many seconds it covers: 1, or a power of two in a long step
+    /// (1 in reports written before it existed).
+    #[serde(default = "one_second")]
+    pub width: u32,
     pub ok: u64,
     pub errors: u64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+}
+
+fn one_second() -> u32 {
+    1
 }
 
 /// Mean and spread of one figure over the runs of a concurrency level.
@@ -666,6 +826,9 @@ pub struct LevelSummary {
     pub error_rate: Spread,
     pub requests: u64,
     pub errors: u64,
+    /// Requests sent a second time, over all runs (see [`StepMetrics::retries`]).
+    #[serde(default)]
+    pub retries: u64,
     /// Time to first token and inter-token latency (ms), when the level streamed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttft_p50_ms: Option<Spread>,
@@ -706,6 +869,7 @@ impl LevelSummary {
             error_rate: spread(|m| m.error_rate),
             requests: runs.iter().map(|m| m.requests).sum(),
             errors: runs.iter().map(|m| m.errors.total).sum(),
+            retries: runs.iter().map(|m| m.retries).sum(),
             ttft_p50_ms: optional(runs, |m| m.streaming.as_ref().map(|s| s.ttft_ms.p50)),
             ttft_p99_ms: optional(runs, |m| m.streaming.as_ref().map(|s| s.ttft_ms.p99)),
             itl_p50_ms: optional(runs, |m| m.streaming.as_ref().map(|s| s.itl_ms.p50)),
@@ -925,6 +1089,102 @@ mod tests {
         assert_eq!(s.mean, 2.0);
         assert_eq!((s.min, s.max), (1.0, 3.0));
         assert!((s.stddev - (2.0f64 / 3.0).sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sample_buckets_are_ordered_and_their_middles_close() {
+        let mut last = 0;
+        for us in 1..100_000u64 {
+            let b = sample_bucket(us);
+            assert!(b >= last && b < SAMPLE_BUCKETS, "{us} µs");
+            last = b;
+            let middle = sample_bucket_middle(b) as f64;
+            assert!(
+                (middle - us as f64).abs() <= us as f64 * 0.125,
+                "{us} µs read back as {middle}"
+            );
+        }
+        assert_eq!(sample_bucket(u64::MAX), SAMPLE_BUCKETS - 1);
+        assert_eq!(sample_bucket(0), sample_bucket(1));
+    }
+
+    /// Issue 11: memory flat in step length. A 1-hour step keeps at most
+    /// [`MAX_SAMPLES`] samples of a few hundred bytes, each covering 16 s,
+    /// and no request is lost from the series.
+    #[test]
+    fn issue_11_a_long_step_keeps_a_bounded_series_of_wider_samples() {
+        assert!(MAX_SAMPLES * std::mem::size_of::<Sample>() < 140_000);
+        let mut r = Recorder::default();
+        let ms = Duration::from_millis;
+        for i in 0..360_000u64 {
+            let failure = (i % 100 == 0).then_some(Failure::Read);
+            r.record(ms(i * 10), ms(1 + i % 20), failure, 1.0);
+        }
+        assert!(r.seconds.samples.len() <= MAX_SAMPLES);
+        assert!(r.seconds.samples.capacity() <= MAX_SAMPLES);
+        let ts = r.timeseries();
+        assert_eq!(ts.len(), 225);
+        assert!(ts.iter().all(|t| t.width == 16));
+        assert_eq!((ts[0].second, ts[1].second, ts[224].second), (0, 16, 3584));
+        assert_eq!(ts.iter().map(|t| t.ok).sum::<u64>(), 356_400);
+        assert_eq!(ts.iter().map(|t| t.errors).sum::<u64>(), 3_600);
+        assert_eq!((ts[0].ok, ts[0].errors), (1_584, 16));
+        // 1..=20 ms uniformly: p50 about 10 ms, p99 about 20 ms.
+        assert!((ts[3].p50_ms - 10.0).abs() <= 1.3, "{}", ts[3].p50_ms);
+        assert!((ts[3].p99_ms - 20.0).abs() <= 2.5, "{}", ts[3].p99_ms);
+    }
+
+    #[test]
+    fn series_of_different_widths_merge_at_the_coarser_one() {
+        let ms = Duration::from_millis;
+        let mut long = Recorder::default();
+        let mut short = Recorder::default();
+        for s in 0..600u64 {
+            long.record(ms(s * 1000), ms(5), None, 1.0);
+        }
+        for s in 0..100u64 {
+            short.record(ms(s * 1000 + 500), ms(5), Some(Failure::Timeout), 1.0);
+        }
+        for (a, b) in [(long.clone(), &short), (short.clone(), &long)] {
+            let mut merged = a;
+            merged.merge(b);
+            let ts = merged.timeseries();
+            assert_eq!(ts.len(), 150);
+            assert!(ts.iter().all(|t| t.width == 4));
+            assert_eq!((ts[0].ok, ts[0].errors), (4, 4));
+            assert_eq!((ts[25].ok, ts[25].errors), (4, 0));
+            assert_eq!(ts.iter().map(|t| t.ok + t.errors).sum::<u64>(), 700);
+        }
+    }
+
+    #[test]
+    fn retries_are_summed_over_threads_and_runs_and_old_reports_load() {
+        let mut a = Recorder::default();
+        let mut b = Recorder::default();
+        a.record_retry();
+        b.record_retry();
+        b.record_retry();
+        b.record(
+            Duration::ZERO,
+            Duration::from_millis(1),
+            Some(Failure::Protocol),
+            1.0,
+        );
+        a.merge(&b);
+        let m = a.summary(whole(1));
+        assert_eq!((m.retries, m.errors.protocol, m.errors.total), (3, 1, 1));
+        assert_eq!(m.errors.classes(), vec![(ErrorClass::Protocol, 1)]);
+        let level = LevelSummary::of(1, &[&m, &m]);
+        assert_eq!(level.retries, 6);
+        let old: SecondSample =
+            serde_json::from_str(r#"{"second":3,"ok":1,"errors":0,"p50_ms":1.0,"p99_ms":2.0}"#)
+                .unwrap();
+        assert_eq!(old.width, 1);
+        let mut json = serde_json::to_value(&m).unwrap();
+        json.as_object_mut().unwrap().remove("retries");
+        json["errors"].as_object_mut().unwrap().remove("protocol");
+        let old: StepMetrics = serde_json::from_value(json).unwrap();
+        assert_eq!((old.retries, old.errors.protocol), (0, 0));
     }
 
     #[test]

@@ -231,11 +231,10 @@ fn lease_ports(key: &str, n: usize) -> Result<(Vec<u16>, Lease), String> {
             continue;
         }
         let mut lease = Lease::default();
+        // Lease first, then test the port: a test bind of a port another
+        // run has leased could collide with that run binding it for real.
         let all_free = (first..first + n as u16).all(|port| {
-            if TcpListener::bind(("127.0.0.1", port)).is_err() {
-                return false;
-            }
-            match lock(
+            let leased = match lock(
                 &dir.join(format!("{port}.lock")),
                 FlockArg::LockExclusiveNonblock,
             ) {
@@ -246,7 +245,8 @@ fn lease_ports(key: &str, n: usize) -> Result<(Vec<u16>, Lease), String> {
                 Some(Err(())) => false,
                 // No lock files (read-only /tmp): the bind test alone decides.
                 None => true,
-            }
+            };
+            leased && TcpListener::bind(("127.0.0.1", port)).is_ok()
         });
         if all_free {
             return Ok(((first..first + n as u16).collect(), lease));

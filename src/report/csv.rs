@@ -1,6 +1,7 @@
 //! `steps.csv`: one row per step, for spreadsheets and plotting scripts.
 //! `side` tells a step through the target from its `direct` twin (the
-//! baseline); one error column per class, from [`ErrorClass`]; a step that
+//! baseline); one error column per class, from [`ErrorClass`], and the
+//! requests resent (`retries`); a step that
 //! measured nothing has its figures left empty.
 
 use std::fmt::Write;
@@ -49,7 +50,7 @@ impl Exporter for Csv {
         for &class in &classes {
             let _ = write!(out, ",{}", column(class));
         }
-        out.push_str(",status_errors,cancelled");
+        out.push_str(",status_errors,retries,cancelled");
         if streaming {
             out.push_str(STREAMING);
         }
@@ -94,7 +95,7 @@ impl Exporter for Csv {
                 let _ = write!(out, ",{}", e.count(class));
             }
             let status: u64 = e.status.values().sum();
-            let _ = write!(out, ",{status},{}", s.cancelled);
+            let _ = write!(out, ",{status},{},{}", m.retries, s.cancelled);
             if streaming {
                 match &m.streaming {
                     Some(st) => {

@@ -17,6 +17,10 @@ use crate::metrics::{
 
 /// Truncated streams at c=4 run 1, through the target.
 pub(crate) const TRUNCATED: u64 = 28;
+/// Answers that broke HTTP/1.1 framing at c=4 run 2, through the target.
+pub(crate) const PROTOCOL: u64 = 2;
+/// Requests resent at c=4 run 2, through the target.
+pub(crate) const RETRIES: u64 = 3;
 
 /// The report: status `interrupted` (Ctrl-C during the c=8 step).
 pub(crate) fn report() -> Report {
@@ -33,6 +37,7 @@ pub(crate) fn report() -> Report {
         timeseries: Vec::new(),
         warmup_errors: 0,
         cancelled: true,
+        error: None,
         side: Side::Target,
         resources: Vec::new(),
         upstream: None,
@@ -99,7 +104,7 @@ fn verdict(
 }
 
 /// Through the gateway: c=1 clean at ~20 ms; c=4 streams, run 1 with
-/// truncated streams, run 2 with HTTP 500s.
+/// truncated streams, run 2 with HTTP 500s, protocol errors and resends.
 fn target(index: usize, concurrency: u32, run: u32) -> StepReport {
     let slower = f64::from(run - 1);
     let (requests, p50, errors) = match concurrency {
@@ -113,7 +118,15 @@ fn target(index: usize, concurrency: u32, run: u32) -> StepReport {
                 ..ErrorSummary::default()
             },
         ),
-        _ => (300, 32.0, status_errors(500, 10)),
+        _ => (
+            300,
+            32.0,
+            ErrorSummary {
+                total: 10 + PROTOCOL,
+                protocol: PROTOCOL,
+                ..status_errors(500, 10)
+            },
+        ),
     };
     let mut step = step(
         index,
@@ -125,6 +138,9 @@ fn target(index: usize, concurrency: u32, run: u32) -> StepReport {
         p50 * 2.0,
         errors,
     );
+    if concurrency == 4 && run == 2 {
+        step.metrics.retries = RETRIES;
+    }
     if concurrency == 4 {
         step.metrics.streaming = Some(StreamingSummary {
             streams: step.metrics.successes,
@@ -215,6 +231,7 @@ fn step(
         .into_iter()
         .map(|(second, share)| SecondSample {
             second,
+            width: 1,
             ok: per_second(share),
             errors: failed(share),
             p50_ms: p50,
@@ -230,6 +247,7 @@ fn step(
             successes,
             error_rate: errors.total as f64 / requests as f64,
             errors,
+            retries: 0,
             duration_s,
             busy_s: duration_s * 0.95,
             rps: successes as f64 / (duration_s * 0.95),
@@ -243,6 +261,7 @@ fn step(
         timeseries,
         warmup_errors: 0,
         cancelled: false,
+        error: None,
         side,
         resources: Vec::new(),
         upstream: None,

@@ -422,7 +422,8 @@ struct StepPanel {
 }
 
 /// Per step, small multiples on the step's own time axis: successes per
-/// second (the last, partial second scaled to a full one) and p50/p99.
+/// second (the last, partial sample scaled to a full one; a long step's
+/// samples cover several seconds each) and p50/p99.
 fn timeseries_panels(r: &Report) -> Vec<StepPanel> {
     r.steps
         .iter()
@@ -434,10 +435,12 @@ fn timeseries_panels(r: &Report) -> Vec<StepPanel> {
             };
             let (mut ok, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new());
             for (i, t) in s.timeseries.iter().enumerate() {
+                // A sample covers `width` seconds (more than one in a long step).
                 let start = f64::from(t.second);
-                let width = (d - start).clamp(0.05, 1.0);
-                // A sliver of a last second scaled to a whole one is noise.
-                if width < 0.25 && i > 0 {
+                let full = f64::from(t.width.max(1));
+                let width = (d - start).clamp(0.05, full);
+                // A sliver of a last sample scaled to a whole one is noise.
+                if width < 0.25 * full && i > 0 {
                     continue;
                 }
                 let x = start + width / 2.0;
@@ -573,16 +576,17 @@ fn errors_chart(r: &Report) -> Option<String> {
     ))
 }
 
-/// One row per level with failed requests: the target's levels, then the
-/// direct ones (their concurrency cell says `direct`). Empty when no step
-/// of either side failed a request.
+/// One row per level with failed or resent requests: the target's levels,
+/// then the direct ones (their concurrency cell says `direct`); resends
+/// follow the classes as `resent: n`. Empty when no step of either side
+/// failed or resent a request.
 fn error_rows(r: &Report) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for side in Side::ALL {
         let classes = class_counts(r, side);
         for (i, l) in r.levels_of(side).iter().enumerate() {
             let errors: u64 = classes.iter().map(|(_, v)| v[i]).sum();
-            if errors == 0 {
+            if errors == 0 && l.retries == 0 {
                 continue;
             }
             let requests: u64 = r
@@ -594,6 +598,7 @@ fn error_rows(r: &Report) -> Vec<Vec<String>> {
                 .iter()
                 .filter(|(_, v)| v[i] > 0)
                 .map(|(class, v)| format!("{}: {}", class.label(), v[i]))
+                .chain((l.retries > 0).then(|| format!("resent: {}", l.retries)))
                 .collect();
             out.push(vec![
                 match side {

@@ -130,6 +130,10 @@ pub struct StepReport {
     pub warmup_errors: u64,
     /// The step was cut short (Ctrl-C or a failure).
     pub cancelled: bool,
+    /// Why this step failed the run, when it did: a service that died
+    /// during it (with the end of its log), or a failure of the harness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// Through the target, or straight against the fake upstream as the
     /// baseline of the target step with the same `index`.
     #[serde(default, alias = "baseline")]
@@ -361,6 +365,7 @@ pub(crate) fn level_table(report: &Report, side: Side) -> (Vec<&'static str>, Ve
         "max ms",
         "errors",
         "error rate",
+        "retries",
     ];
     let streaming = levels.iter().any(|l| l.ttft_p50_ms.is_some());
     let tokens = levels.iter().any(|l| l.tokens_per_s_p50.is_some());
@@ -417,6 +422,7 @@ pub(crate) fn level_table(report: &Report, side: Side) -> (Vec<&'static str>, Ve
                 },
                 l.errors.to_string(),
                 format!("{:.2}%", l.error_rate.mean * 100.0),
+                l.retries.to_string(),
             ];
             if streaming {
                 row.push(maybe(&l.ttft_p50_ms, 2));

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::fixture::{self, TRUNCATED};
+use super::fixture::{self, PROTOCOL, RETRIES, TRUNCATED};
 use super::variants::{self, VariantRun};
 use super::{exporter, level_table, terminal, Report, Side, NOT_MEASURED};
 
@@ -114,6 +114,14 @@ fn html_errors_section_names_truncated_streams_with_their_count() {
     // The direct side's failures are its own row, not the target's.
     assert!(errors.contains("4 · direct"), "{errors}");
     assert!(errors.contains("HTTP 500: 3"), "{errors}");
+    assert!(
+        errors.contains(&format!("protocol: {PROTOCOL}")),
+        "{errors}"
+    );
+    assert!(
+        errors.contains(&format!("resent: {RETRIES}")),
+        "resends are shown beside the errors: {errors}"
+    );
 
     // Only truncated streams: still not "no failed requests".
     let mut only = fixture::report();
@@ -131,7 +139,7 @@ fn target_figures_leave_the_direct_steps_out() {
     let c4 = |levels: &[crate::metrics::LevelSummary]| {
         levels.iter().find(|l| l.concurrency == 4).unwrap().errors
     };
-    assert_eq!(c4(&r.levels), TRUNCATED + 10);
+    assert_eq!(c4(&r.levels), TRUNCATED + 10 + PROTOCOL);
     assert_eq!(c4(&r.baseline_levels), 3);
 
     // The max of c=1 is the target's 42 ms, not the direct spike of 250 ms.

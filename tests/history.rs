@@ -11,6 +11,35 @@ use std::sync::Mutex;
 
 use common::{fixture, out_dir, scenario, text, BIN};
 
+/// A fake upstream on a fixed `port` answering after `delay_ms`, started
+/// outside the scenario, so runs against it share one resolved scenario
+/// while the system under test slows down. Killed on drop.
+struct Upstream(std::process::Child);
+
+impl Upstream {
+    fn start(port: u16, delay_ms: u64) -> Upstream {
+        use std::io::BufRead;
+        let mut child = Command::new(BIN)
+            .args(["fake-upstream", "--port", &port.to_string()])
+            .args(["--delay-ms", &delay_ms.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
+        assert!(line.starts_with("listening on"), "{line:?}");
+        Upstream(child)
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// One measured sweep at a time: timing on two shared cores.
 static SWEEP: Mutex<()> = Mutex::new(());
 
@@ -60,20 +89,35 @@ fn issue_17_a_slow_drift_passes_every_pairwise_compare_but_warns_against_history
     let _one = SWEEP.lock().unwrap_or_else(|e| e.into_inner());
     let out = out_dir("history-drift");
     let mut dirs = Vec::new();
-    // The upstream slows 2% a run: 500, 510, 520, 530, then 540 ms. A delay
+    // The system under test slows 2% a run: an upstream outside the
+    // scenario (`topology.target`, so every run has the same resolved
+    // scenario) answering after 500, 510, 520, 530, then 540 ms. A delay
     // long enough that the harness's own jitter on busy shared cores (some
     // ms) is small beside the 10 ms a run, and a horizon of 30 runs (a
     // limit, so no part of the scenario's identity) to keep the verdict
     // clear of what noise is left.
-    let horizon = ["--set", "assert.regression.drift_horizon_runs=30"];
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = format!("topology.target=\"http://127.0.0.1:{port}/v1/chat/completions\"");
+    let horizon = [
+        "--set",
+        "assert.regression.drift_horizon_runs=30",
+        "--set",
+        &target,
+    ];
     for delay in [500, 510, 520, 530] {
-        let (o, s) = run(&out, delay, 48, &horizon);
+        let _upstream = Upstream::start(port, delay);
+        let (o, s) = run(&out, 5, 48, &horizon);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
         dirs.push(report_dir(&s));
     }
+    let _upstream = Upstream::start(port, 540);
     let (o, last) = run(
         &out,
-        540,
+        5,
         48,
         &[&horizon[..], &["--baseline", "history"]].concat(),
     );
@@ -246,7 +290,11 @@ fn a_run_of_another_resolved_scenario_is_never_compared_with_the_others() {
         "{}",
         text(&c.stdout)
     );
-    // A like run again: compared with the two like runs only, not the other.
+    // Another upstream delay is another benchmark too.
+    let (o, slower) = run(&out, 6, 40, &["--baseline", "history"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(slower["regression"]["baseline_runs"], 0, "{slower:#}");
+    // A like run again: compared with the two like runs only, not the others.
     // (Its verdict on a 5 ms upstream is noise: OK or FAIL, either is fine.)
     let (o, like) = run(&out, 5, 40, &["--baseline", "history"]);
     assert!(

@@ -34,7 +34,7 @@ fn record(r: &Report, dir: &str) -> RunRecord {
 }
 
 #[test]
-fn identity_is_stable_and_ignores_key_order_limits_and_upstream_latency() {
+fn identity_is_stable_and_ignores_key_order_and_limits_only() {
     let a = serde_json::json!({
         "scenario": {"name": "x"},
         "load": {"requests": 10, "runs": 1},
@@ -47,17 +47,24 @@ fn identity_is_stable_and_ignores_key_order_limits_and_upstream_latency() {
     });
     assert_eq!(identity(&a), identity(&b));
     // Pinned: FNV-1a of
-    // `{"load":{"requests":10,"runs":1},"scenario":{"name":"x"},"upstream":{}}`,
+    // `{"load":{"requests":10,"runs":1},"scenario":{"name":"x"},"upstream":{"delay_ms":50}}`,
     // the same on every build and platform.
-    assert_eq!(identity(&a), "5b7d0fc76a5b995d");
+    assert_eq!(identity(&a), "5fd68790c9374680");
     let limits = serde_json::json!({
         "scenario": {"name": "x", "description": "other words"},
         "load": {"requests": 10, "runs": 1},
         "assert": {"max_p50_ms": 5},
         "report": {"formats": ["json"]},
-        "upstream": {"delay_ms": 60},
+        "upstream": {"delay_ms": 50},
     });
     assert_eq!(identity(&a), identity(&limits));
+    // The fake upstream's latency is part of what was measured.
+    let slower = serde_json::json!({
+        "scenario": {"name": "x"},
+        "load": {"requests": 10, "runs": 1},
+        "upstream": {"delay_ms": 60},
+    });
+    assert_ne!(identity(&a), identity(&slower));
     let other = serde_json::json!({
         "scenario": {"name": "x"},
         "load": {"requests": 11, "runs": 1},

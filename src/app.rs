@@ -8,9 +8,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::cli::{
-    Cli, Command, CompareArgs, CompareFormat, DoctorArgs, PlanArgs, ReportArgs, RunArgs,
-    ValidateArgs,
+    Cli, Command, CompareArgs, CompareFormat, DoctorArgs, HistoryArgs, HistoryCommand, ImportArgs,
+    PlanArgs, ReportArgs, RunArgs, ValidateArgs,
 };
+use crate::history::{self, check::HistoryCheck};
 use crate::plan::{self, Plan};
 use crate::report::compare::{self, Comparison, Grade};
 use crate::report::{self, Report, Status};
@@ -48,6 +49,10 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::FakeUpstream(args) => crate::upstream::process::main(args),
         Command::Compare(args) => compare_command(args),
         Command::Report(args) => report_command(args),
+        Command::History(args) => match args.command {
+            Some(HistoryCommand::Import(import)) => history_import(import),
+            None => history_command(args),
+        },
         Command::Guard { parent } => {
             crate::topology::guardian::main(parent);
             ExitCode::SUCCESS
@@ -408,8 +413,9 @@ fn run_command(args: RunArgs) -> ExitCode {
             eprintln!("error: --baseline compares one scenario; give one FILE");
             return ExitCode::from(ERROR);
         }
+        Some(path) if path == Path::new(HISTORY) => Some(Baseline::History),
         Some(path) => match compare::load(path) {
-            Ok(b) => Some(b),
+            Ok((b, p)) => Some(Baseline::Run(Box::new(b), p)),
             Err(e) => {
                 eprintln!("error: baseline: {e}");
                 return ExitCode::from(ERROR);
@@ -491,8 +497,22 @@ fn run_command(args: RunArgs) -> ExitCode {
                     Status::Failed | Status::Running => ERROR,
                 };
                 code = code.max(this);
-                let regression = baseline.as_ref().map(|(base, base_path)| {
-                    let (summary, this) = regression_check(base, base_path, &outcome, args.json);
+                let db = history::location(
+                    args.history.as_deref(),
+                    scenario.model.report.history.as_deref(),
+                    &options.out,
+                );
+                if !args.no_history {
+                    if let Err(e) = history::record(&db, r, &outcome.dir) {
+                        eprintln!(
+                            "warning: the run was not recorded in its history: {e}; \
+                             `scenario history import {}` records it later",
+                            options.out.display()
+                        );
+                    }
+                }
+                let regression = baseline.as_ref().map(|base| {
+                    let (summary, this) = regression_check(base, &db, &outcome, args.json);
                     code = code.max(this);
                     summary
                 });
@@ -527,13 +547,6 @@ fn run_command(args: RunArgs) -> ExitCode {
 
 /// `scenario compare BASE CURRENT`: exit 1 on a FAIL, 0 on OK or WARN, 2 on bad input.
 fn compare_command(args: CompareArgs) -> ExitCode {
-    let (base, base_path) = match compare::load(&args.base) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: base: {e}");
-            return ExitCode::from(ERROR);
-        }
-    };
     let (current, current_path) = match compare::load(&args.current) {
         Ok(r) => r,
         Err(e) => {
@@ -578,20 +591,45 @@ fn compare_command(args: CompareArgs) -> ExitCode {
             *slot = v;
         }
     }
-    let c: Comparison = compare::compare(&base, &base_path, &current, &current_path, &t);
     let format = if args.markdown {
         CompareFormat::Md
     } else {
         args.format
     };
-    let text = match format {
-        CompareFormat::Text => c.render_text(),
-        CompareFormat::Md => c.render_markdown(),
-        CompareFormat::Json => {
-            let mut j = serde_json::to_string_pretty(&c).unwrap_or_default();
-            j.push('\n');
-            j
-        }
+    let (text, grade) = if args.base == Path::new(HISTORY) {
+        let db = args
+            .history
+            .clone()
+            .unwrap_or_else(|| history_near(&current_path));
+        let h: HistoryCheck =
+            match history::check::against_history(&db, &current, &current_path, &t) {
+                Ok(h) => h,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(ERROR);
+                }
+            };
+        let text = match format {
+            CompareFormat::Text => h.render_text(),
+            CompareFormat::Md => h.render_markdown(),
+            CompareFormat::Json => pretty_json(&h),
+        };
+        (text, h.grade)
+    } else {
+        let (base, base_path) = match compare::load(&args.base) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: base: {e}");
+                return ExitCode::from(ERROR);
+            }
+        };
+        let c: Comparison = compare::compare(&base, &base_path, &current, &current_path, &t);
+        let text = match format {
+            CompareFormat::Text => c.render_text(),
+            CompareFormat::Md => c.render_markdown(),
+            CompareFormat::Json => pretty_json(&c),
+        };
+        (text, c.grade)
     };
     out!("{text}");
     if let Some(out) = &args.out {
@@ -600,7 +638,7 @@ fn compare_command(args: CompareArgs) -> ExitCode {
             return ExitCode::from(ERROR);
         }
     }
-    if c.grade == Grade::Fail {
+    if grade == Grade::Fail {
         ExitCode::from(FAILED)
     } else {
         ExitCode::SUCCESS
@@ -631,39 +669,158 @@ fn report_command(args: ReportArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `run --baseline`: compare the run with the baseline report, print it,
-/// write `compare.md`; returns the JSON summary and the exit code it adds.
+/// Pretty JSON with a final newline.
+fn pretty_json(v: &impl serde::Serialize) -> String {
+    let mut j = serde_json::to_string_pretty(v).unwrap_or_default();
+    j.push('\n');
+    j
+}
+
+/// What `run --baseline` compares with.
+enum Baseline {
+    /// One earlier run: its report and where it was read.
+    Run(Box<Report>, std::path::PathBuf),
+    /// The median of the last comparable runs in the history database.
+    History,
+}
+
+/// `--baseline history` and `compare history CURRENT`.
+const HISTORY: &str = "history";
+
+/// `run --baseline`: compare the run with the baseline (a report, or the
+/// history in `db`), print it, write `compare.md`; returns the JSON summary
+/// and the exit code it adds.
 fn regression_check(
-    base: &Report,
-    base_path: &Path,
+    base: &Baseline,
+    db: &Path,
     outcome: &run::Outcome,
     json: bool,
 ) -> (serde_json::Value, u8) {
     let r = &outcome.report;
-    let c = compare::compare(
-        base,
-        base_path,
-        r,
-        &outcome.dir.join("report.json"),
-        &compare::thresholds_of(r),
-    );
-    let text = c.render_text();
+    let current_path = outcome.dir.join("report.json");
+    let t = compare::thresholds_of(r);
+    let (text, md, grade, summary) = match base {
+        Baseline::Run(base, base_path) => {
+            let c = compare::compare(base, base_path, r, &current_path, &t);
+            let summary =
+                serde_json::json!({ "grade": c.grade, "failing_levels": c.failing_levels() });
+            (c.render_text(), c.render_markdown(), c.grade, summary)
+        }
+        Baseline::History => match history::check::against_history(db, r, &current_path, &t) {
+            Ok(h) => {
+                let summary = serde_json::json!({
+                    "grade": h.grade,
+                    "failing_levels": h.failing_levels(),
+                    "history": db,
+                    "baseline_runs": h.baseline_runs,
+                    "drift": h.drift,
+                });
+                (h.render_text(), h.render_markdown(), h.grade, summary)
+            }
+            Err(e) => {
+                eprintln!("error: --baseline history: {e}");
+                return (serde_json::json!({ "error": e.to_string() }), ERROR);
+            }
+        },
+    };
     if json {
         eprint!("\n{text}");
     } else {
         out!("\n{text}");
     }
     let mut code = 0;
-    let md = outcome.dir.join("compare.md");
-    if let Err(e) = std::fs::write(&md, c.render_markdown()) {
-        eprintln!("error: cannot write {}: {e}", md.display());
+    let md_path = outcome.dir.join("compare.md");
+    if let Err(e) = std::fs::write(&md_path, md) {
+        eprintln!("error: cannot write {}: {e}", md_path.display());
         code = ERROR;
     }
-    if c.grade == Grade::Fail {
+    if grade == Grade::Fail {
         code = code.max(FAILED);
     }
-    let summary = serde_json::json!({ "grade": c.grade, "failing_levels": c.failing_levels() });
     (summary, code)
+}
+
+/// The history database for a run read from `report`: the first
+/// `history.sqlite` in its parent folders, else `results/history.sqlite`.
+fn history_near(report: &Path) -> std::path::PathBuf {
+    report
+        .ancestors()
+        .skip(1)
+        .map(|d| d.join(history::FILE_NAME))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| Path::new("results").join(history::FILE_NAME))
+}
+
+/// `scenario history`: the recorded runs, oldest first, in one format. A
+/// database not made yet holds no run: an empty view and a note.
+fn history_command(args: HistoryArgs) -> ExitCode {
+    let query = history::Query {
+        scenario: args.scenario.clone(),
+        since: args.since.map(|d| history::cutoff(d.into())),
+    };
+    let runs = match history::Store::open_existing(&args.history).and_then(|s| s.runs(&query)) {
+        Ok(runs) => runs,
+        Err(e @ history::StoreError::Missing { .. }) => {
+            eprintln!("note: {e}");
+            Vec::new()
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(ERROR);
+        }
+    };
+    let view = history::View {
+        db: &args.history,
+        figures: history::Figure::shown(args.metric, &runs),
+        runs: &runs,
+        level: args.level,
+    };
+    let text = view.render(args.format);
+    match &args.out {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, text) {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return ExitCode::from(ERROR);
+            }
+        }
+        None => out!("{text}"),
+    }
+    ExitCode::SUCCESS
+}
+
+/// `scenario history import DIR`: record every completed run under DIR.
+fn history_import(args: ImportArgs) -> ExitCode {
+    if !args.dir.is_dir() {
+        eprintln!(
+            "error: {} is not a folder: give the --out folder of earlier runs, e.g. results",
+            args.dir.display()
+        );
+        return ExitCode::from(ERROR);
+    }
+    let db = args
+        .history
+        .unwrap_or_else(|| args.dir.join(history::FILE_NAME));
+    let done = history::Store::open(&db)
+        .and_then(|mut store| history::store::import(&mut store, &args.dir));
+    match done {
+        Ok(done) => {
+            for why in &done.unreadable {
+                eprintln!("warning: skipped {why}");
+            }
+            outln!(
+                "imported {} runs into {} ({} recorded already, {} incomplete skipped)",
+                done.added,
+                db.display(),
+                done.known,
+                done.incomplete
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(ERROR)
+        }
+    }
 }
 
 /// With variants: the side-by-side comparison, printed and written as

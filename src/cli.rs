@@ -23,6 +23,7 @@ Examples:
   scenario fake-upstream --port 9137 --delay-ms 50
   scenario compare results/quickstart/20260101T000000Z results/quickstart/20260102T000000Z --markdown
   scenario report results/quickstart/20260101T000000Z --format html --out report.html
+  scenario history quickstart --level 1 --metric p95_ms
 
 Exit codes: 0 all assertions passed, 1 an assertion failed, 2 bad input or a run error, 130 interrupted.";
 
@@ -34,7 +35,9 @@ pub enum Command {
   scenario run scenarios/quickstart.toml --out /tmp/results --quiet
   scenario run scenarios/quickstart.toml --set upstream.delay_ms=10 --set load.runs=3
   scenario run scenarios/quickstart.toml --json > summary.json
-  scenario run scenarios/quickstart.toml --baseline results/baseline/report.json")]
+  scenario run scenarios/quickstart.toml --baseline results/baseline/report.json
+  scenario run scenarios/quickstart.toml --baseline history
+  scenario run scenarios/quickstart.toml --no-history")]
     Run(RunArgs),
     /// Check scenario files and report every problem; starts nothing.
     #[command(after_help = "Examples:
@@ -65,16 +68,33 @@ pub enum Command {
     /// a verdict (exit 1 on a FAIL, 0 on OK or WARN, 2 on bad input).
     #[command(
         after_help = "BASE and CURRENT are report.json files, run folders holding one, or a
-scenario's results folder (its latest run). Limits come from the current
+scenario's results folder (its latest run). BASE `history` is the median of
+the last comparable runs in the history database (same scenario hash, same
+machine; `[assert.regression] history_runs`, default 5), with a drift check. Limits come from the current
 run's [assert.regression] (defaults: FAIL p95 up > 20% or error rate > 1%;
 WARN p95 up > 10%, p50 or throughput moved > 15%); flags override them.
 
 Examples:
   scenario compare results/quickstart/20260101T000000Z results/quickstart/20260102T000000Z
   scenario compare base/report.json new/report.json --markdown > comment.md
-  scenario compare base new --fail-p95-increase 0.3 --format json"
+  scenario compare base new --fail-p95-increase 0.3 --format json
+  scenario compare history results/quickstart/20260102T000000Z"
     )]
     Compare(CompareArgs),
+    /// Results over time: the recorded runs of a scenario as a table, or a
+    /// page of trend charts; `import` backfills the database from reports.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "Every completed run is recorded in <--out>/history.sqlite (default
+results/history.sqlite); `--history PATH` reads another.
+
+Examples:
+  scenario history
+  scenario history quickstart --level 1 --metric p95_ms --since 30d
+  scenario history quickstart --format html --out /tmp/history.html
+  scenario history import results"
+    )]
+    History(HistoryArgs),
     /// Internal: started by `run` to kill the run's processes should the
     /// tool die without tearing down.
     #[command(hide = true)]
@@ -117,8 +137,17 @@ pub struct RunArgs {
     pub json: bool,
     /// Compare the run against this baseline (a report.json or a run folder):
     /// the comparison is printed, written as compare.md, and a FAIL exits 1.
+    /// `history` compares with the median of the last comparable runs in
+    /// the history database, and checks for drift.
     #[arg(long, value_name = "PATH")]
     pub baseline: Option<PathBuf>,
+    /// The history database the run is recorded in (default
+    /// `[report] history`, else <--out>/history.sqlite).
+    #[arg(long, value_name = "PATH")]
+    pub history: Option<PathBuf>,
+    /// Do not record the run in the history database.
+    #[arg(long, conflicts_with = "history")]
+    pub no_history: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -193,6 +222,56 @@ pub struct CompareArgs {
     /// Also write the output to this file.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// With BASE `history`: the database (default: the first history.sqlite
+    /// in CURRENT's parent folders, else results/history.sqlite).
+    #[arg(long, value_name = "PATH")]
+    pub history: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    #[command(subcommand)]
+    pub command: Option<HistoryCommand>,
+    /// Only this scenario: its `[scenario] name`, or `name · variant`.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: Option<String>,
+    /// Only this concurrency level.
+    #[arg(long, value_name = "C")]
+    pub level: Option<u32>,
+    /// Only this figure (default: throughput, p50/p95/p99, error rate, and
+    /// TTFT, ITL and overhead when recorded).
+    #[arg(long, value_enum, value_name = "METRIC")]
+    pub metric: Option<crate::history::Figure>,
+    /// Only runs started within this long, e.g. `30d`, `12h`.
+    #[arg(long, value_name = "AGE")]
+    pub since: Option<humantime::Duration>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::history::Format,
+    /// The history database.
+    #[arg(long, value_name = "PATH", default_value = "results/history.sqlite")]
+    pub history: PathBuf,
+    /// Write to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Record the completed runs under DIR (every report.json, at any depth)
+    /// in the history database; runs recorded already are skipped.
+    #[command(after_help = "Examples:
+  scenario history import results")]
+    Import(ImportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// A results folder (`--out` of earlier runs).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The database (default DIR/history.sqlite).
+    #[arg(long, value_name = "PATH")]
+    pub history: Option<PathBuf>,
 }
 
 /// Formats `report` can render.

@@ -64,11 +64,11 @@ fn documented() -> Vec<(String, String)> {
         "fake-upstream",
         "compare",
         "report",
+        "history",
+        "history import",
     ] {
         let mut help = Command::new(BIN);
-        if !sub.is_empty() {
-            help.arg(sub);
-        }
+        help.args(sub.split_whitespace());
         let out = help.arg("--help").output().unwrap();
         for line in text(&out.stdout).lines() {
             if let Some(cmd) = command_of(line) {
@@ -244,6 +244,13 @@ fn expected_start(cmd: &str) -> &'static [&'static str] {
         "report" if has("--out") => &[""],
         "report" => &["## ", "<!doctype", "step,", "{", "<?xml"],
         "fake-upstream" => &["listening on http://127.0.0.1:"],
+        "history" if has("--out") => &[""],
+        "history" if has("import") => &["imported "],
+        "history" if has("json") => &["{"],
+        "history" if has("md") => &["## "],
+        "history" if has("csv") => &["started_at,"],
+        "history" if has("html") => &["<!DOCTYPE"],
+        "history" => &["history: "],
         _ => &[],
     }
 }

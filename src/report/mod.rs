@@ -15,7 +15,7 @@ pub mod terminal;
 pub mod variants;
 
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 #[cfg(test)]
 mod tests;
 

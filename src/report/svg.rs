@@ -90,6 +90,8 @@ pub struct Series {
     pub legend: bool,
     /// Hover text per point; empty: `name: y`.
     pub tips: Vec<String>,
+    /// A link per point (its marker becomes an `<a href>`); empty: none.
+    pub links: Vec<String>,
 }
 
 impl Series {
@@ -102,6 +104,7 @@ impl Series {
             markers: true,
             legend: true,
             tips: Vec::new(),
+            links: Vec::new(),
         }
     }
 }
@@ -368,6 +371,10 @@ impl LineChart {
                         .get(i)
                         .cloned()
                         .unwrap_or_else(|| format!("{}: {}", s.name, num(y)));
+                    let link = s.links.get(i);
+                    if let Some(href) = link {
+                        let _ = write!(out, r#"<a href="{}">"#, esc(href));
+                    }
                     let _ = write!(
                         out,
                         r#"<circle cx="{:.1}" cy="{:.1}" r="3.6" fill="white" stroke="{}" stroke-width="2"><title>{}</title></circle>"#,
@@ -376,6 +383,9 @@ impl LineChart {
                         s.color,
                         esc(&tip)
                     );
+                    if link.is_some() {
+                        out.push_str("</a>");
+                    }
                 }
             }
         }

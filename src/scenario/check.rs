@@ -411,6 +411,23 @@ fn check_thresholds(t: &Thresholds, at: &str, levels: &[u32], top: bool, out: &m
                 );
             }
         }
+        // (key, value, least, default)
+        let counts = [
+            ("history_runs", reg.history_runs, 1, 5),
+            ("drift_runs", reg.drift_runs, 3, 10),
+            ("drift_horizon_runs", reg.drift_horizon_runs, 1, 10),
+        ];
+        for (key, value, least, default) in counts {
+            if value < least {
+                out.push(
+                    Problem::new(
+                        format!("{at}.regression.{key}"),
+                        format!("`{key}` must be at least {least}"),
+                    )
+                    .label(format!("the default is {default}")),
+                );
+            }
+        }
     }
     if !top && !t.concurrency.is_empty() {
         out.push(Problem::new(

@@ -304,6 +304,18 @@ pub struct Regression {
     /// WARN when throughput moved (either way) by more than this share.
     #[serde(default = "default_warn_rps_change")]
     pub warn_rps_change: f64,
+    /// `--baseline history`: the baseline is the median of this many latest
+    /// comparable runs in the history (same scenario hash, same machine).
+    #[serde(default = "default_history_runs")]
+    pub history_runs: usize,
+    /// Drift: the least-squares slope of p95 and throughput is fitted over
+    /// this many latest comparable runs (the current one included).
+    #[serde(default = "default_drift_runs")]
+    pub drift_runs: usize,
+    /// Drift: WARN when the fitted line crosses the limit within this many
+    /// runs after the current one.
+    #[serde(default = "default_drift_horizon_runs")]
+    pub drift_horizon_runs: usize,
 }
 
 impl Default for Regression {
@@ -314,6 +326,9 @@ impl Default for Regression {
             warn_p95_increase: default_warn_p95_increase(),
             warn_p50_change: default_warn_p50_change(),
             warn_rps_change: default_warn_rps_change(),
+            history_runs: default_history_runs(),
+            drift_runs: default_drift_runs(),
+            drift_horizon_runs: default_drift_horizon_runs(),
         }
     }
 }
@@ -333,6 +348,15 @@ fn default_warn_p50_change() -> f64 {
 fn default_warn_rps_change() -> f64 {
     0.15
 }
+fn default_history_runs() -> usize {
+    5
+}
+fn default_drift_runs() -> usize {
+    10
+}
+fn default_drift_horizon_runs() -> usize {
+    10
+}
 
 /// `[report]`: what is written besides `report.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -341,12 +365,17 @@ pub struct ReportOptions {
     /// Output formats; `json` is always written.
     #[serde(default = "default_formats")]
     pub formats: Vec<String>,
+    /// The run history database (SQLite); default `<--out>/history.sqlite`.
+    /// A relative path is taken from the working folder, like `--out`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<PathBuf>,
 }
 
 impl Default for ReportOptions {
     fn default() -> Self {
         ReportOptions {
             formats: default_formats(),
+            history: None,
         }
     }
 }

@@ -8,6 +8,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_scenario");
 
 /// Run a fixture to the end and return its `report.json`.
@@ -28,18 +30,7 @@ fn run(fixture: &str, tag: &str) -> Value {
         output.status.code() == Some(0) || output.status.code() == Some(1),
         "scenario run failed: {stderr}"
     );
-    let scenario_dir = std::fs::read_dir(&out)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let run_dir = std::fs::read_dir(scenario_dir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run_dir = common::run_folder(&out);
     let text = std::fs::read_to_string(run_dir.join("report.json")).unwrap();
     let _ = std::fs::remove_dir_all(&out);
     serde_json::from_str(&text).unwrap()

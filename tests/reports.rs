@@ -9,6 +9,8 @@ use std::sync::Mutex;
 
 use serde_json::Value;
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_scenario");
 
 /// One sweep at a time: parallel sweeps on a small machine make each
@@ -48,24 +50,13 @@ fn run(tag: &str, file: &str, extra: &[&str]) -> (PathBuf, Output) {
     let mut args = vec!["run", file, "--out", out.to_str().unwrap()];
     args.extend_from_slice(extra);
     let output = scenario(&args);
-    let scenario_dir = std::fs::read_dir(&out)
-        .unwrap_or_else(|e| {
-            panic!(
-                "no results under {}: {e}\n{}",
-                out.display(),
-                text(&output.stderr)
-            )
-        })
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let dir = std::fs::read_dir(scenario_dir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    assert!(
+        out.is_dir(),
+        "no results under {}:\n{}",
+        out.display(),
+        text(&output.stderr)
+    );
+    let dir = common::run_folder(&out);
     (dir, output)
 }
 

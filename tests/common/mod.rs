@@ -251,19 +251,16 @@ pub fn text(bytes: &[u8]) -> String {
 }
 
 /// The one run folder under `out` (`out/<name>/<timestamp>`).
+/// (Folders only: `out` also holds the run history, `history.sqlite`.)
 pub fn run_folder(out: &Path) -> PathBuf {
-    let scenario_dir = std::fs::read_dir(out)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    std::fs::read_dir(scenario_dir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path()
+    let only_folder = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("no results under {}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .find(|p| p.is_dir())
+            .unwrap_or_else(|| panic!("no folder under {}", dir.display()))
+    };
+    only_folder(&only_folder(out))
 }
 
 pub fn report(dir: &Path) -> serde_json::Value {

@@ -657,7 +657,12 @@ fn report_command(args: ReportArgs) -> ExitCode {
     let exporter =
         report::exporter(args.format.name()).expect("every ReportFormat has an exporter");
     let text = exporter.render(&report);
-    match &args.out {
+    emit(&text, args.out.as_deref())
+}
+
+/// Write `text` to `out`, or print it when there is none.
+fn emit(text: &str, out: Option<&Path>) -> ExitCode {
+    match out {
         Some(path) => {
             if let Err(e) = std::fs::write(path, text) {
                 eprintln!("error: cannot write {}: {e}", path.display());
@@ -776,16 +781,7 @@ fn history_command(args: HistoryArgs) -> ExitCode {
         level: args.level,
     };
     let text = view.render(args.format);
-    match &args.out {
-        Some(path) => {
-            if let Err(e) = std::fs::write(path, text) {
-                eprintln!("error: cannot write {}: {e}", path.display());
-                return ExitCode::from(ERROR);
-            }
-        }
-        None => out!("{text}"),
-    }
-    ExitCode::SUCCESS
+    emit(&text, args.out.as_deref())
 }
 
 /// `scenario history import DIR`: record every completed run under DIR.

@@ -309,12 +309,7 @@ fn a_run_of_another_resolved_scenario_is_never_compared_with_the_others() {
 /// `chromium` must be installed for this test (`.ci/run` installs it).
 #[test]
 fn history_html_renders_in_headless_chromium_with_one_chart_per_metric() {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into());
-    let found = Command::new(&chromium).arg("--version").output();
-    assert!(
-        found.as_ref().is_ok_and(|o| o.status.success()),
-        "`{chromium}` is needed to check the history page renders: apt-get install -y chromium (or set CHROMIUM=/path/to/chrome)"
-    );
+    let chromium = common::chromium("the history page");
     // Chromium is heavy too: no sweep measures while it renders.
     let _one = SWEEP.lock().unwrap_or_else(|e| e.into_inner());
     let out = out_dir("history-html");

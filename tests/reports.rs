@@ -117,12 +117,7 @@ fn html_report_has_the_four_chart_kinds_the_verdicts_and_no_network() {
 /// `chromium` must be installed for this test (`.ci/run` installs it).
 #[test]
 fn html_report_renders_in_headless_chromium() {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into());
-    let found = Command::new(&chromium).arg("--version").output();
-    assert!(
-        found.as_ref().is_ok_and(|o| o.status.success()),
-        "`{chromium}` is needed to check report.html renders: apt-get install -y chromium (or set CHROMIUM=/path/to/chrome)"
-    );
+    let chromium = common::chromium("report.html");
     let (dir, out) = run("chromium", &fixture("tiny.toml"), &["--set", "load.runs=1"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let page = format!("file://{}", dir.join("report.html").display());

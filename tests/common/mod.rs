@@ -474,3 +474,15 @@ pub fn outbound(strace_log: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// The headless Chromium the HTML tests render pages with (`CHROMIUM`, or
+/// `chromium` on PATH); fails naming the install command when missing.
+pub fn chromium(what: &str) -> String {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    let found = Command::new(&chromium).arg("--version").output();
+    assert!(
+        found.as_ref().is_ok_and(|o| o.status.success()),
+        "`{chromium}` is needed to check {what} renders: apt-get install -y chromium (or set CHROMIUM=/path/to/chrome)"
+    );
+    chromium
+}

@@ -205,10 +205,12 @@ fn kill_9_of_the_tool_leaves_no_process_of_the_run_behind() {
     let (mut child, services) = start_endless(&out);
     let tree = descendants_of(child.id());
     let workers: Vec<u32> = services.iter().flat_map(|&s| children_of(s)).collect();
-    assert!(!workers.is_empty(), "nginx had worker processes: {tree:?}");
-    assert!(tree.iter().any(|&p| is_guardian(p)), "a guardian runs");
+    let guarded = tree.iter().any(|&p| is_guardian(p));
+    // Killed before any assertion, so a failing test leaves no run behind.
     signal(child.id(), Signal::SIGKILL);
     let _ = child.wait();
+    assert!(!workers.is_empty(), "nginx had worker processes: {tree:?}");
+    assert!(guarded, "a guardian runs");
     std::thread::sleep(std::time::Duration::from_secs(2));
     let left: Vec<u32> = tree.into_iter().filter(|&p| alive(p)).collect();
     assert!(

@@ -161,16 +161,18 @@ fn kill_9_mid_step_on_postgres_with_two_workers_leaves_no_process() {
     // Mid-step: the fake upstream has served measured requests.
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
-        assert!(
-            Instant::now() < deadline,
-            "the step never got under way:\n{}",
-            stderr()
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended early:\n{}",
-            stderr()
-        );
+        let failed = if Instant::now() > deadline {
+            Some("the step never got under way")
+        } else if child.try_wait().unwrap().is_some() {
+            Some("the run ended early")
+        } else {
+            None
+        };
+        if let Some(why) = failed {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{why}:\n{}", stderr());
+        }
         let port = std::fs::read_dir(out.join("mlflow-postgres"))
             .ok()
             .and_then(|mut d| d.next())
@@ -188,13 +190,15 @@ fn kill_9_mid_step_on_postgres_with_two_workers_leaves_no_process() {
         std::thread::sleep(Duration::from_millis(500));
     }
     let tree = descendants_of(child.id());
-    assert!(tree.iter().any(|&p| is_guardian(p)), "a guardian runs");
+    let guarded = tree.iter().any(|&p| is_guardian(p));
+    // Killed before any assertion, so a failing test leaves no run behind.
+    signal(child.id(), Signal::SIGKILL);
+    let _ = child.wait();
+    assert!(guarded, "a guardian runs");
     assert!(
         tree.len() >= 8,
         "upstream, postgres + backends, mlflow + 2 workers: {tree:?}"
     );
-    signal(child.id(), Signal::SIGKILL);
-    let _ = child.wait();
     std::thread::sleep(Duration::from_secs(2));
     let left: Vec<u32> = tree.into_iter().filter(|&p| alive(p)).collect();
     assert!(

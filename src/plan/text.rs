@@ -171,14 +171,20 @@ impl Display for Plan {
         writeln!(
             out,
             "  {:>4}  {:>11}  {:>5}  {:>7}  measure",
-            "#", "concurrency", "run", "warm-up"
+            "#", "level", "run", "warm-up"
         )?;
         for s in &self.steps {
+            let pacing = s.open.map_or(String::new(), |o| {
+                format!(
+                    ", {:?} arrivals, max {} in flight",
+                    o.arrival, o.max_in_flight
+                )
+            });
             writeln!(
                 out,
-                "  {:>4}  {:>11}  {:>5}  {:>7}  {}",
+                "  {:>4}  {:>11}  {:>5}  {:>7}  {}{pacing}",
                 s.index + 1,
-                s.concurrency,
+                s.level(),
                 format!("{}/{}", s.run, s.runs),
                 s.warmup,
                 s.stop

@@ -212,7 +212,8 @@ impl StepReport {
             .steps_of(self.side)
             .filter(|s| s.concurrency == self.concurrency)
             .count();
-        let mut name = format!("c={}", self.concurrency);
+        let open = self.metrics.open_loop.is_some();
+        let mut name = crate::plan::level_label(self.concurrency, open);
         if runs > 1 {
             name.push_str(&format!(" run {}", self.run));
         }
@@ -355,8 +356,9 @@ pub(crate) const NOT_MEASURED: &str = "—";
 /// figures, and latency shows `—` when no request succeeded.
 pub(crate) fn level_table(report: &Report, side: Side) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let levels = report.levels_of(side);
+    let open = levels.iter().any(|l| l.achieved_rate.is_some());
     let mut header = vec![
-        "concurrency",
+        if open { "rate/s" } else { "concurrency" },
         "runs",
         "req/s",
         "p50 ms",
@@ -374,6 +376,15 @@ pub(crate) fn level_table(report: &Report, side: Side) -> (Vec<&'static str>, Ve
     }
     if tokens {
         header.push("tok/s p50");
+    }
+    if open {
+        header.extend([
+            "achieved/s",
+            "late",
+            "dropped",
+            "service p50",
+            "service p99",
+        ]);
     }
     let rows = levels
         .iter()
@@ -433,6 +444,14 @@ pub(crate) fn level_table(report: &Report, side: Side) -> (Vec<&'static str>, Ve
             if tokens {
                 row.push(maybe(&l.tokens_per_s_p50, 1));
             }
+            if open {
+                let count = |n: Option<u64>| n.map_or_else(|| "-".to_string(), |n| n.to_string());
+                row.push(maybe(&l.achieved_rate, 1));
+                row.push(count(l.late));
+                row.push(count(l.dropped));
+                row.push(maybe(&l.service_p50_ms, 2));
+                row.push(maybe(&l.service_p99_ms, 2));
+            }
             row
         })
         .collect();
@@ -446,7 +465,7 @@ pub(crate) fn unmeasured_line(report: &Report, side: Side) -> Option<String> {
         .levels_of(side)
         .iter()
         .filter(|l| l.runs == 0 || l.requests == 0)
-        .map(|l| format!("c={}", l.concurrency))
+        .map(|l| crate::plan::level_label(l.concurrency, l.achieved_rate.is_some()))
         .collect();
     (!levels.is_empty()).then(|| {
         format!(

@@ -44,7 +44,7 @@ impl Scenario {
     /// measure (after `--set` or a variant): their checks are reported as
     /// not measured.
     pub fn unmeasured_levels(&self) -> Vec<u32> {
-        let swept = &self.model.load.concurrency;
+        let swept = &self.model.load.levels();
         self.model
             .assertions
             .concurrency

@@ -515,6 +515,7 @@ async fn run_one(
         StepReport {
             index: step.index,
             concurrency: step.concurrency,
+            rate: step.open.map(|o| o.per_s),
             run: step.run,
             metrics: StepMetrics {
                 open_loop: outcome.open_loop,

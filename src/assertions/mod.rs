@@ -20,6 +20,9 @@ pub struct Verdict {
     /// out): neither a PASS nor a FAIL, shown as `NOT MEASURED`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub not_measured: bool,
+    /// The level is an arrival rate (`concurrency` holds it in req/s).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rate: bool,
 }
 
 impl Verdict {
@@ -36,6 +39,8 @@ impl Verdict {
             "max_p95_ms" => ("p95", " ms", 1.0),
             "max_p99_ms" => ("p99", " ms", 1.0),
             "max_error_rate" => ("error rate", "%", 100.0),
+            "min_achieved_rate_ratio" => ("achieved rate", "% of target", 100.0),
+            "max_dropped" => ("dropped per run", "", 1.0),
             other => (other, "", 1.0),
         };
         let measured = match self.measured {
@@ -44,9 +49,9 @@ impl Verdict {
             None => "not measured".to_string(),
         };
         format!(
-            "{} c={} {name} {measured} (limit {op} {}{unit})",
+            "{} {} {name} {measured} (limit {op} {}{unit})",
             self.word(),
-            self.concurrency,
+            crate::plan::level_label(self.concurrency, self.rate),
             self.limit * scale
         )
     }
@@ -76,6 +81,14 @@ fn measure(metric: Metric, level: &LevelSummary) -> f64 {
         Metric::MaxP95Ms => level.p95_ms.mean,
         Metric::MaxP99Ms => level.p99_ms.mean,
         Metric::MaxErrorRate => level.error_rate.mean,
+        // A closed-loop level has no schedule to keep: it fails these.
+        Metric::MinAchievedRateRatio => match (level.achieved_rate, level.rate) {
+            (Some(a), Some(r)) if r > 0.0 => a.mean / r,
+            _ => 0.0,
+        },
+        Metric::MaxDropped => level
+            .dropped
+            .map_or(f64::INFINITY, |d| d as f64 / f64::from(level.runs.max(1))),
     }
 }
 
@@ -85,9 +98,9 @@ pub fn judge(checks: &[Check], levels: &[LevelSummary], swept: &[u32]) -> Vec<Ve
     checks
         .iter()
         .map(|check| {
-            let measured = levels
-                .iter()
-                .find(|l| l.concurrency == check.concurrency && l.runs > 0)
+            let level = levels.iter().find(|l| l.concurrency == check.concurrency);
+            let measured = level
+                .filter(|l| l.runs > 0)
                 .map(|l| measure(check.metric, l));
             let passed = measured.is_some_and(|m| {
                 if check.metric.is_max() {
@@ -103,6 +116,7 @@ pub fn judge(checks: &[Check], levels: &[LevelSummary], swept: &[u32]) -> Vec<Ve
                 measured,
                 passed,
                 not_measured: !swept.contains(&check.concurrency),
+                rate: level.is_some_and(|l| l.rate.is_some()),
             }
         })
         .collect()

@@ -936,7 +936,11 @@ impl Spread {
 /// A concurrency level over all its runs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LevelSummary {
+    /// The level: worker count, or the target rate (req/s) when `rate` is set.
     pub concurrency: u32,
+    /// Open loop: the target arrival rate, req/s; absent for a closed loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
     pub runs: u32,
     pub rps: Spread,
     pub p50_ms: Spread,
@@ -987,11 +991,19 @@ impl LevelSummary {
         }
     }
 
+    /// `c=10` or `r=500/s`.
+    pub fn label(&self) -> String {
+        crate::plan::level_label(self.concurrency, self.rate.is_some())
+    }
+
     pub fn of(concurrency: u32, runs: &[&StepMetrics]) -> LevelSummary {
         let spread =
             |f: fn(&StepMetrics) -> f64| Spread::of(&runs.iter().map(|m| f(m)).collect::<Vec<_>>());
         LevelSummary {
             concurrency,
+            rate: runs
+                .iter()
+                .find_map(|m| m.open_loop.as_ref().map(|o| o.target_rate)),
             runs: runs.len() as u32,
             rps: spread(|m| m.rps),
             p50_ms: spread(|m| m.latency_ms.p50),

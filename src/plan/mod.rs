@@ -264,6 +264,10 @@ pub enum Metric {
     MaxP95Ms,
     MaxP99Ms,
     MaxErrorRate,
+    /// Open loop: achieved rate over the target.
+    MinAchievedRateRatio,
+    /// Open loop: arrivals left unsent, per run.
+    MaxDropped,
 }
 
 impl Metric {
@@ -275,12 +279,14 @@ impl Metric {
             Metric::MaxP95Ms => "max_p95_ms",
             Metric::MaxP99Ms => "max_p99_ms",
             Metric::MaxErrorRate => "max_error_rate",
+            Metric::MinAchievedRateRatio => "min_achieved_rate_ratio",
+            Metric::MaxDropped => "max_dropped",
         }
     }
 
     /// True when the measured value must stay at or below the limit.
     pub fn is_max(self) -> bool {
-        !matches!(self, Metric::MinRps)
+        !matches!(self, Metric::MinRps | Metric::MinAchievedRateRatio)
     }
 }
 
@@ -587,6 +593,11 @@ fn checks(t: &Thresholds, levels: &[u32]) -> Vec<Check> {
             (Metric::MaxP95Ms, pick(|t| t.max_p95_ms)),
             (Metric::MaxP99Ms, pick(|t| t.max_p99_ms)),
             (Metric::MaxErrorRate, pick(|t| t.max_error_rate)),
+            (
+                Metric::MinAchievedRateRatio,
+                pick(|t| t.min_achieved_rate_ratio),
+            ),
+            (Metric::MaxDropped, pick(|t| t.max_dropped)),
         ];
         for (metric, limit) in limits {
             if let Some(limit) = limit {

@@ -35,6 +35,11 @@ impl Display for Check {
             Metric::MaxP95Ms => ("p95", format!("{} ms", self.limit)),
             Metric::MaxP99Ms => ("p99", format!("{} ms", self.limit)),
             Metric::MaxErrorRate => ("error rate", format!("{}%", self.limit * 100.0)),
+            Metric::MinAchievedRateRatio => (
+                "achieved rate",
+                format!("{}% of target", self.limit * 100.0),
+            ),
+            Metric::MaxDropped => ("dropped per run", format!("{}", self.limit)),
         };
         write!(f, "{name} {op} {limit}")
     }

@@ -122,7 +122,11 @@ impl Environment {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepReport {
     pub index: usize,
+    /// The level: worker count, or the target rate (req/s) when `rate` is set.
     pub concurrency: u32,
+    /// Open loop: the target arrival rate, req/s; absent for a closed loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
     pub run: u32,
     pub metrics: StepMetrics,
     pub timeseries: Vec<SecondSample>,
@@ -212,8 +216,7 @@ impl StepReport {
             .steps_of(self.side)
             .filter(|s| s.concurrency == self.concurrency)
             .count();
-        let open = self.metrics.open_loop.is_some();
-        let mut name = crate::plan::level_label(self.concurrency, open);
+        let mut name = crate::plan::level_label(self.concurrency, self.rate.is_some());
         if runs > 1 {
             name.push_str(&format!(" run {}", self.run));
         }
@@ -299,7 +302,13 @@ fn summarise<'a>(steps: impl Iterator<Item = &'a StepReport> + Clone) -> Vec<Lev
                 .filter(|s| s.concurrency == c && s.measured())
                 .map(|s| &s.metrics)
                 .collect();
-            LevelSummary::of(c, &runs)
+            LevelSummary {
+                rate: steps
+                    .clone()
+                    .find(|s| s.concurrency == c)
+                    .and_then(|s| s.rate),
+                ..LevelSummary::of(c, &runs)
+            }
         })
         .collect()
 }
@@ -356,7 +365,7 @@ pub(crate) const NOT_MEASURED: &str = "—";
 /// figures, and latency shows `—` when no request succeeded.
 pub(crate) fn level_table(report: &Report, side: Side) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let levels = report.levels_of(side);
-    let open = levels.iter().any(|l| l.achieved_rate.is_some());
+    let open = levels.iter().any(|l| l.rate.is_some());
     let mut header = vec![
         if open { "rate/s" } else { "concurrency" },
         "runs",
@@ -458,6 +467,18 @@ pub(crate) fn level_table(report: &Report, side: Side) -> (Vec<&'static str>, Ve
     (header, rows)
 }
 
+/// What the latency columns mean when some level is an arrival rate.
+pub(crate) fn open_loop_note(report: &Report, side: Side) -> Option<&'static str> {
+    report
+        .levels_of(side)
+        .iter()
+        .any(|l| l.rate.is_some())
+        .then_some(
+            "open loop: p50–max count from each request's intended send time (what users saw); \
+         service = from the actual send; late = waited for a free worker; dropped = never sent",
+        )
+}
+
 /// `not measured: c=8 (no request finished)` for the levels of `side` with
 /// no measured run; `None` when every level measured something.
 pub(crate) fn unmeasured_line(report: &Report, side: Side) -> Option<String> {
@@ -465,7 +486,7 @@ pub(crate) fn unmeasured_line(report: &Report, side: Side) -> Option<String> {
         .levels_of(side)
         .iter()
         .filter(|l| l.runs == 0 || l.requests == 0)
-        .map(|l| crate::plan::level_label(l.concurrency, l.achieved_rate.is_some()))
+        .map(LevelSummary::label)
         .collect();
     (!levels.is_empty()).then(|| {
         format!(

@@ -402,6 +402,7 @@ fn check_thresholds(t: &Thresholds, at: &str, levels: &[u32], top: bool, out: &m
         ("max_p50_ms", t.max_p50_ms),
         ("max_p95_ms", t.max_p95_ms),
         ("max_p99_ms", t.max_p99_ms),
+        ("max_dropped", t.max_dropped),
     ];
     for (key, value) in limits {
         if value.is_some_and(|v| !(v >= 0.0 && v.is_finite())) {
@@ -410,6 +411,17 @@ fn check_thresholds(t: &Thresholds, at: &str, levels: &[u32], top: bool, out: &m
                 format!("`{key}` must be a number ≥ 0"),
             ));
         }
+    }
+    if t.min_achieved_rate_ratio
+        .is_some_and(|v| !(0.0..=1.0).contains(&v))
+    {
+        out.push(
+            Problem::new(
+                format!("{at}.min_achieved_rate_ratio"),
+                "`min_achieved_rate_ratio` is a share between 0 and 1",
+            )
+            .label("e.g. 0.99: at least 99% of the target rate sent"),
+        );
     }
     if t.max_error_rate.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
         out.push(

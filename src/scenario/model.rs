@@ -373,7 +373,14 @@ pub struct Thresholds {
     pub max_p99_ms: Option<f64>,
     /// Largest share of failed requests, 0.0–1.0.
     pub max_error_rate: Option<f64>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Open loop: smallest achieved rate as a share of the target, 0.0–1.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_achieved_rate_ratio: Option<f64>,
+    /// Open loop: most arrivals a step may leave unsent (mean over runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_dropped: Option<f64>,
+    /// Per level: `[assert.concurrency.N]`, or `[assert.rate.N]` for a rate sweep.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", alias = "rate")]
     pub concurrency: BTreeMap<String, Thresholds>,
     /// A per-level threshold for a level the sweep does not measure is an
     /// error (true) instead of a check reported as not measured (default).

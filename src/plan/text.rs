@@ -209,7 +209,13 @@ impl Display for Plan {
                     .filter(|c| c.concurrency == level)
                     .map(ToString::to_string)
                     .collect();
-                writeln!(out, "  concurrency {level}: {}", list.join(", "))?;
+                let open = self.steps.iter().any(|s| s.open.is_some());
+                let name = if open {
+                    format!("rate {level}/s")
+                } else {
+                    format!("concurrency {level}")
+                };
+                writeln!(out, "  {name}: {}", list.join(", "))?;
             }
         }
         f.write_str(&self.hide(&out))

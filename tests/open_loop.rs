@@ -45,7 +45,10 @@ fn issue_12_achieved_rate_is_within_1_percent_of_1000_per_s_constant_and_poisson
         let s = step(
             &format!("rate-{arrival}"),
             "open_loop.toml",
-            &[&format!("load.arrival=\"{arrival}\"")],
+            &[
+                &format!("load.arrival=\"{arrival}\""),
+                "load.max_in_flight=200",
+            ],
         );
         let o = &s["metrics"]["open_loop"];
         let achieved = f(&o["achieved_rate"]);
@@ -75,6 +78,12 @@ fn issue_12_achieved_rate_is_within_1_percent_of_1000_per_s_constant_and_poisson
             "{arrival}: achieved {achieved} req/s vs 1000"
         );
         assert_eq!(o["dropped"], 0, "{arrival}");
+        // With workers to spare, few arrivals wait for one.
+        assert!(
+            u(&o["late"]) * 20 < u(&o["sent"]),
+            "{arrival}: late {}",
+            o["late"]
+        );
         assert_eq!(s["metrics"]["errors"]["total"], 0, "{arrival}");
     }
 }

@@ -34,7 +34,7 @@ pub mod schedule;
 pub mod sse;
 pub mod upstream_stats;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::ToSocketAddrs;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -44,6 +44,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{busy_share, ErrorClass, ErrorSummary, Recorder, Tokens, Window};
@@ -412,9 +413,15 @@ fn load_thread(shared: Arc<Shared>, workers: Vec<u32>, thread: usize) -> std::io
         let arrivals = shared
             .schedule
             .arrivals(thread, shared.threads)
-            .map(|a| Rc::new(RefCell::new(a)));
+            .map(|a| Rc::new(Dispatch::new(a)));
         let mut measure = Vec::with_capacity(conns.len());
-        for (conn, &w) in conns.into_iter().zip(&workers) {
+        let mut pairs: Vec<(Conn, u32)> = conns.into_iter().zip(workers.iter().copied()).collect();
+        if arrivals.is_some() {
+            // The open loop hands arrivals to the most recently idle worker
+            // first; spawned last, the lowest (warmed-up) workers go first.
+            pairs.reverse();
+        }
+        for (conn, w) in pairs {
             measure.push(tokio::task::spawn_local(measure_loop(
                 shared.clone(),
                 conn,
@@ -485,7 +492,7 @@ async fn measure_loop(
     shared: Arc<Shared>,
     mut conn: Conn,
     recorder: Rc<RefCell<Recorder>>,
-    arrivals: Option<Rc<RefCell<Arrivals>>>,
+    arrivals: Option<Rc<Dispatch>>,
     start: Instant,
     worker: u32,
 ) {
@@ -504,27 +511,40 @@ async fn measure_loop(
         let intended = match &arrivals {
             None if shared.measured(ticket, start) => None,
             None => break,
-            Some(arrivals) => match next_arrival(&shared, &mut arrivals.borrow_mut(), start) {
-                Next::Send(i, at) => {
-                    ticket = i;
-                    Some(start + at)
+            Some(dispatch) => {
+                dispatch.lead().await;
+                let next = next_arrival(&shared, &mut dispatch.arrivals.borrow_mut(), start);
+                match next {
+                    Next::Send(i, at) => {
+                        ticket = i;
+                        Some(start + at)
+                    }
+                    Next::Dropped(n) => {
+                        recorder.borrow_mut().record_dropped(n);
+                        dispatch.hand_off();
+                        break;
+                    }
+                    Next::End => {
+                        dispatch.hand_off();
+                        break;
+                    }
                 }
-                Next::Dropped(n) => {
-                    recorder.borrow_mut().record_dropped(n);
-                    break;
-                }
-                Next::End => break,
-            },
+            }
         };
         // Late: no worker was free when the arrival was due (the timer's
         // own wake-up delay, under a millisecond or two, is not lateness).
         let mut late = false;
-        if let Some(at) = intended {
+        if let (Some(at), Some(dispatch)) = (intended, &arrivals) {
             let now = Instant::now();
-            if at > now {
+            late = now > at + LATE;
+            // Lead until shortly before the arrival is due, so the next
+            // leader can take an arrival due within the timer's granularity.
+            if let Some(early) = at.checked_sub(HORIZON).filter(|&e| e > now) {
+                tokio::time::sleep_until(early.into()).await;
+            }
+            dispatch.hand_off();
+            if at > Instant::now() {
                 tokio::time::sleep_until(at.into()).await;
-            } else {
-                late = now - at > LATE;
             }
         }
         let body = match shared.selection {
@@ -571,6 +591,49 @@ async fn measure_loop(
     }
     shared.live.done.fetch_add(done, Ordering::Relaxed);
     shared.live.errors.fetch_add(errors, Ordering::Relaxed);
+}
+
+/// How long before an arrival is due its worker hands on the lead: twice
+/// the timer's granularity, so arrivals closer together than a timer tick
+/// are each taken on time by their own worker.
+const HORIZON: Duration = Duration::from_millis(2);
+
+/// One thread's open-loop arrivals and who waits for the next one: one
+/// worker at a time leads (claims the next arrival and sleeps until
+/// [`HORIZON`] before it is due), then hands the lead to the most recently
+/// idle worker, sleeps the rest of the way and sends.
+/// So an idle worker that waits is never ahead of a due arrival, a burst
+/// uses as many workers as it needs, and a low rate reuses the same few
+/// warm connections instead of cycling through all `max_in_flight`.
+struct Dispatch {
+    arrivals: RefCell<Arrivals>,
+    led: Cell<bool>,
+    idle: Notify,
+}
+
+impl Dispatch {
+    fn new(arrivals: Arrivals) -> Dispatch {
+        Dispatch {
+            arrivals: RefCell::new(arrivals),
+            led: Cell::new(false),
+            idle: Notify::new(),
+        }
+    }
+
+    /// Wait until this worker may lead (single-threaded: no race between
+    /// the check and the set; a stale wake-up just waits again).
+    async fn lead(&self) {
+        while self.led.get() {
+            self.idle.notified().await;
+        }
+        self.led.set(true);
+    }
+
+    /// Give up the lead to the worker that went idle last.
+    fn hand_off(&self) {
+        self.led.set(false);
+        self.idle.notify_last();
+    }
 }
 
 /// What an open-loop worker does next.

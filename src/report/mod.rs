@@ -475,7 +475,7 @@ pub(crate) fn open_loop_note(report: &Report, side: Side) -> Option<&'static str
         .any(|l| l.rate.is_some())
         .then_some(
             "open loop: p50–max count from each request's intended send time (what users saw); \
-         service = from the actual send; late = waited for a free worker; dropped = never sent",
+         service = from the actual send; late = no worker took it within 1 ms; dropped = never sent",
         )
 }
 

@@ -165,4 +165,45 @@ mod tests {
             v[2].describe()
         );
     }
+
+    /// issue 12: the open-loop checks, per rate level; a closed-loop level
+    /// has no schedule to keep, so it cannot pass them.
+    #[test]
+    fn achieved_rate_ratio_and_dropped_per_rate_level() {
+        let rate = |r: u32, achieved: f64, dropped: u64| LevelSummary {
+            rate: Some(f64::from(r)),
+            runs: 2,
+            achieved_rate: Some(crate::metrics::Spread::of(&[achieved, achieved])),
+            dropped: Some(dropped),
+            ..level(r, achieved, 20.0)
+        };
+        let check = |c: u32, metric: Metric, limit: f64| Check {
+            concurrency: c,
+            metric,
+            limit,
+        };
+        let checks = vec![
+            check(100, Metric::MinAchievedRateRatio, 0.99),
+            check(500, Metric::MinAchievedRateRatio, 0.99),
+            check(500, Metric::MaxDropped, 10.0),
+            check(100, Metric::MaxDropped, 10.0),
+            check(7, Metric::MaxDropped, 10.0),
+        ];
+        let levels = [
+            rate(100, 99.5, 0),
+            rate(500, 450.0, 30),
+            level(7, 100.0, 20.0),
+        ];
+        let v = judge(&checks, &levels, &[100, 500, 7]);
+        assert!(v[0].passed && v[0].rate);
+        assert!(!v[1].passed && v[1].measured == Some(0.9));
+        // 30 dropped over 2 runs: 15 per run.
+        assert!(!v[2].passed && v[2].measured == Some(15.0));
+        assert!(v[3].passed);
+        assert!(!v[4].passed && !v[4].rate);
+        assert_eq!(
+            v[1].describe(),
+            "FAIL r=500/s achieved rate 90.00% of target (limit ≥ 99% of target)"
+        );
+    }
 }

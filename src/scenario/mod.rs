@@ -154,6 +154,12 @@ fn finish(
             problems.push(problem.at(origin));
         }
         let (template, bodies) = bodies?;
+        let mut model = model;
+        // Neither sweep given: the default concurrency sweep, written out
+        // so the resolved scenario says what ran.
+        if model.load.concurrency.is_empty() && model.load.rate.is_empty() {
+            model.load.concurrency = model::DEFAULT_CONCURRENCY.to_vec();
+        }
         let name = model.scenario.name.clone().unwrap_or_else(|| {
             path.file_stem()
                 .map(|s| s.to_string_lossy().into_owned())

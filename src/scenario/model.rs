@@ -235,15 +235,18 @@ pub struct Load {
     #[serde(default)]
     pub concurrency: Vec<u32>,
     /// Open-loop arrival rates, whole requests per second; exclusive with
-    /// `concurrency`.
-    #[serde(default)]
+    /// `concurrency`. (The open-loop keys are left out of the resolved
+    /// scenario when unset, so a closed-loop scenario resolves as before.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rate: Vec<u32>,
     /// How open-loop arrivals are spaced.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Arrival::is_default")]
     pub arrival: Arrival,
     /// Seed of the arrival schedule (default: the request pool's seed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
     /// Open loop: most requests in flight at once (one connection each).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_in_flight: Option<u32>,
     /// Measured requests per step (default 1000 unless `duration` is set).
     pub requests: Option<u64>,
@@ -322,6 +325,12 @@ pub enum Arrival {
 enum RawArrival {
     Name(String),
     Table { kind: String, cv: Option<f64> },
+}
+
+impl Arrival {
+    fn is_default(&self) -> bool {
+        *self == Arrival::default()
+    }
 }
 
 impl TryFrom<RawArrival> for Arrival {

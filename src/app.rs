@@ -198,7 +198,7 @@ fn validate(args: ValidateArgs) -> ExitCode {
         outln!(
             "ok: {} ({} levels × {} runs, {} pool entries{variants})",
             file.display(),
-            s.model.load.concurrency.len(),
+            s.model.load.levels().len(),
             s.model.load.runs,
             s.bodies.len()
         )
@@ -399,7 +399,7 @@ fn run_command(args: RunArgs) -> ExitCode {
         .flatten()
         .flatten()
         .flat_map(|(_, _, p)| &p.steps)
-        .map(|s| s.concurrency)
+        .map(plan::Step::workers)
         .max()
         .unwrap_or(0);
     if let Err(e) = crate::load::limits::check_concurrency(widest, soft) {

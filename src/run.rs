@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::assertions;
 use crate::load::{self, upstream_stats, Live};
+use crate::metrics::StepMetrics;
 use crate::plan::{self, Plan, Stop};
 use crate::report::{self, Environment, Report, ScenarioInfo, Status, StepReport};
 use crate::scenario::Scenario;
@@ -514,8 +515,12 @@ async fn run_one(
         StepReport {
             index: step.index,
             concurrency: step.concurrency,
+            rate: step.open.map(|o| o.per_s),
             run: step.run,
-            metrics: outcome.recorder.summary(outcome.window),
+            metrics: StepMetrics {
+                open_loop: outcome.open_loop,
+                ..outcome.recorder.summary(outcome.window)
+            },
             timeseries: outcome.recorder.timeseries(),
             warmup_errors: outcome.warmup_errors,
             cancelled: outcome.cancelled,
@@ -547,8 +552,10 @@ fn progress_bar(enabled: bool, step: &plan::Step, baseline: bool) -> ProgressBar
     }
     let what = if baseline { " baseline" } else { "" };
     bar.set_prefix(format!(
-        "c={} run {}/{}{what}",
-        step.concurrency, step.run, step.runs
+        "{} run {}/{}{what}",
+        step.level(),
+        step.run,
+        step.runs
     ));
     bar
 }

@@ -20,6 +20,9 @@ pub struct Verdict {
     /// out): neither a PASS nor a FAIL, shown as `NOT MEASURED`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub not_measured: bool,
+    /// The level is an arrival rate (`concurrency` holds it in req/s).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rate: bool,
 }
 
 impl Verdict {
@@ -36,6 +39,8 @@ impl Verdict {
             "max_p95_ms" => ("p95", " ms", 1.0),
             "max_p99_ms" => ("p99", " ms", 1.0),
             "max_error_rate" => ("error rate", "%", 100.0),
+            "min_achieved_rate_ratio" => ("achieved rate", "% of target", 100.0),
+            "max_dropped" => ("dropped per run", "", 1.0),
             other => (other, "", 1.0),
         };
         let measured = match self.measured {
@@ -44,9 +49,9 @@ impl Verdict {
             None => "not measured".to_string(),
         };
         format!(
-            "{} c={} {name} {measured} (limit {op} {}{unit})",
+            "{} {} {name} {measured} (limit {op} {}{unit})",
             self.word(),
-            self.concurrency,
+            crate::plan::level_label(self.concurrency, self.rate),
             self.limit * scale
         )
     }
@@ -76,6 +81,14 @@ fn measure(metric: Metric, level: &LevelSummary) -> f64 {
         Metric::MaxP95Ms => level.p95_ms.mean,
         Metric::MaxP99Ms => level.p99_ms.mean,
         Metric::MaxErrorRate => level.error_rate.mean,
+        // A closed-loop level has no schedule to keep: it fails these.
+        Metric::MinAchievedRateRatio => match (level.achieved_rate, level.rate) {
+            (Some(a), Some(r)) if r > 0.0 => a.mean / r,
+            _ => 0.0,
+        },
+        Metric::MaxDropped => level
+            .dropped
+            .map_or(f64::INFINITY, |d| d as f64 / f64::from(level.runs.max(1))),
     }
 }
 
@@ -85,9 +98,9 @@ pub fn judge(checks: &[Check], levels: &[LevelSummary], swept: &[u32]) -> Vec<Ve
     checks
         .iter()
         .map(|check| {
-            let measured = levels
-                .iter()
-                .find(|l| l.concurrency == check.concurrency && l.runs > 0)
+            let level = levels.iter().find(|l| l.concurrency == check.concurrency);
+            let measured = level
+                .filter(|l| l.runs > 0)
                 .map(|l| measure(check.metric, l));
             let passed = measured.is_some_and(|m| {
                 if check.metric.is_max() {
@@ -103,6 +116,7 @@ pub fn judge(checks: &[Check], levels: &[LevelSummary], swept: &[u32]) -> Vec<Ve
                 measured,
                 passed,
                 not_measured: !swept.contains(&check.concurrency),
+                rate: level.is_some_and(|l| l.rate.is_some()),
             }
         })
         .collect()
@@ -149,6 +163,47 @@ mod tests {
             v[2].describe().starts_with("NOT MEASURED c=50"),
             "{}",
             v[2].describe()
+        );
+    }
+
+    /// issue 12: the open-loop checks, per rate level; a closed-loop level
+    /// has no schedule to keep, so it cannot pass them.
+    #[test]
+    fn achieved_rate_ratio_and_dropped_per_rate_level() {
+        let rate = |r: u32, achieved: f64, dropped: u64| LevelSummary {
+            rate: Some(f64::from(r)),
+            runs: 2,
+            achieved_rate: Some(crate::metrics::Spread::of(&[achieved, achieved])),
+            dropped: Some(dropped),
+            ..level(r, achieved, 20.0)
+        };
+        let check = |c: u32, metric: Metric, limit: f64| Check {
+            concurrency: c,
+            metric,
+            limit,
+        };
+        let checks = vec![
+            check(100, Metric::MinAchievedRateRatio, 0.99),
+            check(500, Metric::MinAchievedRateRatio, 0.99),
+            check(500, Metric::MaxDropped, 10.0),
+            check(100, Metric::MaxDropped, 10.0),
+            check(7, Metric::MaxDropped, 10.0),
+        ];
+        let levels = [
+            rate(100, 99.5, 0),
+            rate(500, 450.0, 30),
+            level(7, 100.0, 20.0),
+        ];
+        let v = judge(&checks, &levels, &[100, 500, 7]);
+        assert!(v[0].passed && v[0].rate);
+        assert!(!v[1].passed && v[1].measured == Some(0.9));
+        // 30 dropped over 2 runs: 15 per run.
+        assert!(!v[2].passed && v[2].measured == Some(15.0));
+        assert!(v[3].passed);
+        assert!(!v[4].passed && !v[4].rate);
+        assert_eq!(
+            v[1].describe(),
+            "FAIL r=500/s achieved rate 90.00% of target (limit ≥ 99% of target)"
         );
     }
 }

@@ -1,5 +1,6 @@
 //! The client's own budget of file descriptors: every worker holds one
-//! connection open, so a step at concurrency `c` needs `c` descriptors on
+//! connection open, so a step at concurrency `c` (or an open loop's
+//! `max_in_flight` of `c`) needs `c` descriptors on
 //! top of what the runtime, logs and services use. Raised to the hard limit
 //! before a run and checked against the plan, so a too-low `ulimit -n` is
 //! named up front instead of showing up as the target's connect errors.
@@ -34,7 +35,10 @@ pub fn check_concurrency(max_concurrency: u32, soft: u64) -> Result<(), String> 
         return Ok(());
     }
     let lower = if soft > MARGIN {
-        format!(", or lower `load.concurrency` to at most {}", soft - MARGIN)
+        format!(
+            ", or lower `load.concurrency` (an open loop's `load.max_in_flight`) to at most {}",
+            soft - MARGIN
+        )
     } else {
         String::new()
     };
@@ -64,8 +68,8 @@ mod tests {
             "concurrency 5000 needs 5064 open files (one connection per worker and 64 for \
              the runtime, logs and services), but this process may open only 1024 \
              (`ulimit -n`): run `ulimit -n 5064` in the shell before the command (above the \
-             hard limit, `ulimit -Hn`, that needs root), or lower `load.concurrency` to at \
-             most 960"
+             hard limit, `ulimit -Hn`, that needs root), or lower `load.concurrency` (an \
+             open loop's `load.max_in_flight`) to at most 960"
         );
         // One over: the margin is counted.
         assert!(check_concurrency(961, 1024).is_err());

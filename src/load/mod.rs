@@ -1,4 +1,17 @@
-//! The load generator: one closed-loop request loop, driven by a step's stop rule.
+//! The load generator: one request loop, driven by a [`Schedule`] and a
+//! step's stop rule.
+//!
+//! Closed loop: each worker sends its next request when its last one was
+//! answered. Open loop: arrivals have intended send times
+//! ([`schedule`]); each thread takes every `k`-th arrival of the global
+//! sequence, and a free worker claims the thread's next arrival, sleeps
+//! until its intended time (tokio's timer: millisecond-granular), sends, and
+//! records the latency from the intended time (coordinated omission
+//! corrected), the service time from the actual send, and the gap (client
+//! queue time). An arrival no worker was free for waits, and is counted
+//! late; arrivals due inside a `duration` step but unsent at its end are
+//! counted dropped. At most `max_in_flight` workers, so as many connections,
+//! each opened on its worker's first request.
 //!
 //! Layout (chosen by measurement, see the README's "Performance"): OS threads,
 //! each with a current-thread tokio runtime and its own [`Recorder`] shared
@@ -17,10 +30,11 @@ mod conn;
 mod exchange_tests;
 mod http1;
 pub mod limits;
+pub mod schedule;
 pub mod sse;
 pub mod upstream_stats;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::ToSocketAddrs;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -30,13 +44,17 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{busy_share, ErrorClass, ErrorSummary, Recorder, Tokens, Window};
+use crate::metrics::{OpenLoopSummary, LATE};
 use crate::plan::{Step, Stop, Target};
 use crate::scenario::model::Selection;
 pub use conn::Prepared;
 use conn::{Conn, Probe};
+use schedule::Arrivals;
+pub use schedule::Schedule;
 
 /// Counters the progress display reads while a step runs.
 #[derive(Debug, Default)]
@@ -66,6 +84,8 @@ pub struct StepOutcome {
     pub warmup: ErrorSummary,
     /// The step was cut short by cancellation.
     pub cancelled: bool,
+    /// How an open-loop step kept to its schedule; `None` for a closed loop.
+    pub open_loop: Option<OpenLoopSummary>,
 }
 
 /// Resolve the target once: address, and every request serialized to the
@@ -149,8 +169,11 @@ struct Shared {
     timeout: Duration,
     selection: Selection,
     seed: u64,
-    /// Workers in the step: worker `w` owns tickets `w`, `w + c`, `w + 2c`, ….
+    /// Workers in the step: worker `w` owns tickets `w`, `w + c`, `w + 2c`, …
+    /// (closed loop, and every warm-up).
     concurrency: u64,
+    schedule: Schedule,
+    threads: usize,
     warmup: u64,
     stop: Stop,
     start: OnceLock<Instant>,
@@ -231,13 +254,21 @@ pub fn run_step(
     live: Arc<Live>,
     before_measure: impl FnOnce(),
 ) -> std::io::Result<StepOutcome> {
-    let threads = threads_for(step.concurrency);
+    let workers = step.workers();
+    let threads = threads_for(workers);
+    let schedule = step.open.map_or(Schedule::Closed, |o| Schedule::Open {
+        per_s: o.per_s,
+        arrival: o.arrival,
+        seed: o.seed ^ (step.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    });
     let shared = Arc::new(Shared {
         target,
         timeout: plan.timeout,
         selection: plan.selection,
         seed: plan.seed ^ (step.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-        concurrency: u64::from(step.concurrency.max(1)),
+        concurrency: u64::from(workers.max(1)),
+        schedule,
+        threads,
         warmup: step.warmup,
         stop: step.stop,
         start: OnceLock::new(),
@@ -251,14 +282,14 @@ pub fn run_step(
     });
     let mut handles = Vec::with_capacity(threads);
     for t in 0..threads {
-        let workers: Vec<u32> = (0..step.concurrency)
+        let workers: Vec<u32> = (0..workers)
             .filter(|w| *w as usize % threads == t)
             .collect();
         let shared = shared.clone();
         handles.push(
             std::thread::Builder::new()
                 .name(format!("load-{t}"))
-                .spawn(move || load_thread(shared, workers))?,
+                .spawn(move || load_thread(shared, workers, t))?,
         );
     }
     shared.warmed.wait();
@@ -286,7 +317,15 @@ pub fn run_step(
         return Err(std::io::Error::other(message));
     }
     let whole = recorder.last_end();
+    let open_loop = step.open.map(|o| {
+        let window = match step.stop {
+            Stop::Duration(d) => d,
+            Stop::Requests(n) => Duration::from_secs_f64(n as f64 / o.per_s),
+        };
+        recorder.open_summary(o.per_s, window)
+    });
     Ok(StepOutcome {
+        open_loop,
         window: Window {
             whole,
             busy: shared.drained().map_or(whole, |d| d.min(whole)),
@@ -330,7 +369,7 @@ fn warmup_failed(errors: &ErrorSummary, addr: std::net::SocketAddr) -> String {
     )
 }
 
-fn load_thread(shared: Arc<Shared>, workers: Vec<u32>) -> std::io::Result<Recorder> {
+fn load_thread(shared: Arc<Shared>, workers: Vec<u32>, thread: usize) -> std::io::Result<Recorder> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
@@ -371,12 +410,23 @@ fn load_thread(shared: Arc<Shared>, workers: Vec<u32>) -> std::io::Result<Record
             return;
         }
         let start = *shared.start.get().expect("set before the go barrier");
+        let arrivals = shared
+            .schedule
+            .arrivals(thread, shared.threads)
+            .map(|a| Rc::new(Dispatch::new(a)));
         let mut measure = Vec::with_capacity(conns.len());
-        for (conn, &w) in conns.into_iter().zip(&workers) {
+        let mut pairs: Vec<(Conn, u32)> = conns.into_iter().zip(workers.iter().copied()).collect();
+        if arrivals.is_some() {
+            // The open loop hands arrivals to the most recently idle worker
+            // first; spawned last, the lowest (warmed-up) workers go first.
+            pairs.reverse();
+        }
+        for (conn, w) in pairs {
             measure.push(tokio::task::spawn_local(measure_loop(
                 shared.clone(),
                 conn,
                 recorder.clone(),
+                arrivals.clone(),
                 start,
                 w,
             )));
@@ -407,7 +457,11 @@ fn load_thread(shared: Arc<Shared>, workers: Vec<u32>) -> std::io::Result<Record
 async fn warm_up(shared: Arc<Shared>, recorder: Rc<RefCell<Recorder>>, worker: u32) -> Conn {
     let mut conn = Conn::default();
     let target = &*shared.target;
-    let _ = tokio::time::timeout(shared.timeout, conn.ensure(target.addr)).await;
+    // An open loop's workers beyond the warm-up connect on first use: most
+    // of `max_in_flight` may never be needed.
+    if shared.schedule == Schedule::Closed || u64::from(worker) < shared.warmup {
+        let _ = tokio::time::timeout(shared.timeout, conn.ensure(target.addr)).await;
+    }
     let n = target.wire.len() as u64;
     let mut probe = Probe::default();
     let mut ticket = u64::from(worker);
@@ -431,11 +485,14 @@ async fn warm_up(shared: Arc<Shared>, recorder: Rc<RefCell<Recorder>>, worker: u
 /// Progress is published to [`Live`] every this many requests per worker.
 const PUBLISH: u64 = 32;
 
-/// The one measured request loop, over worker `worker`'s tickets.
+/// The one measured request loop: over worker `worker`'s tickets (closed
+/// loop), or over the thread's arrivals, each claimed when the worker is
+/// free and sent at its intended time (open loop).
 async fn measure_loop(
     shared: Arc<Shared>,
     mut conn: Conn,
     recorder: Rc<RefCell<Recorder>>,
+    arrivals: Option<Rc<Dispatch>>,
     start: Instant,
     worker: u32,
 ) {
@@ -450,7 +507,46 @@ async fn measure_loop(
     // server closed while the threads met at the barrier is seen as closed
     // before the first request (see the resend rule on `Conn`).
     tokio::task::yield_now().await;
-    while shared.measured(ticket, start) {
+    loop {
+        let intended = match &arrivals {
+            None if shared.measured(ticket, start) => None,
+            None => break,
+            Some(dispatch) => {
+                dispatch.lead().await;
+                let next = next_arrival(&shared, &mut dispatch.arrivals.borrow_mut(), start);
+                match next {
+                    Next::Send(i, at) => {
+                        ticket = i;
+                        Some(start + at)
+                    }
+                    Next::Dropped(n) => {
+                        recorder.borrow_mut().record_dropped(n);
+                        dispatch.hand_off();
+                        break;
+                    }
+                    Next::End => {
+                        dispatch.hand_off();
+                        break;
+                    }
+                }
+            }
+        };
+        // Late: no worker was free when the arrival was due (the timer's
+        // own wake-up delay, under a millisecond or two, is not lateness).
+        let mut late = false;
+        if let (Some(at), Some(dispatch)) = (intended, &arrivals) {
+            let now = Instant::now();
+            late = now > at + LATE;
+            // Lead until shortly before the arrival is due, so the next
+            // leader can take an arrival due within the timer's granularity.
+            if let Some(early) = at.checked_sub(HORIZON).filter(|&e| e > now) {
+                tokio::time::sleep_until(early.into()).await;
+            }
+            dispatch.hand_off();
+            if at > Instant::now() {
+                tokio::time::sleep_until(at.into()).await;
+            }
+        }
         let body = match shared.selection {
             Selection::RoundRobin => ticket % n,
             Selection::Random => rng.gen_range(0..n),
@@ -461,15 +557,21 @@ async fn measure_loop(
             .send_within(shared.timeout, target, wire, &mut probe)
             .await;
         let end = Instant::now();
-        let (from, to) = (began - start, end - start);
+        // Open loop: latency (and TTFT) from the intended time.
+        let origin = intended.map_or(began, |at| at.min(began));
+        let (from, to) = (origin - start, end - start);
         let busy = busy_share(from, to, shared.drained());
         let mut r = recorder.borrow_mut();
         r.record(to, to - from, failure, busy);
+        if intended.is_some() {
+            let service = failure.is_none().then(|| end - began);
+            r.record_send(began - start, began - origin, late, service);
+        }
         if conn.resent() {
             r.record_retry();
         }
         if failure.is_none() {
-            record_answer(&mut r, &probe, began, end, busy);
+            record_answer(&mut r, &probe, origin, end, busy);
         }
         drop(r);
         done += 1;
@@ -489,6 +591,78 @@ async fn measure_loop(
     }
     shared.live.done.fetch_add(done, Ordering::Relaxed);
     shared.live.errors.fetch_add(errors, Ordering::Relaxed);
+}
+
+/// How long before an arrival is due its worker hands on the lead: twice
+/// the timer's granularity, so arrivals closer together than a timer tick
+/// are each taken on time by their own worker.
+const HORIZON: Duration = Duration::from_millis(2);
+
+/// One thread's open-loop arrivals and who waits for the next one: one
+/// worker at a time leads (claims the next arrival and sleeps until
+/// [`HORIZON`] before it is due), then hands the lead to the most recently
+/// idle worker, sleeps the rest of the way and sends.
+/// So an idle worker that waits is never ahead of a due arrival, a burst
+/// uses as many workers as it needs, and a low rate reuses the same few
+/// warm connections instead of cycling through all `max_in_flight`.
+struct Dispatch {
+    arrivals: RefCell<Arrivals>,
+    led: Cell<bool>,
+    idle: Notify,
+}
+
+impl Dispatch {
+    fn new(arrivals: Arrivals) -> Dispatch {
+        Dispatch {
+            arrivals: RefCell::new(arrivals),
+            led: Cell::new(false),
+            idle: Notify::new(),
+        }
+    }
+
+    /// Wait until this worker may lead (single-threaded: no race between
+    /// the check and the set; a stale wake-up just waits again).
+    async fn lead(&self) {
+        while self.led.get() {
+            self.idle.notified().await;
+        }
+        self.led.set(true);
+    }
+
+    /// Give up the lead to the worker that went idle last.
+    fn hand_off(&self) {
+        self.led.set(false);
+        self.idle.notify_last();
+    }
+}
+
+/// What an open-loop worker does next.
+enum Next {
+    /// Send arrival `i` at this offset from the start.
+    Send(u64, Duration),
+    /// The step ended with this many due arrivals unsent.
+    Dropped(u64),
+    End,
+}
+
+/// Claim the thread's next arrival. In a `duration` step, arrivals at or
+/// after its end are not sent; if the step already ended, the due ones
+/// still unsent are counted as dropped (never silently skipped).
+#[inline]
+fn next_arrival(shared: &Shared, arrivals: &mut Arrivals, start: Instant) -> Next {
+    let Some((i, at)) = arrivals.next() else {
+        return Next::End;
+    };
+    match shared.stop {
+        Stop::Requests(n) if i >= n => Next::End,
+        Stop::Requests(_) => Next::Send(i, at),
+        Stop::Duration(d) if at >= d => Next::End,
+        Stop::Duration(d) if start.elapsed() < d => Next::Send(i, at),
+        Stop::Duration(d) => {
+            let rest = arrivals.take_while(|&(_, at)| at < d).count() as u64;
+            Next::Dropped(1 + rest)
+        }
+    }
 }
 
 /// Streaming and token figures of a successful answer (after the clock stopped).

@@ -282,7 +282,30 @@ pub struct Recorder {
     tps: Histogram<u64>,
     /// What the gateway said it added (a response header), in microseconds.
     gateway_overhead: Histogram<u64>,
+    /// Open loop: see [`OpenLoop`].
+    open: OpenLoop,
 }
+
+/// What an open-loop step measured beside the latency from the intended
+/// send time (which goes into [`Recorder`]'s latency histogram).
+#[derive(Debug, Clone)]
+struct OpenLoop {
+    /// Requests sent, and when the last was, from the start of measurement.
+    sends: u64,
+    last_send: Duration,
+    /// Sent more than [`LATE`] after the intended time / never sent.
+    late: u64,
+    dropped: u64,
+    /// Service time of successes (actual send to answer), and client queue
+    /// time of every send (intended to actual send), microseconds.
+    service: Histogram<u64>,
+    queue: Histogram<u64>,
+}
+
+/// An arrival still waiting for a free worker this long after its intended
+/// time is late (tokio's timer wakes up to ~1 ms after a deadline on an
+/// idle machine: that alone is not lateness).
+pub const LATE: Duration = Duration::from_millis(1);
 
 impl Default for Recorder {
     fn default() -> Self {
@@ -308,6 +331,14 @@ impl Default for Recorder {
             output_tokens: 0,
             tps: rate_histogram(),
             gateway_overhead: histogram(3),
+            open: OpenLoop {
+                sends: 0,
+                last_send: Duration::ZERO,
+                late: 0,
+                dropped: 0,
+                service: histogram(3),
+                queue: histogram(3),
+            },
         }
     }
 }
@@ -349,6 +380,58 @@ impl Recorder {
                     Failure::Protocol => self.protocol += 1,
                 }
             }
+        }
+    }
+
+    /// Record an open-loop send: `sent` from the start of measurement,
+    /// `queue` after its intended time, `late` when no worker was free more
+    /// than [`LATE`] after it was due; `service` (send to answer) for a
+    /// success. The request itself goes to [`Recorder::record`], its
+    /// latency from the intended time.
+    #[inline]
+    pub fn record_send(
+        &mut self,
+        sent: Duration,
+        queue: Duration,
+        late: bool,
+        service: Option<Duration>,
+    ) {
+        let o = &mut self.open;
+        o.sends += 1;
+        o.last_send = o.last_send.max(sent);
+        o.late += u64::from(late);
+        o.queue.saturating_record(queue.as_micros() as u64);
+        if let Some(s) = service {
+            o.service.saturating_record((s.as_micros() as u64).max(1));
+        }
+    }
+
+    /// Record `n` open-loop arrivals that were due inside the step but
+    /// still unsent when it ended.
+    pub fn record_dropped(&mut self, n: u64) {
+        self.open.dropped += n;
+    }
+
+    /// The open-loop figures at target `per_s` over the scheduled `window`
+    /// (the step's duration, or the intended span of its requests): the
+    /// achieved rate is the sends over that window or up to the last
+    /// send, whichever is longer.
+    pub fn open_summary(&self, per_s: f64, window: Duration) -> OpenLoopSummary {
+        let o = &self.open;
+        let span = window.max(o.last_send).as_secs_f64();
+        OpenLoopSummary {
+            target_rate: per_s,
+            achieved_rate: if span > 0.0 {
+                o.sends as f64 / span
+            } else {
+                0.0
+            },
+            scheduled: o.sends + o.dropped,
+            sent: o.sends,
+            late: o.late,
+            dropped: o.dropped,
+            service_ms: LatencySummary::of(&o.service),
+            queue_ms: Quantiles::of(&o.queue, 1000.0),
         }
     }
 
@@ -414,6 +497,13 @@ impl Recorder {
         self.gateway_overhead
             .add(&other.gateway_overhead)
             .expect("histograms share bounds");
+        let (o, t) = (&mut self.open, &other.open);
+        o.sends += t.sends;
+        o.last_send = o.last_send.max(t.last_send);
+        o.late += t.late;
+        o.dropped += t.dropped;
+        o.service.add(&t.service).expect("histograms share bounds");
+        o.queue.add(&t.queue).expect("histograms share bounds");
         for (mine, theirs) in self.status.iter_mut().zip(other.status.iter()) {
             *mine += theirs;
         }
@@ -492,6 +582,7 @@ impl Recorder {
             }),
             gateway_overhead_ms: (!self.gateway_overhead.is_empty())
                 .then(|| Quantiles::of(&self.gateway_overhead, 1000.0)),
+            open_loop: None,
         }
     }
 
@@ -766,6 +857,34 @@ pub struct StepMetrics {
     /// (the profile's `overhead_headers`), beside the client's view.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway_overhead_ms: Option<Quantiles>,
+    /// An open-loop step's pacing; absent for a closed loop. There,
+    /// `latency_ms` (and streaming figures) count from each request's
+    /// intended send time: the latency users saw, coordinated omission
+    /// corrected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_loop: Option<OpenLoopSummary>,
+}
+
+/// How an open-loop step kept to its schedule: see the README, "Load models".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OpenLoopSummary {
+    /// Requests per second the schedule asked for.
+    pub target_rate: f64,
+    /// Requests per second actually sent over the step.
+    pub achieved_rate: f64,
+    /// Arrivals the schedule put in the step (`sent` + `dropped`).
+    pub scheduled: u64,
+    /// Requests sent.
+    pub sent: u64,
+    /// Due more than 1 ms before a worker was free to send them (all
+    /// `max_in_flight` were busy); their latency includes the wait.
+    pub late: u64,
+    /// Due inside a `duration` step but still unsent when it ended.
+    pub dropped: u64,
+    /// Service time: from the actual send to the answer (successes).
+    pub service_ms: LatencySummary,
+    /// Client queue time: from the intended to the actual send (every send).
+    pub queue_ms: Quantiles,
 }
 
 /// One sample of a step's time series: the requests that ended in the
@@ -817,7 +936,11 @@ impl Spread {
 /// A concurrency level over all its runs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LevelSummary {
+    /// The level: worker count, or the target rate (req/s) when `rate` is set.
     pub concurrency: u32,
+    /// Open loop: the target arrival rate, req/s; absent for a closed loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
     pub runs: u32,
     pub rps: Spread,
     pub p50_ms: Spread,
@@ -841,6 +964,18 @@ pub struct LevelSummary {
     /// Median per-request output tokens/s, when answers reported tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens_per_s_p50: Option<Spread>,
+    /// Open loop: the achieved send rate (req/s), late and dropped
+    /// requests over all runs, and the service-time p99 (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub achieved_rate: Option<Spread>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_p50_ms: Option<Spread>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_p99_ms: Option<Spread>,
 }
 
 impl LevelSummary {
@@ -856,11 +991,19 @@ impl LevelSummary {
         }
     }
 
+    /// `c=10` or `r=500/s`.
+    pub fn label(&self) -> String {
+        crate::plan::level_label(self.concurrency, self.rate.is_some())
+    }
+
     pub fn of(concurrency: u32, runs: &[&StepMetrics]) -> LevelSummary {
         let spread =
             |f: fn(&StepMetrics) -> f64| Spread::of(&runs.iter().map(|m| f(m)).collect::<Vec<_>>());
         LevelSummary {
             concurrency,
+            rate: runs
+                .iter()
+                .find_map(|m| m.open_loop.as_ref().map(|o| o.target_rate)),
             runs: runs.len() as u32,
             rps: spread(|m| m.rps),
             p50_ms: spread(|m| m.latency_ms.p50),
@@ -880,8 +1023,19 @@ impl LevelSummary {
                     .filter(|t| t.per_request.count > 0)
                     .map(|t| t.per_request.p50)
             }),
+            achieved_rate: optional(runs, |m| m.open_loop.as_ref().map(|o| o.achieved_rate)),
+            late: open_total(runs, |o| o.late),
+            dropped: open_total(runs, |o| o.dropped),
+            service_p50_ms: optional(runs, |m| m.open_loop.as_ref().map(|o| o.service_ms.p50)),
+            service_p99_ms: optional(runs, |m| m.open_loop.as_ref().map(|o| o.service_ms.p99)),
         }
     }
+}
+
+/// An open-loop count summed over the runs; `None` for a closed loop.
+fn open_total(runs: &[&StepMetrics], f: impl Fn(&OpenLoopSummary) -> u64) -> Option<u64> {
+    let open: Vec<&OpenLoopSummary> = runs.iter().filter_map(|m| m.open_loop.as_ref()).collect();
+    (!open.is_empty()).then(|| open.into_iter().map(f).sum())
 }
 
 /// The spread of a figure only some runs have; `None` when none has it.

@@ -16,7 +16,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::diag::Diagnostics;
-use crate::scenario::model::{duration, Selection, Thresholds, UPSTREAM_PATH};
+use crate::scenario::model::{duration, Arrival, Selection, Thresholds, UPSTREAM_PATH};
 use crate::scenario::Scenario;
 
 pub use facts::{cache_dir, Facts, PORT_RANGE};
@@ -194,12 +194,50 @@ pub struct Target {
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
     pub index: usize,
+    /// The level: the worker count of a closed-loop step, the target rate
+    /// (requests/s) of an open-loop one (`open` is set then).
     pub concurrency: u32,
+    /// An open-loop step's pacing; absent for a closed loop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open: Option<Open>,
     /// 1-based run number of this concurrency level.
     pub run: u32,
     pub runs: u32,
     pub warmup: u64,
     pub stop: Stop,
+}
+
+/// How an open-loop step paces its requests.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Open {
+    /// Target arrival rate, requests per second.
+    pub per_s: f64,
+    pub arrival: Arrival,
+    pub seed: u64,
+    /// Most requests open at once: the workers, one connection each.
+    pub max_in_flight: u32,
+}
+
+impl Step {
+    /// Workers (one connection each): the concurrency of a closed loop,
+    /// `max_in_flight` of an open one.
+    pub fn workers(&self) -> u32 {
+        self.open.map_or(self.concurrency, |o| o.max_in_flight)
+    }
+
+    /// `c=10` or `r=500/s`.
+    pub fn level(&self) -> String {
+        level_label(self.concurrency, self.open.is_some())
+    }
+}
+
+/// A level's name: `c=10` for concurrency, `r=500/s` for a rate.
+pub fn level_label(level: u32, open: bool) -> String {
+    if open {
+        format!("r={level}/s")
+    } else {
+        format!("c={level}")
+    }
 }
 
 /// When a step's measurement ends.
@@ -226,6 +264,10 @@ pub enum Metric {
     MaxP95Ms,
     MaxP99Ms,
     MaxErrorRate,
+    /// Open loop: achieved rate over the target.
+    MinAchievedRateRatio,
+    /// Open loop: arrivals left unsent, per run.
+    MaxDropped,
 }
 
 impl Metric {
@@ -237,12 +279,14 @@ impl Metric {
             Metric::MaxP95Ms => "max_p95_ms",
             Metric::MaxP99Ms => "max_p99_ms",
             Metric::MaxErrorRate => "max_error_rate",
+            Metric::MinAchievedRateRatio => "min_achieved_rate_ratio",
+            Metric::MaxDropped => "max_dropped",
         }
     }
 
     /// True when the measured value must stay at or below the limit.
     pub fn is_max(self) -> bool {
-        !matches!(self, Metric::MinRps)
+        !matches!(self, Metric::MinRps | Metric::MinAchievedRateRatio)
     }
 }
 
@@ -335,7 +379,7 @@ pub fn build(s: &Scenario, facts: &Facts, run_dir: &Path) -> Result<Plan, PlanEr
         target: main,
         baseline,
         steps: steps(s),
-        checks: checks(&m.assertions, &m.load.concurrency),
+        checks: checks(&m.assertions, &m.load.levels()),
         formats: m.report.formats.clone(),
         secrets,
         context,
@@ -445,14 +489,26 @@ fn steps(s: &Scenario) -> Vec<Step> {
         (None, None) => Stop::Requests(1000),
     };
     let mut steps = Vec::new();
-    for &concurrency in &load.concurrency {
+    for concurrency in load.levels() {
+        let open = load.open().then(|| Open {
+            per_s: f64::from(concurrency),
+            arrival: load.arrival,
+            seed: load.seed.unwrap_or(s.model.request.pool.seed),
+            max_in_flight: load.max_in_flight(),
+        });
         for run in 1..=load.runs {
             steps.push(Step {
                 index: steps.len(),
                 concurrency,
+                open,
                 run,
                 runs: load.runs,
-                warmup: load.warmup.unwrap_or(u64::from(concurrency)),
+                // An open loop warms up on as many requests as it sends in
+                // a tenth of a second (at least 1), closed-loop style.
+                warmup: load.warmup.unwrap_or(match open {
+                    Some(o) => (o.per_s / 10.0).ceil().max(1.0) as u64,
+                    None => u64::from(concurrency),
+                }),
                 stop,
             });
         }
@@ -537,6 +593,11 @@ fn checks(t: &Thresholds, levels: &[u32]) -> Vec<Check> {
             (Metric::MaxP95Ms, pick(|t| t.max_p95_ms)),
             (Metric::MaxP99Ms, pick(|t| t.max_p99_ms)),
             (Metric::MaxErrorRate, pick(|t| t.max_error_rate)),
+            (
+                Metric::MinAchievedRateRatio,
+                pick(|t| t.min_achieved_rate_ratio),
+            ),
+            (Metric::MaxDropped, pick(|t| t.max_dropped)),
         ];
         for (metric, limit) in limits {
             if let Some(limit) = limit {

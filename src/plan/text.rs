@@ -35,6 +35,11 @@ impl Display for Check {
             Metric::MaxP95Ms => ("p95", format!("{} ms", self.limit)),
             Metric::MaxP99Ms => ("p99", format!("{} ms", self.limit)),
             Metric::MaxErrorRate => ("error rate", format!("{}%", self.limit * 100.0)),
+            Metric::MinAchievedRateRatio => (
+                "achieved rate",
+                format!("{}% of target", self.limit * 100.0),
+            ),
+            Metric::MaxDropped => ("dropped per run", format!("{}", self.limit)),
         };
         write!(f, "{name} {op} {limit}")
     }
@@ -171,14 +176,20 @@ impl Display for Plan {
         writeln!(
             out,
             "  {:>4}  {:>11}  {:>5}  {:>7}  measure",
-            "#", "concurrency", "run", "warm-up"
+            "#", "level", "run", "warm-up"
         )?;
         for s in &self.steps {
+            let pacing = s.open.map_or(String::new(), |o| {
+                format!(
+                    ", {:?} arrivals, max {} in flight",
+                    o.arrival, o.max_in_flight
+                )
+            });
             writeln!(
                 out,
-                "  {:>4}  {:>11}  {:>5}  {:>7}  {}",
+                "  {:>4}  {:>11}  {:>5}  {:>7}  {}{pacing}",
                 s.index + 1,
-                s.concurrency,
+                s.level(),
                 format!("{}/{}", s.run, s.runs),
                 s.warmup,
                 s.stop
@@ -198,7 +209,13 @@ impl Display for Plan {
                     .filter(|c| c.concurrency == level)
                     .map(ToString::to_string)
                     .collect();
-                writeln!(out, "  concurrency {level}: {}", list.join(", "))?;
+                let open = self.steps.iter().any(|s| s.open.is_some());
+                let name = if open {
+                    format!("rate {level}/s")
+                } else {
+                    format!("concurrency {level}")
+                };
+                writeln!(out, "  {name}: {}", list.join(", "))?;
             }
         }
         f.write_str(&self.hide(&out))

@@ -66,9 +66,12 @@ impl Analysis {
         Analysis::of_levels(&report.levels)
     }
 
+    /// Over concurrency levels only: a rate level's throughput is set by
+    /// its schedule, so it has no ceiling to find here.
     pub fn of_levels(levels: &[LevelSummary]) -> Analysis {
         let mut measured: Vec<&LevelSummary> = levels
             .iter()
+            .filter(|l| l.rate.is_none())
             .filter(|l| l.runs > 0 && l.rps.mean > 0.0 && l.p50_ms.mean > 0.0)
             .collect();
         measured.sort_by_key(|l| l.concurrency);

@@ -22,6 +22,11 @@ itl_p50_ms,itl_p90_ms,itl_p99_ms";
 const TOKENS: &str = ",output_tokens,output_tokens_per_s,\
 request_tokens_per_s_p50,request_tokens_per_s_p90,request_tokens_per_s_p99";
 
+/// Columns added when some step ran an open loop (`rate`): `p*_ms` above
+/// count from the intended send time there.
+const OPEN_LOOP: &str = ",target_rate,achieved_rate,scheduled,sent,late,dropped,\
+service_p50_ms,service_p99_ms,queue_p50_ms,queue_p99_ms";
+
 /// The error column of a class: `timeout_errors`, `truncated_errors`,
 /// `http_500_errors`.
 fn column(class: ErrorClass) -> String {
@@ -36,6 +41,7 @@ impl Exporter for Csv {
     fn render(&self, report: &Report) -> String {
         let streaming = report.steps.iter().any(|s| s.metrics.streaming.is_some());
         let tokens = report.steps.iter().any(|s| s.metrics.tokens.is_some());
+        let open = report.steps.iter().any(|s| s.metrics.open_loop.is_some());
         // Every fixed class, then each status code some step saw.
         let mut classes: Vec<ErrorClass> = ErrorClass::FIXED.to_vec();
         for s in &report.steps {
@@ -56,6 +62,9 @@ impl Exporter for Csv {
         }
         if tokens {
             out.push_str(TOKENS);
+        }
+        if open {
+            out.push_str(OPEN_LOOP);
         }
         out.push('\n');
         for s in &report.steps {
@@ -120,6 +129,27 @@ impl Exporter for Csv {
                         );
                     }
                     None => out.push_str(",0,,,,"),
+                }
+            }
+            if open {
+                match &m.open_loop {
+                    Some(o) => {
+                        let _ = write!(
+                            out,
+                            ",{},{:.2},{},{},{},{},{:.3},{:.3},{:.3},{:.3}",
+                            o.target_rate,
+                            o.achieved_rate,
+                            o.scheduled,
+                            o.sent,
+                            o.late,
+                            o.dropped,
+                            o.service_ms.p50,
+                            o.service_ms.p99,
+                            o.queue_ms.p50,
+                            o.queue_ms.p99
+                        );
+                    }
+                    None => out.push_str(&",".repeat(10)),
                 }
             }
             out.push('\n');

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use super::{Environment, Report, ScenarioInfo, Side, Status, StepReport, SCHEMA_VERSION};
 use crate::assertions::Verdict;
 use crate::metrics::{
-    ErrorSummary, LatencySummary, Quantiles, SecondSample, StepMetrics, StreamingSummary,
+    ErrorSummary, LatencySummary, OpenLoopSummary, Quantiles, SecondSample, StepMetrics,
+    StreamingSummary,
 };
 
 /// Truncated streams at c=4 run 1, through the target.
@@ -32,6 +33,7 @@ pub(crate) fn report() -> Report {
     steps.push(StepReport {
         index: 4,
         concurrency: 8,
+        rate: None,
         run: 1,
         metrics: StepMetrics::default(),
         timeseries: Vec::new(),
@@ -100,6 +102,7 @@ fn verdict(
         measured,
         passed,
         not_measured: false,
+        rate: false,
     }
 }
 
@@ -241,6 +244,7 @@ fn step(
     StepReport {
         index,
         concurrency,
+        rate: None,
         run,
         metrics: StepMetrics {
             requests,
@@ -257,6 +261,7 @@ fn step(
             streaming: None,
             tokens: None,
             gateway_overhead_ms: None,
+            open_loop: None,
         },
         timeseries,
         warmup_errors: 0,
@@ -266,4 +271,81 @@ fn step(
         resources: Vec::new(),
         upstream: None,
     }
+}
+
+/// An open-loop sweep: r=100/s kept its schedule (corrected latency a
+/// little above the service time); r=500/s fell behind a stalling target,
+/// with late and dropped arrivals and a corrected p99 far above the
+/// service time's, and a failed achieved-rate check.
+pub(crate) fn open_report() -> Report {
+    let mut report = report();
+    report.status = Status::Complete;
+    report.error = None;
+    report.scenario.resolved = serde_json::json!({
+        "scenario": {"name": "fixture"},
+        "load": {"rate": [100, 500], "arrival": "poisson", "duration": "10s"},
+    });
+    report.plan = serde_json::json!({"steps": 2});
+    report.steps = [
+        (0, 100, 99.8, 0, 0, 26.0, 20.5, 24.0),
+        (1, 500, 430.0, 700, 55, 900.0, 22.0, 60.0),
+    ]
+    .into_iter()
+    .map(
+        |(index, rate, achieved, late, dropped, p99, service_p50, service_p99)| {
+            let mut step = target(index, 1, 1);
+            step.concurrency = rate;
+            step.rate = Some(f64::from(rate));
+            let m = &mut step.metrics;
+            let sent = (achieved * 10.0) as u64;
+            m.errors = ErrorSummary::default();
+            m.error_rate = 0.0;
+            (m.requests, m.successes) = (sent, sent);
+            (m.duration_s, m.busy_s) = (10.0, 10.0);
+            (m.rps, m.rps_window) = (achieved, achieved);
+            m.latency_ms.p95 = p99 * 0.9;
+            m.latency_ms.p99 = p99;
+            m.latency_ms.p999 = p99 * 1.1;
+            m.latency_ms.max = p99 * 1.2;
+            m.open_loop = Some(OpenLoopSummary {
+                target_rate: f64::from(rate),
+                achieved_rate: achieved,
+                scheduled: sent + dropped,
+                sent,
+                late,
+                dropped,
+                service_ms: LatencySummary {
+                    p50: service_p50,
+                    p99: service_p99,
+                    ..m.latency_ms.clone()
+                },
+                queue_ms: Quantiles {
+                    count: sent,
+                    mean: (p99 - service_p99) / 10.0,
+                    p50: 0.4,
+                    p90: (p99 - service_p99) / 4.0,
+                    p99: p99 - service_p99,
+                    max: p99,
+                },
+            });
+            step
+        },
+    )
+    .collect();
+    report.verdicts = vec![
+        Verdict {
+            rate: true,
+            ..verdict(100, "min_achieved_rate_ratio", 0.99, Some(0.998), true)
+        },
+        Verdict {
+            rate: true,
+            ..verdict(500, "min_achieved_rate_ratio", 0.99, Some(0.86), false)
+        },
+        Verdict {
+            rate: true,
+            ..verdict(500, "max_dropped", 0.0, Some(55.0), false)
+        },
+    ];
+    report.summarise_levels();
+    report
 }

@@ -92,7 +92,7 @@ fn page(r: &Report) -> Value {
                 .describe()
                 .trim_start_matches(v.word())
                 .trim_start()
-                .trim_start_matches(&format!("c={}", v.concurrency))
+                .trim_start_matches(&crate::plan::level_label(v.concurrency, v.rate))
                 .trim_start()
                 .to_string(),
         })

@@ -22,6 +22,9 @@ impl Exporter for Markdown {
         }
         let (header, rows) = level_table(r, Side::Target);
         out.push_str(&pipe_table(&header, &rows));
+        if let Some(note) = super::open_loop_note(r, Side::Target) {
+            let _ = writeln!(out, "\n{}", capitalise(note));
+        }
         if let Some(line) = unmeasured_line(r, Side::Target) {
             let _ = writeln!(out, "\n{}", capitalise(&line));
         }

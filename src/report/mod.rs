@@ -122,7 +122,11 @@ impl Environment {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepReport {
     pub index: usize,
+    /// The level: worker count, or the target rate (req/s) when `rate` is set.
     pub concurrency: u32,
+    /// Open loop: the target arrival rate, req/s; absent for a closed loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
     pub run: u32,
     pub metrics: StepMetrics,
     pub timeseries: Vec<SecondSample>,
@@ -212,7 +216,7 @@ impl StepReport {
             .steps_of(self.side)
             .filter(|s| s.concurrency == self.concurrency)
             .count();
-        let mut name = format!("c={}", self.concurrency);
+        let mut name = crate::plan::level_label(self.concurrency, self.rate.is_some());
         if runs > 1 {
             name.push_str(&format!(" run {}", self.run));
         }
@@ -298,7 +302,13 @@ fn summarise<'a>(steps: impl Iterator<Item = &'a StepReport> + Clone) -> Vec<Lev
                 .filter(|s| s.concurrency == c && s.measured())
                 .map(|s| &s.metrics)
                 .collect();
-            LevelSummary::of(c, &runs)
+            LevelSummary {
+                rate: steps
+                    .clone()
+                    .find(|s| s.concurrency == c)
+                    .and_then(|s| s.rate),
+                ..LevelSummary::of(c, &runs)
+            }
         })
         .collect()
 }
@@ -355,8 +365,9 @@ pub(crate) const NOT_MEASURED: &str = "—";
 /// figures, and latency shows `—` when no request succeeded.
 pub(crate) fn level_table(report: &Report, side: Side) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let levels = report.levels_of(side);
+    let open = levels.iter().any(|l| l.rate.is_some());
     let mut header = vec![
-        "concurrency",
+        if open { "rate/s" } else { "concurrency" },
         "runs",
         "req/s",
         "p50 ms",
@@ -374,6 +385,15 @@ pub(crate) fn level_table(report: &Report, side: Side) -> (Vec<&'static str>, Ve
     }
     if tokens {
         header.push("tok/s p50");
+    }
+    if open {
+        header.extend([
+            "achieved/s",
+            "late",
+            "dropped",
+            "service p50",
+            "service p99",
+        ]);
     }
     let rows = levels
         .iter()
@@ -433,10 +453,30 @@ pub(crate) fn level_table(report: &Report, side: Side) -> (Vec<&'static str>, Ve
             if tokens {
                 row.push(maybe(&l.tokens_per_s_p50, 1));
             }
+            if open {
+                let count = |n: Option<u64>| n.map_or_else(|| "-".to_string(), |n| n.to_string());
+                row.push(maybe(&l.achieved_rate, 1));
+                row.push(count(l.late));
+                row.push(count(l.dropped));
+                row.push(maybe(&l.service_p50_ms, 2));
+                row.push(maybe(&l.service_p99_ms, 2));
+            }
             row
         })
         .collect();
     (header, rows)
+}
+
+/// What the latency columns mean when some level is an arrival rate.
+pub(crate) fn open_loop_note(report: &Report, side: Side) -> Option<&'static str> {
+    report
+        .levels_of(side)
+        .iter()
+        .any(|l| l.rate.is_some())
+        .then_some(
+            "open loop: p50–max count from each request's intended send time (what users saw); \
+         service = from the actual send; late = no worker took it within 1 ms; dropped = never sent",
+        )
 }
 
 /// `not measured: c=8 (no request finished)` for the levels of `side` with
@@ -446,7 +486,7 @@ pub(crate) fn unmeasured_line(report: &Report, side: Side) -> Option<String> {
         .levels_of(side)
         .iter()
         .filter(|l| l.runs == 0 || l.requests == 0)
-        .map(|l| format!("c={}", l.concurrency))
+        .map(LevelSummary::label)
         .collect();
     (!levels.is_empty()).then(|| {
         format!(

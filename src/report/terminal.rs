@@ -47,6 +47,9 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(out, "stopped early: {e}");
     }
     out.push_str(&aligned(&header, &rows, false));
+    if let Some(note) = super::open_loop_note(r, Side::Target) {
+        let _ = writeln!(out, "{note}");
+    }
     if let Some(line) = unmeasured_line(r, Side::Target) {
         let _ = writeln!(out, "{line}");
     }
@@ -65,7 +68,7 @@ pub fn render(r: &Report) -> String {
                 .take(3)
                 .map(|u| format!("{} {:.0}%", u.service, u.cpu_pct_mean))
                 .collect();
-            (!top.is_empty()).then(|| format!("  c={:<5} {}", l.concurrency, top.join(", ")))
+            (!top.is_empty()).then(|| format!("  {:<7} {}", l.label(), top.join(", ")))
         })
         .collect();
     if !busiest.is_empty() {

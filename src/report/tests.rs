@@ -49,6 +49,29 @@ fn terminal_snapshot() {
     insta::assert_snapshot!("terminal", terminal::render(&fixture::report()));
 }
 
+/// An open-loop sweep (issue 12): rate levels, target vs achieved, late,
+/// dropped, corrected vs service latency, in every format.
+#[test]
+fn open_loop_snapshots() {
+    let report = fixture::open_report();
+    insta::assert_snapshot!("open-loop terminal", terminal::render(&report));
+    for format in ["csv", "md", "json"] {
+        let text = exporter(format).expect("a known format").render(&report);
+        insta::assert_snapshot!(format!("open-loop {format}"), text);
+    }
+    let html = exporter("html").expect("html").render(&report);
+    // (minijinja escapes `/` in the table's cells.)
+    for figure in [
+        "achieved",
+        "service p99",
+        "430.0",
+        ">55<",
+        "achieved rate 86.00%",
+    ] {
+        assert!(html.contains(figure), "no `{figure}` in the HTML report");
+    }
+}
+
 #[test]
 fn variants_snapshot() {
     let a = fixture::report();

@@ -18,7 +18,7 @@ pub fn check(s: &ScenarioFile, dir: &Path) -> Vec<Problem> {
     check_load(s, &mut out);
     check_request(s, dir, &mut out);
     check_topology(s, &mut out);
-    check_thresholds(&s.assertions, "assert", &s.load.concurrency, true, &mut out);
+    check_thresholds(&s.assertions, "assert", &s.load.levels(), true, &mut out);
     for (key, message) in s.upstream.validate() {
         out.push(Problem::new(format!("upstream.{key}"), message));
     }
@@ -40,10 +40,47 @@ pub fn check(s: &ScenarioFile, dir: &Path) -> Vec<Problem> {
 
 fn check_load(s: &ScenarioFile, out: &mut Vec<Problem>) {
     let load = &s.load;
-    if load.concurrency.is_empty() {
+    if !load.concurrency.is_empty() && !load.rate.is_empty() {
         out.push(
-            Problem::new("load.concurrency", "the concurrency sweep is empty")
-                .label("list at least one level, e.g. [1, 10, 50, 100]"),
+            Problem::new(
+                "load.rate",
+                "set either `concurrency` (closed loop) or `rate` (open loop), not both",
+            )
+            .label("remove one of them"),
+        );
+    }
+    for (i, &r) in load.rate.iter().enumerate() {
+        if r == 0 {
+            out.push(
+                Problem::new(
+                    format!("load.rate[{i}]"),
+                    "a rate must be at least 1 request/s",
+                )
+                .label("use 1 or more"),
+            );
+        } else if load.rate[..i].contains(&r) {
+            out.push(
+                Problem::new(
+                    format!("load.rate[{i}]"),
+                    format!("rate {r} is listed twice"),
+                )
+                .label("each level once; use `runs` to repeat it"),
+            );
+        }
+    }
+    if load.max_in_flight == Some(0) {
+        out.push(
+            Problem::new("load.max_in_flight", "max_in_flight must be at least 1")
+                .label("use 1 or more"),
+        );
+    }
+    if load.rate.is_empty() && load.max_in_flight.is_some() {
+        out.push(
+            Problem::new(
+                "load.max_in_flight",
+                "max_in_flight caps an open-loop (`rate`) sweep; a closed loop has `concurrency` workers",
+            )
+            .label("remove it, or sweep `rate` instead"),
         );
     }
     for (i, &c) in load.concurrency.iter().enumerate() {
@@ -365,6 +402,7 @@ fn check_thresholds(t: &Thresholds, at: &str, levels: &[u32], top: bool, out: &m
         ("max_p50_ms", t.max_p50_ms),
         ("max_p95_ms", t.max_p95_ms),
         ("max_p99_ms", t.max_p99_ms),
+        ("max_dropped", t.max_dropped),
     ];
     for (key, value) in limits {
         if value.is_some_and(|v| !(v >= 0.0 && v.is_finite())) {
@@ -373,6 +411,17 @@ fn check_thresholds(t: &Thresholds, at: &str, levels: &[u32], top: bool, out: &m
                 format!("`{key}` must be a number ≥ 0"),
             ));
         }
+    }
+    if t.min_achieved_rate_ratio
+        .is_some_and(|v| !(0.0..=1.0).contains(&v))
+    {
+        out.push(
+            Problem::new(
+                format!("{at}.min_achieved_rate_ratio"),
+                "`min_achieved_rate_ratio` is a share between 0 and 1",
+            )
+            .label("e.g. 0.99: at least 99% of the target rate sent"),
+        );
     }
     if t.max_error_rate.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
         out.push(

@@ -44,7 +44,7 @@ impl Scenario {
     /// measure (after `--set` or a variant): their checks are reported as
     /// not measured.
     pub fn unmeasured_levels(&self) -> Vec<u32> {
-        let swept = &self.model.load.concurrency;
+        let swept = &self.model.load.levels();
         self.model
             .assertions
             .concurrency
@@ -154,6 +154,12 @@ fn finish(
             problems.push(problem.at(origin));
         }
         let (template, bodies) = bodies?;
+        let mut model = model;
+        // Neither sweep given: the default concurrency sweep, written out
+        // so the resolved scenario says what ran.
+        if model.load.concurrency.is_empty() && model.load.rate.is_empty() {
+            model.load.concurrency = model::DEFAULT_CONCURRENCY.to_vec();
+        }
         let name = model.scenario.name.clone().unwrap_or_else(|| {
             path.file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
@@ -427,6 +433,50 @@ mod tests {
         let err = load(&file, &["load.concurrency=[1, 2".into()]).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("is not a TOML value"), "{text}");
+    }
+
+    /// issue 12: `rate` sweeps arrival rates; with `concurrency` too it is
+    /// a located error; `arrival` takes a name or a gamma table.
+    #[test]
+    fn rate_sweeps_arrivals_and_excludes_concurrency_issue_12() {
+        use model::Arrival;
+        let dir = temp_dir("rate");
+        let file = write(
+            &dir,
+            "s.toml",
+            "[load]\nrate = [100, 500]\narrival = { kind = \"gamma\", cv = 2.0 }\nduration = \"5s\"\n",
+        );
+        let s = load(&file, &[]).unwrap();
+        assert_eq!(s.model.load.levels(), vec![100, 500]);
+        assert_eq!(s.model.load.arrival, Arrival::Gamma { cv: 2.0 });
+        assert!(s.model.load.open());
+        let s = load(&file, &["load.arrival=\"constant\"".into()]).unwrap();
+        assert_eq!(s.model.load.arrival, Arrival::Constant);
+
+        let both = load(&file, &["load.concurrency=[1]".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            both.contains("set either `concurrency` (closed loop) or `rate` (open loop), not both"),
+            "{both}"
+        );
+        let bad = load(&file, &["load.arrival=\"bursty\"".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("unknown arrival `bursty`"), "{bad}");
+        let no_cv = load(&file, &["load.arrival={ kind = \"gamma\" }".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(no_cv.contains("needs a positive `cv`"), "{no_cv}");
+        let closed = write(&dir, "c.toml", "[load]\nmax_in_flight = 10\n");
+        let err = load(&closed, &[]).unwrap_err().to_string();
+        assert!(err.contains("max_in_flight caps an open-loop"), "{err}");
+        // Neither key: the default concurrency sweep.
+        let none = write(&dir, "n.toml", "[load]\nrequests = 10\n");
+        assert_eq!(
+            load(&none, &[]).unwrap().model.load.levels(),
+            vec![1, 10, 50, 100]
+        );
     }
 
     #[test]

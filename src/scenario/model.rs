@@ -226,12 +226,28 @@ pub enum Selection {
     Random,
 }
 
-/// `[load]`: the concurrency sweep.
+/// `[load]`: the sweep, over concurrency levels (closed loop) or arrival
+/// rates (open loop).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Load {
-    #[serde(default = "default_concurrency")]
+    /// Closed-loop worker counts; empty means unset (see [`Load::levels`]).
+    #[serde(default)]
     pub concurrency: Vec<u32>,
+    /// Open-loop arrival rates, whole requests per second; exclusive with
+    /// `concurrency`. (The open-loop keys are left out of the resolved
+    /// scenario when unset, so a closed-loop scenario resolves as before.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rate: Vec<u32>,
+    /// How open-loop arrivals are spaced.
+    #[serde(default, skip_serializing_if = "Arrival::is_default")]
+    pub arrival: Arrival,
+    /// Seed of the arrival schedule (default: the request pool's seed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Open loop: most requests in flight at once (one connection each).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<u32>,
     /// Measured requests per step (default 1000 unless `duration` is set).
     pub requests: Option<u64>,
     /// Measure for this long per step instead of a request count.
@@ -247,7 +263,11 @@ pub struct Load {
 impl Default for Load {
     fn default() -> Self {
         Load {
-            concurrency: default_concurrency(),
+            concurrency: Vec::new(),
+            rate: Vec::new(),
+            arrival: Arrival::default(),
+            seed: None,
+            max_in_flight: None,
             requests: None,
             duration: None,
             warmup: None,
@@ -256,8 +276,97 @@ impl Default for Load {
     }
 }
 
-fn default_concurrency() -> Vec<u32> {
-    vec![1, 10, 50, 100]
+/// The concurrency sweep when neither `concurrency` nor `rate` is given.
+pub const DEFAULT_CONCURRENCY: &[u32] = &[1, 10, 50, 100];
+
+/// `max_in_flight` when not given.
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 1000;
+
+impl Load {
+    /// The swept levels: the rates of an open-loop sweep, else the
+    /// concurrency levels (by default [`DEFAULT_CONCURRENCY`]).
+    pub fn levels(&self) -> Vec<u32> {
+        if !self.rate.is_empty() {
+            self.rate.clone()
+        } else if !self.concurrency.is_empty() {
+            self.concurrency.clone()
+        } else {
+            DEFAULT_CONCURRENCY.to_vec()
+        }
+    }
+
+    /// Whether the sweep is over arrival rates.
+    pub fn open(&self) -> bool {
+        !self.rate.is_empty()
+    }
+
+    pub fn max_in_flight(&self) -> u32 {
+        self.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT)
+    }
+}
+
+/// `[load] arrival`: how open-loop arrivals are spaced, each seeded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawArrival", into = "RawArrival")]
+pub enum Arrival {
+    /// Exactly `1/rate` apart.
+    Constant,
+    /// Exponential gaps (a Poisson process), mean `1/rate`: independent users.
+    #[default]
+    Poisson,
+    /// Gamma gaps with mean `1/rate` and coefficient of variation `cv`
+    /// (1 is Poisson; above 1 burstier).
+    Gamma { cv: f64 },
+}
+
+/// `arrival` as written: `"constant"`, `"poisson"`, or `{ kind = "gamma", cv = 2.0 }`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum RawArrival {
+    Name(String),
+    Table { kind: String, cv: Option<f64> },
+}
+
+impl Arrival {
+    fn is_default(&self) -> bool {
+        *self == Arrival::default()
+    }
+}
+
+impl TryFrom<RawArrival> for Arrival {
+    type Error = String;
+    fn try_from(raw: RawArrival) -> Result<Self, String> {
+        let (kind, cv) = match raw {
+            RawArrival::Name(k) => (k, None),
+            RawArrival::Table { kind, cv } => (kind, cv),
+        };
+        match (kind.as_str(), cv) {
+            ("constant", None) => Ok(Arrival::Constant),
+            ("poisson", None) => Ok(Arrival::Poisson),
+            ("gamma", Some(cv)) if cv > 0.0 && cv.is_finite() => Ok(Arrival::Gamma { cv }),
+            ("gamma", _) => Err(
+                "a gamma arrival needs a positive `cv`: write `{ kind = \"gamma\", cv = 2.0 }`"
+                    .into(),
+            ),
+            ("constant" | "poisson", Some(_)) => Err(format!("`cv` applies to gamma arrivals only, not `{kind}`")),
+            _ => Err(format!(
+                "unknown arrival `{kind}`: use \"constant\", \"poisson\" or {{ kind = \"gamma\", cv = 2.0 }}"
+            )),
+        }
+    }
+}
+
+impl From<Arrival> for RawArrival {
+    fn from(a: Arrival) -> RawArrival {
+        match a {
+            Arrival::Constant => RawArrival::Name("constant".into()),
+            Arrival::Poisson => RawArrival::Name("poisson".into()),
+            Arrival::Gamma { cv } => RawArrival::Table {
+                kind: "gamma".into(),
+                cv: Some(cv),
+            },
+        }
+    }
 }
 fn default_runs() -> u32 {
     1
@@ -273,7 +382,14 @@ pub struct Thresholds {
     pub max_p99_ms: Option<f64>,
     /// Largest share of failed requests, 0.0–1.0.
     pub max_error_rate: Option<f64>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Open loop: smallest achieved rate as a share of the target, 0.0–1.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_achieved_rate_ratio: Option<f64>,
+    /// Open loop: most arrivals a step may leave unsent (mean over runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_dropped: Option<f64>,
+    /// Per level: `[assert.concurrency.N]`, or `[assert.rate.N]` for a rate sweep.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", alias = "rate")]
     pub concurrency: BTreeMap<String, Thresholds>,
     /// A per-level threshold for a level the sweep does not measure is an
     /// error (true) instead of a check reported as not measured (default).

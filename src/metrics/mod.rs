@@ -16,25 +16,8 @@ fn histogram<T: hdrhistogram::Counter>(sigfig: u8) -> Histogram<T> {
     Histogram::new_with_bounds(1, HIGHEST_US, sigfig).expect("static histogram bounds are valid")
 }
 
-/// Why a request did not succeed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
-    /// The response status was not 2xx.
-    Status(u16),
-    /// No answer within the request timeout.
-    Timeout,
-    /// The TCP connection (or HTTP handshake) could not be made.
-    Connect,
-    /// The connection failed while sending or reading (reset, truncated body).
-    Read,
-    /// A `text/event-stream` answer ended cleanly but without `data: [DONE]`.
-    Truncated,
-    /// The client's own machine refused (out of file descriptors, of local
-    /// ports, of memory): a failure of the harness, never of the target.
-    Client,
-    /// The answer broke HTTP/1.1 framing (see [`ErrorClass::Protocol`]).
-    Protocol,
-}
+/// Why a request did not succeed: its error class (one type for both).
+pub type Failure = ErrorClass;
 
 /// Output tokens/s are recorded in thousandths, so slow streams keep precision.
 const TPS_SCALE: f64 = 1000.0;

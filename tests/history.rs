@@ -348,17 +348,8 @@ fn history_html_renders_in_headless_chromium_with_one_chart_per_metric() {
     assert!(!html.contains("<script") && !html.contains("<link") && !html.contains(" src="));
     let profile = format!("--user-data-dir={}", out.join("chromium-profile").display());
     let dom = Command::new(&chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            &profile,
-            "--dump-dom",
-        ])
+        .args(common::HEADLESS)
+        .args([&profile, "--dump-dom"])
         .arg(format!("file://{}", page.display()))
         .output()
         .unwrap();

@@ -123,15 +123,7 @@ fn html_report_renders_in_headless_chromium() {
     let page = format!("file://{}", dir.join("report.html").display());
     let profile = dir.join("chromium-profile");
     let shot = dir.join("shot.png");
-    let flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ];
+    let flags = common::HEADLESS;
     let profile_flag = format!("--user-data-dir={}", profile.display());
     let dom = Command::new(&chromium)
         .args(flags)

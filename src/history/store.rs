@@ -196,16 +196,12 @@ impl Store {
     /// one immediate transaction (two processes opening a new file at once
     /// take turns; the second finds it migrated).
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let err = sqlite_error(self.path.clone());
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let found = read_version(&tx).map_err(err)?;
+            .map_err(&err)?;
+        let found = read_version(&tx).map_err(&err)?;
         if found > SCHEMA_VERSION {
             return Err(StoreError::Newer {
                 path: self.path.clone(),
@@ -213,28 +209,24 @@ impl Store {
             });
         }
         for (from, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-            tx.execute_batch(sql).map_err(err)?;
+            tx.execute_batch(sql).map_err(&err)?;
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 params![(from as i64 + 1).to_string()],
             )
-            .map_err(err)?;
+            .map_err(&err)?;
         }
-        tx.commit().map_err(err)
+        tx.commit().map_err(&err)
     }
 
     /// Record a run: `Ok(false)` when its folder is recorded already.
     pub fn record(&mut self, r: &RunRecord) -> Result<bool, StoreError> {
-        let path = self.path.clone();
-        let err = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let err = sqlite_error(self.path.clone());
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
+            .map_err(&err)?;
         let added = tx
             .execute(
                 "INSERT OR IGNORE INTO runs (run_dir, scenario, variant, scenario_hash,
@@ -253,7 +245,7 @@ impl Store {
                     r.started_at,
                 ],
             )
-            .map_err(err)?;
+            .map_err(&err)?;
         if added == 0 {
             return Ok(false);
         }
@@ -266,14 +258,14 @@ impl Store {
             marks.join(", ")
         );
         {
-            let mut insert = tx.prepare(&sql).map_err(err)?;
+            let mut insert = tx.prepare(&sql).map_err(&err)?;
             for l in &r.levels {
                 let mut values: Vec<&dyn rusqlite::ToSql> = vec![&id, &l.concurrency];
                 values.extend(l.figures.iter().map(|v| v as &dyn rusqlite::ToSql));
-                insert.execute(values.as_slice()).map_err(err)?;
+                insert.execute(values.as_slice()).map_err(&err)?;
             }
         }
-        tx.commit().map_err(err)?;
+        tx.commit().map_err(&err)?;
         Ok(true)
     }
 
@@ -455,5 +447,13 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         } else if path.file_name().is_some_and(|n| n == "report.json") {
             out.push(path);
         }
+    }
+}
+
+/// Turns a SQLite error into a [`StoreError`] naming the database file.
+fn sqlite_error(path: PathBuf) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |source| StoreError::Sqlite {
+        path: path.clone(),
+        source,
     }
 }

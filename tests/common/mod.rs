@@ -475,6 +475,17 @@ pub fn outbound(strace_log: &str) -> Vec<String> {
         .collect()
 }
 
+/// Flags for a headless Chromium that fetches nothing on its own.
+pub const HEADLESS: [&str; 7] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+];
+
 /// The headless Chromium the HTML tests render pages with (`CHROMIUM`, or
 /// `chromium` on PATH); fails naming the install command when missing.
 pub fn chromium(what: &str) -> String {

@@ -9,6 +9,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::plan::Level;
+
 /// Latencies are recorded in microseconds, from 1 µs to one hour.
 const HIGHEST_US: u64 = 3_600_000_000;
 
@@ -916,14 +918,12 @@ impl Spread {
     }
 }
 
-/// A concurrency level over all its runs.
+/// A level over all its runs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LevelSummary {
-    /// The level: worker count, or the target rate (req/s) when `rate` is set.
-    pub concurrency: u32,
-    /// Open loop: the target arrival rate, req/s; absent for a closed loop.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate: Option<f64>,
+    /// The level (JSON: `concurrency`, and `rate` in req/s for an arrival rate).
+    #[serde(flatten)]
+    pub level: Level,
     pub runs: u32,
     pub rps: Spread,
     pub p50_ms: Spread,
@@ -966,7 +966,7 @@ impl LevelSummary {
     #[cfg(test)]
     pub(crate) fn sample(concurrency: u32, rps: f64, p50_ms: f64) -> LevelSummary {
         LevelSummary {
-            concurrency,
+            level: Level::workers(concurrency),
             runs: 1,
             rps: Spread::of(&[rps]),
             p50_ms: Spread::of(&[p50_ms]),
@@ -976,17 +976,20 @@ impl LevelSummary {
 
     /// `c=10` or `r=500/s`.
     pub fn label(&self) -> String {
-        crate::plan::level_label(self.concurrency, self.rate.is_some())
+        self.level.label()
     }
 
-    pub fn of(concurrency: u32, runs: &[&StepMetrics]) -> LevelSummary {
+    /// The target rate (req/s) of a fixed arrival-rate level; `None` for
+    /// workers and for a ramp (whose target moves).
+    pub fn target_rate(&self) -> Option<f64> {
+        (self.level.is_rate() && !self.level.ramp).then(|| self.level.x())
+    }
+
+    pub fn of(level: Level, runs: &[&StepMetrics]) -> LevelSummary {
         let spread =
             |f: fn(&StepMetrics) -> f64| Spread::of(&runs.iter().map(|m| f(m)).collect::<Vec<_>>());
         LevelSummary {
-            concurrency,
-            rate: runs
-                .iter()
-                .find_map(|m| m.open_loop.as_ref().map(|o| o.target_rate)),
+            level,
             runs: runs.len() as u32,
             rps: spread(|m| m.rps),
             p50_ms: spread(|m| m.latency_ms.p50),
@@ -1311,7 +1314,7 @@ mod tests {
         let m = a.summary(whole(1));
         assert_eq!((m.retries, m.errors.protocol, m.errors.total), (3, 1, 1));
         assert_eq!(m.errors.classes(), vec![(ErrorClass::Protocol, 1)]);
-        let level = LevelSummary::of(1, &[&m, &m]);
+        let level = LevelSummary::of(Level::workers(1), &[&m, &m]);
         assert_eq!(level.retries, 6);
         let old: SecondSample =
             serde_json::from_str(r#"{"second":3,"ok":1,"errors":0,"p50_ms":1.0,"p99_ms":2.0}"#)

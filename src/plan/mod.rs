@@ -5,6 +5,7 @@
 
 mod facts;
 mod gateway;
+pub mod level;
 mod render;
 mod text;
 
@@ -20,6 +21,7 @@ use crate::scenario::model::{duration, Arrival, Selection, Thresholds, UPSTREAM_
 use crate::scenario::Scenario;
 
 pub use facts::{cache_dir, Facts, PORT_RANGE};
+pub use level::{Level, LevelKind};
 pub use text::shell_word;
 
 /// Everything a run does, decided before anything starts.
@@ -194,13 +196,14 @@ pub struct Target {
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
     pub index: usize,
-    /// The level: the worker count of a closed-loop step, the target rate
-    /// (requests/s) of an open-loop one (`open` is set then).
-    pub concurrency: u32,
+    /// The workers of a closed-loop step, the target rate of an open-loop
+    /// one (`open` is set then).
+    #[serde(flatten)]
+    pub level: Level,
     /// An open-loop step's pacing; absent for a closed loop.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub open: Option<Open>,
-    /// 1-based run number of this concurrency level.
+    /// 1-based run number of this level.
     pub run: u32,
     pub runs: u32,
     pub warmup: u64,
@@ -222,21 +225,7 @@ impl Step {
     /// Workers (one connection each): the concurrency of a closed loop,
     /// `max_in_flight` of an open one.
     pub fn workers(&self) -> u32 {
-        self.open.map_or(self.concurrency, |o| o.max_in_flight)
-    }
-
-    /// `c=10` or `r=500/s`.
-    pub fn level(&self) -> String {
-        level_label(self.concurrency, self.open.is_some())
-    }
-}
-
-/// A level's name: `c=10` for concurrency, `r=500/s` for a rate.
-pub fn level_label(level: u32, open: bool) -> String {
-    if open {
-        format!("r={level}/s")
-    } else {
-        format!("c={level}")
+        self.open.map_or(self.level.value, |o| o.max_in_flight)
     }
 }
 
@@ -248,10 +237,11 @@ pub enum Stop {
     Duration(#[serde(with = "duration")] Duration),
 }
 
-/// One pass/fail threshold applied to one concurrency level.
+/// One pass/fail threshold applied to one level.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Check {
-    pub concurrency: u32,
+    #[serde(flatten)]
+    pub level: Level,
     pub metric: Metric,
     pub limit: f64,
 }
@@ -379,7 +369,7 @@ pub fn build(s: &Scenario, facts: &Facts, run_dir: &Path) -> Result<Plan, PlanEr
         target: main,
         baseline,
         steps: steps(s),
-        checks: checks(&m.assertions, &m.load.levels()),
+        checks: checks(&m.assertions, &levels(&m.load)),
         formats: m.report.formats.clone(),
         secrets,
         context,
@@ -489,9 +479,9 @@ fn steps(s: &Scenario) -> Vec<Step> {
         (None, None) => Stop::Requests(1000),
     };
     let mut steps = Vec::new();
-    for concurrency in load.levels() {
-        let open = load.open().then(|| Open {
-            per_s: f64::from(concurrency),
+    for level in levels(load) {
+        let open = level.is_rate().then(|| Open {
+            per_s: f64::from(level.value),
             arrival: load.arrival,
             seed: load.seed.unwrap_or(s.model.request.pool.seed),
             max_in_flight: load.max_in_flight(),
@@ -499,7 +489,7 @@ fn steps(s: &Scenario) -> Vec<Step> {
         for run in 1..=load.runs {
             steps.push(Step {
                 index: steps.len(),
-                concurrency,
+                level,
                 open,
                 run,
                 runs: load.runs,
@@ -507,13 +497,23 @@ fn steps(s: &Scenario) -> Vec<Step> {
                 // a tenth of a second (at least 1), closed-loop style.
                 warmup: load.warmup.unwrap_or(match open {
                     Some(o) => (o.per_s / 10.0).ceil().max(1.0) as u64,
-                    None => u64::from(concurrency),
+                    None => u64::from(level.value),
                 }),
                 stop,
             });
         }
     }
     steps
+}
+
+/// The swept levels: the scenario's rates or worker counts.
+fn levels(load: &crate::scenario::model::Load) -> Vec<Level> {
+    let make = if load.open() {
+        Level::rate
+    } else {
+        Level::workers
+    };
+    load.levels().into_iter().map(make).collect()
 }
 
 /// The facts' ports, handed out in start order.
@@ -569,19 +569,25 @@ pub fn redact_secrets(value: &mut serde_json::Value, secrets: &[String]) {
 /// One check per level and threshold: every swept level with the shared
 /// thresholds and its own, then the levels only `[assert.concurrency.N]`
 /// names (judged as not measured unless the scenario is strict about it).
-fn checks(t: &Thresholds, levels: &[u32]) -> Vec<Check> {
+fn checks(t: &Thresholds, levels: &[Level]) -> Vec<Check> {
     let mut out = Vec::new();
     let mut all = levels.to_vec();
+    let kind = LevelKind::of(levels);
     for key in t.concurrency.keys() {
-        if let Ok(level) = key.parse::<u32>() {
+        if let Ok(value) = key.parse::<u32>() {
+            let level = Level {
+                kind,
+                value,
+                ramp: false,
+            };
             if !all.contains(&level) {
                 all.push(level);
             }
         }
     }
-    for &concurrency in &all {
-        let swept = levels.contains(&concurrency);
-        let local = t.concurrency.get(&concurrency.to_string());
+    for &level in &all {
+        let swept = levels.contains(&level);
+        let local = t.concurrency.get(&level.key());
         let pick = |f: fn(&Thresholds) -> Option<f64>| {
             local
                 .and_then(f)
@@ -602,7 +608,7 @@ fn checks(t: &Thresholds, levels: &[u32]) -> Vec<Check> {
         for (metric, limit) in limits {
             if let Some(limit) = limit {
                 out.push(Check {
-                    concurrency,
+                    level,
                     metric,
                     limit,
                 });
@@ -665,11 +671,11 @@ mod tests {
                 ..Thresholds::default()
             },
         );
-        let checks = checks(&t, &[1, 100]);
+        let checks = checks(&t, &[Level::workers(1), Level::workers(100)]);
         let p50 = |c| {
             checks
                 .iter()
-                .find(|k| k.concurrency == c && k.metric == Metric::MaxP50Ms)
+                .find(|k| k.level == Level::workers(c) && k.metric == Metric::MaxP50Ms)
                 .unwrap()
                 .limit
         };

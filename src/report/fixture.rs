@@ -15,6 +15,7 @@ use crate::metrics::{
     ErrorSummary, LatencySummary, OpenLoopSummary, Quantiles, SecondSample, StepMetrics,
     StreamingSummary,
 };
+use crate::plan::Level;
 
 /// Truncated streams at c=4 run 1, through the target.
 pub(crate) const TRUNCATED: u64 = 28;
@@ -32,8 +33,7 @@ pub(crate) fn report() -> Report {
     }
     steps.push(StepReport {
         index: 4,
-        concurrency: 8,
-        rate: None,
+        level: Level::workers(8),
         run: 1,
         metrics: StepMetrics::default(),
         timeseries: Vec::new(),
@@ -96,13 +96,12 @@ fn verdict(
     passed: bool,
 ) -> Verdict {
     Verdict {
-        concurrency,
+        level: Level::workers(concurrency),
         metric: metric.into(),
         limit,
         measured,
         passed,
         not_measured: false,
-        rate: false,
     }
 }
 
@@ -243,8 +242,7 @@ fn step(
         .collect();
     StepReport {
         index,
-        concurrency,
-        rate: None,
+        level: Level::workers(concurrency),
         run,
         metrics: StepMetrics {
             requests,
@@ -294,8 +292,7 @@ pub(crate) fn open_report() -> Report {
     .map(
         |(index, rate, achieved, late, dropped, p99, service_p50, service_p99)| {
             let mut step = target(index, 1, 1);
-            step.concurrency = rate;
-            step.rate = Some(f64::from(rate));
+            step.level = Level::rate(rate);
             let m = &mut step.metrics;
             let sent = (achieved * 10.0) as u64;
             m.errors = ErrorSummary::default();
@@ -334,15 +331,15 @@ pub(crate) fn open_report() -> Report {
     .collect();
     report.verdicts = vec![
         Verdict {
-            rate: true,
+            level: Level::rate(100),
             ..verdict(100, "min_achieved_rate_ratio", 0.99, Some(0.998), true)
         },
         Verdict {
-            rate: true,
+            level: Level::rate(500),
             ..verdict(500, "min_achieved_rate_ratio", 0.99, Some(0.86), false)
         },
         Verdict {
-            rate: true,
+            level: Level::rate(500),
             ..verdict(500, "max_dropped", 0.0, Some(55.0), false)
         },
     ];

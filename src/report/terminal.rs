@@ -59,7 +59,7 @@ pub fn render(r: &Report) -> String {
         .filter_map(|l| {
             let step = r
                 .steps_of(Side::Target)
-                .filter(|s| s.concurrency == l.concurrency)
+                .filter(|s| s.level == l.level)
                 .last()?;
             let mut usage: Vec<_> = step.resources.iter().collect();
             usage.sort_by(|a, b| b.cpu_pct_mean.total_cmp(&a.cpu_pct_mean));

@@ -148,7 +148,7 @@ fn html_errors_section_names_truncated_streams_with_their_count() {
 
     // Only truncated streams: still not "no failed requests".
     let mut only = fixture::report();
-    only.steps.retain(|s| s.concurrency == 4 && s.run == 1);
+    only.steps.retain(|s| s.level.value == 4 && s.run == 1);
     only.summarise_levels();
     let html = exporter("html").unwrap().render(&only);
     let errors = errors_section(&html);
@@ -160,7 +160,7 @@ fn html_errors_section_names_truncated_streams_with_their_count() {
 fn target_figures_leave_the_direct_steps_out() {
     let r = fixture::report();
     let c4 = |levels: &[crate::metrics::LevelSummary]| {
-        levels.iter().find(|l| l.concurrency == 4).unwrap().errors
+        levels.iter().find(|l| l.level.value == 4).unwrap().errors
     };
     assert_eq!(c4(&r.levels), TRUNCATED + 10 + PROTOCOL);
     assert_eq!(c4(&r.baseline_levels), 3);
@@ -202,7 +202,7 @@ fn target_figures_leave_the_direct_steps_out() {
 #[test]
 fn a_level_without_requests_is_not_measured_rather_than_zero() {
     let r = fixture::report();
-    let c8 = r.levels.iter().find(|l| l.concurrency == 8).unwrap();
+    let c8 = r.levels.iter().find(|l| l.level.value == 8).unwrap();
     assert_eq!(c8.runs, 0, "the cut-short step is not a run of its level");
     let (header, rows) = level_table(&r, Side::Target);
     let row = rows.iter().find(|row| row[0] == "8").unwrap();

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::assertions;
 use crate::load::{self, upstream_stats, Live};
-use crate::metrics::StepMetrics;
+use crate::metrics::{SecondSample, StepMetrics};
 use crate::plan::{self, Plan, Stop};
 use crate::report::{self, Environment, Report, ScenarioInfo, Status, StepReport};
 use crate::scenario::Scenario;
@@ -520,7 +520,7 @@ async fn run_one(
                 open_loop: outcome.open_loop,
                 ..outcome.recorder.summary(outcome.window)
             },
-            timeseries: outcome.recorder.timeseries(),
+            timeseries: ramp_targets(outcome.recorder.timeseries(), step.ramp.as_ref()),
             warmup_errors: outcome.warmup_errors,
             cancelled: outcome.cancelled,
             error: None,
@@ -534,6 +534,20 @@ async fn run_one(
         },
         died,
     ))
+}
+
+/// A ramp step's series with the target of each sample (its mean over
+/// the sample) beside what was achieved.
+fn ramp_targets(mut series: Vec<SecondSample>, ramp: Option<&plan::Ramp>) -> Vec<SecondSample> {
+    if let Some(r) = ramp {
+        let end = r.total().as_secs_f64();
+        // Not for answers that ended after the ramp did.
+        for t in series.iter_mut().filter(|t| f64::from(t.second) < end) {
+            let from = f64::from(t.second);
+            t.target = Some(r.mean(from, from + f64::from(t.width)));
+        }
+    }
+    series
 }
 
 fn progress_bar(enabled: bool, step: &plan::Step, baseline: bool) -> ProgressBar {

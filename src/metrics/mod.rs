@@ -110,6 +110,10 @@ fn sample_bucket_middle(i: usize) -> u64 {
 struct Sample {
     ok: u64,
     errors: u64,
+    /// Requests sent in the sample (by actual send time), and the time
+    /// requests spent in flight inside it, in microseconds.
+    sent: u64,
+    flight_us: u64,
     latency: [u32; SAMPLE_BUCKETS],
 }
 
@@ -118,6 +122,8 @@ impl Default for Sample {
         Sample {
             ok: 0,
             errors: 0,
+            sent: 0,
+            flight_us: 0,
             latency: [0; SAMPLE_BUCKETS],
         }
     }
@@ -127,6 +133,8 @@ impl Sample {
     fn add(&mut self, other: &Sample) {
         self.ok += other.ok;
         self.errors += other.errors;
+        self.sent += other.sent;
+        self.flight_us += other.flight_us;
         for (mine, theirs) in self.latency.iter_mut().zip(&other.latency) {
             *mine = mine.saturating_add(*theirs);
         }
@@ -162,11 +170,19 @@ impl Series {
     /// The sample a request that ended `end` after the start belongs to.
     #[inline]
     fn at(&mut self, end: Duration) -> &mut Sample {
-        let mut i = (end.as_secs() >> self.shift) as usize;
-        if i >= self.samples.len() {
-            i = self.grow(end.as_secs());
-        }
+        let i = self.index(end);
         &mut self.samples[i]
+    }
+
+    /// The index of the sample `end` belongs to, made room for.
+    #[inline]
+    fn index(&mut self, end: Duration) -> usize {
+        let i = (end.as_secs() >> self.shift) as usize;
+        if i < self.samples.len() {
+            i
+        } else {
+            self.grow(end.as_secs())
+        }
     }
 
     /// Make room for `second`, coarsening the series when it would pass
@@ -199,6 +215,22 @@ impl Series {
         self.shift += 1;
     }
 
+    /// A request in flight from `from` to `to`: one send in `from`'s
+    /// sample, and its time in flight split over the samples it spans.
+    #[inline]
+    fn flight(&mut self, from: Duration, to: Duration) {
+        self.at(from).sent += 1;
+        let mut t = from;
+        while t < to {
+            // `index` may coarsen the series: take the width after it.
+            let i = self.index(t);
+            let width = 1u64 << self.shift;
+            let edge = Duration::from_secs((t.as_secs() / width + 1) * width).min(to);
+            self.samples[i].flight_us += (edge - t).as_micros() as u64;
+            t = edge;
+        }
+    }
+
     fn merge(&mut self, other: &Series) {
         while self.shift < other.shift {
             self.coarsen();
@@ -228,7 +260,11 @@ impl Series {
                 width,
                 ok: s.ok,
                 errors: s.errors,
+                sent: s.sent,
+                in_flight: s.flight_us as f64 / (f64::from(width) * 1e6),
+                target: None,
                 p50_ms: s.quantile_ms(0.5),
+                p90_ms: s.quantile_ms(0.9),
                 p99_ms: s.quantile_ms(0.99),
             })
             .collect()
@@ -366,6 +402,14 @@ impl Recorder {
                 }
             }
         }
+    }
+
+    /// Record when a request was sent and when it ended (both from the
+    /// start of measurement), for the per-second sends and requests in
+    /// flight.
+    #[inline]
+    pub fn record_flight(&mut self, sent: Duration, end: Duration) {
+        self.seconds.flight(sent, end);
     }
 
     /// Record an open-loop send: `sent` from the start of measurement,
@@ -884,8 +928,33 @@ pub struct SecondSample {
     pub width: u32,
     pub ok: u64,
     pub errors: u64,
+    /// Requests sent in the sample, by actual send time (0 in reports
+    /// written before it existed).
+    #[serde(default)]
+    pub sent: u64,
+    /// Mean requests in flight over the sample: the achieved concurrency
+    /// (a worker ramp's active workers, each busy nearly all the time).
+    #[serde(default)]
+    pub in_flight: f64,
+    /// A ramp's target over the sample (mean): workers, or req/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<f64>,
     pub p50_ms: f64,
+    /// (0 in reports written before it existed.)
+    #[serde(default)]
+    pub p90_ms: f64,
     pub p99_ms: f64,
+}
+
+impl SecondSample {
+    /// The load achieved in the sample, in the unit of `kind`: mean
+    /// requests in flight (workers), or requests sent per second (rate).
+    pub fn achieved(&self, kind: crate::plan::LevelKind) -> f64 {
+        match kind {
+            crate::plan::LevelKind::Workers => self.in_flight,
+            crate::plan::LevelKind::Rate => self.sent as f64 / f64::from(self.width.max(1)),
+        }
+    }
 }
 
 fn one_second() -> u32 {

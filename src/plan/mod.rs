@@ -6,6 +6,7 @@
 mod facts;
 mod gateway;
 pub mod level;
+pub mod ramp;
 mod render;
 mod text;
 
@@ -22,6 +23,7 @@ use crate::scenario::Scenario;
 
 pub use facts::{cache_dir, Facts, PORT_RANGE};
 pub use level::{Level, LevelKind};
+pub use ramp::{Ramp, RampCursor, RampStage};
 pub use text::shell_word;
 
 /// Everything a run does, decided before anything starts.
@@ -203,6 +205,10 @@ pub struct Step {
     /// An open-loop step's pacing; absent for a closed loop.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub open: Option<Open>,
+    /// A stages step: how its workers or arrival rate move over time
+    /// (`level` holds the peak, `stop` the ramp's length).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ramp: Option<Ramp>,
     /// 1-based run number of this level.
     pub run: u32,
     pub runs: u32,
@@ -470,9 +476,32 @@ fn upstream(s: &Scenario, facts: &Facts, port: u16) -> Result<Service, PlanError
     })
 }
 
-/// Every measured step: each concurrency level, `runs` times.
+/// Every measured step: each level, `runs` times; or the ramp of
+/// `[load] stages` as one step, `runs` times.
 fn steps(s: &Scenario) -> Vec<Step> {
     let load = &s.model.load;
+    if let Some(ramp) = ramp(load) {
+        let level = Level::ramp(ramp.kind, ramp.peak().ceil() as u32);
+        let open = level.is_rate().then(|| Open {
+            per_s: ramp.peak(),
+            arrival: load.arrival,
+            seed: load.seed.unwrap_or(s.model.request.pool.seed),
+            max_in_flight: load.max_in_flight(),
+        });
+        return (1..=load.runs)
+            .map(|run| Step {
+                index: run as usize - 1,
+                level,
+                open,
+                ramp: Some(ramp.clone()),
+                run,
+                runs: load.runs,
+                // A ramp starts from nothing: it is its own warm-up.
+                warmup: load.warmup.unwrap_or(0),
+                stop: Stop::Duration(ramp.total()),
+            })
+            .collect();
+    }
     let stop = match (load.duration, load.requests) {
         (Some(d), _) => Stop::Duration(d),
         (None, Some(n)) => Stop::Requests(n),
@@ -491,6 +520,7 @@ fn steps(s: &Scenario) -> Vec<Step> {
                 index: steps.len(),
                 level,
                 open,
+                ramp: None,
                 run,
                 runs: load.runs,
                 // An open loop warms up on as many requests as it sends in
@@ -506,8 +536,33 @@ fn steps(s: &Scenario) -> Vec<Step> {
     steps
 }
 
-/// The swept levels: the scenario's rates or worker counts.
+/// `[load] stages` as a ramp (checked: each has a duration and one target).
+fn ramp(load: &crate::scenario::model::Load) -> Option<Ramp> {
+    if load.stages.is_empty() {
+        return None;
+    }
+    let kind = if load.open() {
+        LevelKind::Rate
+    } else {
+        LevelKind::Workers
+    };
+    let stages = load
+        .stages
+        .iter()
+        .map(|s| RampStage {
+            duration: s.duration.unwrap_or_default(),
+            target: f64::from(s.concurrency.or(s.rate).unwrap_or(0)),
+        })
+        .collect();
+    Some(Ramp { kind, stages })
+}
+
+/// The measured levels: the scenario's rates or worker counts, or its
+/// ramp's peak.
 fn levels(load: &crate::scenario::model::Load) -> Vec<Level> {
+    if let Some(r) = ramp(load) {
+        return vec![Level::ramp(r.kind, r.peak().ceil() as u32)];
+    }
     let make = if load.open() {
         Level::rate
     } else {

@@ -194,6 +194,25 @@ impl Display for Plan {
                 s.warmup,
                 s.stop
             )?;
+            if let Some(r) = &s.ramp {
+                let stages: Vec<String> = r
+                    .stages
+                    .iter()
+                    .map(|st| {
+                        format!(
+                            "{} to {}",
+                            humantime::format_duration(st.duration),
+                            st.target
+                        )
+                    })
+                    .collect();
+                writeln!(
+                    out,
+                    "        ramp of {} from 0: {}",
+                    r.kind.unit(),
+                    stages.join(", then ")
+                )?;
+            }
         }
         writeln!(out)?;
         if self.checks.is_empty() {

@@ -236,7 +236,11 @@ fn step(
             width: 1,
             ok: per_second(share),
             errors: failed(share),
+            sent: per_second(share) + failed(share),
+            in_flight: f64::from(concurrency),
+            target: None,
             p50_ms: p50,
+            p90_ms: latency.p90,
             p99_ms: latency.p99,
         })
         .collect();

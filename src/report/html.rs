@@ -441,6 +441,8 @@ struct StepPanel {
     note: Option<String>,
     rps_svg: Value,
     latency_svg: Value,
+    /// A ramp step: target vs achieved load, and p50/p90/p99, per second.
+    ramp_svg: Option<Value>,
 }
 
 /// Per step, small multiples on the step's own time axis: successes per
@@ -504,7 +506,10 @@ fn timeseries_panels(r: &Report) -> Vec<StepPanel> {
                 Side::Direct => "-direct",
             };
             let m = &s.metrics;
+            let ramp_svg = super::ramp::charts(s, &name, suffix)
+                .map(|(load, latency)| Value::from_safe_string(load + &latency));
             StepPanel {
+                ramp_svg,
                 title: if m.requests == 0 {
                     format!("Step {} · {name} · not measured", s.index + 1)
                 } else {

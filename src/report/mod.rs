@@ -10,6 +10,7 @@ pub mod html;
 mod json;
 mod junit;
 pub(crate) mod markdown;
+mod ramp;
 pub mod svg;
 pub mod terminal;
 pub mod variants;

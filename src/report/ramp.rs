@@ -1,0 +1,102 @@
+//! The charts of a ramp step (`[load] stages`) in `report.html`, second by
+//! second: the target load against the load achieved (mean requests in
+//! flight for a worker ramp, requests sent per second for a rate ramp), and
+//! the p50/p90/p99 latency of the answers that ended in each second.
+
+use super::svg::{self, num, Axis, LineChart, Series};
+use super::StepReport;
+use crate::plan::LevelKind;
+
+const TARGET: &str = "#9aa5b1";
+const ACHIEVED: &str = "#2563eb";
+const P50: &str = "#2563eb";
+const P90: &str = "#d97706";
+const P99: &str = "#dc2626";
+
+/// The element id of a ramp step's load chart (`-direct` added for the
+/// direct twin), and of its latency chart.
+pub fn load_chart_id(step: usize, suffix: &str) -> String {
+    format!("chart-ramp-load-{step}{suffix}")
+}
+
+pub fn latency_chart_id(step: usize, suffix: &str) -> String {
+    format!("chart-ramp-latency-{step}{suffix}")
+}
+
+/// The two charts of `s`, `None` unless it is a ramp step with a series.
+/// Seconds after the ramp's end (answers still arriving) are left out.
+pub fn charts(s: &StepReport, name: &str, suffix: &str) -> Option<(String, String)> {
+    if !s.level.ramp || !s.timeseries.iter().any(|t| t.target.is_some()) {
+        return None;
+    }
+    let kind = s.level.kind;
+    let few = s.timeseries.len() <= 30;
+    let (mut target, mut achieved) = (Vec::new(), Vec::new());
+    let (mut p50, mut p90, mut p99) = (Vec::new(), Vec::new(), Vec::new());
+    for t in s.timeseries.iter().filter(|t| t.target.is_some()) {
+        let x = f64::from(t.second) + f64::from(t.width.max(1)) / 2.0;
+        target.push((x, t.target.unwrap_or_default()));
+        achieved.push((x, t.achieved(kind)));
+        if t.ok > 0 {
+            p50.push((x, t.p50_ms));
+            p90.push((x, t.p90_ms));
+            p99.push((x, t.p99_ms));
+        }
+    }
+    let (unit, what) = match kind {
+        LevelKind::Workers => ("workers", "requests in flight (mean)"),
+        LevelKind::Rate => ("req/s", "sent per second"),
+    };
+    let mut goal = Series::new(&format!("target {unit}"), TARGET, target);
+    goal.dashed = true;
+    let mut got = Series::new(&format!("achieved: {what}"), ACHIEVED, achieved);
+    got.markers = few;
+    got.tips = got
+        .points
+        .iter()
+        .zip(&goal.points)
+        .map(|((x, y), (_, want))| {
+            format!(
+                "{name} at {x:.1} s: {} achieved, target {}",
+                num(*y),
+                num(*want)
+            )
+        })
+        .collect();
+    let line = |label: &str, color: &str, points: Vec<(f64, f64)>| {
+        let mut s = Series::new(label, color, points);
+        s.markers = few;
+        s
+    };
+    let chart = |id: String, title: String, y: &str, series: Vec<Series>| {
+        LineChart {
+            id,
+            width: svg::WIDTH / 2.0,
+            title,
+            height: 210.0,
+            x: Axis::linear("seconds into the ramp"),
+            y: Axis::linear(y),
+            series,
+            markers: Vec::new(),
+        }
+        .render()
+    };
+    Some((
+        chart(
+            load_chart_id(s.index + 1, suffix),
+            format!("{name}: target and achieved {unit}, per second"),
+            unit,
+            vec![goal, got],
+        ),
+        chart(
+            latency_chart_id(s.index + 1, suffix),
+            format!("{name}: p50, p90 and p99 latency per second"),
+            "latency (ms)",
+            vec![
+                line("p99", P99, p99),
+                line("p90", P90, p90),
+                line("p50", P50, p50),
+            ],
+        ),
+    ))
+}

@@ -1317,6 +1317,36 @@ mod tests {
         assert_eq!(sample_bucket(0), sample_bucket(1));
     }
 
+    /// Issue 12: each second counts the requests sent in it and the time
+    /// requests spent in flight inside it, a request that spans seconds
+    /// split between them; merged threads add up, also once coarsened.
+    #[test]
+    fn issue_12_sends_and_time_in_flight_per_second() {
+        let ms = Duration::from_millis;
+        let mut a = Recorder::default();
+        // Two requests in flight all of second 0; one from 0.5 s to 2.5 s.
+        a.record_flight(ms(0), ms(1000));
+        a.record_flight(ms(0), ms(1000));
+        a.record_flight(ms(500), ms(2500));
+        let mut b = Recorder::default();
+        b.record_flight(ms(1200), ms(1700));
+        a.merge(&b);
+        let ts = a.timeseries();
+        let sent: Vec<u64> = ts.iter().map(|t| t.sent).collect();
+        let flight: Vec<f64> = ts.iter().map(|t| t.in_flight).collect();
+        assert_eq!(sent, [3, 1, 0]);
+        assert_eq!(flight, [2.5, 1.5, 0.5]);
+        assert_eq!(ts[0].achieved(crate::plan::LevelKind::Rate), 3.0);
+        assert_eq!(ts[1].achieved(crate::plan::LevelKind::Workers), 1.5);
+        // A long request in a coarsened series: still all its time.
+        let mut long = Recorder::default();
+        long.record_flight(ms(0), Duration::from_secs(600));
+        let ts = long.timeseries();
+        assert!(ts.len() <= MAX_SAMPLES);
+        let total: f64 = ts.iter().map(|t| t.in_flight * f64::from(t.width)).sum();
+        assert!((total - 600.0).abs() < 1e-6, "{total}");
+    }
+
     /// Issue 11: memory flat in step length. A 1-hour step keeps at most
     /// [`MAX_SAMPLES`] samples of a few hundred bytes, each covering 16 s,
     /// and no request is lost from the series.

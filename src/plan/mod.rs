@@ -828,6 +828,32 @@ mod tests {
         );
     }
 
+    /// Issue 12: a ramp is one step (per run) at its peak level, for as
+    /// long as its stages, with no warm-up; a rate ramp paces it open-loop.
+    #[test]
+    fn stages_plan_one_ramp_step() {
+        let s = scenario("scenarios/ramp.toml", &["load.runs=2"]);
+        let plan = build(&s, &fake_facts(&s, vec![41000]), Path::new("/run")).unwrap();
+        assert_eq!(plan.steps.len(), 2);
+        let step = &plan.steps[0];
+        assert_eq!(step.level, Level::ramp(LevelKind::Workers, 100));
+        assert_eq!(step.stop, Stop::Duration(Duration::from_secs(20)));
+        assert_eq!((step.warmup, step.workers(), step.open), (0, 100, None));
+        assert_eq!(step.ramp.as_ref().unwrap().stages.len(), 3);
+        let json = plan.to_json();
+        assert_eq!(json["steps"][0]["ramp"]["kind"], "workers");
+        assert_eq!(json["steps"][0]["concurrency"], 100);
+        let s = scenario(
+            "scenarios/ramp.toml",
+            &["load.stages=[{duration=\"4s\",rate=300},{duration=\"1s\",rate=50}]"],
+        );
+        let plan = build(&s, &fake_facts(&s, vec![41000]), Path::new("/run")).unwrap();
+        let step = &plan.steps[0];
+        assert_eq!(step.level.label(), "ramp to r=300/s");
+        assert_eq!(step.open.map(|o| o.per_s), Some(300.0));
+        assert_eq!(step.stop, Stop::Duration(Duration::from_secs(5)));
+    }
+
     #[test]
     fn secrets_are_redacted() {
         assert_eq!(redact("Authorization", "Bearer abc"), "Bearer <redacted>");

@@ -13,6 +13,12 @@
 //! counted dropped. At most `max_in_flight` workers, so as many connections,
 //! each opened on its worker's first request.
 //!
+//! Ramps (`[load] stages`) are schedules too: a worker ramp runs worker `w`
+//! only while the target is above `w` (it waits, connectionless, until
+//! then); a rate ramp is an open schedule whose arrivals follow the moving
+//! rate. Every request adds its send and its time in flight to the
+//! per-second series, so a ramp's achieved load shows beside its target.
+//!
 //! Layout (chosen by measurement, see the README's "Performance"): OS threads,
 //! each with a current-thread tokio runtime and its own [`Recorder`] shared
 //! by the workers on it (no locks, no contended atomics on the sample path:
@@ -469,9 +475,9 @@ async fn warm_up(shared: Arc<Shared>, recorder: Rc<RefCell<Recorder>>, worker: u
     let mut conn = Conn::default();
     let target = &*shared.target;
     // An open loop's workers beyond the warm-up connect on first use: most
-    // of `max_in_flight` may never be needed.
+    // of `max_in_flight` may never be needed. A worker ramp's connect when
+    // they start, as a new user would.
     if shared.schedule == Schedule::Closed || u64::from(worker) < shared.warmup {
-        // (A worker ramp connects each worker when it starts, as a new user would.)
         let _ = tokio::time::timeout(shared.timeout, conn.ensure(target.addr)).await;
     }
     let n = target.wire.len() as u64;

@@ -44,12 +44,12 @@ pub fn charts(s: &StepReport, name: &str, suffix: &str) -> Option<(String, Strin
         }
     }
     let (unit, what) = match kind {
-        LevelKind::Workers => ("workers", "requests in flight (mean)"),
-        LevelKind::Rate => ("req/s", "sent per second"),
+        LevelKind::Workers => ("workers", "in flight"),
+        LevelKind::Rate => ("req/s", "sent/s"),
     };
-    let mut goal = Series::new(&format!("target {unit}"), TARGET, target);
+    let mut goal = Series::new("target", TARGET, target);
     goal.dashed = true;
-    let mut got = Series::new(&format!("achieved: {what}"), ACHIEVED, achieved);
+    let mut got = Series::new(&format!("achieved ({what})"), ACHIEVED, achieved);
     got.markers = few;
     got.tips = got
         .points
@@ -84,9 +84,16 @@ pub fn charts(s: &StepReport, name: &str, suffix: &str) -> Option<(String, Strin
     Some((
         chart(
             load_chart_id(s.index + 1, suffix),
-            format!("{name}: target and achieved {unit}, per second"),
+            match kind {
+                LevelKind::Workers => {
+                    format!("{name}: target workers and mean requests in flight, per second")
+                }
+                LevelKind::Rate => format!("{name}: target rate and requests sent, per second"),
+            },
             unit,
-            vec![goal, got],
+            // The target drawn last, dashed over the achieved line it
+            // mostly hides.
+            vec![got, goal],
         ),
         chart(
             latency_chart_id(s.index + 1, suffix),

@@ -306,4 +306,38 @@ mod tests {
         assert_eq!(merged, all);
         assert!(Schedule::Closed.arrivals(0, 1).is_none());
     }
+
+    /// Issue 12: a rate ramp (0 → 100/s over 10 s) keeps every arrival's
+    /// intended time on the ramp, split over threads like a fixed rate, and
+    /// ends with the ramp.
+    #[test]
+    fn a_ramped_schedule_follows_the_ramp_and_ends_with_it() {
+        use crate::plan::{LevelKind, Ramp, RampStage};
+        let ramp = Arc::new(Ramp {
+            kind: LevelKind::Rate,
+            stages: vec![RampStage {
+                duration: Duration::from_secs(10),
+                target: 100.0,
+            }],
+        });
+        let schedule = Schedule::Open {
+            per_s: 100.0,
+            arrival: Arrival::Poisson,
+            seed: 5,
+            ramp: Some(ramp),
+        };
+        let all: Vec<(u64, Duration)> = schedule.arrivals(0, 1).unwrap().collect();
+        // 500 due on average (the area under the ramp), Poisson-spread.
+        assert!((440..=560).contains(&all.len()), "{}", all.len());
+        assert!(all.iter().all(|(_, at)| *at <= Duration::from_secs(10)));
+        let first_half = all.iter().filter(|(_, at)| at.as_secs() < 5).count();
+        // A quarter of the area lies in the first half of a linear ramp.
+        let share = first_half as f64 / all.len() as f64;
+        assert!((share - 0.25).abs() < 0.06, "{share}");
+        let mut merged: Vec<(u64, Duration)> = (0..2)
+            .flat_map(|t| schedule.arrivals(t, 2).unwrap())
+            .collect();
+        merged.sort();
+        assert_eq!(merged, all);
+    }
 }

@@ -379,13 +379,18 @@ impl Comparison {
 
     fn summary(&self) -> String {
         match self.grade {
-            Grade::Fail => format!(
-                "FAIL: regression at {}",
-                self.failing()
-                    .map(Level::words)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            Grade::Fail => {
+                // `concurrency 4, 8`, `rate 100, 500`; labels when mixed.
+                let failing: Vec<Level> = self.failing().collect();
+                let column = super::LevelColumn::of(&failing);
+                let cells: Vec<String> = failing.iter().map(|&l| column.cell(l)).collect();
+                match column.kind() {
+                    Some(kind) if !failing.iter().any(|l| l.ramp) => {
+                        format!("FAIL: regression at {} {}", kind.field(), cells.join(", "))
+                    }
+                    _ => format!("FAIL: regression at {}", cells.join(", ")),
+                }
+            }
             Grade::Warn => "WARN: changes worth a look, no regression".into(),
             Grade::Ok => "OK: no regression".into(),
         }

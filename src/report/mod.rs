@@ -479,6 +479,11 @@ impl LevelColumn {
         })
     }
 
+    /// The one kind of the levels, `None` when they mix.
+    pub(crate) fn kind(self) -> Option<LevelKind> {
+        self.0
+    }
+
     pub(crate) fn header(self) -> &'static str {
         self.0.map_or("level", LevelKind::column)
     }

@@ -95,6 +95,14 @@ fn issue_12_a_worker_ramp_from_1_to_200_over_20_s_shows_the_workers_rising() {
     let first = f(&seconds[0].2["in_flight"]);
     let last = f(&seconds[19].2["in_flight"]);
     assert!(last > 150.0 && first < 15.0, "rose from {first} to {last}");
+    // `[assert.concurrency.200]` judges the ramp, whose level is its peak.
+    let v = &r["verdicts"][0];
+    assert_eq!(
+        (v["concurrency"].as_u64(), v["ramp"].as_bool()),
+        (Some(200), Some(true)),
+        "{v}"
+    );
+    assert_eq!(v["passed"], true, "{v}");
     let html = html.expect("report.html written");
     for id in ["chart-ramp-load-1", "chart-ramp-latency-1"] {
         assert!(html.contains(&format!("id=\"{id}\"")), "{id} in the HTML");
@@ -135,6 +143,11 @@ fn issue_12_a_rate_ramp_sends_what_its_target_asks_second_by_second() {
         );
     }
     assert!(seconds[7].1 > seconds[2].1, "the target rose");
+    // Achieved against the ramp's mean target, judged like a fixed rate's.
+    let v = &r["verdicts"][0];
+    assert_eq!(v["metric"], "min_achieved_rate_ratio");
+    assert!(f(&v["measured"]) > 0.95 && f(&v["measured"]) < 1.05, "{v}");
+    assert_eq!(v["passed"], true);
 }
 
 #[test]

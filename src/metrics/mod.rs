@@ -1028,6 +1028,10 @@ pub struct LevelSummary {
     pub service_p50_ms: Option<Spread>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_p99_ms: Option<Spread>,
+    /// A rate ramp: its mean target rate, req/s (what `achieved_rate` is
+    /// judged against).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp_target_rate: Option<f64>,
 }
 
 impl LevelSummary {
@@ -1048,10 +1052,14 @@ impl LevelSummary {
         self.level.label()
     }
 
-    /// The target rate (req/s) of a fixed arrival-rate level; `None` for
-    /// workers and for a ramp (whose target moves).
+    /// The target rate (req/s) of an arrival-rate level (a ramp's mean);
+    /// `None` for workers.
     pub fn target_rate(&self) -> Option<f64> {
-        (self.level.is_rate() && !self.level.ramp).then(|| self.level.x())
+        match (self.level.is_rate(), self.level.ramp) {
+            (true, false) => Some(self.level.x()),
+            (true, true) => self.ramp_target_rate,
+            (false, _) => None,
+        }
     }
 
     pub fn of(level: Level, runs: &[&StepMetrics]) -> LevelSummary {
@@ -1083,6 +1091,11 @@ impl LevelSummary {
             dropped: open_total(runs, |o| o.dropped),
             service_p50_ms: optional(runs, |m| m.open_loop.as_ref().map(|o| o.service_ms.p50)),
             service_p99_ms: optional(runs, |m| m.open_loop.as_ref().map(|o| o.service_ms.p99)),
+            ramp_target_rate: level
+                .ramp
+                .then(|| optional(runs, |m| m.open_loop.as_ref().map(|o| o.target_rate)))
+                .flatten()
+                .map(|s| s.mean),
         }
     }
 }

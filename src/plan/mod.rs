@@ -630,11 +630,17 @@ fn checks(t: &Thresholds, levels: &[Level]) -> Vec<Check> {
     let kind = LevelKind::of(levels);
     for key in t.concurrency.keys() {
         if let Ok(value) = key.parse::<u32>() {
-            let level = Level {
-                kind,
-                value,
-                ramp: false,
-            };
+            // The swept level of that number (a ramp's peak too), else one
+            // of the sweep's kind that it leaves out.
+            let level = levels
+                .iter()
+                .copied()
+                .find(|l| l.value == value)
+                .unwrap_or(Level {
+                    kind,
+                    value,
+                    ramp: false,
+                });
             if !all.contains(&level) {
                 all.push(level);
             }

@@ -350,3 +350,41 @@ pub(crate) fn open_report() -> Report {
     report.summarise_levels();
     report
 }
+
+/// A worker ramp (issue 12): one step rising to 10 workers over 4 s, its
+/// series with the target, the requests in flight and p50/p90/p99.
+pub(crate) fn ramp_report() -> Report {
+    let mut report = report();
+    report.status = Status::Complete;
+    report.error = None;
+    report.scenario.resolved = serde_json::json!({
+        "scenario": {"name": "fixture"},
+        "load": {"stages": [{"duration": "4s", "concurrency": 10}]},
+    });
+    report.plan = serde_json::json!({"steps": 1});
+    let mut step = target(0, 1, 1);
+    step.level = Level::ramp(crate::plan::LevelKind::Workers, 10);
+    step.timeseries = [1.25f64, 3.75, 6.25, 8.75]
+        .into_iter()
+        .enumerate()
+        .map(|(second, target)| SecondSample {
+            second: second as u32,
+            width: 1,
+            ok: (target * 50.0) as u64,
+            errors: 0,
+            sent: (target * 50.0) as u64,
+            in_flight: target.ceil(),
+            target: Some(target),
+            p50_ms: 20.0,
+            p90_ms: 22.0 + second as f64,
+            p99_ms: 25.0 + 2.0 * second as f64,
+        })
+        .collect();
+    report.steps = vec![step];
+    report.verdicts = vec![Verdict {
+        level: Level::ramp(crate::plan::LevelKind::Workers, 10),
+        ..verdict(10, "max_error_rate", 0.0, Some(0.0), true)
+    }];
+    report.summarise_levels();
+    report
+}

@@ -1,10 +1,11 @@
 //! The charts of a ramp step (`[load] stages`) in `report.html`, second by
 //! second: the target load against the load achieved (mean requests in
 //! flight for a worker ramp, requests sent per second for a rate ramp), and
-//! the p50/p90/p99 latency of the answers that ended in each second.
+//! the p50/p90/p99 latency of the answers that ended in each second; and
+//! the one-line summary of each ramp the terminal and `summary.md` print.
 
 use super::svg::{self, num, Axis, LineChart, Series};
-use super::StepReport;
+use super::{Report, Side, StepReport};
 use crate::plan::LevelKind;
 
 const TARGET: &str = "#9aa5b1";
@@ -106,4 +107,53 @@ pub fn charts(s: &StepReport, name: &str, suffix: &str) -> Option<(String, Strin
             ],
         ),
     ))
+}
+
+/// One line per ramp step through the target: the range, over the ramp's
+/// seconds, of the target, the achieved load and p99, e.g. `ramp to c=200
+/// (step 1), second by second: target 5–195 workers, achieved 5.5–195.5
+/// (mean in flight), p99 53.2–106.5 ms`.
+pub fn lines(r: &Report) -> Vec<String> {
+    r.steps_of(Side::Target)
+        .filter(|s| s.level.ramp)
+        .filter_map(|s| {
+            let seconds: Vec<_> = s.timeseries.iter().filter(|t| t.target.is_some()).collect();
+            if seconds.is_empty() {
+                return None;
+            }
+            let kind = s.level.kind;
+            let range = |f: &dyn Fn(&crate::metrics::SecondSample) -> f64| {
+                let values = seconds.iter().map(|t| f(t));
+                let lo = values.clone().fold(f64::INFINITY, f64::min);
+                let hi = values.fold(f64::NEG_INFINITY, f64::max);
+                format!("{}–{}", num(lo), num(hi))
+            };
+            let answered: Vec<f64> = seconds
+                .iter()
+                .filter(|t| t.ok > 0)
+                .map(|t| t.p99_ms)
+                .collect();
+            let p99 = if answered.is_empty() {
+                "no answers".to_string()
+            } else {
+                format!(
+                    "p99 {}–{} ms",
+                    num(answered.iter().copied().fold(f64::INFINITY, f64::min)),
+                    num(answered.iter().copied().fold(0.0, f64::max))
+                )
+            };
+            let what = match kind {
+                LevelKind::Workers => "mean in flight",
+                LevelKind::Rate => "sent/s",
+            };
+            Some(format!(
+                "{} (step {}), second by second: target {} {}, achieved {} ({what}), {p99}",
+                s.level,
+                s.index + 1,
+                range(&|t| t.target.unwrap_or_default()),
+                kind.unit(),
+                range(&|t| t.achieved(kind)),
+            ))
+        })
+        .collect()
 }

@@ -53,6 +53,9 @@ pub fn render(r: &Report) -> String {
     if let Some(line) = unmeasured_line(r, Side::Target) {
         let _ = writeln!(out, "{line}");
     }
+    for line in super::ramp::lines(r) {
+        let _ = writeln!(out, "{line}");
+    }
     let busiest: Vec<String> = r
         .levels
         .iter()

@@ -72,6 +72,30 @@ fn open_loop_snapshots() {
     }
 }
 
+/// A ramp (issue 12): named `ramp to c=10` everywhere, its per-second
+/// target against the achieved load summed up in a line, charted in HTML.
+#[test]
+fn ramp_snapshots() {
+    let report = fixture::ramp_report();
+    insta::assert_snapshot!("ramp terminal", terminal::render(&report));
+    insta::assert_snapshot!("ramp md", exporter("md").expect("md").render(&report));
+    let html = exporter("html").expect("html").render(&report);
+    for figure in [
+        "id=\"chart-ramp-load-1\"",
+        "id=\"chart-ramp-latency-1\"",
+        "target workers and mean requests in flight",
+        "ramp to c=10",
+    ] {
+        assert!(html.contains(figure), "no `{figure}` in the HTML report");
+    }
+    let junit = exporter("junit").expect("junit").render(&report);
+    assert!(junit.contains(r#"classname="fixture.ramp_c10""#), "{junit}");
+    let json = exporter("json").expect("json").render(&report);
+    let back: Report = serde_json::from_str(&json).expect("reads back");
+    assert_eq!(back.steps[0].level, report.steps[0].level);
+    assert_eq!(back.steps[0].timeseries, report.steps[0].timeseries);
+}
+
 #[test]
 fn variants_snapshot() {
     let a = fixture::report();

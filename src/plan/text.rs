@@ -173,9 +173,15 @@ impl Display for Plan {
         }
         writeln!(out)?;
         writeln!(out, "Steps ({}):", self.steps.len())?;
+        // As wide as the longest level's name (`ramp to c=200`), at least 11.
+        let w = self
+            .steps
+            .iter()
+            .map(|s| s.level.label().chars().count())
+            .fold(11, usize::max);
         writeln!(
             out,
-            "  {:>4}  {:>11}  {:>5}  {:>7}  measure",
+            "  {:>4}  {:>w$}  {:>5}  {:>7}  measure",
             "#", "level", "run", "warm-up"
         )?;
         for s in &self.steps {
@@ -187,7 +193,7 @@ impl Display for Plan {
             });
             writeln!(
                 out,
-                "  {:>4}  {:>11}  {:>5}  {:>7}  {}{pacing}",
+                "  {:>4}  {:>w$}  {:>5}  {:>7}  {}{pacing}",
                 s.index + 1,
                 s.level.label(),
                 format!("{}/{}", s.run, s.runs),

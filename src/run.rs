@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::assertions;
 use crate::load::{self, upstream_stats, Live};
-use crate::metrics::StepMetrics;
+use crate::metrics::{SecondSample, StepMetrics};
 use crate::plan::{self, Plan, Stop};
 use crate::report::{self, Environment, Report, ScenarioInfo, Status, StepReport};
 use crate::scenario::Scenario;
@@ -186,7 +186,7 @@ pub async fn execute(
         Ok(()) if cancel.is_cancelled() => report.status = Status::Interrupted,
         Ok(()) => {
             report.status = Status::Complete;
-            let swept: Vec<u32> = plan.steps.iter().map(|s| s.concurrency).collect();
+            let swept: Vec<plan::Level> = plan.steps.iter().map(|s| s.level).collect();
             report.verdicts = assertions::judge(&plan.checks, &report.levels, &swept);
         }
         Err(e) => {
@@ -313,11 +313,11 @@ fn harness_failure(step: &StepReport, url: &str) -> Result<(), String> {
     };
     if m.errors.client > 0 {
         return Err(format!(
-            "step {} (c={}): the client's own machine refused {} of {} requests \
+            "step {} ({}): the client's own machine refused {} of {} requests \
              (out of file descriptors or local ports; {}): these figures measure the harness, \
              not the target. Raise `ulimit -n` or lower load.concurrency",
             step.index + 1,
-            step.concurrency,
+            step.level,
             m.errors.client,
             m.requests,
             classes()
@@ -328,9 +328,9 @@ fn harness_failure(step: &StepReport, url: &str) -> Result<(), String> {
     let answered = m.successes + m.errors.status.values().sum::<u64>() + m.errors.protocol;
     if m.requests > 0 && answered == 0 && !step.cancelled {
         return Err(format!(
-            "step {} (c={}): nothing answered at {url}: all {} requests failed ({})",
+            "step {} ({}): nothing answered at {url}: all {} requests failed ({})",
             step.index + 1,
-            step.concurrency,
+            step.level,
             m.requests,
             classes()
         ));
@@ -507,21 +507,20 @@ async fn run_one(
             "step {} (c={}): the client's own machine refused {} warm-up requests (out of \
              file descriptors or local ports): raise `ulimit -n` or lower load.concurrency",
             step.index + 1,
-            step.concurrency,
+            step.level,
             outcome.warmup.client
         ));
     }
     Ok((
         StepReport {
             index: step.index,
-            concurrency: step.concurrency,
-            rate: step.open.map(|o| o.per_s),
+            level: step.level,
             run: step.run,
             metrics: StepMetrics {
                 open_loop: outcome.open_loop,
                 ..outcome.recorder.summary(outcome.window)
             },
-            timeseries: outcome.recorder.timeseries(),
+            timeseries: ramp_targets(outcome.recorder.timeseries(), step.ramp.as_ref()),
             warmup_errors: outcome.warmup_errors,
             cancelled: outcome.cancelled,
             error: None,
@@ -535,6 +534,20 @@ async fn run_one(
         },
         died,
     ))
+}
+
+/// A ramp step's series with the target of each sample (its mean over
+/// the sample) beside what was achieved.
+fn ramp_targets(mut series: Vec<SecondSample>, ramp: Option<&plan::Ramp>) -> Vec<SecondSample> {
+    if let Some(r) = ramp {
+        let end = r.total().as_secs_f64();
+        // Not for answers that ended after the ramp did.
+        for t in series.iter_mut().filter(|t| f64::from(t.second) < end) {
+            let from = f64::from(t.second);
+            t.target = Some(r.mean(from, from + f64::from(t.width)));
+        }
+    }
+    series
 }
 
 fn progress_bar(enabled: bool, step: &plan::Step, baseline: bool) -> ProgressBar {
@@ -553,9 +566,7 @@ fn progress_bar(enabled: bool, step: &plan::Step, baseline: bool) -> ProgressBar
     let what = if baseline { " baseline" } else { "" };
     bar.set_prefix(format!(
         "{} run {}/{}{what}",
-        step.level(),
-        step.run,
-        step.runs
+        step.level, step.run, step.runs
     ));
     bar
 }

@@ -3,12 +3,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::LevelSummary;
-use crate::plan::{Check, Metric};
+use crate::plan::{Check, Level, Metric};
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
-    pub concurrency: u32,
+    /// The level judged (`rate: true` in JSON for an arrival rate).
+    #[serde(flatten, with = "crate::plan::level::flag")]
+    pub level: Level,
     /// The `[assert]` key, e.g. `max_p50_ms`.
     pub metric: String,
     pub limit: f64,
@@ -20,9 +22,6 @@ pub struct Verdict {
     /// out): neither a PASS nor a FAIL, shown as `NOT MEASURED`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub not_measured: bool,
-    /// The level is an arrival rate (`concurrency` holds it in req/s).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub rate: bool,
 }
 
 impl Verdict {
@@ -51,7 +50,7 @@ impl Verdict {
         format!(
             "{} {} {name} {measured} (limit {op} {}{unit})",
             self.word(),
-            crate::plan::level_label(self.concurrency, self.rate),
+            self.level.label(),
             self.limit * scale
         )
     }
@@ -82,7 +81,7 @@ fn measure(metric: Metric, level: &LevelSummary) -> f64 {
         Metric::MaxP99Ms => level.p99_ms.mean,
         Metric::MaxErrorRate => level.error_rate.mean,
         // A closed-loop level has no schedule to keep: it fails these.
-        Metric::MinAchievedRateRatio => match (level.achieved_rate, level.rate) {
+        Metric::MinAchievedRateRatio => match (level.achieved_rate, level.target_rate()) {
             (Some(a), Some(r)) if r > 0.0 => a.mean / r,
             _ => 0.0,
         },
@@ -94,11 +93,11 @@ fn measure(metric: Metric, level: &LevelSummary) -> f64 {
 
 /// Judge every check against the level it names. `swept` are the levels
 /// the plan measures; a check for any other level is `not_measured`.
-pub fn judge(checks: &[Check], levels: &[LevelSummary], swept: &[u32]) -> Vec<Verdict> {
+pub fn judge(checks: &[Check], levels: &[LevelSummary], swept: &[Level]) -> Vec<Verdict> {
     checks
         .iter()
         .map(|check| {
-            let level = levels.iter().find(|l| l.concurrency == check.concurrency);
+            let level = levels.iter().find(|l| l.level == check.level);
             let measured = level
                 .filter(|l| l.runs > 0)
                 .map(|l| measure(check.metric, l));
@@ -110,13 +109,12 @@ pub fn judge(checks: &[Check], levels: &[LevelSummary], swept: &[u32]) -> Vec<Ve
                 }
             });
             Verdict {
-                concurrency: check.concurrency,
+                level: check.level,
                 metric: check.metric.key().to_string(),
                 limit: check.limit,
                 measured,
                 passed,
-                not_measured: !swept.contains(&check.concurrency),
-                rate: level.is_some_and(|l| l.rate.is_some()),
+                not_measured: !swept.contains(&check.level),
             }
         })
         .collect()
@@ -134,22 +132,26 @@ mod tests {
     fn min_and_max_checks_and_missing_levels() {
         let checks = vec![
             Check {
-                concurrency: 10,
+                level: Level::workers(10),
                 metric: Metric::MinRps,
                 limit: 100.0,
             },
             Check {
-                concurrency: 10,
+                level: Level::workers(10),
                 metric: Metric::MaxP50Ms,
                 limit: 50.0,
             },
             Check {
-                concurrency: 50,
+                level: Level::workers(50),
                 metric: Metric::MaxP50Ms,
                 limit: 50.0,
             },
         ];
-        let v = judge(&checks, &[level(10, 150.0, 55.0)], &[10, 50]);
+        let v = judge(
+            &checks,
+            &[level(10, 150.0, 55.0)],
+            &[Level::workers(10), Level::workers(50)],
+        );
         assert!(v[0].passed);
         assert!(!v[1].passed);
         assert_eq!(v[2].measured, None);
@@ -157,7 +159,7 @@ mod tests {
         assert!(v[2].failed(), "a level of the sweep that never ran fails");
         assert!(v[1].describe().starts_with("FAIL c=10 p50 55.00 ms"));
         // issue 18: a level the sweep leaves out is not measured, not failed.
-        let v = judge(&checks, &[level(10, 150.0, 55.0)], &[10]);
+        let v = judge(&checks, &[level(10, 150.0, 55.0)], &[Level::workers(10)]);
         assert!(!v[2].passed && v[2].not_measured && !v[2].failed());
         assert!(
             v[2].describe().starts_with("NOT MEASURED c=50"),
@@ -171,36 +173,40 @@ mod tests {
     #[test]
     fn achieved_rate_ratio_and_dropped_per_rate_level() {
         let rate = |r: u32, achieved: f64, dropped: u64| LevelSummary {
-            rate: Some(f64::from(r)),
+            level: Level::rate(r),
             runs: 2,
             achieved_rate: Some(crate::metrics::Spread::of(&[achieved, achieved])),
             dropped: Some(dropped),
             ..level(r, achieved, 20.0)
         };
-        let check = |c: u32, metric: Metric, limit: f64| Check {
-            concurrency: c,
+        let check = |level: Level, metric: Metric, limit: f64| Check {
+            level,
             metric,
             limit,
         };
         let checks = vec![
-            check(100, Metric::MinAchievedRateRatio, 0.99),
-            check(500, Metric::MinAchievedRateRatio, 0.99),
-            check(500, Metric::MaxDropped, 10.0),
-            check(100, Metric::MaxDropped, 10.0),
-            check(7, Metric::MaxDropped, 10.0),
+            check(Level::rate(100), Metric::MinAchievedRateRatio, 0.99),
+            check(Level::rate(500), Metric::MinAchievedRateRatio, 0.99),
+            check(Level::rate(500), Metric::MaxDropped, 10.0),
+            check(Level::rate(100), Metric::MaxDropped, 10.0),
+            check(Level::workers(7), Metric::MaxDropped, 10.0),
         ];
         let levels = [
             rate(100, 99.5, 0),
             rate(500, 450.0, 30),
             level(7, 100.0, 20.0),
         ];
-        let v = judge(&checks, &levels, &[100, 500, 7]);
-        assert!(v[0].passed && v[0].rate);
+        let v = judge(
+            &checks,
+            &levels,
+            &[Level::rate(100), Level::rate(500), Level::workers(7)],
+        );
+        assert!(v[0].passed && v[0].level.is_rate());
         assert!(!v[1].passed && v[1].measured == Some(0.9));
         // 30 dropped over 2 runs: 15 per run.
         assert!(!v[2].passed && v[2].measured == Some(15.0));
         assert!(v[3].passed);
-        assert!(!v[4].passed && !v[4].rate);
+        assert!(!v[4].passed && !v[4].level.is_rate());
         assert_eq!(
             v[1].describe(),
             "FAIL r=500/s achieved rate 90.00% of target (limit ≥ 99% of target)"

@@ -128,7 +128,8 @@ fn baseline(current: &Report, runs: &[RunRecord]) -> Report {
     base.levels = levels
         .into_iter()
         .map(|c| LevelSummary {
-            concurrency: c,
+            // History keeps each level by its number only.
+            level: crate::plan::Level::workers(c),
             runs: values(runs, c, Figure::Rps).len() as u32,
             rps: median(c, Figure::Rps),
             p50_ms: median(c, Figure::P50Ms),

@@ -127,7 +127,7 @@ impl Figure {
             Figure::OverheadP50Ms => report
                 .overhead
                 .iter()
-                .find(|o| o.concurrency == l.concurrency)
+                .find(|o| o.level == l.level)
                 .map(|o| o.p50_ms),
         }
     }
@@ -238,7 +238,7 @@ impl RunRecord {
                 .iter()
                 .filter(|l| l.runs > 0 && l.requests > 0)
                 .map(|l| LevelRecord {
-                    concurrency: l.concurrency,
+                    concurrency: l.level.value,
                     figures: Figure::ALL.map(|f| f.of(report, l)),
                 })
                 .collect(),

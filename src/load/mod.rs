@@ -13,6 +13,12 @@
 //! counted dropped. At most `max_in_flight` workers, so as many connections,
 //! each opened on its worker's first request.
 //!
+//! Ramps (`[load] stages`) are schedules too: a worker ramp runs worker `w`
+//! only while the target is above `w` (it waits, connectionless, until
+//! then); a rate ramp is an open schedule whose arrivals follow the moving
+//! rate. Every request adds its send and its time in flight to the
+//! per-second series, so a ramp's achieved load shows beside its target.
+//!
 //! Layout (chosen by measurement, see the README's "Performance"): OS threads,
 //! each with a current-thread tokio runtime and its own [`Recorder`] shared
 //! by the workers on it (no locks, no contended atomics on the sample path:
@@ -256,11 +262,17 @@ pub fn run_step(
 ) -> std::io::Result<StepOutcome> {
     let workers = step.workers();
     let threads = threads_for(workers);
-    let schedule = step.open.map_or(Schedule::Closed, |o| Schedule::Open {
-        per_s: o.per_s,
-        arrival: o.arrival,
-        seed: o.seed ^ (step.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-    });
+    let ramp = step.ramp.clone().map(Arc::new);
+    let schedule = match (step.open, ramp) {
+        (Some(o), ramp) => Schedule::Open {
+            per_s: o.per_s,
+            arrival: o.arrival,
+            seed: o.seed ^ (step.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ramp,
+        },
+        (None, Some(r)) => Schedule::Workers(r),
+        (None, None) => Schedule::Closed,
+    };
     let shared = Arc::new(Shared {
         target,
         timeout: plan.timeout,
@@ -322,7 +334,12 @@ pub fn run_step(
             Stop::Duration(d) => d,
             Stop::Requests(n) => Duration::from_secs_f64(n as f64 / o.per_s),
         };
-        recorder.open_summary(o.per_s, window)
+        // A ramp's target is its mean rate over the ramp.
+        let target = step.ramp.as_ref().map_or(o.per_s, |r| {
+            let total = r.total().as_secs_f64();
+            r.area(total) / total.max(f64::MIN_POSITIVE)
+        });
+        recorder.open_summary(target, window)
     });
     Ok(StepOutcome {
         open_loop,
@@ -458,7 +475,8 @@ async fn warm_up(shared: Arc<Shared>, recorder: Rc<RefCell<Recorder>>, worker: u
     let mut conn = Conn::default();
     let target = &*shared.target;
     // An open loop's workers beyond the warm-up connect on first use: most
-    // of `max_in_flight` may never be needed.
+    // of `max_in_flight` may never be needed. A worker ramp's connect when
+    // they start, as a new user would.
     if shared.schedule == Schedule::Closed || u64::from(worker) < shared.warmup {
         let _ = tokio::time::timeout(shared.timeout, conn.ensure(target.addr)).await;
     }
@@ -503,11 +521,30 @@ async fn measure_loop(
     let (mut done, mut errors) = (0u64, 0u64);
     let mut ticket = u64::from(worker);
     let mut worked = false;
+    let mut ramped_out = false;
     // Let the runtime poll its I/O driver first, so a connection the
     // server closed while the threads met at the barrier is seen as closed
     // before the first request (see the resend rule on `Conn`).
     tokio::task::yield_now().await;
     loop {
+        if let Some(ramp) = shared.schedule.workers() {
+            // A ramp's worker runs while the target is above its index;
+            // stopped, it closes its connection, as a leaving user would.
+            let now = start.elapsed().as_secs_f64();
+            if ramp.at(now) <= f64::from(worker) {
+                conn = Conn::default();
+                match ramp.first_above(f64::from(worker), now) {
+                    Some(at) => {
+                        let at = start + Duration::from_secs_f64(at);
+                        tokio::time::sleep_until(at.into()).await;
+                    }
+                    None => {
+                        ramped_out = true;
+                        break;
+                    }
+                }
+            }
+        }
         let intended = match &arrivals {
             None if shared.measured(ticket, start) => None,
             None => break,
@@ -563,6 +600,7 @@ async fn measure_loop(
         let busy = busy_share(from, to, shared.drained());
         let mut r = recorder.borrow_mut();
         r.record(to, to - from, failure, busy);
+        r.record_flight(began - start, to);
         if intended.is_some() {
             let service = failure.is_none().then(|| end - began);
             r.record_send(began - start, began - origin, late, service);
@@ -585,8 +623,9 @@ async fn measure_loop(
         worked = true;
     }
     // The first worker with work to run out of it closes the busy window; a
-    // worker whose share was empty never had work, so it says nothing.
-    if worked {
+    // worker whose share was empty never had work, so it says nothing, and
+    // neither does one a ramp stopped before the end.
+    if worked && !ramped_out {
         shared.drain(start.elapsed());
     }
     shared.live.done.fetch_add(done, Ordering::Relaxed);

@@ -9,27 +9,40 @@
 //! ([`Arrivals::strided`]): the process as a whole sends exactly the
 //! scheduled sequence.
 //!
+//! A ramp (`[load] stages`) is data too: [`Schedule::Workers`] says when
+//! each worker of a closed loop runs, and an open schedule with a ramp maps
+//! a unit-rate sequence onto the ramp's rate (arrival `u` is due when the
+//! area under the target rate reaches `u`), so a ramping rate keeps every
+//! arrival's intended time.
+//!
 //! Pure: no clock, no I/O. The loop sleeps with tokio's timer, which is
 //! millisecond-granular, so a send is up to ~1 ms after its intended time
 //! even on an idle machine (that is why "late" means more than 1 ms late).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use crate::plan::{Ramp, RampCursor};
 use crate::scenario::model::Arrival;
 
 /// How a step's requests are paced.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Schedule {
     /// Closed loop: each worker sends when its last answer arrived.
     Closed,
-    /// Open loop: arrivals at `per_s` a second on average, gaps shaped by `arrival`.
+    /// Closed loop whose workers follow a ramp: worker `w` runs while the
+    /// target is above `w` (started and stopped as the target moves).
+    Workers(Arc<Ramp>),
+    /// Open loop: arrivals at `per_s` a second on average, gaps shaped by
+    /// `arrival`; with a `ramp`, at the ramp's rate instead.
     Open {
         per_s: f64,
         arrival: Arrival,
         seed: u64,
+        ramp: Option<Arc<Ramp>>,
     },
 }
 
@@ -38,14 +51,34 @@ impl Schedule {
     /// `threads`) sends: global arrivals `thread`, `thread + threads`, ….
     /// `None` for a closed loop.
     pub fn arrivals(&self, thread: usize, threads: usize) -> Option<Arrivals> {
-        match *self {
-            Schedule::Closed => None,
+        match self {
+            Schedule::Closed | Schedule::Workers(_) => None,
             Schedule::Open {
                 per_s,
                 arrival,
                 seed,
-            } => Some(Arrivals::new(per_s, arrival, seed).strided(thread, threads)),
+                ramp,
+            } => {
+                let arrivals = match ramp {
+                    None => Arrivals::new(*per_s, *arrival, *seed),
+                    Some(r) => Arrivals::ramped(r.clone(), *arrival, *seed),
+                };
+                Some(arrivals.strided(thread, threads))
+            }
         }
+    }
+
+    /// The closed loop's worker ramp, if it has one.
+    pub fn workers(&self) -> Option<&Ramp> {
+        match self {
+            Schedule::Workers(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Whether workers pace themselves (no intended times).
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Schedule::Closed | Schedule::Workers(_))
     }
 }
 
@@ -62,6 +95,9 @@ pub struct Arrivals {
     /// Yield arrivals `first`, `first + every`, ….
     first: u64,
     every: u64,
+    /// A ramping rate: times above are in arrivals (a unit rate), mapped
+    /// onto the ramp's seconds.
+    ramp: Option<(Arc<Ramp>, RampCursor)>,
 }
 
 /// How gaps between arrivals are drawn; means are 1 (scaled by `mean_s`).
@@ -90,6 +126,16 @@ impl Arrivals {
             at_s: 0.0,
             first: 0,
             every: 1,
+            ramp: None,
+        }
+    }
+
+    /// Arrivals at a ramp's rate: a unit-rate sequence of `arrival`'s
+    /// shape, arrival `u` due when the area under the ramp reaches `u`.
+    pub fn ramped(ramp: Arc<Ramp>, arrival: Arrival, seed: u64) -> Arrivals {
+        Arrivals {
+            ramp: Some((ramp, RampCursor::default())),
+            ..Arrivals::new(1.0, arrival, seed)
         }
     }
 
@@ -128,6 +174,10 @@ impl Iterator for Arrivals {
         loop {
             let (i, at) = self.step();
             if i >= self.first && (i - self.first) % self.every == 0 {
+                let at = match &mut self.ramp {
+                    None => at,
+                    Some((ramp, cursor)) => ramp.time_of(at, cursor)?,
+                };
                 return Some((i, Duration::from_secs_f64(at)));
             }
         }
@@ -246,6 +296,7 @@ mod tests {
             per_s: 1000.0,
             arrival: Arrival::Poisson,
             seed: 3,
+            ramp: None,
         };
         let all: Vec<(u64, Duration)> = schedule.arrivals(0, 1).unwrap().take(300).collect();
         let mut merged: Vec<(u64, Duration)> = (0..3)
@@ -254,5 +305,39 @@ mod tests {
         merged.sort();
         assert_eq!(merged, all);
         assert!(Schedule::Closed.arrivals(0, 1).is_none());
+    }
+
+    /// Issue 12: a rate ramp (0 → 100/s over 10 s) keeps every arrival's
+    /// intended time on the ramp, split over threads like a fixed rate, and
+    /// ends with the ramp.
+    #[test]
+    fn a_ramped_schedule_follows_the_ramp_and_ends_with_it() {
+        use crate::plan::{LevelKind, Ramp, RampStage};
+        let ramp = Arc::new(Ramp {
+            kind: LevelKind::Rate,
+            stages: vec![RampStage {
+                duration: Duration::from_secs(10),
+                target: 100.0,
+            }],
+        });
+        let schedule = Schedule::Open {
+            per_s: 100.0,
+            arrival: Arrival::Poisson,
+            seed: 5,
+            ramp: Some(ramp),
+        };
+        let all: Vec<(u64, Duration)> = schedule.arrivals(0, 1).unwrap().collect();
+        // 500 due on average (the area under the ramp), Poisson-spread.
+        assert!((440..=560).contains(&all.len()), "{}", all.len());
+        assert!(all.iter().all(|(_, at)| *at <= Duration::from_secs(10)));
+        let first_half = all.iter().filter(|(_, at)| at.as_secs() < 5).count();
+        // A quarter of the area lies in the first half of a linear ramp.
+        let share = first_half as f64 / all.len() as f64;
+        assert!((share - 0.25).abs() < 0.06, "{share}");
+        let mut merged: Vec<(u64, Duration)> = (0..2)
+            .flat_map(|t| schedule.arrivals(t, 2).unwrap())
+            .collect();
+        merged.sort();
+        assert_eq!(merged, all);
     }
 }

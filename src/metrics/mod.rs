@@ -9,6 +9,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::plan::Level;
+
 /// Latencies are recorded in microseconds, from 1 µs to one hour.
 const HIGHEST_US: u64 = 3_600_000_000;
 
@@ -108,6 +110,10 @@ fn sample_bucket_middle(i: usize) -> u64 {
 struct Sample {
     ok: u64,
     errors: u64,
+    /// Requests sent in the sample (by actual send time), and the time
+    /// requests spent in flight inside it, in microseconds.
+    sent: u64,
+    flight_us: u64,
     latency: [u32; SAMPLE_BUCKETS],
 }
 
@@ -116,6 +122,8 @@ impl Default for Sample {
         Sample {
             ok: 0,
             errors: 0,
+            sent: 0,
+            flight_us: 0,
             latency: [0; SAMPLE_BUCKETS],
         }
     }
@@ -125,6 +133,8 @@ impl Sample {
     fn add(&mut self, other: &Sample) {
         self.ok += other.ok;
         self.errors += other.errors;
+        self.sent += other.sent;
+        self.flight_us += other.flight_us;
         for (mine, theirs) in self.latency.iter_mut().zip(&other.latency) {
             *mine = mine.saturating_add(*theirs);
         }
@@ -160,11 +170,19 @@ impl Series {
     /// The sample a request that ended `end` after the start belongs to.
     #[inline]
     fn at(&mut self, end: Duration) -> &mut Sample {
-        let mut i = (end.as_secs() >> self.shift) as usize;
-        if i >= self.samples.len() {
-            i = self.grow(end.as_secs());
-        }
+        let i = self.index(end);
         &mut self.samples[i]
+    }
+
+    /// The index of the sample `end` belongs to, made room for.
+    #[inline]
+    fn index(&mut self, end: Duration) -> usize {
+        let i = (end.as_secs() >> self.shift) as usize;
+        if i < self.samples.len() {
+            i
+        } else {
+            self.grow(end.as_secs())
+        }
     }
 
     /// Make room for `second`, coarsening the series when it would pass
@@ -197,6 +215,22 @@ impl Series {
         self.shift += 1;
     }
 
+    /// A request in flight from `from` to `to`: one send in `from`'s
+    /// sample, and its time in flight split over the samples it spans.
+    #[inline]
+    fn flight(&mut self, from: Duration, to: Duration) {
+        self.at(from).sent += 1;
+        let mut t = from;
+        while t < to {
+            // `index` may coarsen the series: take the width after it.
+            let i = self.index(t);
+            let width = 1u64 << self.shift;
+            let edge = Duration::from_secs((t.as_secs() / width + 1) * width).min(to);
+            self.samples[i].flight_us += (edge - t).as_micros() as u64;
+            t = edge;
+        }
+    }
+
     fn merge(&mut self, other: &Series) {
         while self.shift < other.shift {
             self.coarsen();
@@ -226,7 +260,11 @@ impl Series {
                 width,
                 ok: s.ok,
                 errors: s.errors,
+                sent: s.sent,
+                in_flight: s.flight_us as f64 / (f64::from(width) * 1e6),
+                target: None,
                 p50_ms: s.quantile_ms(0.5),
+                p90_ms: s.quantile_ms(0.9),
                 p99_ms: s.quantile_ms(0.99),
             })
             .collect()
@@ -364,6 +402,14 @@ impl Recorder {
                 }
             }
         }
+    }
+
+    /// Record when a request was sent and when it ended (both from the
+    /// start of measurement), for the per-second sends and requests in
+    /// flight.
+    #[inline]
+    pub fn record_flight(&mut self, sent: Duration, end: Duration) {
+        self.seconds.flight(sent, end);
     }
 
     /// Record an open-loop send: `sent` from the start of measurement,
@@ -882,8 +928,33 @@ pub struct SecondSample {
     pub width: u32,
     pub ok: u64,
     pub errors: u64,
+    /// Requests sent in the sample, by actual send time (0 in reports
+    /// written before it existed).
+    #[serde(default)]
+    pub sent: u64,
+    /// Mean requests in flight over the sample: the achieved concurrency
+    /// (a worker ramp's active workers, each busy nearly all the time).
+    #[serde(default)]
+    pub in_flight: f64,
+    /// A ramp's target over the sample (mean): workers, or req/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<f64>,
     pub p50_ms: f64,
+    /// (0 in reports written before it existed.)
+    #[serde(default)]
+    pub p90_ms: f64,
     pub p99_ms: f64,
+}
+
+impl SecondSample {
+    /// The load achieved in the sample, in the unit of `kind`: mean
+    /// requests in flight (workers), or requests sent per second (rate).
+    pub fn achieved(&self, kind: crate::plan::LevelKind) -> f64 {
+        match kind {
+            crate::plan::LevelKind::Workers => self.in_flight,
+            crate::plan::LevelKind::Rate => self.sent as f64 / f64::from(self.width.max(1)),
+        }
+    }
 }
 
 fn one_second() -> u32 {
@@ -916,14 +987,12 @@ impl Spread {
     }
 }
 
-/// A concurrency level over all its runs.
+/// A level over all its runs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LevelSummary {
-    /// The level: worker count, or the target rate (req/s) when `rate` is set.
-    pub concurrency: u32,
-    /// Open loop: the target arrival rate, req/s; absent for a closed loop.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate: Option<f64>,
+    /// The level (JSON: `concurrency`, and `rate` in req/s for an arrival rate).
+    #[serde(flatten)]
+    pub level: Level,
     pub runs: u32,
     pub rps: Spread,
     pub p50_ms: Spread,
@@ -959,6 +1028,10 @@ pub struct LevelSummary {
     pub service_p50_ms: Option<Spread>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_p99_ms: Option<Spread>,
+    /// A rate ramp: its mean target rate, req/s (what `achieved_rate` is
+    /// judged against).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp_target_rate: Option<f64>,
 }
 
 impl LevelSummary {
@@ -966,7 +1039,7 @@ impl LevelSummary {
     #[cfg(test)]
     pub(crate) fn sample(concurrency: u32, rps: f64, p50_ms: f64) -> LevelSummary {
         LevelSummary {
-            concurrency,
+            level: Level::workers(concurrency),
             runs: 1,
             rps: Spread::of(&[rps]),
             p50_ms: Spread::of(&[p50_ms]),
@@ -976,17 +1049,24 @@ impl LevelSummary {
 
     /// `c=10` or `r=500/s`.
     pub fn label(&self) -> String {
-        crate::plan::level_label(self.concurrency, self.rate.is_some())
+        self.level.label()
     }
 
-    pub fn of(concurrency: u32, runs: &[&StepMetrics]) -> LevelSummary {
+    /// The target rate (req/s) of an arrival-rate level (a ramp's mean);
+    /// `None` for workers.
+    pub fn target_rate(&self) -> Option<f64> {
+        match (self.level.is_rate(), self.level.ramp) {
+            (true, false) => Some(self.level.x()),
+            (true, true) => self.ramp_target_rate,
+            (false, _) => None,
+        }
+    }
+
+    pub fn of(level: Level, runs: &[&StepMetrics]) -> LevelSummary {
         let spread =
             |f: fn(&StepMetrics) -> f64| Spread::of(&runs.iter().map(|m| f(m)).collect::<Vec<_>>());
         LevelSummary {
-            concurrency,
-            rate: runs
-                .iter()
-                .find_map(|m| m.open_loop.as_ref().map(|o| o.target_rate)),
+            level,
             runs: runs.len() as u32,
             rps: spread(|m| m.rps),
             p50_ms: spread(|m| m.latency_ms.p50),
@@ -1011,6 +1091,11 @@ impl LevelSummary {
             dropped: open_total(runs, |o| o.dropped),
             service_p50_ms: optional(runs, |m| m.open_loop.as_ref().map(|o| o.service_ms.p50)),
             service_p99_ms: optional(runs, |m| m.open_loop.as_ref().map(|o| o.service_ms.p99)),
+            ramp_target_rate: level
+                .ramp
+                .then(|| optional(runs, |m| m.open_loop.as_ref().map(|o| o.target_rate)))
+                .flatten()
+                .map(|s| s.mean),
         }
     }
 }
@@ -1245,6 +1330,36 @@ mod tests {
         assert_eq!(sample_bucket(0), sample_bucket(1));
     }
 
+    /// Issue 12: each second counts the requests sent in it and the time
+    /// requests spent in flight inside it, a request that spans seconds
+    /// split between them; merged threads add up, also once coarsened.
+    #[test]
+    fn issue_12_sends_and_time_in_flight_per_second() {
+        let ms = Duration::from_millis;
+        let mut a = Recorder::default();
+        // Two requests in flight all of second 0; one from 0.5 s to 2.5 s.
+        a.record_flight(ms(0), ms(1000));
+        a.record_flight(ms(0), ms(1000));
+        a.record_flight(ms(500), ms(2500));
+        let mut b = Recorder::default();
+        b.record_flight(ms(1200), ms(1700));
+        a.merge(&b);
+        let ts = a.timeseries();
+        let sent: Vec<u64> = ts.iter().map(|t| t.sent).collect();
+        let flight: Vec<f64> = ts.iter().map(|t| t.in_flight).collect();
+        assert_eq!(sent, [3, 1, 0]);
+        assert_eq!(flight, [2.5, 1.5, 0.5]);
+        assert_eq!(ts[0].achieved(crate::plan::LevelKind::Rate), 3.0);
+        assert_eq!(ts[1].achieved(crate::plan::LevelKind::Workers), 1.5);
+        // A long request in a coarsened series: still all its time.
+        let mut long = Recorder::default();
+        long.record_flight(ms(0), Duration::from_secs(600));
+        let ts = long.timeseries();
+        assert!(ts.len() <= MAX_SAMPLES);
+        let total: f64 = ts.iter().map(|t| t.in_flight * f64::from(t.width)).sum();
+        assert!((total - 600.0).abs() < 1e-6, "{total}");
+    }
+
     /// Issue 11: memory flat in step length. A 1-hour step keeps at most
     /// [`MAX_SAMPLES`] samples of a few hundred bytes, each covering 16 s,
     /// and no request is lost from the series.
@@ -1311,7 +1426,7 @@ mod tests {
         let m = a.summary(whole(1));
         assert_eq!((m.retries, m.errors.protocol, m.errors.total), (3, 1, 1));
         assert_eq!(m.errors.classes(), vec![(ErrorClass::Protocol, 1)]);
-        let level = LevelSummary::of(1, &[&m, &m]);
+        let level = LevelSummary::of(Level::workers(1), &[&m, &m]);
         assert_eq!(level.retries, 6);
         let old: SecondSample =
             serde_json::from_str(r#"{"second":3,"ok":1,"errors":0,"p50_ms":1.0,"p99_ms":2.0}"#)

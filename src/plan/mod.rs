@@ -5,6 +5,8 @@
 
 mod facts;
 mod gateway;
+pub mod level;
+pub mod ramp;
 mod render;
 mod text;
 
@@ -20,6 +22,8 @@ use crate::scenario::model::{duration, Arrival, Selection, Thresholds, UPSTREAM_
 use crate::scenario::Scenario;
 
 pub use facts::{cache_dir, Facts, PORT_RANGE};
+pub use level::{Level, LevelKind};
+pub use ramp::{Ramp, RampCursor, RampStage};
 pub use text::shell_word;
 
 /// Everything a run does, decided before anything starts.
@@ -194,13 +198,18 @@ pub struct Target {
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
     pub index: usize,
-    /// The level: the worker count of a closed-loop step, the target rate
-    /// (requests/s) of an open-loop one (`open` is set then).
-    pub concurrency: u32,
+    /// The workers of a closed-loop step, the target rate of an open-loop
+    /// one (`open` is set then).
+    #[serde(flatten)]
+    pub level: Level,
     /// An open-loop step's pacing; absent for a closed loop.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub open: Option<Open>,
-    /// 1-based run number of this concurrency level.
+    /// A stages step: how its workers or arrival rate move over time
+    /// (`level` holds the peak, `stop` the ramp's length).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ramp: Option<Ramp>,
+    /// 1-based run number of this level.
     pub run: u32,
     pub runs: u32,
     pub warmup: u64,
@@ -222,21 +231,7 @@ impl Step {
     /// Workers (one connection each): the concurrency of a closed loop,
     /// `max_in_flight` of an open one.
     pub fn workers(&self) -> u32 {
-        self.open.map_or(self.concurrency, |o| o.max_in_flight)
-    }
-
-    /// `c=10` or `r=500/s`.
-    pub fn level(&self) -> String {
-        level_label(self.concurrency, self.open.is_some())
-    }
-}
-
-/// A level's name: `c=10` for concurrency, `r=500/s` for a rate.
-pub fn level_label(level: u32, open: bool) -> String {
-    if open {
-        format!("r={level}/s")
-    } else {
-        format!("c={level}")
+        self.open.map_or(self.level.value, |o| o.max_in_flight)
     }
 }
 
@@ -248,10 +243,11 @@ pub enum Stop {
     Duration(#[serde(with = "duration")] Duration),
 }
 
-/// One pass/fail threshold applied to one concurrency level.
+/// One pass/fail threshold applied to one level.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Check {
-    pub concurrency: u32,
+    #[serde(flatten)]
+    pub level: Level,
     pub metric: Metric,
     pub limit: f64,
 }
@@ -379,7 +375,7 @@ pub fn build(s: &Scenario, facts: &Facts, run_dir: &Path) -> Result<Plan, PlanEr
         target: main,
         baseline,
         steps: steps(s),
-        checks: checks(&m.assertions, &m.load.levels()),
+        checks: checks(&m.assertions, &levels(&m.load)),
         formats: m.report.formats.clone(),
         secrets,
         context,
@@ -480,18 +476,41 @@ fn upstream(s: &Scenario, facts: &Facts, port: u16) -> Result<Service, PlanError
     })
 }
 
-/// Every measured step: each concurrency level, `runs` times.
+/// Every measured step: each level, `runs` times; or the ramp of
+/// `[load] stages` as one step, `runs` times.
 fn steps(s: &Scenario) -> Vec<Step> {
     let load = &s.model.load;
+    if let Some(ramp) = ramp(load) {
+        let level = Level::ramp(ramp.kind, ramp.peak().ceil() as u32);
+        let open = level.is_rate().then(|| Open {
+            per_s: ramp.peak(),
+            arrival: load.arrival,
+            seed: load.seed.unwrap_or(s.model.request.pool.seed),
+            max_in_flight: load.max_in_flight(),
+        });
+        return (1..=load.runs)
+            .map(|run| Step {
+                index: run as usize - 1,
+                level,
+                open,
+                ramp: Some(ramp.clone()),
+                run,
+                runs: load.runs,
+                // A ramp starts from nothing: it is its own warm-up.
+                warmup: load.warmup.unwrap_or(0),
+                stop: Stop::Duration(ramp.total()),
+            })
+            .collect();
+    }
     let stop = match (load.duration, load.requests) {
         (Some(d), _) => Stop::Duration(d),
         (None, Some(n)) => Stop::Requests(n),
         (None, None) => Stop::Requests(1000),
     };
     let mut steps = Vec::new();
-    for concurrency in load.levels() {
-        let open = load.open().then(|| Open {
-            per_s: f64::from(concurrency),
+    for level in levels(load) {
+        let open = level.is_rate().then(|| Open {
+            per_s: f64::from(level.value),
             arrival: load.arrival,
             seed: load.seed.unwrap_or(s.model.request.pool.seed),
             max_in_flight: load.max_in_flight(),
@@ -499,21 +518,57 @@ fn steps(s: &Scenario) -> Vec<Step> {
         for run in 1..=load.runs {
             steps.push(Step {
                 index: steps.len(),
-                concurrency,
+                level,
                 open,
+                ramp: None,
                 run,
                 runs: load.runs,
                 // An open loop warms up on as many requests as it sends in
                 // a tenth of a second (at least 1), closed-loop style.
                 warmup: load.warmup.unwrap_or(match open {
                     Some(o) => (o.per_s / 10.0).ceil().max(1.0) as u64,
-                    None => u64::from(concurrency),
+                    None => u64::from(level.value),
                 }),
                 stop,
             });
         }
     }
     steps
+}
+
+/// `[load] stages` as a ramp (checked: each has a duration and one target).
+fn ramp(load: &crate::scenario::model::Load) -> Option<Ramp> {
+    if load.stages.is_empty() {
+        return None;
+    }
+    let kind = if load.open() {
+        LevelKind::Rate
+    } else {
+        LevelKind::Workers
+    };
+    let stages = load
+        .stages
+        .iter()
+        .map(|s| RampStage {
+            duration: s.duration.unwrap_or_default(),
+            target: f64::from(s.concurrency.or(s.rate).unwrap_or(0)),
+        })
+        .collect();
+    Some(Ramp { kind, stages })
+}
+
+/// The measured levels: the scenario's rates or worker counts, or its
+/// ramp's peak.
+fn levels(load: &crate::scenario::model::Load) -> Vec<Level> {
+    if let Some(r) = ramp(load) {
+        return vec![Level::ramp(r.kind, r.peak().ceil() as u32)];
+    }
+    let make = if load.open() {
+        Level::rate
+    } else {
+        Level::workers
+    };
+    load.levels().into_iter().map(make).collect()
 }
 
 /// The facts' ports, handed out in start order.
@@ -569,19 +624,31 @@ pub fn redact_secrets(value: &mut serde_json::Value, secrets: &[String]) {
 /// One check per level and threshold: every swept level with the shared
 /// thresholds and its own, then the levels only `[assert.concurrency.N]`
 /// names (judged as not measured unless the scenario is strict about it).
-fn checks(t: &Thresholds, levels: &[u32]) -> Vec<Check> {
+fn checks(t: &Thresholds, levels: &[Level]) -> Vec<Check> {
     let mut out = Vec::new();
     let mut all = levels.to_vec();
+    let kind = LevelKind::of(levels);
     for key in t.concurrency.keys() {
-        if let Ok(level) = key.parse::<u32>() {
+        if let Ok(value) = key.parse::<u32>() {
+            // The swept level of that number (a ramp's peak too), else one
+            // of the sweep's kind that it leaves out.
+            let level = levels
+                .iter()
+                .copied()
+                .find(|l| l.value == value)
+                .unwrap_or(Level {
+                    kind,
+                    value,
+                    ramp: false,
+                });
             if !all.contains(&level) {
                 all.push(level);
             }
         }
     }
-    for &concurrency in &all {
-        let swept = levels.contains(&concurrency);
-        let local = t.concurrency.get(&concurrency.to_string());
+    for &level in &all {
+        let swept = levels.contains(&level);
+        let local = t.concurrency.get(&level.key());
         let pick = |f: fn(&Thresholds) -> Option<f64>| {
             local
                 .and_then(f)
@@ -602,7 +669,7 @@ fn checks(t: &Thresholds, levels: &[u32]) -> Vec<Check> {
         for (metric, limit) in limits {
             if let Some(limit) = limit {
                 out.push(Check {
-                    concurrency,
+                    level,
                     metric,
                     limit,
                 });
@@ -665,11 +732,11 @@ mod tests {
                 ..Thresholds::default()
             },
         );
-        let checks = checks(&t, &[1, 100]);
+        let checks = checks(&t, &[Level::workers(1), Level::workers(100)]);
         let p50 = |c| {
             checks
                 .iter()
-                .find(|k| k.concurrency == c && k.metric == Metric::MaxP50Ms)
+                .find(|k| k.level == Level::workers(c) && k.metric == Metric::MaxP50Ms)
                 .unwrap()
                 .limit
         };
@@ -765,6 +832,32 @@ mod tests {
             err.to_string().contains("apt-get install -y nginx"),
             "{err}"
         );
+    }
+
+    /// Issue 12: a ramp is one step (per run) at its peak level, for as
+    /// long as its stages, with no warm-up; a rate ramp paces it open-loop.
+    #[test]
+    fn stages_plan_one_ramp_step() {
+        let s = scenario("scenarios/ramp.toml", &["load.runs=2"]);
+        let plan = build(&s, &fake_facts(&s, vec![41000]), Path::new("/run")).unwrap();
+        assert_eq!(plan.steps.len(), 2);
+        let step = &plan.steps[0];
+        assert_eq!(step.level, Level::ramp(LevelKind::Workers, 100));
+        assert_eq!(step.stop, Stop::Duration(Duration::from_secs(20)));
+        assert_eq!((step.warmup, step.workers(), step.open), (0, 100, None));
+        assert_eq!(step.ramp.as_ref().unwrap().stages.len(), 3);
+        let json = plan.to_json();
+        assert_eq!(json["steps"][0]["ramp"]["kind"], "workers");
+        assert_eq!(json["steps"][0]["concurrency"], 100);
+        let s = scenario(
+            "scenarios/ramp.toml",
+            &["load.stages=[{duration=\"4s\",rate=300},{duration=\"1s\",rate=50}]"],
+        );
+        let plan = build(&s, &fake_facts(&s, vec![41000]), Path::new("/run")).unwrap();
+        let step = &plan.steps[0];
+        assert_eq!(step.level.label(), "ramp to r=300/s");
+        assert_eq!(step.open.map(|o| o.per_s), Some(300.0));
+        assert_eq!(step.stop, Stop::Duration(Duration::from_secs(5)));
     }
 
     #[test]

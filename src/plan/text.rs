@@ -2,7 +2,7 @@
 
 use std::fmt::{self, Display, Write};
 
-use super::{redact, Check, Metric, Plan, Stop};
+use super::{redact, Check, Level, Metric, Plan, Stop};
 
 /// Quote a word for a shell if it needs it, so a shown command can be pasted.
 pub fn shell_word(word: &str) -> String {
@@ -173,9 +173,15 @@ impl Display for Plan {
         }
         writeln!(out)?;
         writeln!(out, "Steps ({}):", self.steps.len())?;
+        // As wide as the longest level's name (`ramp to c=200`), at least 11.
+        let w = self
+            .steps
+            .iter()
+            .map(|s| s.level.label().chars().count())
+            .fold(11, usize::max);
         writeln!(
             out,
-            "  {:>4}  {:>11}  {:>5}  {:>7}  measure",
+            "  {:>4}  {:>w$}  {:>5}  {:>7}  measure",
             "#", "level", "run", "warm-up"
         )?;
         for s in &self.steps {
@@ -187,35 +193,48 @@ impl Display for Plan {
             });
             writeln!(
                 out,
-                "  {:>4}  {:>11}  {:>5}  {:>7}  {}{pacing}",
+                "  {:>4}  {:>w$}  {:>5}  {:>7}  {}{pacing}",
                 s.index + 1,
-                s.level(),
+                s.level.label(),
                 format!("{}/{}", s.run, s.runs),
                 s.warmup,
                 s.stop
             )?;
+            if let Some(r) = &s.ramp {
+                let stages: Vec<String> = r
+                    .stages
+                    .iter()
+                    .map(|st| {
+                        format!(
+                            "{} to {}",
+                            humantime::format_duration(st.duration),
+                            st.target
+                        )
+                    })
+                    .collect();
+                writeln!(
+                    out,
+                    "        ramp of {} from 0: {}",
+                    r.kind.unit(),
+                    stages.join(", then ")
+                )?;
+            }
         }
         writeln!(out)?;
         if self.checks.is_empty() {
             writeln!(out, "Assertions: none")?;
         } else {
             writeln!(out, "Assertions (on the mean over runs of each level):")?;
-            let mut levels: Vec<u32> = self.checks.iter().map(|c| c.concurrency).collect();
+            let mut levels: Vec<Level> = self.checks.iter().map(|c| c.level).collect();
             levels.dedup();
             for level in levels {
                 let list: Vec<String> = self
                     .checks
                     .iter()
-                    .filter(|c| c.concurrency == level)
+                    .filter(|c| c.level == level)
                     .map(ToString::to_string)
                     .collect();
-                let open = self.steps.iter().any(|s| s.open.is_some());
-                let name = if open {
-                    format!("rate {level}/s")
-                } else {
-                    format!("concurrency {level}")
-                };
-                writeln!(out, "  {name}: {}", list.join(", "))?;
+                writeln!(out, "  {}: {}", level.words(), list.join(", "))?;
             }
         }
         f.write_str(&self.hide(&out))

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use super::Report;
 use crate::metrics::LevelSummary;
+use crate::plan::LevelKind;
 
 /// Growth per doubling of concurrency under which throughput has "stopped growing".
 pub const GROWTH_THRESHOLD: f64 = 0.10;
@@ -71,10 +72,10 @@ impl Analysis {
     pub fn of_levels(levels: &[LevelSummary]) -> Analysis {
         let mut measured: Vec<&LevelSummary> = levels
             .iter()
-            .filter(|l| l.rate.is_none())
+            .filter(|l| l.level.kind == LevelKind::Workers && !l.level.ramp)
             .filter(|l| l.runs > 0 && l.rps.mean > 0.0 && l.p50_ms.mean > 0.0)
             .collect();
-        measured.sort_by_key(|l| l.concurrency);
+        measured.sort_by_key(|l| l.level.value);
         let service_ms = measured
             .iter()
             .map(|l| l.p50_ms.mean)
@@ -90,24 +91,24 @@ impl Analysis {
         let mut out: Vec<LevelEfficiency> = Vec::new();
         let mut ceiling = None;
         for (i, l) in measured.iter().enumerate() {
-            let ideal_rps = ideal_rps(l.concurrency, service_ms);
+            let ideal_rps = ideal_rps(l.level.value, service_ms);
             let growth = (i > 0).then(|| {
                 let prev = measured[i - 1];
-                growth_per_doubling(prev.concurrency, prev.rps.mean, l.concurrency, l.rps.mean)
+                growth_per_doubling(prev.level.value, prev.rps.mean, l.level.value, l.rps.mean)
             });
             if let (None, Some(g)) = (&ceiling, growth) {
                 if g < GROWTH_THRESHOLD {
                     let prev = measured[i - 1];
                     ceiling = Some(Ceiling {
-                        concurrency: prev.concurrency,
+                        concurrency: prev.level.value,
                         rps: prev.rps.mean,
-                        next_concurrency: l.concurrency,
+                        next_concurrency: l.level.value,
                         growth_per_doubling: g,
                     });
                 }
             }
             out.push(LevelEfficiency {
-                concurrency: l.concurrency,
+                concurrency: l.level.value,
                 rps: l.rps.mean,
                 ideal_rps,
                 efficiency: l.rps.mean / ideal_rps,

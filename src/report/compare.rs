@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::{Report, Status};
 use crate::metrics::LevelSummary;
+use crate::plan::Level;
 use crate::scenario::model::Regression;
 
 /// How bad one delta (or a level, or the whole comparison) is.
@@ -104,10 +105,11 @@ impl Delta {
     }
 }
 
-/// One concurrency level.
+/// One level.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LevelComparison {
-    pub concurrency: u32,
+    #[serde(flatten)]
+    pub level: Level,
     /// Empty when the level was measured on one side only.
     pub deltas: Vec<Delta>,
     pub grade: Grade,
@@ -273,17 +275,17 @@ pub fn compare(
     current_path: &Path,
     t: &Regression,
 ) -> Comparison {
-    let measured = |r: &Report, c: u32| -> Option<LevelSummary> {
+    let measured = |r: &Report, c: Level| -> Option<LevelSummary> {
         r.levels
             .iter()
-            .find(|l| l.concurrency == c && l.runs > 0)
+            .find(|l| l.level == c && l.runs > 0)
             .cloned()
     };
-    let mut levels: Vec<u32> = base
+    let mut levels: Vec<Level> = base
         .levels
         .iter()
         .chain(&current.levels)
-        .map(|l| l.concurrency)
+        .map(|l| l.level)
         .collect();
     levels.sort_unstable();
     levels.dedup();
@@ -297,20 +299,20 @@ pub fn compare(
                     .collect();
                 let grade = deltas.iter().map(|d| d.grade).max().unwrap_or(Grade::Ok);
                 LevelComparison {
-                    concurrency: c,
+                    level: c,
                     deltas,
                     grade,
                     note: None,
                 }
             }
             (Some(_), None) => LevelComparison {
-                concurrency: c,
+                level: c,
                 deltas: Vec::new(),
                 grade: Grade::Warn,
                 note: Some("not measured in the current run".into()),
             },
             (None, _) => LevelComparison {
-                concurrency: c,
+                level: c,
                 deltas: Vec::new(),
                 grade: Grade::Ok,
                 note: Some("not in the baseline".into()),
@@ -344,13 +346,16 @@ pub fn compare(
 }
 
 impl Comparison {
-    /// The levels with a FAIL, e.g. `[10, 100]`.
+    /// The levels with a FAIL, by number, e.g. `[10, 100]`.
     pub fn failing_levels(&self) -> Vec<u32> {
+        self.failing().map(|l| l.value).collect()
+    }
+
+    fn failing(&self) -> impl Iterator<Item = Level> + '_ {
         self.levels
             .iter()
             .filter(|l| l.grade == Grade::Fail)
-            .map(|l| l.concurrency)
-            .collect()
+            .map(|l| l.level)
     }
 
     /// Every WARN and FAIL reason, e.g. `FAIL c=10: p95 +32% (FAIL above +20%)`.
@@ -359,12 +364,12 @@ impl Comparison {
         for l in &self.levels {
             if let Some(note) = &l.note {
                 if l.grade > Grade::Ok {
-                    out.push((l.grade, format!("c={}: {note}", l.concurrency)));
+                    out.push((l.grade, format!("{}: {note}", l.level)));
                 }
             }
             for d in &l.deltas {
                 if let Some(reason) = &d.reason {
-                    out.push((d.grade, format!("c={}: {reason}", l.concurrency)));
+                    out.push((d.grade, format!("{}: {reason}", l.level)));
                 }
             }
         }
@@ -373,23 +378,26 @@ impl Comparison {
     }
 
     fn summary(&self) -> String {
-        let fails = self.failing_levels();
         match self.grade {
-            Grade::Fail => format!(
-                "FAIL: regression at concurrency {}",
-                fails
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            Grade::Fail => {
+                // `concurrency 4, 8`, `rate 100, 500`; labels when mixed.
+                let failing: Vec<Level> = self.failing().collect();
+                let column = super::LevelColumn::of(&failing);
+                let cells: Vec<String> = failing.iter().map(|&l| column.cell(l)).collect();
+                match column.kind() {
+                    Some(kind) if !failing.iter().any(|l| l.ramp) => {
+                        format!("FAIL: regression at {} {}", kind.field(), cells.join(", "))
+                    }
+                    _ => format!("FAIL: regression at {}", cells.join(", ")),
+                }
+            }
             Grade::Warn => "WARN: changes worth a look, no regression".into(),
             Grade::Ok => "OK: no regression".into(),
         }
     }
 
     fn cells(&self, l: &LevelComparison, flag: impl Fn(Grade) -> &'static str) -> Vec<String> {
-        let mut row = vec![l.concurrency.to_string()];
+        let mut row = vec![self.column().cell(l.level)];
         if l.deltas.is_empty() {
             row.extend(Metric::ALL.iter().map(|_| "–".to_string()));
         }
@@ -409,8 +417,12 @@ impl Comparison {
         row
     }
 
-    fn header() -> Vec<&'static str> {
-        let mut h = vec!["concurrency"];
+    fn column(&self) -> super::LevelColumn {
+        super::LevelColumn::of(self.levels.iter().map(|l| &l.level))
+    }
+
+    fn header(&self) -> Vec<&'static str> {
+        let mut h = vec![self.column().header()];
         h.extend(Metric::ALL.iter().map(|m| m.label()));
         h.push("result");
         h
@@ -431,7 +443,7 @@ impl Comparison {
         for n in &self.notes {
             let _ = writeln!(out, "note: {n}");
         }
-        out.push_str(&super::terminal::aligned(&Self::header(), &rows, true));
+        out.push_str(&super::terminal::aligned(&self.header(), &rows, true));
         for (g, text) in self.findings() {
             let _ = writeln!(out, "{} {text}", g.word());
         }
@@ -467,7 +479,7 @@ impl Comparison {
         for n in &self.notes {
             let _ = writeln!(out, "> **Note:** {n}\n");
         }
-        let header = Self::header();
+        let header = self.header();
         let _ = writeln!(out, "| {} |", header.join(" | "));
         let _ = writeln!(out, "|{}", "---:|".repeat(header.len()));
         for l in &self.levels {
@@ -578,7 +590,7 @@ mod tests {
 
     fn level(c: u32, p50: f64, p95: f64, rps: f64) -> LevelSummary {
         LevelSummary {
-            concurrency: c,
+            level: Level::workers(c),
             runs: 1,
             p50_ms: Spread::of(&[p50]),
             p95_ms: Spread::of(&[p95]),

@@ -8,10 +8,13 @@ use std::fmt::Write;
 
 use super::{Exporter, Report};
 use crate::metrics::ErrorClass;
+use crate::plan::LevelKind;
 
 pub struct Csv;
 
-const HEAD: &str = "step,side,concurrency,run,requests,successes,errors,error_rate,duration_s,busy_s,rps,rps_window,\
+/// After `step,side,` and the level column (`concurrency`, or `rate` for
+/// arrival rates; a ramp's peak).
+const HEAD: &str = ",run,requests,successes,errors,error_rate,duration_s,busy_s,rps,rps_window,\
 min_ms,mean_ms,stddev_ms,p50_ms,p90_ms,p95_ms,p99_ms,p999_ms,max_ms";
 
 /// Columns added when some step streamed.
@@ -52,7 +55,8 @@ impl Exporter for Csv {
             }
         }
         classes[ErrorClass::FIXED.len()..].sort();
-        let mut out = String::from(HEAD);
+        let kind = LevelKind::of(report.steps.iter().map(|s| &s.level));
+        let mut out = format!("step,side,{}{HEAD}", kind.field());
         for &class in &classes {
             let _ = write!(out, ",{}", column(class));
         }
@@ -76,7 +80,7 @@ impl Exporter for Csv {
                 "{},{},{},{},{},{},{},",
                 s.index + 1,
                 s.side.label(),
-                s.concurrency,
+                s.level.key(),
                 s.run,
                 m.requests,
                 m.successes,

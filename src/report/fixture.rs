@@ -15,6 +15,7 @@ use crate::metrics::{
     ErrorSummary, LatencySummary, OpenLoopSummary, Quantiles, SecondSample, StepMetrics,
     StreamingSummary,
 };
+use crate::plan::Level;
 
 /// Truncated streams at c=4 run 1, through the target.
 pub(crate) const TRUNCATED: u64 = 28;
@@ -32,8 +33,7 @@ pub(crate) fn report() -> Report {
     }
     steps.push(StepReport {
         index: 4,
-        concurrency: 8,
-        rate: None,
+        level: Level::workers(8),
         run: 1,
         metrics: StepMetrics::default(),
         timeseries: Vec::new(),
@@ -96,13 +96,12 @@ fn verdict(
     passed: bool,
 ) -> Verdict {
     Verdict {
-        concurrency,
+        level: Level::workers(concurrency),
         metric: metric.into(),
         limit,
         measured,
         passed,
         not_measured: false,
-        rate: false,
     }
 }
 
@@ -237,14 +236,17 @@ fn step(
             width: 1,
             ok: per_second(share),
             errors: failed(share),
+            sent: per_second(share) + failed(share),
+            in_flight: f64::from(concurrency),
+            target: None,
             p50_ms: p50,
+            p90_ms: latency.p90,
             p99_ms: latency.p99,
         })
         .collect();
     StepReport {
         index,
-        concurrency,
-        rate: None,
+        level: Level::workers(concurrency),
         run,
         metrics: StepMetrics {
             requests,
@@ -294,8 +296,7 @@ pub(crate) fn open_report() -> Report {
     .map(
         |(index, rate, achieved, late, dropped, p99, service_p50, service_p99)| {
             let mut step = target(index, 1, 1);
-            step.concurrency = rate;
-            step.rate = Some(f64::from(rate));
+            step.level = Level::rate(rate);
             let m = &mut step.metrics;
             let sent = (achieved * 10.0) as u64;
             m.errors = ErrorSummary::default();
@@ -334,18 +335,56 @@ pub(crate) fn open_report() -> Report {
     .collect();
     report.verdicts = vec![
         Verdict {
-            rate: true,
+            level: Level::rate(100),
             ..verdict(100, "min_achieved_rate_ratio", 0.99, Some(0.998), true)
         },
         Verdict {
-            rate: true,
+            level: Level::rate(500),
             ..verdict(500, "min_achieved_rate_ratio", 0.99, Some(0.86), false)
         },
         Verdict {
-            rate: true,
+            level: Level::rate(500),
             ..verdict(500, "max_dropped", 0.0, Some(55.0), false)
         },
     ];
+    report.summarise_levels();
+    report
+}
+
+/// A worker ramp (issue 12): one step rising to 10 workers over 4 s, its
+/// series with the target, the requests in flight and p50/p90/p99.
+pub(crate) fn ramp_report() -> Report {
+    let mut report = report();
+    report.status = Status::Complete;
+    report.error = None;
+    report.scenario.resolved = serde_json::json!({
+        "scenario": {"name": "fixture"},
+        "load": {"stages": [{"duration": "4s", "concurrency": 10}]},
+    });
+    report.plan = serde_json::json!({"steps": 1});
+    let mut step = target(0, 1, 1);
+    step.level = Level::ramp(crate::plan::LevelKind::Workers, 10);
+    step.timeseries = [1.25f64, 3.75, 6.25, 8.75]
+        .into_iter()
+        .enumerate()
+        .map(|(second, target)| SecondSample {
+            second: second as u32,
+            width: 1,
+            ok: (target * 50.0) as u64,
+            errors: 0,
+            sent: (target * 50.0) as u64,
+            in_flight: target.ceil(),
+            target: Some(target),
+            p50_ms: 20.0,
+            p90_ms: 22.0 + second as f64,
+            p99_ms: 25.0 + 2.0 * second as f64,
+        })
+        .collect();
+    report.steps = vec![step];
+    report.verdicts = vec![Verdict {
+        level: Level::ramp(crate::plan::LevelKind::Workers, 10),
+        ..verdict(10, "max_error_rate", 0.0, Some(0.0), true)
+    }];
     report.summarise_levels();
     report
 }

@@ -15,10 +15,11 @@ use serde::Serialize;
 use super::ceiling::{self, Analysis};
 use super::svg::{self, level_color, num, Axis, LineChart, Marker, Series};
 use super::{
-    level_table, outcome_word, unmeasured_line, Exporter, Report, Side, Status, StepReport,
-    NOT_MEASURED,
+    level_table, outcome_word, unmeasured_line, Exporter, LevelColumn, Report, Side, Status,
+    StepReport, NOT_MEASURED,
 };
 use crate::metrics::ErrorClass;
+use crate::plan::LevelKind;
 
 const TEMPLATE: &str = include_str!("../../templates/report.html.j2");
 
@@ -69,7 +70,7 @@ struct VerdictRow {
     passed: bool,
     /// `PASS`, `FAIL` or `NOT MEASURED`.
     word: &'static str,
-    concurrency: u32,
+    level: String,
     metric: String,
     text: String,
 }
@@ -85,14 +86,14 @@ fn page(r: &Report) -> Value {
         .map(|v| VerdictRow {
             passed: v.passed,
             word: v.word(),
-            concurrency: v.concurrency,
+            level: LevelColumn::of(r.verdicts.iter().map(|v| &v.level)).cell(v.level),
             metric: v.metric.clone(),
             // `PASS c=1 p50 …`: the result and level have their own columns.
             text: v
                 .describe()
                 .trim_start_matches(v.word())
                 .trim_start()
-                .trim_start_matches(&crate::plan::level_label(v.concurrency, v.rate))
+                .trim_start_matches(&v.level.label())
                 .trim_start()
                 .to_string(),
         })
@@ -128,6 +129,12 @@ fn page(r: &Report) -> Value {
         efficiency,
         header,
         rows,
+        level_field => level_kind(r).field(),
+        level_column => level_column(r).header(),
+        level_short => match level_kind(r) {
+            LevelKind::Workers => "c",
+            LevelKind::Rate => "r/s",
+        },
         unmeasured_line => unmeasured_line(r, Side::Target),
         direct_title => super::DIRECT_TITLE,
         direct_header,
@@ -232,10 +239,22 @@ fn cards(r: &Report, a: &Analysis) -> Vec<Card> {
     out
 }
 
-/// Concurrency axis: log scale with the sweep's levels as ticks when the
-/// sweep spans a factor of 4 or more, linear otherwise.
-fn concurrency_axis(r: &Report) -> Axis {
-    let levels: Vec<u32> = r.levels.iter().map(|l| l.concurrency).collect();
+/// The levels' kind (workers or rate), for axis names and titles.
+fn level_kind(r: &Report) -> LevelKind {
+    LevelKind::of(r.levels.iter().map(|l| &l.level))
+}
+
+/// The level column of the report's tables.
+fn level_column(r: &Report) -> LevelColumn {
+    LevelColumn::of(r.levels.iter().map(|l| &l.level))
+}
+
+/// The level axis (concurrency or target rate): log scale with the sweep's
+/// levels as ticks when the sweep spans a factor of 4 or more, linear
+/// otherwise.
+fn level_axis(r: &Report) -> Axis {
+    let levels: Vec<u32> = r.levels.iter().map(|l| l.level.value).collect();
+    let name = level_kind(r).axis();
     let ticks: Vec<(f64, String)> = levels
         .iter()
         .map(|&c| (f64::from(c), c.to_string()))
@@ -245,12 +264,12 @@ fn concurrency_axis(r: &Report) -> Axis {
         levels.iter().copied().max().unwrap_or(1),
     );
     if hi >= lo.saturating_mul(4) {
-        Axis::log("concurrency (log scale)", ticks)
+        Axis::log(&format!("{name} (log scale)"), ticks)
     } else {
         Axis {
             ticks: Some(ticks),
             include: None,
-            ..Axis::linear("concurrency")
+            ..Axis::linear(name)
         }
     }
 }
@@ -260,12 +279,12 @@ fn measured_levels(r: &Report) -> impl Iterator<Item = &crate::metrics::LevelSum
 }
 
 fn throughput_chart(r: &Report, a: &Analysis) -> String {
-    let x = concurrency_axis(r);
+    let x = level_axis(r);
     let mut measured = Series::new(
         "measured req/s",
         P50,
         measured_levels(r)
-            .map(|l| (f64::from(l.concurrency), l.rps.mean))
+            .map(|l| (l.level.x(), l.rps.mean))
             .collect(),
     );
     measured.tips = measured_levels(r)
@@ -275,7 +294,7 @@ fn throughput_chart(r: &Report, a: &Analysis) -> String {
             } else {
                 String::new()
             };
-            format!("c={}: {} req/s{spread}", l.concurrency, num(l.rps.mean))
+            format!("{}: {} req/s{spread}", l.level, num(l.rps.mean))
         })
         .collect();
     let mut series = Vec::new();
@@ -311,7 +330,12 @@ fn throughput_chart(r: &Report, a: &Analysis) -> String {
     LineChart {
         id: "chart-throughput".into(),
         width: svg::WIDTH,
-        title: "Throughput by concurrency, with the ideal and the ceiling".into(),
+        title: match level_kind(r) {
+            LevelKind::Workers => {
+                "Throughput by concurrency, with the ideal and the ceiling".into()
+            }
+            LevelKind::Rate => "Throughput by target rate".into(),
+        },
         height: 340.0,
         x,
         y: Axis::linear("successful requests per second"),
@@ -326,17 +350,15 @@ fn latency_chart(r: &Report) -> String {
         Series::new(
             name,
             color,
-            measured_levels(r)
-                .map(|l| (f64::from(l.concurrency), f(l)))
-                .collect(),
+            measured_levels(r).map(|l| (l.level.x(), f(l))).collect(),
         )
     };
     LineChart {
         id: "chart-latency".into(),
         width: svg::WIDTH,
-        title: "Latency percentiles by concurrency".into(),
+        title: format!("Latency percentiles by {}", level_kind(r).field()),
         height: 320.0,
-        x: concurrency_axis(r),
+        x: level_axis(r),
         y: Axis::linear("latency (ms)"),
         series: vec![
             line("p50", P50, |l| l.p50_ms.mean),
@@ -358,7 +380,7 @@ fn step_color(r: &Report, s: &StepReport) -> String {
     let i = r
         .levels
         .iter()
-        .position(|l| l.concurrency == s.concurrency)
+        .position(|l| l.level == s.level)
         .unwrap_or(0);
     level_color(i, r.levels.len())
 }
@@ -419,6 +441,8 @@ struct StepPanel {
     note: Option<String>,
     rps_svg: Value,
     latency_svg: Value,
+    /// A ramp step: target vs achieved load, and p50/p90/p99, per second.
+    ramp_svg: Option<Value>,
 }
 
 /// Per step, small multiples on the step's own time axis: successes per
@@ -482,7 +506,10 @@ fn timeseries_panels(r: &Report) -> Vec<StepPanel> {
                 Side::Direct => "-direct",
             };
             let m = &s.metrics;
+            let ramp_svg = super::ramp::charts(s, &name, suffix)
+                .map(|(load, latency)| Value::from_safe_string(load + &latency));
             StepPanel {
+                ramp_svg,
                 title: if m.requests == 0 {
                     format!("Step {} · {name} · not measured", s.index + 1)
                 } else {
@@ -533,7 +560,7 @@ fn class_counts(r: &Report, side: Side) -> Vec<(ErrorClass, Vec<u64>)> {
                 .iter()
                 .map(|l| {
                     r.steps_of(side)
-                        .filter(|s| s.concurrency == l.concurrency)
+                        .filter(|s| s.level == l.level)
                         .map(|s| s.metrics.errors.count(class))
                         .sum()
                 })
@@ -551,11 +578,7 @@ fn errors_chart(r: &Report) -> Option<String> {
     const COLORS: [&str; 6] = [
         "#dc2626", "#d97706", "#7c3aed", "#0d9488", "#2563eb", "#be185d",
     ];
-    let categories: Vec<String> = r
-        .levels
-        .iter()
-        .map(|l| format!("c={}", l.concurrency))
-        .collect();
+    let categories: Vec<String> = r.levels.iter().map(|l| l.level.label()).collect();
     let parts: Vec<(String, String, Vec<f64>)> = classes
         .into_iter()
         .enumerate()
@@ -569,7 +592,10 @@ fn errors_chart(r: &Report) -> Option<String> {
         .collect();
     Some(svg::stacked_bars(
         "chart-errors",
-        "Failed requests by class and concurrency (through the target)",
+        &format!(
+            "Failed requests by class and {} (through the target)",
+            level_kind(r).field()
+        ),
         "failed requests",
         &categories,
         &parts,
@@ -577,11 +603,12 @@ fn errors_chart(r: &Report) -> Option<String> {
 }
 
 /// One row per level with failed or resent requests: the target's levels,
-/// then the direct ones (their concurrency cell says `direct`); resends
+/// then the direct ones (their level cell says `direct`); resends
 /// follow the classes as `resent: n`. Empty when no step of either side
 /// failed or resent a request.
 fn error_rows(r: &Report) -> Vec<Vec<String>> {
     let mut out = Vec::new();
+    let column = LevelColumn::of(r.levels.iter().map(|l| &l.level));
     for side in Side::ALL {
         let classes = class_counts(r, side);
         for (i, l) in r.levels_of(side).iter().enumerate() {
@@ -591,7 +618,7 @@ fn error_rows(r: &Report) -> Vec<Vec<String>> {
             }
             let requests: u64 = r
                 .steps_of(side)
-                .filter(|s| s.concurrency == l.concurrency)
+                .filter(|s| s.level == l.level)
                 .map(|s| s.metrics.requests)
                 .sum();
             let detail: Vec<String> = classes
@@ -602,8 +629,8 @@ fn error_rows(r: &Report) -> Vec<Vec<String>> {
                 .collect();
             out.push(vec![
                 match side {
-                    Side::Target => l.concurrency.to_string(),
-                    Side::Direct => format!("{} · direct", l.concurrency),
+                    Side::Target => column.cell(l.level),
+                    Side::Direct => format!("{} · direct", column.cell(l.level)),
                 },
                 requests.to_string(),
                 errors.to_string(),
@@ -632,7 +659,7 @@ fn step_rows(r: &Report) -> Vec<Vec<String>> {
             let mut row = vec![
                 (s.index + 1).to_string(),
                 s.side.label().to_string(),
-                s.concurrency.to_string(),
+                LevelColumn::of(r.steps.iter().map(|s| &s.level)).cell(s.level),
                 s.run.to_string(),
                 m.requests.to_string(),
                 m.errors.total.to_string(),

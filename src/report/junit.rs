@@ -85,17 +85,17 @@ impl Exporter for Junit {
 fn testcase(out: &mut String, suite: &str, r: &Report, v: &Verdict) {
     let time: f64 = r
         .steps_of(Side::Target)
-        .filter(|s| s.concurrency == v.concurrency)
+        .filter(|s| s.level == v.level)
         .map(|s| s.metrics.duration_s)
         .sum::<f64>()
         + 0.0; // an empty sum is -0.0
 
     let _ = write!(
         out,
-        r#"    <testcase name="c={} {}" classname="{suite}.c{}" time="{time:.3}""#,
-        v.concurrency,
+        r#"    <testcase name="{} {}" classname="{suite}.{}" time="{time:.3}""#,
+        esc(&v.level.label()),
         esc(&v.metric),
-        v.concurrency
+        v.level.ident()
     );
     if v.passed {
         out.push_str("/>\n");
@@ -106,8 +106,8 @@ fn testcase(out: &mut String, suite: &str, r: &Report, v: &Verdict) {
             out,
             ">\n      <skipped message=\"{}\"/>\n    </testcase>",
             esc(&format!(
-                "not measured: this run's sweep does not include concurrency {}",
-                v.concurrency
+                "not measured: this run's sweep does not include {}",
+                v.level.words()
             ))
         );
         return;
@@ -121,11 +121,11 @@ fn testcase(out: &mut String, suite: &str, r: &Report, v: &Verdict) {
     let message = v.describe();
     let _ = writeln!(
         out,
-        ">\n      <failure message=\"{}\" type=\"{}\">measured: {}\nallowed: {op} {}\nlevel: concurrency {}</failure>\n    </testcase>",
+        ">\n      <failure message=\"{}\" type=\"{}\">measured: {}\nallowed: {op} {}\nlevel: {}</failure>\n    </testcase>",
         esc(&message),
         esc(&v.metric),
         esc(&measured),
         v.limit,
-        v.concurrency
+        esc(&v.level.words())
     );
 }

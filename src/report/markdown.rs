@@ -28,6 +28,9 @@ impl Exporter for Markdown {
         if let Some(line) = unmeasured_line(r, Side::Target) {
             let _ = writeln!(out, "\n{}", capitalise(&line));
         }
+        for line in super::ramp::lines(r) {
+            let _ = writeln!(out, "\n{}", capitalise(&line));
+        }
         if !r.baseline_levels.is_empty() {
             let _ = writeln!(out, "\n**{}**\n", capitalise(DIRECT_TITLE));
             let (header, rows) = level_table(r, Side::Direct);

@@ -10,6 +10,7 @@ pub mod html;
 mod json;
 mod junit;
 pub(crate) mod markdown;
+mod ramp;
 pub mod svg;
 pub mod terminal;
 pub mod variants;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::assertions::Verdict;
 use crate::metrics::{ErrorClass, LevelSummary, SecondSample, StepMetrics};
+use crate::plan::{Level, LevelKind};
 
 /// Bumped whenever a field changes meaning or is removed.
 ///
@@ -50,7 +52,7 @@ pub struct Report {
     pub finished_at: Option<String>,
     /// Every step run so far, in plan order.
     pub steps: Vec<StepReport>,
-    /// One summary per concurrency level over its runs.
+    /// One summary per level over its runs.
     pub levels: Vec<LevelSummary>,
     /// The same, straight against the fake upstream (`topology.baseline`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -122,11 +124,9 @@ impl Environment {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepReport {
     pub index: usize,
-    /// The level: worker count, or the target rate (req/s) when `rate` is set.
-    pub concurrency: u32,
-    /// Open loop: the target arrival rate, req/s; absent for a closed loop.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate: Option<f64>,
+    /// The level (JSON: `concurrency`, and `rate` in req/s for an arrival rate).
+    #[serde(flatten)]
+    pub level: Level,
     pub run: u32,
     pub metrics: StepMetrics,
     pub timeseries: Vec<SecondSample>,
@@ -214,9 +214,9 @@ impl StepReport {
     pub fn name(&self, report: &Report) -> String {
         let runs = report
             .steps_of(self.side)
-            .filter(|s| s.concurrency == self.concurrency)
+            .filter(|s| s.level == self.level)
             .count();
-        let mut name = crate::plan::level_label(self.concurrency, self.rate.is_some());
+        let mut name = self.level.label();
         if runs > 1 {
             name.push_str(&format!(" run {}", self.run));
         }
@@ -227,10 +227,11 @@ impl StepReport {
     }
 }
 
-/// Gateway minus baseline at one concurrency level (means over runs), in ms.
+/// Gateway minus baseline at one level (means over runs), in ms.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Overhead {
-    pub concurrency: u32,
+    #[serde(flatten)]
+    pub level: Level,
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,
@@ -251,9 +252,9 @@ impl Report {
                 let b = self
                     .baseline_levels
                     .iter()
-                    .find(|b| b.concurrency == g.concurrency && b.runs > 0)?;
+                    .find(|b| b.level == g.level && b.runs > 0)?;
                 Some(Overhead {
-                    concurrency: g.concurrency,
+                    level: g.level,
                     p50_ms: g.p50_ms.mean - b.p50_ms.mean,
                     p95_ms: g.p95_ms.mean - b.p95_ms.mean,
                     p99_ms: g.p99_ms.mean - b.p99_ms.mean,
@@ -288,27 +289,21 @@ impl Report {
 /// Level summaries, in the order levels first appear, over measured runs
 /// (a level none of whose runs measured anything has `runs: 0`).
 fn summarise<'a>(steps: impl Iterator<Item = &'a StepReport> + Clone) -> Vec<LevelSummary> {
-    let mut levels: Vec<u32> = Vec::new();
+    let mut levels: Vec<Level> = Vec::new();
     for s in steps.clone() {
-        if !levels.contains(&s.concurrency) {
-            levels.push(s.concurrency);
+        if !levels.contains(&s.level) {
+            levels.push(s.level);
         }
     }
     levels
         .into_iter()
-        .map(|c| {
+        .map(|level| {
             let runs: Vec<&StepMetrics> = steps
                 .clone()
-                .filter(|s| s.concurrency == c && s.measured())
+                .filter(|s| s.level == level && s.measured())
                 .map(|s| &s.metrics)
                 .collect();
-            LevelSummary {
-                rate: steps
-                    .clone()
-                    .find(|s| s.concurrency == c)
-                    .and_then(|s| s.rate),
-                ..LevelSummary::of(c, &runs)
-            }
+            LevelSummary::of(level, &runs)
         })
         .collect()
 }
@@ -365,9 +360,10 @@ pub(crate) const NOT_MEASURED: &str = "—";
 /// figures, and latency shows `—` when no request succeeded.
 pub(crate) fn level_table(report: &Report, side: Side) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let levels = report.levels_of(side);
-    let open = levels.iter().any(|l| l.rate.is_some());
+    let open = levels.iter().any(|l| l.level.is_rate());
+    let column = LevelColumn::of(levels.iter().map(|l| &l.level));
     let mut header = vec![
-        if open { "rate/s" } else { "concurrency" },
+        column.header(),
         "runs",
         "req/s",
         "p50 ms",
@@ -402,7 +398,7 @@ pub(crate) fn level_table(report: &Report, side: Side) -> (Vec<&'static str>, Ve
             let succeeded = measured && l.requests > l.errors;
             let max = report
                 .steps_of(side)
-                .filter(|s| s.concurrency == l.concurrency && s.measured())
+                .filter(|s| s.level == l.level && s.measured())
                 .map(|s| s.metrics.latency_ms.max)
                 .fold(0.0, f64::max);
             let spread = |s: &crate::metrics::Spread, digits: usize| {
@@ -424,12 +420,12 @@ pub(crate) fn level_table(report: &Report, side: Side) -> (Vec<&'static str>, Ve
                     .map_or_else(|| "-".to_string(), |s| spread(s, digits))
             };
             if !measured {
-                let mut row = vec![l.concurrency.to_string(), l.runs.to_string()];
+                let mut row = vec![column.cell(l.level), l.runs.to_string()];
                 row.resize(header.len(), NOT_MEASURED.to_string());
                 return row;
             }
             let mut row = vec![
-                l.concurrency.to_string(),
+                column.cell(l.level),
                 l.runs.to_string(),
                 spread(&l.rps, 1),
                 latency(&l.p50_ms),
@@ -467,12 +463,47 @@ pub(crate) fn level_table(report: &Report, side: Side) -> (Vec<&'static str>, Ve
     (header, rows)
 }
 
+/// A table's level column: named after the levels' kind (`concurrency`,
+/// `rate/s`), each cell the number; `level` with labels when kinds mix.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LevelColumn(Option<LevelKind>);
+
+impl LevelColumn {
+    pub(crate) fn of<'a>(levels: impl IntoIterator<Item = &'a Level>) -> LevelColumn {
+        let mut kinds = levels.into_iter().map(|l| l.kind);
+        let first = kinds.next();
+        LevelColumn(match first {
+            Some(k) if kinds.all(|o| o == k) => Some(k),
+            Some(_) => None,
+            None => Some(LevelKind::Workers),
+        })
+    }
+
+    /// The one kind of the levels, `None` when they mix.
+    pub(crate) fn kind(self) -> Option<LevelKind> {
+        self.0
+    }
+
+    pub(crate) fn header(self) -> &'static str {
+        self.0.map_or("level", LevelKind::column)
+    }
+
+    /// The number, or the label for a ramp or when kinds mix.
+    pub(crate) fn cell(self, level: Level) -> String {
+        if level.ramp || self.0.is_none() {
+            level.label()
+        } else {
+            level.key()
+        }
+    }
+}
+
 /// What the latency columns mean when some level is an arrival rate.
 pub(crate) fn open_loop_note(report: &Report, side: Side) -> Option<&'static str> {
     report
         .levels_of(side)
         .iter()
-        .any(|l| l.rate.is_some())
+        .any(|l| l.level.is_rate())
         .then_some(
             "open loop: p50–max count from each request's intended send time (what users saw); \
          service = from the actual send; late = no worker took it within 1 ms; dropped = never sent",
@@ -502,8 +533,9 @@ pub(crate) const DIRECT_TITLE: &str =
 
 /// Gateway minus baseline per level, shared by the terminal and Markdown.
 pub(crate) fn overhead_table(report: &Report) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let column = LevelColumn::of(report.overhead.iter().map(|o| &o.level));
     let header = vec![
-        "concurrency",
+        column.header(),
         "p50 ms",
         "p95 ms",
         "p99 ms",
@@ -514,7 +546,7 @@ pub(crate) fn overhead_table(report: &Report) -> (Vec<&'static str>, Vec<Vec<Str
         .iter()
         .map(|o| {
             vec![
-                o.concurrency.to_string(),
+                column.cell(o.level),
                 format!("{:+.2}", o.p50_ms),
                 format!("{:+.2}", o.p95_ms),
                 format!("{:+.2}", o.p99_ms),
@@ -534,13 +566,13 @@ pub(crate) fn gateway_overhead_line(report: &Report) -> Option<String> {
         .filter_map(|l| {
             let p50: Vec<f64> = report
                 .steps_of(Side::Target)
-                .filter(|s| s.concurrency == l.concurrency)
+                .filter(|s| s.level == l.level)
                 .filter_map(|s| s.metrics.gateway_overhead_ms.as_ref().map(|q| q.p50))
                 .collect();
             (!p50.is_empty()).then(|| {
                 format!(
-                    "c={} p50 {:.2} ms",
-                    l.concurrency,
+                    "{} p50 {:.2} ms",
+                    l.level,
                     p50.iter().sum::<f64>() / p50.len() as f64
                 )
             })

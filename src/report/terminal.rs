@@ -53,13 +53,16 @@ pub fn render(r: &Report) -> String {
     if let Some(line) = unmeasured_line(r, Side::Target) {
         let _ = writeln!(out, "{line}");
     }
+    for line in super::ramp::lines(r) {
+        let _ = writeln!(out, "{line}");
+    }
     let busiest: Vec<String> = r
         .levels
         .iter()
         .filter_map(|l| {
             let step = r
                 .steps_of(Side::Target)
-                .filter(|s| s.concurrency == l.concurrency)
+                .filter(|s| s.level == l.level)
                 .last()?;
             let mut usage: Vec<_> = step.resources.iter().collect();
             usage.sort_by(|a, b| b.cpu_pct_mean.total_cmp(&a.cpu_pct_mean));

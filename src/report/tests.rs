@@ -72,6 +72,30 @@ fn open_loop_snapshots() {
     }
 }
 
+/// A ramp (issue 12): named `ramp to c=10` everywhere, its per-second
+/// target against the achieved load summed up in a line, charted in HTML.
+#[test]
+fn ramp_snapshots() {
+    let report = fixture::ramp_report();
+    insta::assert_snapshot!("ramp terminal", terminal::render(&report));
+    insta::assert_snapshot!("ramp md", exporter("md").expect("md").render(&report));
+    let html = exporter("html").expect("html").render(&report);
+    for figure in [
+        "id=\"chart-ramp-load-1\"",
+        "id=\"chart-ramp-latency-1\"",
+        "target workers and mean requests in flight",
+        "ramp to c=10",
+    ] {
+        assert!(html.contains(figure), "no `{figure}` in the HTML report");
+    }
+    let junit = exporter("junit").expect("junit").render(&report);
+    assert!(junit.contains(r#"classname="fixture.ramp_c10""#), "{junit}");
+    let json = exporter("json").expect("json").render(&report);
+    let back: Report = serde_json::from_str(&json).expect("reads back");
+    assert_eq!(back.steps[0].level, report.steps[0].level);
+    assert_eq!(back.steps[0].timeseries, report.steps[0].timeseries);
+}
+
 #[test]
 fn variants_snapshot() {
     let a = fixture::report();
@@ -148,7 +172,7 @@ fn html_errors_section_names_truncated_streams_with_their_count() {
 
     // Only truncated streams: still not "no failed requests".
     let mut only = fixture::report();
-    only.steps.retain(|s| s.concurrency == 4 && s.run == 1);
+    only.steps.retain(|s| s.level.value == 4 && s.run == 1);
     only.summarise_levels();
     let html = exporter("html").unwrap().render(&only);
     let errors = errors_section(&html);
@@ -160,7 +184,7 @@ fn html_errors_section_names_truncated_streams_with_their_count() {
 fn target_figures_leave_the_direct_steps_out() {
     let r = fixture::report();
     let c4 = |levels: &[crate::metrics::LevelSummary]| {
-        levels.iter().find(|l| l.concurrency == 4).unwrap().errors
+        levels.iter().find(|l| l.level.value == 4).unwrap().errors
     };
     assert_eq!(c4(&r.levels), TRUNCATED + 10 + PROTOCOL);
     assert_eq!(c4(&r.baseline_levels), 3);
@@ -202,7 +226,7 @@ fn target_figures_leave_the_direct_steps_out() {
 #[test]
 fn a_level_without_requests_is_not_measured_rather_than_zero() {
     let r = fixture::report();
-    let c8 = r.levels.iter().find(|l| l.concurrency == 8).unwrap();
+    let c8 = r.levels.iter().find(|l| l.level.value == 8).unwrap();
     assert_eq!(c8.runs, 0, "the cut-short step is not a run of its level");
     let (header, rows) = level_table(&r, Side::Target);
     let row = rows.iter().find(|row| row[0] == "8").unwrap();

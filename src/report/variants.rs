@@ -1,4 +1,4 @@
-//! Variants side by side: per concurrency level, each variant's throughput
+//! Variants side by side: per level, each variant's throughput
 //! and latency, and how it compares with the first (`variants.md`,
 //! `variants.json` and the terminal).
 
@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{outcome_word, Report};
+use super::{outcome_word, LevelColumn, Report};
+use crate::plan::Level;
 
 /// One variant's run, as the comparison sees it.
 #[derive(Debug, Clone, Serialize)]
@@ -43,21 +44,22 @@ fn change(value: f64, first: f64) -> String {
 /// Rows: one per level and variant, with the change against the first
 /// variant; `—` for a level the variant did not measure.
 fn rows(runs: &[VariantRun]) -> Vec<[String; 7]> {
-    let mut levels: Vec<u32> = Vec::new();
+    let mut levels: Vec<Level> = Vec::new();
     for run in runs {
         for l in &run.levels {
-            if !levels.contains(&l.concurrency) {
-                levels.push(l.concurrency);
+            if !levels.contains(&l.level) {
+                levels.push(l.level);
             }
         }
     }
+    let column = LevelColumn::of(&levels);
     let mut out = Vec::new();
     for c in levels {
         let first = runs
             .first()
-            .and_then(|r| r.levels.iter().find(|l| l.concurrency == c));
+            .and_then(|r| r.levels.iter().find(|l| l.level == c));
         for run in runs {
-            let Some(l) = run.levels.iter().find(|l| l.concurrency == c) else {
+            let Some(l) = run.levels.iter().find(|l| l.level == c) else {
                 continue;
             };
             let vs = |v: f64, f: fn(&crate::metrics::LevelSummary) -> f64| match first {
@@ -67,12 +69,12 @@ fn rows(runs: &[VariantRun]) -> Vec<[String; 7]> {
             let overhead = run
                 .overhead
                 .iter()
-                .find(|o| o.concurrency == c)
+                .find(|o| o.level == c)
                 .map_or("".to_string(), |o| format!("{:+.2}", o.p50_ms));
             if l.runs == 0 || l.requests == 0 {
                 let none = super::NOT_MEASURED.to_string();
                 out.push([
-                    c.to_string(),
+                    column.cell(c),
                     run.variant.clone(),
                     none.clone(),
                     none.clone(),
@@ -83,7 +85,7 @@ fn rows(runs: &[VariantRun]) -> Vec<[String; 7]> {
                 continue;
             }
             out.push([
-                c.to_string(),
+                column.cell(c),
                 run.variant.clone(),
                 format!("{:.1}{}", l.rps.mean, vs(l.rps.mean, |l| l.rps.mean)),
                 format!(
@@ -104,8 +106,8 @@ fn rows(runs: &[VariantRun]) -> Vec<[String; 7]> {
     out
 }
 
-const HEADER: [&str; 7] = [
-    "concurrency",
+/// After the level column.
+const HEADER: [&str; 6] = [
     "variant",
     "req/s",
     "p50 ms",
@@ -113,6 +115,13 @@ const HEADER: [&str; 7] = [
     "error rate",
     "p50 overhead ms",
 ];
+
+fn header(runs: &[VariantRun]) -> Vec<&'static str> {
+    let levels = runs.iter().flat_map(|r| r.levels.iter().map(|l| &l.level));
+    let mut h = vec![LevelColumn::of(levels).header()];
+    h.extend(HEADER);
+    h
+}
 
 /// The comparison as Markdown, for a pull request.
 pub fn markdown(scenario: &str, runs: &[VariantRun]) -> String {
@@ -124,7 +133,7 @@ pub fn markdown(scenario: &str, runs: &[VariantRun]) -> String {
         runs.first().map_or("", |r| r.variant.as_str())
     );
     let rows: Vec<Vec<String>> = rows(runs).into_iter().map(Vec::from).collect();
-    out.push_str(&super::markdown::pipe_table(&HEADER, &rows));
+    out.push_str(&super::markdown::pipe_table(&header(runs), &rows));
     let _ = writeln!(out);
     for run in runs {
         let _ = writeln!(
@@ -142,6 +151,6 @@ pub fn markdown(scenario: &str, runs: &[VariantRun]) -> String {
 pub fn text(scenario: &str, runs: &[VariantRun]) -> String {
     let rows: Vec<Vec<String>> = rows(runs).into_iter().map(Vec::from).collect();
     let mut out = format!("\n{scenario}: variants side by side (changes against the first)\n");
-    out.push_str(&super::terminal::aligned(&HEADER, &rows, false));
+    out.push_str(&super::terminal::aligned(&header(runs), &rows, false));
     out
 }

@@ -74,7 +74,7 @@ fn check_load(s: &ScenarioFile, out: &mut Vec<Problem>) {
                 .label("use 1 or more"),
         );
     }
-    if load.rate.is_empty() && load.max_in_flight.is_some() {
+    if !load.open() && load.max_in_flight.is_some() {
         out.push(
             Problem::new(
                 "load.max_in_flight",
@@ -124,6 +124,117 @@ fn check_load(s: &ScenarioFile, out: &mut Vec<Problem>) {
     }
     if load.runs == 0 {
         out.push(Problem::new("load.runs", "runs must be at least 1").label("use 1 or more"));
+    }
+    check_stages(load, out);
+}
+
+/// `[load] stages`: each a duration and exactly one target, all of one
+/// kind, and the ramp instead of a sweep (so no `concurrency`/`rate` list,
+/// no `requests` or `duration`).
+fn check_stages(load: &crate::scenario::model::Load, out: &mut Vec<Problem>) {
+    if load.stages.is_empty() {
+        return;
+    }
+    let conflicts = [
+        ("concurrency", !load.concurrency.is_empty()),
+        ("rate", !load.rate.is_empty()),
+        ("requests", load.requests.is_some()),
+        ("duration", load.duration.is_some()),
+    ];
+    for (key, set) in conflicts {
+        if set {
+            out.push(
+                Problem::new(
+                    format!("load.{key}"),
+                    format!(
+                        "`stages` is a ramp: one measured step for as long as its stages last, \
+                         so `load.{key}` cannot be set beside it"
+                    ),
+                )
+                .label("remove it, or remove `stages` to sweep fixed levels"),
+            );
+        }
+    }
+    let example =
+        "e.g. { duration = \"30s\", concurrency = 100 } or { duration = \"30s\", rate = 500 }";
+    let first_kind = load
+        .stages
+        .iter()
+        .find_map(|s| match (s.concurrency, s.rate) {
+            (Some(_), None) => Some("concurrency"),
+            (None, Some(_)) => Some("rate"),
+            _ => None,
+        });
+    for (i, stage) in load.stages.iter().enumerate() {
+        let at = format!("load.stages[{i}]");
+        if stage.duration.is_none() {
+            out.push(
+                Problem::new(at.clone(), format!("stage {} has no `duration`", i + 1))
+                    .label(example),
+            );
+        }
+        let kind = match (stage.concurrency, stage.rate) {
+            (Some(_), Some(_)) => {
+                out.push(
+                    Problem::new(
+                        format!("{at}.rate"),
+                        "a stage ramps either workers (`concurrency`) or the arrival rate \
+                         (`rate`), not both",
+                    )
+                    .label("keep one of them"),
+                );
+                continue;
+            }
+            (None, None) => {
+                out.push(
+                    Problem::new(
+                        at,
+                        format!(
+                            "stage {} has no target: set `concurrency` (workers) or `rate` (req/s)",
+                            i + 1
+                        ),
+                    )
+                    .label(example),
+                );
+                continue;
+            }
+            (Some(_), None) => "concurrency",
+            (None, Some(_)) => "rate",
+        };
+        if Some(kind) != first_kind {
+            out.push(
+                Problem::new(
+                    format!("{at}.{kind}"),
+                    format!(
+                        "all stages ramp the same thing: an earlier stage sets `{}`, this one `{kind}`",
+                        first_kind.unwrap_or("")
+                    ),
+                )
+                .label(format!("use `{}` here too", first_kind.unwrap_or(""))),
+            );
+        }
+    }
+    let peak = load
+        .stages
+        .iter()
+        .filter_map(|s| s.concurrency.or(s.rate))
+        .max()
+        .unwrap_or(0);
+    let total: std::time::Duration = load.stages.iter().filter_map(|s| s.duration).sum();
+    if peak == 0 && first_kind.is_some() {
+        out.push(
+            Problem::new(
+                "load.stages",
+                "every stage's target is 0: the ramp sends nothing",
+            )
+            .label("give a stage a target of 1 or more"),
+        );
+    }
+    if total.is_zero() && load.stages.iter().all(|s| s.duration.is_some()) {
+        out.push(
+            Problem::new("load.stages", "the stages last zero seconds in total")
+                .label("give a stage a duration such as \"30s\""),
+        );
     }
 }
 

@@ -248,6 +248,11 @@ pub struct Load {
     /// Open loop: most requests in flight at once (one connection each).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_in_flight: Option<u32>,
+    /// A ramp: one measured step whose workers or arrival rate follow these
+    /// stages, linearly from the previous stage's target (0 before the
+    /// first); exclusive with `concurrency`, `rate` and `requests`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<Stage>,
     /// Measured requests per step (default 1000 unless `duration` is set).
     pub requests: Option<u64>,
     /// Measure for this long per step instead of a request count.
@@ -268,6 +273,7 @@ impl Default for Load {
             arrival: Arrival::default(),
             seed: None,
             max_in_flight: None,
+            stages: Vec::new(),
             requests: None,
             duration: None,
             warmup: None,
@@ -283,10 +289,13 @@ pub const DEFAULT_CONCURRENCY: &[u32] = &[1, 10, 50, 100];
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 1000;
 
 impl Load {
-    /// The swept levels: the rates of an open-loop sweep, else the
-    /// concurrency levels (by default [`DEFAULT_CONCURRENCY`]).
+    /// The swept levels: a ramp's peak, the rates of an open-loop sweep,
+    /// else the concurrency levels (by default [`DEFAULT_CONCURRENCY`]).
     pub fn levels(&self) -> Vec<u32> {
-        if !self.rate.is_empty() {
+        if !self.stages.is_empty() {
+            let peak = self.stages.iter().filter_map(|s| s.concurrency.or(s.rate));
+            vec![peak.max().unwrap_or(0)]
+        } else if !self.rate.is_empty() {
             self.rate.clone()
         } else if !self.concurrency.is_empty() {
             self.concurrency.clone()
@@ -295,14 +304,32 @@ impl Load {
         }
     }
 
-    /// Whether the sweep is over arrival rates.
+    /// Whether the sweep (or the ramp) is over arrival rates.
     pub fn open(&self) -> bool {
-        !self.rate.is_empty()
+        !self.rate.is_empty() || self.stages.iter().any(|s| s.rate.is_some())
     }
 
     pub fn max_in_flight(&self) -> u32 {
         self.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT)
     }
+}
+
+/// One stage of `[load] stages`: over `duration`, the workers
+/// (`concurrency`) or the arrival rate (`rate`, req/s) move linearly to
+/// this target. Checked in `check.rs`: a duration and exactly one target.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    #[serde(
+        default,
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub duration: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<u32>,
 }
 
 /// `[load] arrival`: how open-loop arrivals are spaced, each seeded.

@@ -34,17 +34,17 @@ pub enum Schedule {
 }
 
 impl Schedule {
-    /// The intended times of the arrivals this thread (`thread` of
-    /// `threads`) sends: global arrivals `thread`, `thread + threads`, ….
-    /// `None` for a closed loop.
-    pub fn arrivals(&self, thread: usize, threads: usize) -> Option<Arrivals> {
+    /// The intended times of the arrivals one thread sends: global arrivals
+    /// `first`, `first + every`, … (thread `t` of `k` in one process takes
+    /// `t, k`; of shard `I` of `N`, `I + N·t, N·k`). `None` for a closed loop.
+    pub fn arrivals(&self, first: usize, every: usize) -> Option<Arrivals> {
         match *self {
             Schedule::Closed => None,
             Schedule::Open {
                 per_s,
                 arrival,
                 seed,
-            } => Some(Arrivals::new(per_s, arrival, seed).strided(thread, threads)),
+            } => Some(Arrivals::new(per_s, arrival, seed).strided(first, every)),
         }
     }
 }

@@ -6,6 +6,7 @@
 mod facts;
 mod gateway;
 mod render;
+pub mod shard;
 mod text;
 
 use std::path::{Path, PathBuf};
@@ -205,6 +206,10 @@ pub struct Step {
     pub runs: u32,
     pub warmup: u64,
     pub stop: Stop,
+    /// Only this shard's part of the step's load (`run --shard`); absent
+    /// when one process sends it all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<shard::Shard>,
 }
 
 /// How an open-loop step paces its requests.
@@ -229,6 +234,16 @@ impl Step {
     pub fn level(&self) -> String {
         level_label(self.concurrency, self.open.is_some())
     }
+
+    /// An open loop's scheduled window: its `duration`, or the intended
+    /// span of its requests at the target rate. `None` for a closed loop.
+    pub fn scheduled_window(&self) -> Option<Duration> {
+        let o = self.open?;
+        Some(match self.stop {
+            Stop::Duration(d) => d,
+            Stop::Requests(n) => Duration::from_secs_f64(n as f64 / o.per_s),
+        })
+    }
 }
 
 /// A level's name: `c=10` for concurrency, `r=500/s` for a rate.
@@ -249,14 +264,14 @@ pub enum Stop {
 }
 
 /// One pass/fail threshold applied to one concurrency level.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Check {
     pub concurrency: u32,
     pub metric: Metric,
     pub limit: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     MinRps,
@@ -510,6 +525,7 @@ fn steps(s: &Scenario) -> Vec<Step> {
                     None => u64::from(concurrency),
                 }),
                 stop,
+                shard: None,
             });
         }
     }

@@ -733,7 +733,7 @@ fn k8s_command(args: K8sArgs) -> ExitCode {
             return ExitCode::from(ERROR);
         }
         Some(Ok(t)) => t,
-        None => std::time::SystemTime::now() + crate::k8s::START_DELAY,
+        None => crate::k8s::default_start(),
     };
     let Some(facts) = gather(&all) else {
         return ExitCode::from(ERROR);

@@ -19,6 +19,15 @@ use time::OffsetDateTime;
 /// measurement: room to apply it, pull the image and schedule the pods.
 pub const START_DELAY: Duration = Duration::from_secs(120);
 
+/// [`START_DELAY`] from now, in whole seconds.
+pub fn default_start() -> SystemTime {
+    let at = SystemTime::now() + START_DELAY;
+    let secs = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    std::time::UNIX_EPOCH + Duration::from_secs(secs)
+}
+
 /// Where the pods see the ConfigMap's files.
 const MOUNT: &str = "/scenario";
 
@@ -97,14 +106,17 @@ impl Job {
     }
 
     fn metadata(&self) -> Value {
-        let mut m = json!({
-            "name": self.name,
-            "labels": { "app.kubernetes.io/name": "scenario", "app.kubernetes.io/instance": self.name },
-        });
+        let mut m = serde_json::Map::new();
+        m.insert("name".into(), json!(self.name));
         if let Some(ns) = &self.namespace {
-            m["namespace"] = json!(ns);
+            m.insert("namespace".into(), json!(ns));
         }
-        m
+        m.insert("labels".into(), self.labels());
+        Value::Object(m)
+    }
+
+    fn labels(&self) -> Value {
+        json!({ "app.kubernetes.io/name": "scenario", "app.kubernetes.io/instance": self.name })
     }
 
     /// ConfigMap keys may not hold `/`: file `k` is `fK-<its name>`.
@@ -182,7 +194,7 @@ impl Job {
             .enumerate()
             .map(|(k, (path, _))| json!({ "key": Self::key(k, path), "path": path.display().to_string() }))
             .collect();
-        let labels = json!({ "app.kubernetes.io/name": "scenario", "app.kubernetes.io/instance": self.name });
+        let labels = self.labels();
         json!({
             "apiVersion": "batch/v1",
             "kind": "Job",
@@ -229,7 +241,8 @@ impl Job {
             .unwrap_or_default();
         let name = &self.name;
         format!(
-            "# {n} pods start measuring at {at}. Apply, wait, collect, merge:\n\
+            "# {n} pods start measuring at {at}. Save this manifest as {name}.yaml, then\n\
+             # apply it, wait, collect the shards' results from the logs and merge them:\n\
              #   kubectl apply{ns} -f {name}.yaml\n\
              #   kubectl wait{ns} --for=condition=complete job/{name} --timeout=1h\n\
              #   kubectl logs{ns} -l job-name={name} --tail=-1 --max-log-requests={n} > {name}.log\n\

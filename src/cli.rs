@@ -24,9 +24,9 @@ Examples:
   scenario compare results/quickstart/20260101T000000Z results/quickstart/20260102T000000Z --markdown
   scenario report results/quickstart/20260101T000000Z --format html --out report.html
   scenario history quickstart --level 1 --metric p95_ms
-  scenario run load.toml --shard 0/4 --start-at 2026-01-01T12:00:00Z --shard-out -
-  scenario merge shard-logs.txt --out results/merged
-  scenario k8s load.toml --shards 20 --image registry.example/scenario:1
+  scenario run scenarios/sharded.toml --shard 0/2 --shard-out shard-0.log
+  scenario merge shard-0.log shard-1.log --out results/sharded/merged
+  scenario k8s scenarios/sharded.toml --shards 20 --image registry.example/scenario:1
 
 Exit codes: 0 all assertions passed, 1 an assertion failed, 2 bad input or a run error, 130 interrupted.";
 
@@ -41,7 +41,7 @@ pub enum Command {
   scenario run scenarios/quickstart.toml --baseline results/baseline/report.json
   scenario run scenarios/quickstart.toml --baseline history
   scenario run scenarios/quickstart.toml --no-history
-  scenario run load.toml --shard 0/4 --start-at $(( $(date +%s) + 30 )) --shard-out -")]
+  scenario run scenarios/sharded.toml --shard 1/4 --start-at 2026-01-01T12:00:00Z --shard-out -")]
     Run(RunArgs),
     /// Merge the results of a sharded run (`run --shard I/N`) into one
     /// ordinary run folder, as if one client had sent every request:
@@ -55,9 +55,10 @@ the exit code is that of `run` (0 pass, 1 an assertion or --baseline FAIL,
 2 bad input or a shard that failed).
 
 Examples:
-  scenario merge results/load/*/shard.json --out results/load/merged
-  kubectl logs -l job-name=scenario-load --tail=-1 > shards.log && scenario merge shards.log --out merged
-  scenario merge shards.log --out merged --baseline results/load/previous"
+  scenario merge shard-0.log shard-1.log --out results/sharded/merged
+  scenario merge results/shards/sharded/* --out /tmp/merged --json
+  kubectl logs -l job-name=scenario-sharded --tail=-1 > sharded.log
+  scenario merge sharded.log --out /tmp/merged-logs"
     )]
     Merge(MergeArgs),
     /// Print a Kubernetes manifest that runs a scenario sharded over N pods:
@@ -71,8 +72,8 @@ for pulling the image and scheduling). The commands that collect the logs
 and merge them are printed on stderr and as comments in the manifest.
 
 Examples:
-  scenario k8s load.toml --shards 8 --image registry.example/scenario:1 | kubectl apply -f -
-  scenario k8s load.toml --shards 8 --image scenario:dev --namespace bench --start-at 2026-01-01T12:00:00Z"
+  scenario k8s scenarios/sharded.toml --shards 8 --image registry.example/scenario:1 | kubectl apply -f -
+  scenario k8s scenarios/sharded.toml --shards 8 --image scenario:dev --namespace bench --start-at 2026-01-01T12:00:00Z"
     )]
     K8s(K8sArgs),
     /// Check scenario files and report every problem; starts nothing.

@@ -411,3 +411,63 @@ fn issue_15_a_shard_refuses_a_scenario_that_starts_services() {
         text(&bad.stderr)
     );
 }
+
+/// Issue 15, open loop: shard `I` of 3 sends every 3rd arrival of the one
+/// seeded schedule at its intended time, so the shards together schedule
+/// exactly the arrivals one process does (a Poisson schedule over a
+/// duration: the count itself is drawn), each at a third of the rate, and
+/// the merged step reports the whole rate.
+#[test]
+fn issue_15_open_loop_shards_send_the_schedule_one_process_would() {
+    let server = Server::start(&["--delay-ms", "5"]);
+    let dir = workdir("open");
+    std::fs::write(
+        dir.join("s.toml"),
+        format!(
+            r#"[scenario]
+name = "open"
+[topology]
+target = "http://127.0.0.1:{}/v1/chat/completions"
+[load]
+rate = [150]
+duration = "2s"
+arrival = "poisson"
+seed = 11
+max_in_flight = 30
+"#,
+            server.port
+        ),
+    )
+    .unwrap();
+    let single = run(
+        &dir,
+        &[
+            "run",
+            "s.toml",
+            "--quiet",
+            "--out",
+            "single",
+            "--no-history",
+        ],
+        &[],
+    );
+    assert_eq!(single.status.code(), Some(0), "{}", text(&single.stderr));
+    let outs = shards(&dir, "s.toml", 3, &[]);
+    let logs: String = outs.iter().map(|o| text(&o.stdout)).collect();
+    std::fs::write(dir.join("all.log"), logs).unwrap();
+    let merged = run(&dir, &["merge", "all.log", "--out", "merged"], &[]);
+    assert_eq!(merged.status.code(), Some(0), "{}", text(&merged.stderr));
+    let s = report(&run_folder(&dir.join("single")));
+    let m = report(&dir.join("merged"));
+    let (so, mo) = (&metrics(&s)["open_loop"], &metrics(&m)["open_loop"]);
+    assert_eq!(mo["scheduled"], so["scheduled"], "the same arrivals");
+    assert_eq!(u(&mo["scheduled"]), u(&mo["sent"]) + u(&mo["dropped"]));
+    assert_eq!(mo["target_rate"], 150.0);
+    for part in std::fs::read_dir(dir.join("shards/open")).unwrap() {
+        let r = report(&part.unwrap().path());
+        assert_eq!(metrics(&r)["open_loop"]["target_rate"], 50.0);
+    }
+    let achieved = mo["achieved_rate"].as_f64().unwrap();
+    assert!((achieved - 150.0).abs() < 40.0, "achieved {achieved}/s");
+    server.stop();
+}

@@ -1,7 +1,8 @@
 //! Issue 15: `scenario k8s` emits a manifest that validates offline against
 //! the Kubernetes schemas for `v1` ConfigMap and `batch/v1` Job (the ones
-//! PyPI's `kubernetes-validate` ships; the test makes its venv under
-//! `target/test-venvs/kubernetes-validate` once and reuses it), and whose
+//! PyPI's `kubernetes-validate` ships; the test makes its venv in the
+//! scenario cache (`$SCENARIO_CACHE_DIR`, as the gateway venvs) once and
+//! reuses it, so a cold cache in CI installs it), and whose
 //! pods, run here as local processes from the manifest's own ConfigMap
 //! files and container arguments, produce logs that `scenario merge` reads.
 
@@ -19,8 +20,7 @@ const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.37.0";
 
 /// A venv with `kubernetes-validate` installed, made on first use.
 fn venv() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let venv = root.join("target/test-venvs/kubernetes-validate");
+    let venv = scenario::plan::cache_dir().join("test-venvs/kubernetes-validate-1.37.0");
     let ready = venv.join(".installed");
     if ready.exists() {
         return venv;
@@ -29,8 +29,9 @@ fn venv() -> PathBuf {
     if !matches!(&version, Ok(out) if out.status.success()) {
         panic!("python3 is missing; install it with: apt-get install -y python3 python3-venv");
     }
+    std::fs::create_dir_all(venv.parent().unwrap()).unwrap();
     let out = Command::new("python3")
-        .args(["-m", "venv"])
+        .args(["-m", "venv", "--clear"])
         .arg(&venv)
         .output()
         .unwrap();

@@ -67,6 +67,9 @@ fn stats(port: u16, reset: bool) -> Value {
     serde_json::from_slice(&r.body).unwrap()
 }
 
+/// A count read from a step's metrics.
+type Count = fn(&Value) -> u64;
+
 fn u(v: &Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
 }
@@ -166,21 +169,21 @@ max_p50_ms = 0.001
     assert_eq!(shares, vec![300, 300, 401]);
     assert_eq!(u(&mm["requests"]), 1001);
     assert_eq!(u(&single_m["requests"]), 1001);
-    let counts: [(&str, &dyn Fn(&Value) -> u64); 9] = [
-        ("timeouts", &|m| u(&m["errors"]["timeout"])),
-        ("requests", &|m| u(&m["requests"])),
-        ("successes", &|m| u(&m["successes"])),
-        ("errors", &|m| u(&m["errors"]["total"])),
-        ("500s", &|m| {
+    let counts: [(&str, Count); 9] = [
+        ("timeouts", |m| u(&m["errors"]["timeout"])),
+        ("requests", |m| u(&m["requests"])),
+        ("successes", |m| u(&m["successes"])),
+        ("errors", |m| u(&m["errors"]["total"])),
+        ("500s", |m| {
             m["errors"]["status"]["500"].as_u64().unwrap_or(0)
         }),
-        ("retries", &|m| u(&m["retries"])),
-        ("streams", &|m| u(&m["streaming"]["streams"])),
-        ("itl gaps", &|m| u(&m["streaming"]["itl_ms"]["count"])),
-        ("tokens", &|m| u(&m["tokens"]["output_tokens"])),
+        ("retries", |m| u(&m["retries"])),
+        ("streams", |m| u(&m["streaming"]["streams"])),
+        ("itl gaps", |m| u(&m["streaming"]["itl_ms"]["count"])),
+        ("tokens", |m| u(&m["tokens"]["output_tokens"])),
     ];
     for (name, f) in counts {
-        assert_eq!(f(mm), sum(f), "merged {name} = the shards' sum");
+        assert_eq!(f(mm), sum(&f), "merged {name} = the shards' sum");
     }
     for key in ["successes", "errors", "retries"] {
         let k = if key == "errors" {

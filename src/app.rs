@@ -221,9 +221,15 @@ fn plan_command(args: PlanArgs) -> ExitCode {
     };
     let mut plans = Vec::new();
     for (s, facts) in all.iter().zip(&facts) {
-        let Some(plan) = make_plan(s, facts) else {
+        let Some(mut plan) = make_plan(s, facts) else {
             return ExitCode::from(ERROR);
         };
+        if let Some(shard) = args.shard {
+            if sharding(s, &plan, Some(shard), false, None).is_none() {
+                return ExitCode::from(ERROR);
+            }
+            let _ = plan::shard::apply(&mut plan, shard);
+        }
         plans.push((s.variant.clone(), plan));
     }
     if args.json {

@@ -290,6 +290,9 @@ pub struct PlanArgs {
     /// Print the plan as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Plan shard I of N (0-based): each step shows the shard's part.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<crate::plan::shard::Shard>,
 }
 
 /// Output of `compare`.

@@ -388,7 +388,8 @@ formats = ["json", "csv", "md", "html", "junit"]
 }
 
 /// A shard never starts services: a scenario without `topology.target`
-/// is refused before anything starts, naming the fix.
+/// is refused before anything starts, naming the fix; `plan --shard`
+/// shows a shard's part of each step.
 #[test]
 fn issue_15_a_shard_refuses_a_scenario_that_starts_services() {
     let out = common::scenario(&[
@@ -406,6 +407,17 @@ fn issue_15_a_shard_refuses_a_scenario_that_starts_services() {
     let err = text(&out.stderr);
     assert!(err.contains("topology] target"), "{err}");
     assert!(err.contains("nothing was started"), "{err}");
+    // `plan --shard` shows each step's part, as `run --shard` sends it.
+    let plan = common::scenario(&["plan", "scenarios/sharded.toml", "--shard", "1/3"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
+    let shown = text(&plan.stdout);
+    assert!(
+        shown.contains("shard 1/3: 11 workers, 1375 requests, warm-up 11"),
+        "{shown}"
+    );
+    let tiny = common::fixture("tiny.toml");
+    let refused = common::scenario(&["plan", tiny.to_str().unwrap(), "--shard", "1/3"]);
+    assert_eq!(refused.status.code(), Some(2));
     let bad = common::scenario(&["run", "x.toml", "--shard", "2/2"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(

@@ -607,6 +607,17 @@ fn sharding(
             fail(e);
             return None;
         }
+        for step in p.steps.iter().filter(|st| shard.load_of(st).workers == 0) {
+            eprintln!(
+                "warning: {}: step {} ({}) has {} workers for {} shards: shard {shard} sends \
+                 nothing in it",
+                s.file.display(),
+                step.index + 1,
+                step.level(),
+                step.workers(),
+                shard.count
+            );
+        }
     }
     if start_at {
         if let Err(e) = plan::shard::offsets(&p.steps, every) {

@@ -758,15 +758,16 @@ fn k8s_command(args: K8sArgs) -> ExitCode {
     let Some(plan) = make_plan(&all[0], &facts[0]) else {
         return ExitCode::from(ERROR);
     };
-    let every = args.step_every.map(Into::into);
-    let shard = plan::shard::Shard {
-        index: 0,
-        count: args.shards.max(1),
-    };
     if args.shards == 0 {
         eprintln!("error: --shards must be at least 1");
         return ExitCode::from(ERROR);
     }
+    let every = args.step_every.map(Into::into);
+    // Every pod's plan is refused for the same reasons as shard 0's.
+    let shard = plan::shard::Shard {
+        index: 0,
+        count: args.shards,
+    };
     if sharding(&all[0], &plan, Some(shard), true, every).is_none() {
         return ExitCode::from(ERROR);
     }

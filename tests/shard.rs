@@ -10,6 +10,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use common::{report, run_folder, text, Server, BIN};
 use serde_json::Value;
 
+/// The load tests here run one at a time: the simulation compares a
+/// single run with a sharded one, which another test's load would skew.
+static LOAD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    LOAD.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A folder for one test's files, emptied first.
 fn workdir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("scenario-shard-{tag}-{}", std::process::id()));
@@ -88,6 +96,7 @@ fn metrics(r: &Value) -> &Value {
 /// merge judges the scenario's assertion (a FAIL here, exit 1, as `run`).
 #[test]
 fn issue_15_three_shards_merge_exactly_into_the_run_one_process_makes() {
+    let _load = one_at_a_time();
     let server = Server::start(&["--ttft", "2", "--itl", "1", "--completion-tokens", "4"]);
     let dir = workdir("exact");
     std::fs::write(
@@ -268,6 +277,7 @@ max_p50_ms = 0.001
 /// a baseline like any run.
 #[test]
 fn issue_15_four_local_shards_measure_what_one_process_does() {
+    let _load = one_at_a_time();
     let server = Server::start(&["--delay-ms", "20", "--fault", "500=0.02"]);
     let dir = workdir("sim");
     std::fs::write(
@@ -434,6 +444,7 @@ fn issue_15_a_shard_refuses_a_scenario_that_starts_services() {
 /// the merged step reports the whole rate.
 #[test]
 fn issue_15_open_loop_shards_send_the_schedule_one_process_would() {
+    let _load = one_at_a_time();
     let server = Server::start(&["--delay-ms", "5"]);
     let dir = workdir("open");
     std::fs::write(

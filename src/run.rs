@@ -597,8 +597,9 @@ async fn run_one(
     let late = planned.and_then(|at| outcome.started.duration_since(at).ok());
     if let Some(late) = late.filter(|l| *l > Duration::from_millis(100)) {
         eprintln!(
-            "warning: step {} ({}) started measuring {:.2} s after its planned moment (the step \
-             before ran long, or the warm-up did): raise --step-every",
+            "warning: step {} ({}) started measuring {:.2} s after its planned moment (this \
+             process started after it, the step before ran long, or the warm-up did): shards \
+             measured apart; give a later --start-at or a longer --step-every",
             step.index + 1,
             step.level(),
             late.as_secs_f64()

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use crate::cli::{
     Cli, Command, CompareArgs, CompareFormat, DoctorArgs, HistoryArgs, HistoryCommand, ImportArgs,
-    PlanArgs, ReportArgs, RunArgs, ValidateArgs,
+    K8sArgs, MergeArgs, PlanArgs, ReportArgs, RunArgs, ValidateArgs,
 };
 use crate::history::{self, check::HistoryCheck};
 use crate::plan::{self, Plan};
@@ -48,6 +48,8 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Provision(args) => provision_command(args),
         Command::FakeUpstream(args) => crate::upstream::process::main(args),
         Command::Compare(args) => compare_command(args),
+        Command::Merge(args) => merge_command(args),
+        Command::K8s(args) => k8s_command(args),
         Command::Report(args) => report_command(args),
         Command::History(args) => match args.command {
             Some(HistoryCommand::Import(import)) => history_import(import),
@@ -219,9 +221,15 @@ fn plan_command(args: PlanArgs) -> ExitCode {
     };
     let mut plans = Vec::new();
     for (s, facts) in all.iter().zip(&facts) {
-        let Some(plan) = make_plan(s, facts) else {
+        let Some(mut plan) = make_plan(s, facts) else {
             return ExitCode::from(ERROR);
         };
+        if let Some(shard) = args.shard {
+            if sharding(s, &plan, Some(shard), false, None).is_none() {
+                return ExitCode::from(ERROR);
+            }
+            let _ = plan::shard::apply(&mut plan, shard);
+        }
         plans.push((s.variant.clone(), plan));
     }
     if args.json {
@@ -361,6 +369,22 @@ fn provision_command(args: DoctorArgs) -> ExitCode {
 }
 
 fn run_command(args: RunArgs) -> ExitCode {
+    if args.shard.is_some() && (args.files.len() > 1 || args.baseline.is_some()) {
+        eprintln!(
+            "error: --shard runs one FILE and compares nothing: give one FILE, and --baseline \
+             to `scenario merge`"
+        );
+        return ExitCode::from(ERROR);
+    }
+    let start_at = match args.start_at.as_deref().map(plan::shard::parse_start_at) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => {
+            eprintln!("error: --start-at {e}");
+            return ExitCode::from(ERROR);
+        }
+    };
+    let step_every = args.step_every.map(Into::into);
     // Check every file before anything starts; each run executes the plan
     // made here from facts gathered (and ports leased) here.
     let loaded: Vec<Option<Vec<(Scenario, plan::Facts, Plan)>>> = args
@@ -376,6 +400,7 @@ fn run_command(args: RunArgs) -> ExitCode {
                 .zip(facts)
                 .map(|(s, facts)| {
                     let p = make_plan(&s, &facts)?;
+                    sharding(&s, &p, args.shard, start_at.is_some(), step_every)?;
                     Some((s, facts, p))
                 })
                 .collect()
@@ -428,6 +453,9 @@ fn run_command(args: RunArgs) -> ExitCode {
     let options = run::Options {
         out: args.out.clone(),
         progress: !args.quiet && std::io::stdout().is_terminal(),
+        shard: args.shard,
+        start_at,
+        step_every,
     };
     runtime.block_on(async {
         let interrupt = run::Interrupt::default();
@@ -502,7 +530,17 @@ fn run_command(args: RunArgs) -> ExitCode {
                     scenario.model.report.history.as_deref(),
                     &options.out,
                 );
-                if !args.no_history {
+                if let (Some(result), Some(to)) = (&outcome.shard, &args.shard_out) {
+                    let lines = crate::merge::to_lines(result);
+                    if to == Path::new("-") {
+                        out!("{lines}");
+                    } else if let Err(e) = std::fs::write(to, lines) {
+                        eprintln!("error: cannot write {}: {e}", to.display());
+                        code = code.max(ERROR);
+                    }
+                }
+                // A shard's figures are a part of the run's: history keeps the merged run.
+                if !args.no_history && args.shard.is_none() {
                     if let Err(e) = history::record(&db, r, &outcome.dir) {
                         eprintln!(
                             "warning: the run was not recorded in its history: {e}; \
@@ -543,6 +581,226 @@ fn run_command(args: RunArgs) -> ExitCode {
         }
         ExitCode::from(code)
     })
+}
+
+/// With `--shard`: refuse (printing why) what cannot be sharded — services
+/// to start, several variants, steps whose starts cannot be planned.
+fn sharding(
+    s: &Scenario,
+    p: &Plan,
+    shard: Option<plan::shard::Shard>,
+    start_at: bool,
+    every: Option<std::time::Duration>,
+) -> Option<()> {
+    let fail = |e: String| {
+        eprintln!("error: {}: {e}; nothing was started", s.file.display());
+    };
+    if let Some(shard) = shard {
+        if s.variant.is_some() {
+            fail(format!(
+                "--shard {shard} runs one scenario, and this file has variants: pick one with \
+                 `--set` or shard each variant as its own run"
+            ));
+            return None;
+        }
+        if let Err(e) = plan::shard::apply(&mut p.clone(), shard) {
+            fail(e);
+            return None;
+        }
+        for step in p.steps.iter().filter(|st| shard.load_of(st).workers == 0) {
+            eprintln!(
+                "warning: {}: step {} ({}) has {} workers for {} shards: shard {shard} sends \
+                 nothing in it",
+                s.file.display(),
+                step.index + 1,
+                step.level.label(),
+                step.workers(),
+                shard.count
+            );
+        }
+    }
+    if start_at {
+        if let Err(e) = plan::shard::offsets(&p.steps, every) {
+            fail(e);
+            return None;
+        }
+    }
+    Some(())
+}
+
+/// `scenario merge SHARD_RESULT… --out DIR`: one run folder from every
+/// shard of a sharded run; exit codes as `run`.
+fn merge_command(args: MergeArgs) -> ExitCode {
+    let mut shards = Vec::new();
+    for path in &args.results {
+        match crate::merge::read(path) {
+            Ok(found) => shards.extend(found),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(ERROR);
+            }
+        }
+    }
+    let (report, warnings) = match crate::merge::merge(shards.clone()) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(ERROR);
+        }
+    };
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    if args.out.join("report.json").exists() {
+        eprintln!(
+            "error: {} holds a report already: give a new folder to --out",
+            args.out.display()
+        );
+        return ExitCode::from(ERROR);
+    }
+    let baseline = match &args.baseline {
+        None => None,
+        Some(path) if path == Path::new(HISTORY) => Some(Baseline::History),
+        Some(path) => match compare::load(path) {
+            Ok((b, p)) => Some(Baseline::Run(Box::new(b), p)),
+            Err(e) => {
+                eprintln!("error: baseline: {e}");
+                return ExitCode::from(ERROR);
+            }
+        },
+    };
+    let formats = &shards[0].formats;
+    let written = std::fs::create_dir_all(&args.out)
+        .and_then(|()| report::write(&args.out, &report, formats));
+    if let Err(e) = written {
+        eprintln!(
+            "error: cannot write the merged run in {}: {e}",
+            args.out.display()
+        );
+        return ExitCode::from(ERROR);
+    }
+    let dir = args.out.canonicalize().unwrap_or(args.out.clone());
+    let outcome = run::Outcome {
+        report,
+        dir,
+        shard: None,
+    };
+    let r = &outcome.report;
+    if !args.quiet {
+        let table = report::terminal::render(r);
+        if args.json {
+            eprint!("{table}");
+        } else {
+            out!("{table}");
+        }
+        eprintln!("merged {} shards: {}", shards.len(), outcome.dir.display());
+    }
+    if let Some(e) = &r.error {
+        eprintln!("error: {e}");
+    }
+    let mut code = match r.status {
+        Status::Complete if r.passed() => 0,
+        Status::Complete => FAILED,
+        Status::Interrupted => INTERRUPTED,
+        Status::Failed | Status::Running => ERROR,
+    };
+    if let Some(db) = &args.history {
+        if let Err(e) = history::record(db, r, &outcome.dir) {
+            eprintln!(
+                "warning: the merged run was not recorded in {}: {e}",
+                db.display()
+            );
+        }
+    }
+    let db = args
+        .history
+        .clone()
+        .unwrap_or_else(|| history_near(&outcome.dir.join("report.json")));
+    let regression = baseline.as_ref().map(|base| {
+        let (summary, this) = regression_check(base, &db, &outcome, args.json);
+        code = code.max(this);
+        summary
+    });
+    if args.json {
+        let doc = serde_json::json!({
+            "regression": regression,
+            "scenario": r.scenario.name,
+            "shards": shards.len(),
+            "outcome": report::outcome_word(r),
+            "status": r.status,
+            "error": r.error,
+            "report_dir": outcome.dir,
+            "levels": r.levels,
+            "verdicts": r.verdicts,
+        });
+        outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    }
+    ExitCode::from(code)
+}
+
+/// `scenario k8s FILE --shards N --image IMAGE`: the manifest on stdout,
+/// how to collect and merge on stderr.
+fn k8s_command(args: K8sArgs) -> ExitCode {
+    let Some(all) = load(&args.file, &args.scenario.set) else {
+        return ExitCode::from(ERROR);
+    };
+    let start_at = match args.start_at.as_deref().map(plan::shard::parse_start_at) {
+        Some(Err(e)) => {
+            eprintln!("error: --start-at {e}");
+            return ExitCode::from(ERROR);
+        }
+        Some(Ok(t)) => t,
+        None => crate::k8s::default_start(),
+    };
+    let Some(facts) = gather(&all) else {
+        return ExitCode::from(ERROR);
+    };
+    let Some(plan) = make_plan(&all[0], &facts[0]) else {
+        return ExitCode::from(ERROR);
+    };
+    if args.shards == 0 {
+        eprintln!("error: --shards must be at least 1");
+        return ExitCode::from(ERROR);
+    }
+    let every = args.step_every.map(Into::into);
+    // Every pod's plan is refused for the same reasons as shard 0's.
+    let shard = plan::shard::Shard {
+        index: 0,
+        count: args.shards,
+    };
+    if sharding(&all[0], &plan, Some(shard), true, every).is_none() {
+        return ExitCode::from(ERROR);
+    }
+    let files = match crate::k8s::files_of(&args.file, &args.scenario.set) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(ERROR);
+        }
+    };
+    let job = crate::k8s::Job {
+        name: args
+            .name
+            .clone()
+            .unwrap_or_else(|| crate::k8s::name_for(&all[0].name)),
+        namespace: args.namespace.clone(),
+        image: args.image.clone(),
+        shards: args.shards,
+        start_at,
+        step_every: every,
+        sets: args.scenario.set.clone(),
+        files,
+    };
+    let manifest = match job.manifest() {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(ERROR);
+        }
+    };
+    out!("{manifest}");
+    eprint!("{}", job.instructions());
+    ExitCode::SUCCESS
 }
 
 /// `scenario compare BASE CURRENT`: exit 1 on a FAIL, 0 on OK or WARN, 2 on bad input.

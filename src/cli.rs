@@ -24,6 +24,9 @@ Examples:
   scenario compare results/quickstart/20260101T000000Z results/quickstart/20260102T000000Z --markdown
   scenario report results/quickstart/20260101T000000Z --format html --out report.html
   scenario history quickstart --level 1 --metric p95_ms
+  scenario run scenarios/sharded.toml --shard 0/2 --shard-out shard-0.log
+  scenario merge shard-0.log shard-1.log --out results/sharded/merged
+  scenario k8s scenarios/sharded.toml --shards 20 --image registry.example/scenario:1
 
 Exit codes: 0 all assertions passed, 1 an assertion failed, 2 bad input or a run error, 130 interrupted.";
 
@@ -37,8 +40,42 @@ pub enum Command {
   scenario run scenarios/quickstart.toml --json > summary.json
   scenario run scenarios/quickstart.toml --baseline results/baseline/report.json
   scenario run scenarios/quickstart.toml --baseline history
-  scenario run scenarios/quickstart.toml --no-history")]
+  scenario run scenarios/quickstart.toml --no-history
+  scenario run scenarios/sharded.toml --shard 1/4 --start-at 2026-01-01T12:00:00Z --shard-out -")]
     Run(RunArgs),
+    /// Merge the results of a sharded run (`run --shard I/N`) into one
+    /// ordinary run folder, as if one client had sent every request:
+    /// histograms added, never percentiles averaged.
+    #[command(
+        after_help = "SHARD_RESULT is a shard's shard.json, its run folder, a file of collected
+logs holding its `#scenario-shard` lines (`kubectl logs`, with or without
+--prefix; one file may hold every shard), or `-` for stdin. Every one of the
+N shards must be given once. Assertions are judged on the merged figures;
+the exit code is that of `run` (0 pass, 1 an assertion or --baseline FAIL,
+2 bad input or a shard that failed).
+
+Examples:
+  scenario merge shard-0.log shard-1.log --out results/sharded/merged
+  scenario merge results/shards/sharded/* --out /tmp/merged --json
+  kubectl logs -l job-name=scenario-sharded --tail=-1 > sharded.log
+  scenario merge sharded.log --out /tmp/merged-logs"
+    )]
+    Merge(MergeArgs),
+    /// Print a Kubernetes manifest that runs a scenario sharded over N pods:
+    /// a ConfigMap with the scenario and its files, and an Indexed Job whose
+    /// pod I runs `scenario run --shard I/N` and logs its shard result.
+    #[command(
+        after_help = "The scenario must send its load to `[topology] target` (a gateway deployed
+elsewhere): shards start no services. Every pod starts measuring at the same
+moment (--start-at, default: 2 minutes after the manifest is printed, room
+for pulling the image and scheduling). The commands that collect the logs
+and merge them are printed on stderr and as comments in the manifest.
+
+Examples:
+  scenario k8s scenarios/sharded.toml --shards 8 --image registry.example/scenario:1 | kubectl apply -f -
+  scenario k8s scenarios/sharded.toml --shards 8 --image scenario:dev --namespace bench --start-at 2026-01-01T12:00:00Z"
+    )]
+    K8s(K8sArgs),
     /// Check scenario files and report every problem; starts nothing.
     #[command(after_help = "Examples:
   scenario validate scenarios/quickstart.toml
@@ -148,6 +185,81 @@ pub struct RunArgs {
     /// Do not record the run in the history database.
     #[arg(long, conflicts_with = "history")]
     pub no_history: bool,
+    /// Run shard I of N (0-based, like Kubernetes' JOB_COMPLETION_INDEX):
+    /// only the workers and arrivals I, I+N, I+2N, … of every step, against
+    /// `[topology] target` (a shard starts no services). The shard judges
+    /// nothing and records no history; it writes shard.json for `scenario merge`.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<crate::plan::shard::Shard>,
+    /// Also write the shard result as `#scenario-shard` log lines to this
+    /// file, or to stdout with `-` (read back by `scenario merge` from
+    /// collected logs).
+    #[arg(long, value_name = "PATH|-", requires = "shard")]
+    pub shard_out: Option<PathBuf>,
+    /// Start measuring the first step at this moment (RFC 3339 or unix
+    /// seconds) and each later step at its planned offset: the previous
+    /// step's `duration` plus 5 s, or `--step-every` apart. Every shard
+    /// given the same time measures each step over the same seconds.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
+    /// With --start-at: start step k at k × this (e.g. `90s`); needed when
+    /// steps stop on a request count, whose length cannot be planned.
+    #[arg(long, value_name = "DURATION", requires = "start_at")]
+    pub step_every: Option<humantime::Duration>,
+}
+
+fn parse_shard(s: &str) -> Result<crate::plan::shard::Shard, String> {
+    s.parse()
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// Shard results: shard.json files, run folders, log files, or `-`.
+    #[arg(required = true, value_name = "SHARD_RESULT")]
+    pub results: Vec<PathBuf>,
+    /// The run folder to write (created; must not hold a report yet).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// No summary table.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print a machine-readable summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Compare the merged run against this baseline (a report.json or a run
+    /// folder; `history` for the history database): as `run --baseline`.
+    #[arg(long, value_name = "PATH")]
+    pub baseline: Option<PathBuf>,
+    /// Record the merged run in this history database (default: none).
+    #[arg(long, value_name = "PATH")]
+    pub history: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct K8sArgs {
+    /// The scenario to run; its load goes to `[topology] target`.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub scenario: ScenarioArgs,
+    /// Pods (shards): the Job's completions and parallelism.
+    #[arg(long, value_name = "N")]
+    pub shards: u32,
+    /// The image holding the `scenario` binary (see the Containerfile).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: String,
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// The Job's and ConfigMap's name (default: scenario-<scenario name>).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// When every pod starts measuring (RFC 3339 or unix seconds; default
+    /// 2 minutes from now).
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
+    /// Passed to each pod's `run --step-every`.
+    #[arg(long, value_name = "DURATION")]
+    pub step_every: Option<humantime::Duration>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -178,6 +290,9 @@ pub struct PlanArgs {
     /// Print the plan as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Plan shard I of N (0-based): each step shows the shard's part.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<crate::plan::shard::Shard>,
 }
 
 /// Output of `compare`.

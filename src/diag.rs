@@ -32,6 +32,11 @@ impl Sources {
         self.files.add(name.into(), text.into())
     }
 
+    /// Every source's name, in the order added.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        (0..self.count).map(|id| self.name(id))
+    }
+
     pub fn name(&self, id: usize) -> &str {
         self.files.get(id).map(|f| f.name().as_str()).unwrap_or("?")
     }

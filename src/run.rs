@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use time::format_description::well_known::Rfc3339;
@@ -16,7 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::assertions;
 use crate::load::{self, upstream_stats, Live};
+use crate::merge::{RawStep, ShardResult};
 use crate::metrics::{SecondSample, StepMetrics};
+use crate::plan::shard::{self, Shard};
 use crate::plan::{self, Plan, Stop};
 use crate::report::{self, Environment, Report, ScenarioInfo, Status, StepReport};
 use crate::scenario::Scenario;
@@ -30,6 +32,14 @@ pub struct Options {
     pub out: PathBuf,
     /// Draw progress bars.
     pub progress: bool,
+    /// Run only this shard's part of the load (`--shard I/N`), judge
+    /// nothing and write the lossless `shard.json` for `scenario merge`.
+    pub shard: Option<Shard>,
+    /// Start measuring step `k` at this moment plus its planned offset
+    /// (`--start-at`, see [`shard::offsets`]), so shards line up.
+    pub start_at: Option<SystemTime>,
+    /// `--step-every`: fixed spacing of the steps' starts.
+    pub step_every: Option<Duration>,
 }
 
 /// How a run is stopped from outside: `stop` (Ctrl-C, SIGTERM) ends the
@@ -45,6 +55,8 @@ pub struct Interrupt {
 pub struct Outcome {
     pub report: Report,
     pub dir: PathBuf,
+    /// A shard's lossless result (also written as `shard.json` in `dir`).
+    pub shard: Option<ShardResult>,
 }
 
 fn now() -> String {
@@ -124,7 +136,11 @@ pub async fn execute(
     let cancel = interrupt.stop.clone();
     std::fs::create_dir_all(dir)?;
     let dir = dir.canonicalize().unwrap_or(dir.to_path_buf());
-    let planned = plan::build(scenario, facts, &dir);
+    let planned = plan::build(scenario, facts, &dir).map_err(|e| e.to_string());
+    let planned = match (planned, options.shard) {
+        (Ok(mut p), Some(s)) => shard::apply(&mut p, s).map(|()| p),
+        (planned, _) => planned,
+    };
     let secrets = planned
         .as_ref()
         .map(|p| p.secrets.clone())
@@ -161,15 +177,29 @@ pub async fn execute(
         Ok(plan) => plan,
         Err(e) => {
             report.status = Status::Failed;
-            report.error = Some(e.to_string());
+            report.error = Some(e);
             report.finished_at = Some(now());
             report::write(&dir, &report, &formats)?;
-            return Ok(Outcome { report, dir });
+            return Ok(Outcome {
+                report,
+                dir,
+                shard: None,
+            });
         }
     };
 
     let mut services = Supervisor::new(&dir.join("logs"), &facts.exe);
-    let result = drive(&plan, options, &cancel, &mut services, &mut report, &dir).await;
+    let mut raw = Vec::new();
+    let result = drive(
+        &plan,
+        options,
+        &cancel,
+        &mut services,
+        &mut report,
+        &mut raw,
+        &dir,
+    )
+    .await;
     services.stop_all(&interrupt.now).await;
     // Files that hold secrets (passwords in config files) do not outlive the run.
     for f in &plan.files {
@@ -184,6 +214,7 @@ pub async fn execute(
 
     match result {
         Ok(()) if cancel.is_cancelled() => report.status = Status::Interrupted,
+        Ok(()) if options.shard.is_some() => report.status = Status::Complete,
         Ok(()) => {
             report.status = Status::Complete;
             let swept: Vec<plan::Level> = plan.steps.iter().map(|s| s.level).collect();
@@ -206,7 +237,28 @@ pub async fn execute(
         let _ = report::write(&dir, &report, &plan.formats);
         return Err(e);
     }
-    Ok(Outcome { report, dir })
+    let shard = options.shard.map(|s| ShardResult {
+        format: crate::merge::FORMAT,
+        shard: s,
+        start_at: options
+            .start_at
+            .map(|t| OffsetDateTime::from(t).format(&Rfc3339).unwrap_or_default()),
+        scenario: report.scenario.clone(),
+        plan: report.plan.clone(),
+        checks: plan.checks.clone(),
+        formats: plan.formats.clone(),
+        environment: report.environment.clone(),
+        started_at: report.started_at.clone(),
+        finished_at: report.finished_at.clone(),
+        status: report.status,
+        error: report.error.clone(),
+        steps: raw,
+    });
+    if let Some(result) = &shard {
+        let json = serde_json::to_string(result).map_err(std::io::Error::other)?;
+        std::fs::write(dir.join("shard.json"), json)?;
+    }
+    Ok(Outcome { report, dir, shard })
 }
 
 /// Provision, write files, start the services wave by wave, make the setup
@@ -217,8 +269,13 @@ async fn drive(
     cancel: &CancellationToken,
     services: &mut Supervisor,
     report: &mut Report,
+    raw: &mut Vec<RawStep>,
     dir: &Path,
 ) -> Result<(), String> {
+    let offsets = match options.start_at {
+        Some(_) => shard::offsets(&plan.steps, options.step_every)?,
+        None => Vec::new(),
+    };
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
     if let Some(p) = &plan.provision {
@@ -263,11 +320,27 @@ async fn drive(
         if let Some((prepared, b)) = &baseline {
             runs.push((prepared.clone(), *b, true));
         }
+        let planned = options
+            .start_at
+            .zip(offsets.get(step.index))
+            .map(|(at, offset)| at + *offset);
+        if let Some(at) = planned {
+            // Warm up shortly before the planned start, not long before.
+            let lead = at
+                .checked_sub(WARM_UP_LEAD)
+                .and_then(|t| t.duration_since(SystemTime::now()).ok());
+            if let Some(wait) = lead {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = cancel.cancelled() => return Ok(()),
+                }
+            }
+        }
         for (prepared, target_plan, is_baseline) in runs {
             if cancel.is_cancelled() {
                 return Ok(());
             }
-            let (mut report_step, died) = run_one(
+            let (mut report_step, died, raw_step) = run_one(
                 prepared,
                 target_plan,
                 step,
@@ -277,11 +350,16 @@ async fn drive(
                 cancel,
                 services,
                 &live,
+                planned,
             )
             .await?;
             // A dead service or a failed harness fails the step, and the run.
             let failure = died.or_else(|| harness_failure(&report_step, &target_plan.url).err());
             report_step.error = failure.as_ref().map(|e| plan.hide(e));
+            if let Some(mut r) = raw_step {
+                r.error = report_step.error.clone();
+                raw.push(r);
+            }
             report.steps.push(report_step);
             report.summarise_levels();
             report::write(dir, report, &plan.formats)
@@ -436,7 +514,8 @@ async fn run_one(
     cancel: &CancellationToken,
     services: &mut Supervisor,
     live: &Arc<Live>,
-) -> Result<(StepReport, Option<String>), String> {
+    planned: Option<SystemTime>,
+) -> Result<(StepReport, Option<String>, Option<RawStep>), String> {
     live.reset();
     let step_cancel = cancel.child_token();
     let bar = progress_bar(options.progress, step, baseline);
@@ -450,8 +529,12 @@ async fn run_one(
         tokio::task::spawn_blocking(move || {
             // Zeroed after the warm-up, so the counts cover the measured requests only.
             let mut reset_ok = false;
+            let wait = token.clone();
             let outcome = load::run_step(prepared, &target, &step, token, live, || {
                 reset_ok = upstream.is_some_and(|a| upstream_stats::fetch(a, true).is_ok());
+                if let Some(at) = planned {
+                    wait_until(at, &wait);
+                }
             });
             let stats = upstream
                 .filter(|_| reset_ok)
@@ -511,6 +594,37 @@ async fn run_one(
             outcome.warmup.client
         ));
     }
+    let late = planned.and_then(|at| outcome.started.duration_since(at).ok());
+    if let Some(late) = late.filter(|l| *l > Duration::from_millis(100)) {
+        eprintln!(
+            "warning: step {} ({}) started measuring {:.2} s after its planned moment (this \
+             process started after it, the step before ran long, or the warm-up did): shards \
+             measured apart; give a later --start-at or a longer --step-every",
+            step.index + 1,
+            step.level.label(),
+            late.as_secs_f64()
+        );
+    }
+    let raw = step.shard.map(|_| RawStep {
+        index: step.index,
+        level: step.level,
+        rate: step.open.map(|o| o.per_s),
+        run: step.run,
+        side: if baseline {
+            report::Side::Direct
+        } else {
+            report::Side::Target
+        },
+        planned_start_us: planned.map(shard::unix_us),
+        started_us: shard::unix_us(outcome.started),
+        whole_us: outcome.window.whole.as_micros() as u64,
+        busy_us: outcome.window.busy.as_micros() as u64,
+        scheduled_us: step.scheduled_window().map(|w| w.as_micros() as u64),
+        warmup_errors: outcome.warmup_errors,
+        cancelled: outcome.cancelled,
+        error: None,
+        recorder: outcome.recorder.to_raw(),
+    });
     Ok((
         StepReport {
             index: step.index,
@@ -533,6 +647,7 @@ async fn run_one(
             upstream: upstream_stats,
         },
         died,
+        raw,
     ))
 }
 
@@ -548,6 +663,20 @@ fn ramp_targets(mut series: Vec<SecondSample>, ramp: Option<&plan::Ramp>) -> Vec
         }
     }
     series
+}
+
+/// How long before a planned start a step begins its warm-up.
+const WARM_UP_LEAD: Duration = Duration::from_secs(2);
+
+/// Block until the wall clock reaches `at` (or `cancel` fires), checking
+/// every 50 ms at most; the last stretch is one precise sleep.
+fn wait_until(at: SystemTime, cancel: &CancellationToken) {
+    while let Ok(left) = at.duration_since(SystemTime::now()) {
+        if cancel.is_cancelled() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
 }
 
 fn progress_bar(enabled: bool, step: &plan::Step, baseline: bool) -> ProgressBar {

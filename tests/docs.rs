@@ -66,6 +66,8 @@ fn documented() -> Vec<(String, String)> {
         "report",
         "history",
         "history import",
+        "merge",
+        "k8s",
     ] {
         let mut help = Command::new(BIN);
         help.args(sub.split_whitespace());
@@ -165,8 +167,36 @@ fn has_gateway(file: &str) -> bool {
         })
 }
 
-/// The shell line actually run for a documented command (see the module doc).
-fn adapt(cmd: &str, sandbox: &Path) -> String {
+/// Shard results of `scenarios/sharded.toml` where the examples of
+/// `scenario merge` look for them: `shard-0.log`, `shard-1.log`, both in
+/// `sharded.log`, and the run folders under `results/shards/sharded/`.
+fn shard_results(dir: &Path, target: &str) {
+    let mut both = String::new();
+    for i in 0..2 {
+        let log = format!("shard-{i}.log");
+        let run = Command::new(BIN)
+            .args([
+                "run",
+                "scenarios/sharded.toml",
+                "--quiet",
+                "--out",
+                "results/shards",
+            ])
+            .args(small())
+            .args(["--set", &format!("topology.target={target}")])
+            .args(["--shard", &format!("{i}/2"), "--shard-out", &log])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+        both.push_str(&std::fs::read_to_string(dir.join(log)).unwrap());
+    }
+    std::fs::write(dir.join("sharded.log"), both).unwrap();
+}
+
+/// The shell line actually run for a documented command (see the module
+/// doc); a shard's load goes to `target`, the sandbox's fake upstream.
+fn adapt(cmd: &str, sandbox: &Path, target: &str) -> String {
     let mut words: Vec<String> = shlex::split(cmd).expect("a documented command splits");
     if let Some(pipe) = words.iter().position(|w| w == "|") {
         words.truncate(pipe);
@@ -180,7 +210,10 @@ fn adapt(cmd: &str, sandbox: &Path) -> String {
             words[at + 1] = "plan".into();
             words.retain(|w| w != "--quiet" && w != "-q");
         } else {
-            let small: Vec<String> = small().iter().map(|s| s.to_string()).collect();
+            let mut small: Vec<String> = small().iter().map(|s| s.to_string()).collect();
+            if words.iter().any(|w| w == "--shard") {
+                small.extend(["--set".into(), format!("topology.target={target}")]);
+            }
             words.splice(at + 3..at + 3, small);
         }
     }
@@ -244,6 +277,9 @@ fn expected_start(cmd: &str) -> &'static [&'static str] {
         "report" if has("--out") => &[""],
         "report" => &["## ", "<!doctype", "step,", "{", "<?xml"],
         "fake-upstream" => &["listening on http://127.0.0.1:"],
+        "merge" if has("--json") => &["{"],
+        "merge" => &["merged "],
+        "k8s" => &["# "],
         "history" if has("--out") => &[""],
         "history" if has("import") => &["imported "],
         "history" if has("json") => &["{"],
@@ -272,10 +308,13 @@ fn every_documented_command_works_as_written() {
     assert!(commands.len() >= 20, "found only {commands:#?}");
     let unique: BTreeSet<&str> = commands.iter().map(|(_, c)| c.as_str()).collect();
     let dir = sandbox("all");
+    let upstream = common::Server::start(&["--delay-ms", "5"]);
+    let target = format!("http://127.0.0.1:{}/v1/chat/completions", upstream.port);
+    shard_results(&dir, &target);
     let mut broken = Vec::new();
     for cmd in unique {
         let where_ = &commands.iter().find(|(_, c)| c == cmd).unwrap().0;
-        let line = adapt(cmd, &dir);
+        let line = adapt(cmd, &dir, &target);
         let starts = expected_start(cmd);
         let (code, output) = if cmd.contains("fake-upstream") {
             serve_briefly(&line, &dir)
@@ -300,6 +339,7 @@ fn every_documented_command_works_as_written() {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+    upstream.stop();
     assert!(
         broken.is_empty(),
         "{} broken:\n\n{}",
@@ -348,6 +388,7 @@ fn a_broken_example_is_caught() {
     let line = adapt(
         "scenario run scenarios/quickstart.toml --set load.concurency=3",
         &dir,
+        "",
     );
     let out = sh(&line, &dir);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));

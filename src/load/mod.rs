@@ -92,6 +92,8 @@ pub struct StepOutcome {
     pub cancelled: bool,
     /// How an open-loop step kept to its schedule; `None` for a closed loop.
     pub open_loop: Option<OpenLoopSummary>,
+    /// The wall-clock moment measurement started (shards line up on it).
+    pub started: std::time::SystemTime,
 }
 
 /// Resolve the target once: address, and every request serialized to the
@@ -179,7 +181,13 @@ struct Shared {
     /// (closed loop, and every warm-up).
     concurrency: u64,
     schedule: Schedule,
+    /// Of the global arrival sequence, this process sends `first`,
+    /// `first + every`, … (`0, 1` unless sharded); its threads split those.
+    arrivals: (usize, usize),
     threads: usize,
+    /// Keep every success's latency (`SCENARIO_KEEP_SAMPLES=1`, for tests
+    /// that check the histograms against the raw samples).
+    keep_samples: bool,
     warmup: u64,
     stop: Stop,
     start: OnceLock<Instant>,
@@ -261,7 +269,13 @@ pub fn run_step(
     before_measure: impl FnOnce(),
 ) -> std::io::Result<StepOutcome> {
     let workers = step.workers();
-    let threads = threads_for(workers);
+    // A shard runs the global workers that are its own, under their global
+    // ids, so they own the same tickets and seeds as in one process.
+    let ids: Vec<u32> = match step.shard {
+        Some(s) => s.workers(workers),
+        None => (0..workers).collect(),
+    };
+    let threads = threads_for(ids.len() as u32);
     let ramp = step.ramp.clone().map(Arc::new);
     let schedule = match (step.open, ramp) {
         (Some(o), ramp) => Schedule::Open {
@@ -280,7 +294,11 @@ pub fn run_step(
         seed: plan.seed ^ (step.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         concurrency: u64::from(workers.max(1)),
         schedule,
+        arrivals: step
+            .shard
+            .map_or((0, 1), |s| (s.index as usize, s.count as usize)),
         threads,
+        keep_samples: std::env::var_os("SCENARIO_KEEP_SAMPLES").is_some_and(|v| v == "1"),
         warmup: step.warmup,
         stop: step.stop,
         start: OnceLock::new(),
@@ -294,8 +312,11 @@ pub fn run_step(
     });
     let mut handles = Vec::with_capacity(threads);
     for t in 0..threads {
-        let workers: Vec<u32> = (0..workers)
-            .filter(|w| *w as usize % threads == t)
+        let workers: Vec<u32> = ids
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| k % threads == t)
+            .map(|(_, &w)| w)
             .collect();
         let shared = shared.clone();
         handles.push(
@@ -315,6 +336,7 @@ pub fn run_step(
         before_measure();
     }
     let start = Instant::now();
+    let started = std::time::SystemTime::now();
     let _ = shared.start.set(start);
     shared.go.wait();
     let mut recorder = Recorder::default();
@@ -329,17 +351,14 @@ pub fn run_step(
         return Err(std::io::Error::other(message));
     }
     let whole = recorder.last_end();
-    let open_loop = step.open.map(|o| {
-        let window = match step.stop {
-            Stop::Duration(d) => d,
-            Stop::Requests(n) => Duration::from_secs_f64(n as f64 / o.per_s),
-        };
+    let open_loop = step.open.zip(step.scheduled_window()).map(|(o, window)| {
         // A ramp's target is its mean rate over the ramp.
         let target = step.ramp.as_ref().map_or(o.per_s, |r| {
             let total = r.total().as_secs_f64();
             r.area(total) / total.max(f64::MIN_POSITIVE)
         });
-        recorder.open_summary(target, window)
+        let per_s = step.shard.map_or(target, |s| s.rate(target));
+        recorder.open_summary(per_s, window)
     });
     Ok(StepOutcome {
         open_loop,
@@ -351,6 +370,7 @@ pub fn run_step(
         warmup_errors: warmup.total,
         warmup,
         cancelled: shared.cancel.is_cancelled(),
+        started,
     })
 }
 
@@ -400,7 +420,11 @@ fn load_thread(shared: Arc<Shared>, workers: Vec<u32>, thread: usize) -> std::io
         }
     };
     let local = tokio::task::LocalSet::new();
-    let recorder = Rc::new(RefCell::new(Recorder::default()));
+    let recorder = Rc::new(RefCell::new(if shared.keep_samples {
+        Recorder::keeping_samples()
+    } else {
+        Recorder::default()
+    }));
     local.block_on(&runtime, async {
         let warm_recorder = Rc::new(RefCell::new(Recorder::default()));
         let mut warm = Vec::with_capacity(workers.len());
@@ -427,9 +451,10 @@ fn load_thread(shared: Arc<Shared>, workers: Vec<u32>, thread: usize) -> std::io
             return;
         }
         let start = *shared.start.get().expect("set before the go barrier");
+        let (first, every) = shared.arrivals;
         let arrivals = shared
             .schedule
-            .arrivals(thread, shared.threads)
+            .arrivals(first + every * thread, every * shared.threads)
             .map(|a| Rc::new(Dispatch::new(a)));
         let mut measure = Vec::with_capacity(conns.len());
         let mut pairs: Vec<(Conn, u32)> = conns.into_iter().zip(workers.iter().copied()).collect();

@@ -47,10 +47,10 @@ pub enum Schedule {
 }
 
 impl Schedule {
-    /// The intended times of the arrivals this thread (`thread` of
-    /// `threads`) sends: global arrivals `thread`, `thread + threads`, ….
-    /// `None` for a closed loop.
-    pub fn arrivals(&self, thread: usize, threads: usize) -> Option<Arrivals> {
+    /// The intended times of the arrivals one thread sends: global arrivals
+    /// `first`, `first + every`, … (thread `t` of `k` in one process takes
+    /// `t, k`; of shard `I` of `N`, `I + N·t, N·k`). `None` for a closed loop.
+    pub fn arrivals(&self, first: usize, every: usize) -> Option<Arrivals> {
         match self {
             Schedule::Closed | Schedule::Workers(_) => None,
             Schedule::Open {
@@ -63,7 +63,7 @@ impl Schedule {
                     None => Arrivals::new(*per_s, *arrival, *seed),
                     Some(r) => Arrivals::ramped(r.clone(), *arrival, *seed),
                 };
-                Some(arrivals.strided(thread, threads))
+                Some(arrivals.strided(first, every))
             }
         }
     }

@@ -3,6 +3,8 @@
 //! Rates are taken over the step's busy [`Window`], the time every worker
 //! still had work, so the drain at the end of a closed loop does not lower them.
 
+pub mod raw;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -305,6 +307,9 @@ pub struct Recorder {
     gateway_overhead: Histogram<u64>,
     /// Open loop: see [`OpenLoop`].
     open: OpenLoop,
+    /// Every success's latency (µs), only when asked for
+    /// ([`Recorder::keeping_samples`]): tests check the histograms against them.
+    samples: Option<Vec<u64>>,
 }
 
 /// What an open-loop step measured beside the latency from the intended
@@ -360,11 +365,21 @@ impl Default for Recorder {
                 service: histogram(3),
                 queue: histogram(3),
             },
+            samples: None,
         }
     }
 }
 
 impl Recorder {
+    /// A recorder that also keeps every success's latency in a list (for
+    /// tests: `SCENARIO_KEEP_SAMPLES=1`); it grows with the request count.
+    pub fn keeping_samples() -> Recorder {
+        Recorder {
+            samples: Some(Vec::new()),
+            ..Recorder::default()
+        }
+    }
+
     /// Record one finished request: `end` is measured from the step's start,
     /// `latency` is how long it took; `failure` is `None` for a 2xx; `busy`
     /// is the share (0.0–1.0) of its time that lay inside the busy window
@@ -388,6 +403,9 @@ impl Recorder {
                 bucket.ok += 1;
                 self.successes += 1;
                 self.busy_successes += busy;
+                if let Some(kept) = &mut self.samples {
+                    kept.push(us);
+                }
             }
             Some(f) => {
                 bucket.errors += 1;
@@ -537,6 +555,9 @@ impl Recorder {
             *mine += theirs;
         }
         self.last_end = self.last_end.max(other.last_end);
+        if let Some(theirs) = &other.samples {
+            self.samples.get_or_insert_with(Vec::new).extend(theirs);
+        }
     }
 
     pub fn last_end(&self) -> Duration {

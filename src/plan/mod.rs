@@ -8,6 +8,7 @@ mod gateway;
 pub mod level;
 pub mod ramp;
 mod render;
+pub mod shard;
 mod text;
 
 use std::path::{Path, PathBuf};
@@ -214,6 +215,10 @@ pub struct Step {
     pub runs: u32,
     pub warmup: u64,
     pub stop: Stop,
+    /// Only this shard's part of the step's load (`run --shard`); absent
+    /// when one process sends it all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<shard::Shard>,
 }
 
 /// How an open-loop step paces its requests.
@@ -233,6 +238,16 @@ impl Step {
     pub fn workers(&self) -> u32 {
         self.open.map_or(self.level.value, |o| o.max_in_flight)
     }
+
+    /// An open loop's scheduled window: its `duration`, or the intended
+    /// span of its requests at the target rate. `None` for a closed loop.
+    pub fn scheduled_window(&self) -> Option<Duration> {
+        let o = self.open?;
+        Some(match self.stop {
+            Stop::Duration(d) => d,
+            Stop::Requests(n) => Duration::from_secs_f64(n as f64 / o.per_s),
+        })
+    }
 }
 
 /// When a step's measurement ends.
@@ -244,7 +259,7 @@ pub enum Stop {
 }
 
 /// One pass/fail threshold applied to one level.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Check {
     #[serde(flatten)]
     pub level: Level,
@@ -252,7 +267,7 @@ pub struct Check {
     pub limit: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     MinRps,
@@ -499,6 +514,7 @@ fn steps(s: &Scenario) -> Vec<Step> {
                 // A ramp starts from nothing: it is its own warm-up.
                 warmup: load.warmup.unwrap_or(0),
                 stop: Stop::Duration(ramp.total()),
+                shard: None,
             })
             .collect();
     }
@@ -530,6 +546,7 @@ fn steps(s: &Scenario) -> Vec<Step> {
                     None => u64::from(level.value),
                 }),
                 stop,
+                shard: None,
             });
         }
     }

@@ -219,6 +219,20 @@ impl Display for Plan {
                     stages.join(", then ")
                 )?;
             }
+            if let Some(shard) = s.shard {
+                let part = shard.load_of(s);
+                let requests = part
+                    .requests
+                    .map_or(String::new(), |n| format!(", {n} requests"));
+                let rate = part
+                    .rate
+                    .map_or(String::new(), |r| format!(", {r:.2} req/s"));
+                writeln!(
+                    out,
+                    "        shard {shard}: {} workers{requests}{rate}, warm-up {}",
+                    part.workers, part.warmup
+                )?;
+            }
         }
         writeln!(out)?;
         if self.checks.is_empty() {

@@ -66,6 +66,16 @@ pub fn load(path: &Path, sets: &[String]) -> Result<Scenario, Diagnostics> {
 /// (`[variants.NAME]` tables, and lists in `topology.workers` or
 /// `topology.instances`), or just one when it has none.
 pub fn load_variants(path: &Path, sets: &[String]) -> Result<Vec<Scenario>, Diagnostics> {
+    load_reading(path, sets).map(|(scenarios, _)| scenarios)
+}
+
+/// [`load_variants`], with every file it read: the scenario, its
+/// `extends` bases, template, pool and profile, in the order read (what a
+/// copy of the scenario on another machine needs).
+pub fn load_reading(
+    path: &Path,
+    sets: &[String],
+) -> Result<(Vec<Scenario>, Vec<PathBuf>), Diagnostics> {
     let mut sources = Sources::default();
     let mut problems = Vec::new();
     let base = match read_tree(path, &mut sources, &mut Vec::new()) {
@@ -105,11 +115,21 @@ pub fn load_variants(path: &Path, sets: &[String]) -> Result<Vec<Scenario>, Diag
         scenarios.extend(scenario);
     }
     if problems.is_empty() {
-        Ok(scenarios)
+        let mut files: Vec<PathBuf> = Vec::new();
+        for name in sources.names().filter(|n| *n != SET_SOURCE) {
+            let file = PathBuf::from(name);
+            if !files.contains(&file) {
+                files.push(file);
+            }
+        }
+        Ok((scenarios, files))
     } else {
         Err(Diagnostics { sources, problems })
     }
 }
+
+/// The source name of a `--set` argument.
+const SET_SOURCE: &str = "--set";
 
 /// Deserialize and check one variant's tree.
 fn finish(
@@ -289,7 +309,7 @@ impl Override {
 }
 
 fn parse_set(set: &str, sources: &mut Sources) -> Result<Override, Problem> {
-    let id = sources.add("--set", set.to_string());
+    let id = sources.add(SET_SOURCE, set.to_string());
     let whole = Origin {
         source: id,
         span: 0..set.len(),

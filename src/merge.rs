@@ -1,0 +1,542 @@
+//! Shard results and `scenario merge`: each shard of a sharded run
+//! (`run --shard I/N`) writes a [`ShardResult`] — its steps' recorders in
+//! lossless form ([`RawRecorder`]) — as `shard.json` in its run folder and,
+//! with `--shard-out -`, as marker lines on stdout that survive `kubectl
+//! logs`. [`merge`] rebuilds one [`Report`] from all `N` of them as if one
+//! client had sent every request: the recorders are merged (histograms
+//! added, never percentiles averaged) and summarised by the same code as a
+//! local step.
+//!
+//! Windows: shards are aligned on the wall clock (each step's measurement
+//! start, in µs since the epoch). The merged step's whole window runs from
+//! the earliest shard's start to the last answer of any shard (the union),
+//! so `rps_window` counts every success over it; the busy window is the
+//! successes-weighted harmonic mean of the shards' busy windows, so the
+//! headline `rps` is the sum of the shards' throughputs, each over its own
+//! busy window (a shard's drain does not lower another's rate).
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use crate::assertions;
+use crate::metrics::raw::RawRecorder;
+use crate::metrics::{Recorder, StepMetrics, Window};
+use crate::plan::shard::Shard;
+use crate::plan::Check;
+use crate::report::{Environment, Report, ScenarioInfo, Side, Status, StepReport};
+
+/// Bumped when a field of [`ShardResult`] changes meaning.
+pub const FORMAT: u32 = 1;
+
+/// What starts every log line of a shard result (see [`to_lines`]).
+pub const MARKER: &str = "#scenario-shard";
+
+/// The base64 characters per log line: far below the 16 KiB at which
+/// container runtimes split a log line.
+const CHUNK: usize = 4000;
+
+/// One shard's run, lossless.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShardResult {
+    pub format: u32,
+    pub shard: Shard,
+    /// The planned start (`--start-at`), RFC 3339; absent when the shard
+    /// started each step as soon as it could.
+    pub start_at: Option<String>,
+    pub scenario: ScenarioInfo,
+    /// The shard's plan, as `scenario plan --json` prints it.
+    pub plan: serde_json::Value,
+    /// The pass/fail thresholds `merge` judges (a shard judges nothing).
+    pub checks: Vec<Check>,
+    /// Report formats the merged run is written in (besides JSON).
+    pub formats: Vec<String>,
+    pub environment: Environment,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub status: Status,
+    pub error: Option<String>,
+    pub steps: Vec<RawStep>,
+}
+
+/// One step of one shard.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RawStep {
+    pub index: usize,
+    pub level: crate::plan::Level,
+    /// Open loop: the whole run's target rate (all shards), req/s.
+    pub rate: Option<f64>,
+    pub run: u32,
+    pub side: Side,
+    /// When measurement was planned to start and did, µs since the epoch.
+    pub planned_start_us: Option<u64>,
+    pub started_us: u64,
+    /// To the last answer and to the end of the busy window, µs from the start.
+    pub whole_us: u64,
+    pub busy_us: u64,
+    /// Open loop: the scheduled window (duration, or requests over the rate).
+    pub scheduled_us: Option<u64>,
+    pub warmup_errors: u64,
+    pub cancelled: bool,
+    pub error: Option<String>,
+    pub recorder: RawRecorder,
+}
+
+/// `result` as log lines: `#scenario-shard 1 <id> I/N <part>/<parts> <base64>`,
+/// the JSON deflate-compressed and cut into lines of at most [`CHUNK`]
+/// characters; `<id>` tells the parts of one result from another's.
+pub fn to_lines(result: &ShardResult) -> String {
+    let json = serde_json::to_vec(result).expect("a shard result serializes");
+    let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(&json).expect("compressing into memory");
+    let packed = base64::engine::general_purpose::STANDARD
+        .encode(z.finish().expect("compressing into memory"));
+    let id = format!("{:016x}", fnv(packed.as_bytes()));
+    let chunks: Vec<&str> = packed
+        .as_bytes()
+        .chunks(CHUNK)
+        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+        .collect();
+    let mut out = String::new();
+    for (k, chunk) in chunks.iter().enumerate() {
+        out.push_str(&format!(
+            "{MARKER} {FORMAT} {id} {} {}/{} {chunk}\n",
+            result.shard,
+            k + 1,
+            chunks.len()
+        ));
+    }
+    out
+}
+
+/// FNV-1a: a short id for a result's lines (not a security measure).
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Every shard result in `text`: a `shard.json` document, or any text
+/// (collected `kubectl logs`, with or without `--prefix`) holding the
+/// lines [`to_lines`] wrote, in any order and among other lines.
+pub fn parse(text: &str, from: &str) -> Result<Vec<ShardResult>, String> {
+    if text.trim_start().starts_with('{') {
+        let r: ShardResult =
+            serde_json::from_str(text).map_err(|e| format!("{from}: not a shard result: {e}"))?;
+        return Ok(vec![r]);
+    }
+    // id -> (parts, part texts)
+    let mut found: Vec<(String, usize, Vec<Option<String>>)> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let Some(at) = line.find(MARKER) else {
+            continue;
+        };
+        let bad = |why: &str| format!("{from}:{}: a broken shard line ({why})", n + 1);
+        let words: Vec<&str> = line[at..].split_whitespace().collect();
+        let [_, format, id, _shard, part, chunk] = words[..] else {
+            return Err(bad("expected 6 words"));
+        };
+        if format != FORMAT.to_string() {
+            return Err(bad(&format!(
+                "format {format}; this scenario reads format {FORMAT}: merge with the same version that ran the shards"
+            )));
+        }
+        let (k, total) = part
+            .split_once('/')
+            .and_then(|(k, t)| Some((k.parse::<usize>().ok()?, t.parse::<usize>().ok()?)))
+            .filter(|(k, t)| *k >= 1 && k <= t)
+            .ok_or_else(|| bad("its part is not K/N"))?;
+        let i = match found.iter().position(|(i, _, _)| i == id) {
+            Some(i) => i,
+            None => {
+                found.push((id.to_string(), total, vec![None; total]));
+                found.len() - 1
+            }
+        };
+        let entry = &mut found[i];
+        if entry.1 != total {
+            return Err(bad("its part count differs from an earlier line's"));
+        }
+        entry.2[k - 1] = Some(chunk.to_string());
+    }
+    let mut results = Vec::new();
+    for (id, total, parts) in found {
+        let missing = parts.iter().filter(|p| p.is_none()).count();
+        if missing > 0 {
+            return Err(format!(
+                "{from}: shard result {id} lacks {missing} of its {total} lines (a truncated log? \
+                 collect it with `kubectl logs --tail=-1`)"
+            ));
+        }
+        let packed: String = parts.into_iter().flatten().collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(packed)
+            .map_err(|e| format!("{from}: shard result {id} is not base64: {e}"))?;
+        let mut json = Vec::new();
+        flate2::read::DeflateDecoder::new(bytes.as_slice())
+            .read_to_end(&mut json)
+            .map_err(|e| format!("{from}: shard result {id} does not inflate: {e}"))?;
+        results.push(
+            serde_json::from_slice(&json)
+                .map_err(|e| format!("{from}: shard result {id} is not a shard result: {e}"))?,
+        );
+    }
+    Ok(results)
+}
+
+/// The shard results at `path`: a `shard.json`, a run folder holding one,
+/// a log file, or `-` for stdin.
+pub fn read(path: &Path) -> Result<Vec<ShardResult>, String> {
+    let from = path.display().to_string();
+    let text = if path == Path::new("-") {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| format!("cannot read stdin: {e}"))?;
+        s
+    } else {
+        let file = if path.is_dir() {
+            path.join("shard.json")
+        } else {
+            path.to_path_buf()
+        };
+        std::fs::read_to_string(&file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+    };
+    let found = parse(&text, &from)?;
+    if found.is_empty() {
+        return Err(format!(
+            "{from}: no shard result in it (a shard.json, a run folder, or logs with \
+             `{MARKER}` lines from `scenario run --shard I/N --shard-out -`)"
+        ));
+    }
+    Ok(found)
+}
+
+/// One report from every shard of one run, as if one client had sent
+/// every request; also returns warnings (shards that started a step far
+/// apart). Errors when the results are not the `N` shards of one run.
+pub fn merge(mut shards: Vec<ShardResult>) -> Result<(Report, Vec<String>), String> {
+    let first = shards.first().ok_or("no shard result to merge")?.clone();
+    let n = first.shard.count;
+    shards.sort_by_key(|s| s.shard.index);
+    for s in &shards {
+        if s.format != FORMAT {
+            return Err(format!(
+                "shard {} is in format {}; this scenario reads {FORMAT}",
+                s.shard, s.format
+            ));
+        }
+        if s.shard.count != n {
+            return Err(format!(
+                "shard {} is of a run in {} shards, shard {} of one in {n}: merge the shards of one run",
+                s.shard, s.shard.count, first.shard
+            ));
+        }
+        if s.scenario.resolved != first.scenario.resolved || s.start_at != first.start_at {
+            return Err(format!(
+                "shard {} ran another scenario (or another --start-at) than shard {}: merge the \
+                 shards of one run",
+                s.shard, first.shard
+            ));
+        }
+    }
+    let indices: Vec<u32> = shards.iter().map(|s| s.shard.index).collect();
+    if let Some(w) = indices.windows(2).find(|w| w[0] == w[1]) {
+        return Err(format!(
+            "shard {}/{n} is given twice: give each shard's result once",
+            w[0]
+        ));
+    }
+    let missing: Vec<String> = (0..n)
+        .filter(|i| !indices.contains(i))
+        .map(|i| format!("{i}/{n}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "shards {} are missing: every one of the {n} is needed for the merged figures \
+             (did a pod fail? `kubectl get pods -l job-name=…` shows it)",
+            missing.join(", ")
+        ));
+    }
+
+    let mut warnings = Vec::new();
+    let mut steps = Vec::new();
+    for step in &first.steps {
+        let parts: Vec<&RawStep> = shards
+            .iter()
+            .filter_map(|s| {
+                s.steps
+                    .iter()
+                    .find(|r| r.index == step.index && r.side == step.side)
+            })
+            .collect();
+        if parts.len() < shards.len() {
+            // A shard stopped before this step: its figures would be partial.
+            break;
+        }
+        let (report_step, skew) = merge_step(&parts, n)?;
+        if skew > Duration::from_secs(1) {
+            warnings.push(format!(
+                "step {} ({}): the shards started measuring up to {:.2} s apart (planned \
+                 together): their windows only partly overlap",
+                step.index + 1,
+                step.level.label(),
+                skew.as_secs_f64()
+            ));
+        }
+        steps.push(report_step);
+    }
+
+    let errors: Vec<String> = shards
+        .iter()
+        .filter_map(|s| s.error.as_ref().map(|e| format!("shard {}: {e}", s.shard)))
+        .collect();
+    let status = if shards.iter().any(|s| s.status == Status::Interrupted) {
+        Status::Interrupted
+    } else if shards.iter().all(|s| s.status == Status::Complete) {
+        Status::Complete
+    } else {
+        Status::Failed
+    };
+    let error = match status {
+        Status::Complete => None,
+        _ if errors.is_empty() => {
+            Some("a shard did not finish (its result says it was still running)".to_string())
+        }
+        _ => Some(errors.join("; ")),
+    };
+    let mut plan = first.plan.clone();
+    if let Some(list) = plan.get_mut("steps").and_then(|s| s.as_array_mut()) {
+        for s in list {
+            if let Some(o) = s.as_object_mut() {
+                o.remove("shard");
+            }
+        }
+    }
+    let mut report = Report {
+        schema_version: crate::report::SCHEMA_VERSION,
+        status,
+        error,
+        scenario: first.scenario.clone(),
+        plan,
+        environment: first.environment.clone(),
+        started_at: shards
+            .iter()
+            .map(|s| s.started_at.clone())
+            .min()
+            .unwrap_or_default(),
+        finished_at: shards.iter().filter_map(|s| s.finished_at.clone()).max(),
+        steps,
+        levels: Vec::new(),
+        baseline_levels: Vec::new(),
+        overhead: Vec::new(),
+        verdicts: Vec::new(),
+    };
+    report.summarise_levels();
+    if report.status == Status::Complete {
+        let swept: Vec<crate::plan::Level> = first.steps.iter().map(|s| s.level).collect();
+        report.verdicts = assertions::judge(&first.checks, &report.levels, &swept);
+    }
+    Ok((report, warnings))
+}
+
+/// One step of every shard as one step, and how far apart the shards
+/// started measuring it.
+fn merge_step(parts: &[&RawStep], n: u32) -> Result<(StepReport, Duration), String> {
+    let origin = parts.iter().map(|p| p.started_us).min().unwrap_or(0);
+    let latest = parts.iter().map(|p| p.started_us).max().unwrap_or(0);
+    let mut recorder = Recorder::default();
+    let (mut whole, mut busy_end, mut rates, mut weights) =
+        (Duration::ZERO, Duration::ZERO, 0.0, 0.0);
+    for (k, p) in parts.iter().enumerate() {
+        let later = Duration::from_micros(p.started_us - origin);
+        let r = p
+            .recorder
+            .clone()
+            .into_recorder(later)
+            .map_err(|e| format!("shard {k}/{n}, step {}: {e}", p.index + 1))?;
+        recorder.merge(&r);
+        let busy = Duration::from_micros(p.busy_us);
+        whole = whole.max(later + Duration::from_micros(p.whole_us));
+        busy_end = busy_end.max(later + busy);
+        if !busy.is_zero() && p.recorder.busy_successes > 0.0 {
+            rates += p.recorder.busy_successes / busy.as_secs_f64();
+            weights += p.recorder.busy_successes;
+        }
+    }
+    // The harmonic mean that makes `rps` the sum of the shards' own rates.
+    let busy = if rates > 0.0 {
+        Duration::from_secs_f64(weights / rates).min(whole)
+    } else {
+        busy_end.min(whole)
+    };
+    let window = Window { whole, busy };
+    let first = parts[0];
+    let open_loop = first
+        .rate
+        .zip(first.scheduled_us)
+        .map(|(rate, w)| recorder.open_summary(rate, Duration::from_micros(w)));
+    let errors: Vec<String> = parts
+        .iter()
+        .enumerate()
+        .filter_map(|(k, p)| p.error.as_ref().map(|e| format!("shard {k}/{n}: {e}")))
+        .collect();
+    Ok((
+        StepReport {
+            index: first.index,
+            level: first.level,
+            run: first.run,
+            metrics: StepMetrics {
+                open_loop,
+                ..recorder.summary(window)
+            },
+            timeseries: recorder.timeseries(),
+            warmup_errors: parts.iter().map(|p| p.warmup_errors).sum(),
+            cancelled: parts.iter().any(|p| p.cancelled),
+            error: (!errors.is_empty()).then(|| errors.join("; ")),
+            side: first.side,
+            resources: Vec::new(),
+            upstream: None,
+        },
+        Duration::from_micros(latest - origin),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Failure;
+
+    fn result(index: u32, count: u32, steps: Vec<RawStep>) -> ShardResult {
+        ShardResult {
+            format: FORMAT,
+            shard: Shard { index, count },
+            start_at: None,
+            scenario: ScenarioInfo {
+                name: "t".into(),
+                file: "t.toml".into(),
+                description: None,
+                resolved: serde_json::json!({ "load": { "concurrency": [4] } }),
+            },
+            plan: serde_json::json!({ "steps": [{ "index": 0, "shard": { "index": index, "count": count } }] }),
+            checks: Vec::new(),
+            formats: Vec::new(),
+            environment: Environment::detect(),
+            started_at: format!("2026-01-01T00:00:0{index}Z"),
+            finished_at: Some("2026-01-01T00:01:00Z".into()),
+            status: Status::Complete,
+            error: None,
+            steps,
+        }
+    }
+
+    /// A step of `n` successes of `ms` each, one every 10 ms, busy to the end.
+    fn step(started_us: u64, n: u64, ms: u64) -> RawStep {
+        let mut r = Recorder::keeping_samples();
+        for i in 1..=n {
+            let end = Duration::from_millis(10 * i);
+            r.record(end, Duration::from_millis(ms), None, 1.0);
+        }
+        r.record(
+            Duration::from_millis(5),
+            Duration::ZERO,
+            Some(Failure::Status(503)),
+            1.0,
+        );
+        RawStep {
+            index: 0,
+            level: crate::plan::Level::workers(4),
+            rate: None,
+            run: 1,
+            side: Side::Target,
+            planned_start_us: None,
+            started_us,
+            whole_us: n * 10_000,
+            busy_us: n * 10_000,
+            scheduled_us: None,
+            warmup_errors: 1,
+            cancelled: false,
+            error: None,
+            recorder: r.to_raw(),
+        }
+    }
+
+    #[test]
+    fn log_lines_survive_prefixes_interleaving_and_other_output() {
+        let mut big = result(1, 2, vec![step(0, 3000, 7)]);
+        // Samples that do not compress away, so the result spans lines.
+        let mut x = 1u64;
+        let noise = (0..3000)
+            .map(|_| {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                x >> 40
+            })
+            .collect();
+        big.steps[0].recorder.samples_us = Some(noise);
+        let lines = to_lines(&big);
+        assert!(lines.lines().count() > 2, "a big result spans lines");
+        assert!(lines.lines().all(|l| l.len() < CHUNK + 100));
+        let small = result(0, 2, vec![step(0, 3, 2)]);
+        let mut mixed: Vec<String> = to_lines(&small)
+            .lines()
+            .chain(lines.lines())
+            .rev()
+            .map(|l| format!("2026-01-01T00:00:00Z [pod/x-{}] {l}", l.len() % 3))
+            .collect();
+        mixed.insert(1, "an unrelated line".into());
+        let found = parse(&mixed.join("\n"), "logs").unwrap();
+        let mut shards: Vec<u32> = found.iter().map(|r| r.shard.index).collect();
+        shards.sort();
+        assert_eq!(shards, vec![0, 1]);
+        let cut: String = lines.lines().skip(1).map(|l| format!("{l}\n")).collect();
+        let e = parse(&cut, "logs").unwrap_err();
+        assert!(e.contains("lacks 1 of its"), "{e}");
+    }
+
+    /// Counts add, histograms add, the whole window is the union and the
+    /// headline rate the sum of the shards' own rates.
+    #[test]
+    fn merged_steps_add_counts_and_histograms_over_the_union_window() {
+        let a = result(0, 2, vec![step(1_000_000, 100, 4)]);
+        let b = result(1, 2, vec![step(1_500_000, 300, 9)]);
+        let (report, warnings) = merge(vec![b, a]).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(report.status, Status::Complete);
+        assert!(report.plan["steps"][0].get("shard").is_none());
+        assert_eq!(report.started_at, "2026-01-01T00:00:00Z");
+        let s = &report.steps[0];
+        let m = &s.metrics;
+        assert_eq!((m.requests, m.successes, m.errors.total), (402, 400, 2));
+        assert_eq!(m.errors.status.get("503"), Some(&2));
+        assert_eq!(s.warmup_errors, 2);
+        // b ran 3 s from 0.5 s after a's start: the union is 3.5 s.
+        assert!((m.duration_s - 3.5).abs() < 1e-9, "{}", m.duration_s);
+        // a: 100 in 1 s, b: 300 in 3 s.
+        assert!((m.rps - 200.0).abs() < 1e-6, "{}", m.rps);
+        assert!((m.rps_window - 400.0 / 3.5).abs() < 1e-6);
+        // 100 at 4 ms and 300 at 9 ms: p25 is 4 ms, p50 is 9 ms.
+        assert!((m.latency_ms.p50 - 9.0).abs() < 0.01);
+        assert!((m.percentiles[2].1 - 4.0).abs() < 0.01);
+        let ts = &s.timeseries;
+        assert_eq!(ts.iter().map(|t| t.ok).sum::<u64>(), 400);
+    }
+
+    #[test]
+    fn merge_refuses_what_is_not_one_run() {
+        let one = || result(0, 2, vec![step(0, 2, 1)]);
+        let e = merge(vec![one()]).unwrap_err();
+        assert!(e.contains("shards 1/2 are missing"), "{e}");
+        let e = merge(vec![one(), one()]).unwrap_err();
+        assert!(e.contains("0/2 is given twice"), "{e}");
+        let mut other = result(1, 2, vec![step(0, 2, 1)]);
+        other.scenario.resolved = serde_json::json!({ "load": { "concurrency": [8] } });
+        let e = merge(vec![one(), other]).unwrap_err();
+        assert!(e.contains("another scenario"), "{e}");
+        let e = merge(vec![one(), result(1, 3, vec![])]).unwrap_err();
+        assert!(e.contains("in 3 shards"), "{e}");
+    }
+}

@@ -322,6 +322,7 @@ impl Gateway<'_> {
                     false => Wave::OtherInstances,
                 },
                 stop_timeout: inst.stop_timeout,
+                env_remove: inst.env_remove.clone(),
             });
         }
         Ok(instance_ports)
@@ -504,6 +505,7 @@ fn postgres(
         ]],
         wave: Wave::Database,
         stop_timeout: Duration::from_secs(20),
+        env_remove: Vec::new(),
     };
     let file = PlannedFile {
         path: pwfile,
@@ -559,6 +561,7 @@ fn nginx(
         after: Vec::new(),
         wave: Wave::Proxy,
         stop_timeout: Duration::from_secs(10),
+        env_remove: Vec::new(),
     };
     Ok((
         service,

@@ -80,6 +80,10 @@ pub struct Service {
     /// The command line; the first word is the program.
     pub command: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// Variables of this program's own environment the service must not
+    /// see (the profile's `instance.env_remove`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_remove: Vec<String>,
     /// Run as this user (PostgreSQL refuses root).
     pub user: Option<String>,
     pub port: u16,
@@ -477,6 +481,7 @@ fn upstream(s: &Scenario, facts: &Facts, port: u16) -> Result<Service, PlanError
         after: Vec::new(),
         wave: Wave::Upstream,
         stop_timeout: Duration::from_secs(5),
+        env_remove: Vec::new(),
     })
 }
 

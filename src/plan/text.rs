@@ -102,6 +102,9 @@ impl Display for Plan {
                 for argv in &s.prepare {
                     writeln!(out, "     first: {}", words(argv))?;
                 }
+                for k in &s.env_remove {
+                    writeln!(out, "     env -u {k}")?;
+                }
                 for (k, v) in &s.env {
                     writeln!(out, "     env {k}={}", shell_word(v))?;
                 }

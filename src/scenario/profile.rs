@@ -81,6 +81,10 @@ pub struct Instance {
     /// Environment variables (values are templates).
     #[serde(default)]
     pub env: IndexMap<String, String>,
+    /// Variables of the caller's environment the gateway must not see
+    /// (removed before `env` is applied): e.g. an exported `DATABASE_URL`.
+    #[serde(default)]
+    pub env_remove: Vec<String>,
     /// Readiness: `GET path` answers 2xx.
     #[serde(default = "default_ready_path")]
     pub ready_path: String,

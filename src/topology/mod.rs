@@ -308,6 +308,9 @@ fn command(service: &Service, argv: &[String], log: &Path) -> Result<Command, St
         .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
     let mut command = Command::new(program);
+    for name in &service.env_remove {
+        command.env_remove(name);
+    }
     command
         .args(args)
         .envs(service.env.iter().map(|(k, v)| (k, v)))

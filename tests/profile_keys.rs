@@ -1,0 +1,104 @@
+//! Profile keys that let a gateway profile do without workarounds (issue 14),
+//! on a gateway written here as data: a shell that records its environment
+//! and then becomes the fake upstream. The scenario and profile live in a
+//! temp folder outside the checkout, as a user's would.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{report, run_folder, text, BIN};
+
+/// A folder outside the checkout holding `files`.
+fn folder(tag: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("scenario-profile-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, content) in files {
+        std::fs::write(dir.join(name), content).unwrap();
+    }
+    dir
+}
+
+/// `scenario ARGS` run in `dir`, with `env` added to its environment.
+fn scenario_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run scenario")
+}
+
+/// A profile whose instance writes its environment to `env-N.txt`, then
+/// serves as the fake upstream; `extra` is added to `[instance]`.
+fn probe_profile(extra: &str) -> String {
+    format!(
+        r#"name = "probe"
+auth = ["basic", "bearer"]
+
+[instance]
+command = """/bin/sh -c 'env > {{{{ run_dir }}}}/env-{{{{ instance }}}}.txt; exec {BIN} fake-upstream --port {{{{ port }}}} --delay-ms 1'"""
+ready_path = "/v1/models"
+ready_timeout = "20s"
+stop_timeout = "5s"
+first_alone = false
+{extra}
+
+[request]
+path = "/v1/chat/completions"
+"#
+    )
+}
+
+const SCENARIO: &str = r#"
+[topology]
+gateway = "probe.toml"
+
+[upstream]
+delay_ms = 1
+
+[load]
+concurrency = [2]
+requests = 20
+warmup = 0
+"#;
+
+/// issue 14: an exported DATABASE_URL made LiteLLM exit; `env_remove` keeps
+/// it (and whatever else the profile names) away from the gateway, while
+/// the rest of the caller's environment and the profile's `env` get through.
+#[test]
+fn env_remove_keeps_callers_variables_from_the_gateway() {
+    let profile = probe_profile(
+        "env_remove = [\"DATABASE_URL\", \"SET_TWICE\"]\nenv = { SET_TWICE = \"from-profile\" }",
+    );
+    let dir = folder("env", &[("probe.toml", &profile), ("s.toml", SCENARIO)]);
+    let run = scenario_in(
+        &dir,
+        &["run", "s.toml", "--out", "out"],
+        &[
+            ("DATABASE_URL", "postgresql://leak"),
+            ("SET_TWICE", "from-caller"),
+            ("KEEP_ME", "yes"),
+        ],
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let run_dir = run_folder(&dir.join("out"));
+    let env = std::fs::read_to_string(run_dir.join("env-0.txt")).unwrap();
+    assert!(!env.contains("DATABASE_URL"), "{env}");
+    assert!(env.contains("KEEP_ME=yes"), "{env}");
+    assert!(env.contains("SET_TWICE=from-profile"), "{env}");
+    assert!(!env.contains("from-caller"), "{env}");
+    // The plan says so.
+    let r = report(&run_dir);
+    let removed = &r["plan"]["services"][1]["env_remove"];
+    assert_eq!(removed, &serde_json::json!(["DATABASE_URL", "SET_TWICE"]));
+    let plan = scenario_in(&dir, &["plan", "s.toml"], &[]);
+    assert!(
+        text(&plan.stdout).contains("env -u DATABASE_URL"),
+        "{}",
+        text(&plan.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

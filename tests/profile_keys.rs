@@ -102,3 +102,89 @@ fn env_remove_keeps_callers_variables_from_the_gateway() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// issue 14: with `instances = 2` a scenario outside the checkout failed
+/// with "templates/nginx.conf.j2 not found" while `validate` and `doctor`
+/// said ok. The built-in templates (profile, nginx, prompt pool) make a
+/// scenario file work from any folder; validate, doctor and run agree.
+#[test]
+fn a_scenario_copied_to_an_empty_folder_runs_two_instances_behind_nginx() {
+    let file = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/nginx-passthrough.toml"),
+    )
+    .unwrap();
+    let dir = folder("copied", &[("s.toml", &file)]);
+    let sets = [
+        "--set",
+        "topology.instances=2",
+        "--set",
+        "load.concurrency=[4]",
+        "--set",
+        "load.requests=40",
+        "--set",
+        "topology.baseline=false",
+    ];
+    for command in ["validate", "doctor"] {
+        let mut args = vec![command, "s.toml"];
+        args.extend(sets);
+        let out = scenario_in(&dir, &args, &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{command}: {}",
+            text(&out.stderr)
+        );
+    }
+    let mut args = vec!["run", "s.toml", "--out", "out"];
+    args.extend(sets);
+    let run = scenario_in(&dir, &args, &[]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let r = report(&run_folder(&dir.join("out")));
+    assert_eq!(r["status"], "complete");
+    let names = common::strings(&r["plan"]["services"], "name");
+    assert_eq!(
+        names,
+        [
+            "upstream",
+            "nginx-passthrough-0",
+            "nginx-passthrough-1",
+            "nginx"
+        ]
+    );
+    assert_eq!(r["steps"][0]["metrics"]["successes"], 40);
+    // Nothing was written next to the scenario but the results.
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["out", "s.toml"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A local file of the same name overrides the built-in one.
+#[test]
+fn a_local_template_overrides_the_built_in_one() {
+    let scenario = "[request]\ntemplate = \"templates/requests/openai-chat.json.j2\"\n[load]\nrequests = 5\nconcurrency = [1]\n";
+    let dir = folder("override", &[("s.toml", scenario)]);
+    let builtin = scenario_in(&dir, &["plan", "s.toml"], &[]);
+    assert_eq!(builtin.status.code(), Some(0), "{}", text(&builtin.stderr));
+    assert!(
+        text(&builtin.stdout).contains("builtin-"),
+        "{}",
+        text(&builtin.stdout)
+    );
+    std::fs::create_dir_all(dir.join("templates/requests")).unwrap();
+    std::fs::write(
+        dir.join("templates/requests/openai-chat.json.j2"),
+        "{\"model\": \"local\", \"messages\": [{\"role\": \"user\", \"content\": {{ prompt | tojson }}}]}",
+    )
+    .unwrap();
+    let local = scenario_in(&dir, &["plan", "s.toml"], &[]);
+    assert_eq!(local.status.code(), Some(0), "{}", text(&local.stderr));
+    let stdout = text(&local.stdout);
+    assert!(!stdout.contains("builtin-"), "{stdout}");
+    let local = dir.join("templates/requests/openai-chat.json.j2");
+    assert!(stdout.contains(&local.display().to_string()), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

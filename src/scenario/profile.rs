@@ -226,21 +226,31 @@ pub fn load(
     }
 }
 
-/// Names of the profiles under the nearest `templates/gateways/`.
+/// Names of the profiles under the nearest `templates/gateways/` and the
+/// built-in ones.
 pub fn known_profiles(dir: &Path) -> Vec<String> {
-    let Some(folder) = resolve_path(dir, Path::new("templates/gateways")) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = std::fs::read_dir(folder)
+    let local = resolve_path(dir, Path::new("templates/gateways"))
+        .map(|folder| {
+            std::fs::read_dir(folder)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let builtin = crate::builtin::names_under("templates/gateways")
         .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let p = e.path();
+        .map(PathBuf::from);
+    let mut names: Vec<String> = local
+        .into_iter()
+        .chain(builtin)
+        .filter_map(|p| {
             let stem = p.file_stem()?.to_string_lossy().into_owned();
             (p.extension()? == "toml").then_some(stem)
         })
         .collect();
     names.sort();
+    names.dedup();
     names
 }

@@ -487,7 +487,8 @@ fn run_command(args: RunArgs) -> ExitCode {
                     }
                     eprintln!("reports: {}", outcome.dir.display());
                 }
-                if let Some(e) = &r.error {
+                // The table above already says why the run stopped.
+                if let (Some(e), true) = (&r.error, args.quiet) {
                     eprintln!("error: {e}");
                 }
                 let this = match r.status {

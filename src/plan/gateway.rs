@@ -312,6 +312,7 @@ impl Gateway<'_> {
                 port,
                 ready: Probe::Http {
                     url: format!("http://127.0.0.1:{port}{}", inst.ready_path),
+                    headers: self.ready_headers(&local)?,
                     timeout: inst.ready_timeout,
                 },
                 dirs: Vec::new(),
@@ -328,6 +329,20 @@ impl Gateway<'_> {
         Ok(instance_ports)
     }
 
+    /// The readiness probe's headers, rendered under `ctx` and checked.
+    fn ready_headers(&self, ctx: &Value) -> Result<Vec<(String, String)>, PlanError> {
+        let mut out = Vec::new();
+        for (k, v) in &self.profile.instance.ready_headers {
+            let key = format!("instance.ready_headers.{k}");
+            let value = self.r.render(&key, v, ctx)?;
+            if let Some(p) = header_problem(&key, k, &value) {
+                return Err(self.r.problem(p, None));
+            }
+            out.push((k.to_ascii_lowercase(), value));
+        }
+        Ok(out)
+    }
+
     /// A rendered command line split into words like a shell would.
     fn words(&self, key: &str, line: &str) -> Result<Vec<String>, PlanError> {
         shlex::split(line).ok_or_else(|| {
@@ -342,7 +357,11 @@ impl Gateway<'_> {
     /// nginx on `port` load-balancing the instances; returns its URL.
     fn nginx(&mut self, port: u16, upstreams: &[u16]) -> Result<String, PlanError> {
         let ready_path = &self.profile.instance.ready_path;
-        let (service, file) = nginx(self.facts, port, upstreams, self.run_dir, ready_path)?;
+        let headers = self.ready_headers(&self.ctx)?;
+        let (mut service, file) = nginx(self.facts, port, upstreams, self.run_dir, ready_path)?;
+        if let Probe::Http { headers: h, .. } = &mut service.ready {
+            *h = headers;
+        }
         self.services.push(service);
         self.files.push(file);
         Ok(format!("http://127.0.0.1:{port}"))
@@ -554,6 +573,7 @@ fn nginx(
         port,
         ready: Probe::Http {
             url: format!("http://127.0.0.1:{port}{ready_path}"),
+            headers: Vec::new(),
             timeout: Duration::from_secs(30),
         },
         dirs: vec![prefix.clone(), prefix.join("logs"), prefix.join("tmp")],

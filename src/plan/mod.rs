@@ -138,6 +138,13 @@ pub enum Probe {
     /// `GET url` answers 2xx.
     Http {
         url: String,
+        /// Headers the probe sends (the profile's `ready_headers`).
+        #[serde(
+            default,
+            skip_serializing_if = "Vec::is_empty",
+            serialize_with = "redacted_headers"
+        )]
+        headers: Vec<(String, String)>,
         #[serde(with = "duration")]
         timeout: Duration,
     },
@@ -473,6 +480,7 @@ fn upstream(s: &Scenario, facts: &Facts, port: u16) -> Result<Service, PlanError
         user: None,
         port,
         ready: Probe::Http {
+            headers: Vec::new(),
             url: format!("http://127.0.0.1:{port}/health"),
             timeout: UPSTREAM_READY,
         },

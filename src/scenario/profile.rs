@@ -88,6 +88,10 @@ pub struct Instance {
     /// Readiness: `GET path` answers 2xx.
     #[serde(default = "default_ready_path")]
     pub ready_path: String,
+    /// Headers the readiness probe sends (values are templates, e.g.
+    /// `Authorization = "Bearer {{ auth.token }}"`).
+    #[serde(default)]
+    pub ready_headers: IndexMap<String, String>,
     #[serde(default = "default_ready_timeout", with = "duration")]
     pub ready_timeout: Duration,
     /// Start instance 0 alone first (it creates the schema), then the rest.

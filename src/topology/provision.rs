@@ -80,10 +80,10 @@ async fn run(log: &Path, program: &str, args: &[&str]) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "`{program} {}` failed ({status}); last lines of {}:\n{}",
+            "`{program} {}` failed ({status}); from {}:\n{}",
             args.join(" "),
             log.display(),
-            super::tail(log, 20)
+            super::logs::excerpt(log)
         ))
     }
 }

@@ -188,3 +188,67 @@ fn a_local_template_overrides_the_built_in_one() {
     assert!(stdout.contains(&local.display().to_string()), "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The venv a plan names (`… -m venv PATH`).
+fn venv_of(plan_stdout: &str) -> String {
+    plan_stdout
+        .lines()
+        .find_map(|l| l.split(" -m venv ").nth(1))
+        .unwrap_or_else(|| panic!("no venv in the plan:\n{plan_stdout}"))
+        .trim()
+        .to_string()
+}
+
+/// issue 14: `"-r requirements.txt"` as a requirement failed with a
+/// misleading message, and the venv was keyed on the string. Requirement
+/// files are hashed by content: editing one names a new venv.
+#[test]
+fn requirements_files_key_the_venv_by_content_and_pip_options_are_refused() {
+    let profile = probe_profile("").replace(
+        "[instance]",
+        "[python]\nrequirements = [\"six\"]\nrequirements_files = [\"req.txt\"]\n\n[instance]",
+    );
+    let dir = folder(
+        "reqs",
+        &[
+            ("probe.toml", &profile),
+            ("s.toml", SCENARIO),
+            ("req.txt", "idna==3.7\n"),
+        ],
+    );
+    let first = scenario_in(&dir, &["plan", "s.toml"], &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let stdout = text(&first.stdout);
+    assert!(stdout.contains(" -r "), "{stdout}");
+    assert!(stdout.contains("req.txt"), "{stdout}");
+    let again = venv_of(&text(&scenario_in(&dir, &["plan", "s.toml"], &[]).stdout));
+    assert_eq!(venv_of(&stdout), again, "same content, same venv");
+    std::fs::write(dir.join("req.txt"), "idna==3.8\n").unwrap();
+    let edited = scenario_in(&dir, &["plan", "s.toml"], &[]);
+    assert_ne!(
+        venv_of(&text(&edited.stdout)),
+        again,
+        "edited file, new venv"
+    );
+
+    std::fs::remove_file(dir.join("req.txt")).unwrap();
+    let missing = scenario_in(&dir, &["validate", "s.toml"], &[]);
+    assert_eq!(missing.status.code(), Some(2));
+    let err = text(&missing.stderr);
+    assert!(
+        err.contains("requirements file `req.txt` cannot be read"),
+        "{err}"
+    );
+
+    let options = profile.replace(
+        "requirements = [\"six\"]",
+        "requirements = [\"-r req.txt\"]",
+    );
+    std::fs::write(dir.join("probe.toml"), options).unwrap();
+    let out = scenario_in(&dir, &["validate", "s.toml"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("`-r req.txt` is a pip option"), "{err}");
+    assert!(err.contains("requirements_files"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

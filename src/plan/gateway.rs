@@ -155,11 +155,35 @@ impl Gateway<'_> {
                     .render(&format!("python.requirements[{i}]"), line, &self.ctx)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let key = fnv(&format!(
+        let mut keyed = format!(
             "{}\n{version}\n{}",
             python.display(),
             requirements.join("\n")
-        ));
+        );
+        let mut requirements_files = Vec::new();
+        for (i, name) in py.requirements_files.iter().enumerate() {
+            // Gathered from the same profile, in the same order.
+            let found = self.facts.requirements_files.get(i);
+            let Some((path, Some(hash))) = found else {
+                return Err(self.r.problem(
+                    Problem::new(
+                        format!("python.requirements_files[{i}]"),
+                        format!("requirements file `{}` cannot be read", name.display()),
+                    )
+                    .label("no such file")
+                    .note(format!(
+                        "paths are relative to the profile's folder, {}",
+                        self.facts.profile_dir.display()
+                    )),
+                    None,
+                ));
+            };
+            // A file's content, not its name, decides the venv: editing it
+            // makes a new one.
+            keyed.push_str(&format!("\n-r {hash:016x}"));
+            requirements_files.push(path.clone());
+        }
+        let key = fnv(&keyed);
         let venv = self
             .facts
             .cache_dir
@@ -171,6 +195,7 @@ impl Gateway<'_> {
             python,
             venv,
             requirements,
+            requirements_files,
         }))
     }
 

@@ -61,6 +61,10 @@ pub struct Provision {
     pub python: PathBuf,
     pub venv: PathBuf,
     pub requirements: Vec<String>,
+    /// Requirement files installed with `pip install -r` (their contents
+    /// are part of the venv's cache key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requirements_files: Vec<PathBuf>,
 }
 
 /// A file the run writes before starting services.

@@ -61,7 +61,10 @@ impl Display for Plan {
         if let Some(p) = &self.provision {
             writeln!(out, "Provision (once; cached):")?;
             writeln!(out, "  {} -m venv {}", p.python.display(), p.venv.display())?;
-            let reqs: Vec<String> = p.requirements.iter().map(|r| shell_word(r)).collect();
+            let mut reqs: Vec<String> = p.requirements.iter().map(|r| shell_word(r)).collect();
+            for f in &p.requirements_files {
+                reqs.push(format!("-r {}", shell_word(&f.display().to_string())));
+            }
             writeln!(
                 out,
                 "  {}/bin/pip install {}",

@@ -566,6 +566,25 @@ pub fn check_gateway(s: &ScenarioFile, profile: &super::profile::Profile) -> Vec
             );
         }
     }
+    for line in profile.python.iter().flat_map(|py| &py.requirements) {
+        if line.trim_start().starts_with('-') {
+            out.push(
+                Problem::new(
+                    "topology.gateway",
+                    format!(
+                        "gateway `{}`: requirement `{line}` is a pip option, not a requirement",
+                        profile.name
+                    ),
+                )
+                .label("in the profile's [python] requirements")
+                .note(
+                    "each requirement is one pip argument; list requirement files in \
+                     `requirements_files = [\"requirements.txt\"]` (relative to the profile's \
+                     folder, hashed into the venv's cache key)",
+                ),
+            );
+        }
+    }
     let known: Vec<&str> = profile.options.keys().map(String::as_str).collect();
     for key in t.options.keys() {
         if !profile.options.contains_key(key) {

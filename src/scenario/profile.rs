@@ -53,7 +53,22 @@ pub struct PythonEnv {
     #[serde(default = "default_python")]
     pub min_version: String,
     /// pip requirement lines (templates: `{{ options.x }}` works).
+    #[serde(default)]
     pub requirements: Vec<String>,
+    /// Requirement files (`pip install -r`), relative to the profile's
+    /// folder; their contents are part of the venv's cache key.
+    #[serde(default)]
+    pub requirements_files: Vec<PathBuf>,
+}
+
+impl PythonEnv {
+    /// The requirement files, as paths from the profile's folder.
+    pub fn files_in(&self, profile_dir: &Path) -> Vec<PathBuf> {
+        self.requirements_files
+            .iter()
+            .map(|f| profile_dir.join(f))
+            .collect()
+    }
 }
 
 fn default_python() -> String {

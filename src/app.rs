@@ -487,8 +487,8 @@ fn run_command(args: RunArgs) -> ExitCode {
                     }
                     eprintln!("reports: {}", outcome.dir.display());
                 }
-                // The table above already says why the run stopped.
-                if let (Some(e), true) = (&r.error, args.quiet) {
+                // Said once, here (the table leaves it out).
+                if let Some(e) = &r.error {
                     eprintln!("error: {e}");
                 }
                 let this = match r.status {

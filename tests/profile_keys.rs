@@ -252,3 +252,138 @@ fn requirements_files_key_the_venv_by_content_and_pip_options_are_refused() {
     assert!(err.contains("requirements_files"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// nginx as a gateway that wants `Authorization: Bearer TOKEN` on every
+/// path, its readiness probe included.
+const GUARDED: &str = r#"name = "guarded"
+auth = ["bearer"]
+
+[[requires]]
+binary = "nginx"
+install = "apt-get install -y nginx"
+dirs = ["/usr/sbin"]
+
+[instance]
+command = "{{ bin.nginx }} -p {{ run_dir }} -e {{ run_dir }}/guarded-{{ instance }}.log -c {{ files.conf }} -g 'daemon off;'"
+ready_path = "/ready"
+ready_headers = { Authorization = "Bearer {{ auth.token }}" }
+ready_timeout = "20s"
+stop_timeout = "5s"
+
+[[files]]
+name = "conf"
+path = "guarded-{{ instance }}.conf"
+per_instance = true
+template = """
+pid {{ run_dir }}/guarded-{{ instance }}.pid;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path {{ run_dir }}/guarded-tmp;
+    proxy_temp_path {{ run_dir }}/guarded-tmp;
+    server {
+        listen 127.0.0.1:{{ port }};
+        if ($http_authorization != "Bearer {{ auth.token }}") { return 401; }
+        location = /ready { return 200 "ok"; }
+        location / { proxy_pass {{ upstream.url }}; }
+    }
+}
+"""
+
+[request]
+path = "/v1/chat/completions"
+"#;
+
+/// issue 14: bearer keys worked only through a hand-written header. With
+/// `auth = { kind = "bearer", token }` the load, the readiness probe
+/// (`ready_headers`) and the profile's files get the token, and no plan,
+/// report or log shows it.
+#[test]
+fn bearer_auth_reaches_load_probe_and_templates_and_is_redacted() {
+    let token = "sk-test-4f8a1c";
+    let scenario = SCENARIO.replace("probe.toml", "guarded.toml").replace(
+        "[upstream]",
+        &format!("auth = {{ kind = \"bearer\", token = \"{token}\" }}\n\n[upstream]"),
+    );
+    let dir = folder(
+        "bearer",
+        &[("guarded.toml", GUARDED), ("s.toml", &scenario)],
+    );
+    let plan = scenario_in(&dir, &["plan", "s.toml"], &[]);
+    let shown = text(&plan.stdout);
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
+    assert!(
+        shown.contains("authorization: Bearer <redacted>"),
+        "{shown}"
+    );
+    assert!(!shown.contains(token), "{shown}");
+
+    let run = scenario_in(&dir, &["run", "s.toml", "--out", "out"], &[]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let run_dir = run_folder(&dir.join("out"));
+    let r = report(&run_dir);
+    assert_eq!(
+        r["steps"][0]["metrics"]["successes"], 20,
+        "every request carried the token"
+    );
+    // Nowhere in the run folder: reports, plan, logs; the rendered config
+    // that held it is removed after the run.
+    for entry in walk(&run_dir) {
+        let content = std::fs::read(&entry).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&content).contains(token),
+            "{} shows the token",
+            entry.display()
+        );
+    }
+    assert!(!text(&run.stderr).contains(token));
+    assert!(!text(&run.stdout).contains(token));
+
+    // Without ready_headers the probe gets 401s: the failure says so, once.
+    let unprobed = GUARDED
+        .replace(
+            "ready_headers = { Authorization = \"Bearer {{ auth.token }}\" }\n",
+            "",
+        )
+        .replace("ready_timeout = \"20s\"", "ready_timeout = \"3s\"");
+    std::fs::write(dir.join("guarded.toml"), unprobed).unwrap();
+    let run = scenario_in(&dir, &["run", "s.toml", "--out", "out2"], &[]);
+    let err = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(err.contains("last answer 401"), "{err}");
+    assert_eq!(err.matches("was not ready within").count(), 1, "{err}");
+
+    // A gateway that does not support the kind is bad input.
+    let basic = GUARDED.replace("auth = [\"bearer\"]", "auth = [\"basic\"]");
+    std::fs::write(dir.join("guarded.toml"), basic).unwrap();
+    let out = scenario_in(&dir, &["validate", "s.toml"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("does not support `bearer` auth"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A bearer auth with a password is bad input too.
+    let wrong = scenario.replace(&format!("token = \"{token}\""), "password = \"x\"");
+    std::fs::write(dir.join("s.toml"), wrong).unwrap();
+    let out = scenario_in(&dir, &["validate", "s.toml"], &[]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("`bearer` auth needs `token`"), "{err}");
+    assert!(err.contains("`bearer` auth has no `password`"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

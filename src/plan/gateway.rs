@@ -202,18 +202,30 @@ impl Gateway<'_> {
     /// `auth` for templates; the header every request and setup call carries.
     fn auth(&mut self) -> Option<(String, String)> {
         let auth = self.s.model.topology.auth.as_ref()?;
-        self.secrets.push(auth.password.clone());
-        insert(
-            &mut self.ctx,
-            "auth",
-            json!({ "kind": "basic", "username": auth.username, "password": auth.password }),
-        );
+        let field = |v: &Option<String>| v.clone().unwrap_or_default();
         match auth.kind {
             AuthKind::Basic => {
+                let (username, password) = (field(&auth.username), field(&auth.password));
+                self.secrets.push(password.clone());
+                insert(
+                    &mut self.ctx,
+                    "auth",
+                    json!({ "kind": "basic", "username": username, "password": password }),
+                );
                 let token = base64::engine::general_purpose::STANDARD
-                    .encode(format!("{}:{}", auth.username, auth.password));
+                    .encode(format!("{username}:{password}"));
                 self.secrets.push(token.clone());
                 Some(("authorization".to_string(), format!("Basic {token}")))
+            }
+            AuthKind::Bearer => {
+                let token = field(&auth.token);
+                self.secrets.push(token.clone());
+                insert(
+                    &mut self.ctx,
+                    "auth",
+                    json!({ "kind": "bearer", "token": token }),
+                );
+                Some(("authorization".to_string(), format!("Bearer {token}")))
             }
         }
     }

@@ -252,12 +252,30 @@ fn check_topology(s: &ScenarioFile, out: &mut Vec<Problem>) {
         );
     }
     if let Some(auth) = &t.auth {
-        for (key, value) in [("username", &auth.username), ("password", &auth.password)] {
-            if let Some(p) = control_char(&format!("topology.auth.{key}"), key, value) {
-                out.push(p);
+        let needs = auth.kind.keys();
+        for (key, value) in auth.fields() {
+            let path = format!("topology.auth.{key}");
+            match (needs.contains(&key), value) {
+                (true, None) => out.push(
+                    Problem::new(
+                        "topology.auth",
+                        format!("`{}` auth needs `{key}`", auth.kind.name()),
+                    )
+                    .label(format!("add {key} = \"…\"")),
+                ),
+                (false, Some(_)) => out.push(
+                    Problem::new(&path, format!("`{}` auth has no `{key}`", auth.kind.name()))
+                        .label(format!(
+                            "`{}` auth takes {}",
+                            auth.kind.name(),
+                            needs.join(", ")
+                        )),
+                ),
+                (true, Some(v)) => out.extend(control_char(&path, key, v)),
+                (false, None) => {}
             }
         }
-        if auth.username.contains(':') {
+        if auth.username.as_deref().is_some_and(|u| u.contains(':')) {
             out.push(
                 Problem::new(
                     "topology.auth.username",
@@ -265,6 +283,20 @@ fn check_topology(s: &ScenarioFile, out: &mut Vec<Problem>) {
                 )
                 .label("`:` separates the username from the password"),
             );
+        }
+        match auth.token.as_deref() {
+            Some("") => out.push(
+                Problem::new("topology.auth.token", "the token is empty")
+                    .label("give the key the gateway expects"),
+            ),
+            Some(t) if t.contains(' ') => out.push(
+                Problem::new(
+                    "topology.auth.token",
+                    "a bearer token cannot contain spaces",
+                )
+                .label("write the token alone; `Bearer ` is added"),
+            ),
+            _ => {}
         }
     }
     if t.instances == 0 {
@@ -548,8 +580,8 @@ pub fn check_gateway(s: &ScenarioFile, profile: &super::profile::Profile) -> Vec
         // The first database the profile lists is the default; nothing to check.
     }
     if let Some(auth) = &t.auth {
-        let kind = format!("{:?}", auth.kind).to_lowercase();
-        if !profile.auth.contains(&kind) {
+        let kind = auth.kind.name();
+        if !profile.auth.contains(&auth.kind) {
             out.push(
                 Problem::new(
                     "topology.auth",
@@ -560,7 +592,12 @@ pub fn check_gateway(s: &ScenarioFile, profile: &super::profile::Profile) -> Vec
                     if profile.auth.is_empty() {
                         "none".into()
                     } else {
-                        profile.auth.join(", ")
+                        profile
+                            .auth
+                            .iter()
+                            .map(|k| k.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     }
                 )),
             );

@@ -28,9 +28,9 @@ pub struct Profile {
     /// A scenario's `database = { url = … }` is passed as it is.
     #[serde(default)]
     pub databases: IndexMap<String, String>,
-    /// Auth kinds the gateway supports (e.g. `["basic"]`).
+    /// Auth kinds the gateway supports (`["basic"]`, `["bearer"]`).
     #[serde(default)]
-    pub auth: Vec<String>,
+    pub auth: Vec<super::model::AuthKind>,
     /// Programs the gateway needs; templates see each as `{{ bin.NAME }}`.
     #[serde(default)]
     pub requires: Vec<Binary>,

@@ -141,6 +141,8 @@ impl Supervisor {
         let timeout = service.ready.timeout();
         let deadline = Instant::now() + timeout;
         let log = self.log_of(&service.name);
+        // The probe's last answer, for the error should it never be 2xx.
+        let mut last: Option<u16> = None;
         loop {
             if let Some(dead) = self.dead() {
                 return Err(dead);
@@ -151,7 +153,16 @@ impl Supervisor {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 let what = match &service.ready {
-                    Probe::Http { url, .. } => format!("GET {url} never answered 2xx"),
+                    Probe::Http { url, .. } => match last {
+                        Some(status) => format!(
+                            "GET {url} never answered 2xx; last answer {status}{}",
+                            match status {
+                                401 | 403 => ": does the probe need `ready_headers`?",
+                                _ => "",
+                            }
+                        ),
+                        None => format!("GET {url} never answered 2xx"),
+                    },
                     Probe::Command { argv, .. } => format!("`{}` never succeeded", argv.join(" ")),
                 };
                 return Err(format!(
@@ -172,6 +183,9 @@ impl Supervisor {
                         left.min(Duration::from_secs(2)),
                     )
                     .await;
+                    if let Ok((status, _)) = answer {
+                        last = Some(status);
+                    }
                     matches!(answer, Ok((s, _)) if (200..300).contains(&s))
                 }
                 Probe::Command { argv, .. } => {

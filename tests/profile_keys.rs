@@ -387,3 +387,40 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// issue 14: `validate` let a typo through when the template sat in a
+/// branch this scenario does not take (a file written only with auth), and
+/// `plan` said only `undefined value (in <string>:5)`. Every template is
+/// rendered now, with stand-ins, and the error names the profile file and
+/// line, the variable and what it could have been.
+#[test]
+fn validate_finds_a_typo_in_an_untaken_profile_template_and_points_at_it() {
+    let profile = probe_profile("").replace("\"basic\", ", "").replace(
+        "[request]",
+        "[[files]]\nname = \"keys\"\npath = \"keys.txt\"\nwhen = \"auth\"\ntemplate = \"\"\"\nfirst line\nkey: {{ auth.tokn }}\n\"\"\"\n\n[request]",
+    );
+    let dir = folder("typo", &[("probe.toml", &profile), ("s.toml", SCENARIO)]);
+    let line = profile
+        .lines()
+        .position(|l| l.contains("auth.tokn"))
+        .unwrap()
+        + 1;
+    for command in ["validate", "plan"] {
+        let out = scenario_in(&dir, &[command, "s.toml"], &[]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {err}");
+        assert!(
+            err.contains("`auth.tokn` is undefined in `files[0].template`"),
+            "{err}"
+        );
+        assert!(err.contains(&format!("probe.toml:{line}:")), "{err}");
+        assert!(err.contains("`auth` has: kind, token"), "{err}");
+        assert!(err.contains("stand-in `bearer` auth"), "{err}");
+        assert!(err.contains("variables it can use:"), "{err}");
+    }
+    // Fixed, it validates.
+    std::fs::write(dir.join("probe.toml"), profile.replace("tokn", "token")).unwrap();
+    let out = scenario_in(&dir, &["validate", "s.toml"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -79,6 +79,9 @@ pub fn expand(
         Some(p) => g.r.render("request.path", p, &g.ctx)?,
         None => crate::scenario::model::UPSTREAM_PATH.to_string(),
     };
+    // The branches this plan does not take are rendered too (with
+    // stand-ins), so `validate` finds a typo in any template.
+    super::untaken::check(&g.r, profile, &g.ctx, instance_ports[0])?;
     Ok(Expanded {
         services: g.services,
         files: g.files,

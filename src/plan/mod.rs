@@ -7,6 +7,7 @@ mod facts;
 mod gateway;
 mod render;
 mod text;
+mod untaken;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -105,8 +105,10 @@ impl Display for Plan {
                 for argv in &s.prepare {
                     writeln!(out, "     first: {}", words(argv))?;
                 }
-                for k in &s.env_remove {
-                    writeln!(out, "     env -u {k}")?;
+                if !s.env_remove.is_empty() {
+                    let unset: Vec<String> =
+                        s.env_remove.iter().map(|k| format!("-u {k}")).collect();
+                    writeln!(out, "     env {}", unset.join(" "))?;
                 }
                 for (k, v) in &s.env {
                     writeln!(out, "     env {k}={}", shell_word(v))?;

@@ -424,3 +424,23 @@ fn validate_finds_a_typo_in_an_untaken_profile_template_and_points_at_it() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With `topology.auth`, a hand-written Authorization header would be sent
+/// beside the one auth makes: bad input, named.
+#[test]
+fn an_authorization_header_beside_topology_auth_is_bad_input() {
+    let scenario = SCENARIO.replace(
+        "[upstream]",
+        "auth = { kind = \"bearer\", token = \"sk-1\" }\n\n[request]\nheaders = { Authorization = \"Bearer sk-1\" }\n\n[upstream]",
+    );
+    let dir = folder(
+        "twice",
+        &[("probe.toml", &probe_profile("")), ("s.toml", &scenario)],
+    );
+    let out = scenario_in(&dir, &["validate", "s.toml"], &[]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("both say how to authenticate"), "{err}");
+    assert!(err.contains("s.toml:8:"), "points at the header: {err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -284,6 +284,20 @@ fn check_topology(s: &ScenarioFile, out: &mut Vec<Problem>) {
                 .label("`:` separates the username from the password"),
             );
         }
+        if let Some(name) = s
+            .request
+            .headers
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case("authorization"))
+        {
+            out.push(
+                Problem::new(
+                    format!("request.headers.{name}"),
+                    "an Authorization header and `topology.auth` both say how to authenticate",
+                )
+                .label("remove it: every request carries the header topology.auth makes"),
+            );
+        }
         match auth.token.as_deref() {
             Some("") => out.push(
                 Problem::new("topology.auth.token", "the token is empty")

@@ -371,9 +371,21 @@ impl Gateway<'_> {
 
     /// The readiness probe's headers, rendered under `ctx` and checked.
     fn ready_headers(&self, ctx: &Value) -> Result<Vec<(String, String)>, PlanError> {
+        let headers = &self.profile.instance.ready_headers;
+        self.render_headers("instance.ready_headers", headers, ctx)
+    }
+
+    /// Header templates written at `at` in the profile, rendered under
+    /// `ctx` and checked; names lower-cased.
+    fn render_headers(
+        &self,
+        at: &str,
+        headers: &indexmap::IndexMap<String, String>,
+        ctx: &Value,
+    ) -> Result<Vec<(String, String)>, PlanError> {
         let mut out = Vec::new();
-        for (k, v) in &self.profile.instance.ready_headers {
-            let key = format!("instance.ready_headers.{k}");
+        for (k, v) in headers {
+            let key = format!("{at}.{k}");
             let value = self.r.render(&key, v, ctx)?;
             if let Some(p) = header_problem(&key, k, &value) {
                 return Err(self.r.problem(p, None));
@@ -409,16 +421,7 @@ impl Gateway<'_> {
 
     /// The profile's request headers, rendered and checked.
     fn headers(&self) -> Result<Vec<(String, String)>, PlanError> {
-        let mut out = Vec::new();
-        for (k, v) in &self.profile.request.headers {
-            let key = format!("request.headers.{k}");
-            let value = self.r.render(&key, v, &self.ctx)?;
-            if let Some(p) = header_problem(&key, k, &value) {
-                return Err(self.r.problem(p, None));
-            }
-            out.push((k.to_ascii_lowercase(), value));
-        }
-        Ok(out)
+        self.render_headers("request.headers", &self.profile.request.headers, &self.ctx)
     }
 
     /// The setup calls on the first instance; bodies are shown with

@@ -515,6 +515,7 @@ fn run_command(args: RunArgs) -> ExitCode {
                     }
                     eprintln!("reports: {}", outcome.dir.display());
                 }
+                // Said once, here (the table leaves it out).
                 if let Some(e) = &r.error {
                     eprintln!("error: {e}");
                 }

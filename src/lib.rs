@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod assertions;
+pub mod builtin;
 pub mod cli;
 pub mod diag;
 pub mod history;

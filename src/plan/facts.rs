@@ -54,6 +54,9 @@ pub struct Facts {
     pub cache_dir: PathBuf,
     /// The profile's folder, absolute (templates see it as `profile_dir`).
     pub profile_dir: PathBuf,
+    /// The profile's `[python] requirements_files`: each path and the hash
+    /// of its content (`None` when it cannot be read).
+    pub requirements_files: Vec<(PathBuf, Option<u64>)>,
     /// `templates/nginx.conf.j2`, its path and text, when nginx runs.
     pub nginx_template: Option<(PathBuf, String)>,
     /// A secret key for the gateway (e.g. to sign sessions).
@@ -139,6 +142,16 @@ impl Facts {
         }
         if let Some(py) = &profile.python {
             facts.python = prereq::find_python(&py.min_version);
+            facts.requirements_files = py
+                .files_in(&facts.profile_dir)
+                .into_iter()
+                .map(|f| {
+                    let hash = std::fs::read(&f)
+                        .ok()
+                        .map(|b| fnv(&String::from_utf8_lossy(&b)));
+                    (f, hash)
+                })
+                .collect();
         }
         Ok(facts)
     }

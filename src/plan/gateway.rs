@@ -79,6 +79,9 @@ pub fn expand(
         Some(p) => g.r.render("request.path", p, &g.ctx)?,
         None => crate::scenario::model::UPSTREAM_PATH.to_string(),
     };
+    // The branches this plan does not take are rendered too (with
+    // stand-ins), so `validate` finds a typo in any template.
+    super::untaken::check(&g.r, profile, &g.ctx, instance_ports[0])?;
     Ok(Expanded {
         services: g.services,
         files: g.files,
@@ -155,11 +158,35 @@ impl Gateway<'_> {
                     .render(&format!("python.requirements[{i}]"), line, &self.ctx)
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let key = fnv(&format!(
+        let mut keyed = format!(
             "{}\n{version}\n{}",
             python.display(),
             requirements.join("\n")
-        ));
+        );
+        let mut requirements_files = Vec::new();
+        for (i, name) in py.requirements_files.iter().enumerate() {
+            // Gathered from the same profile, in the same order.
+            let found = self.facts.requirements_files.get(i);
+            let Some((path, Some(hash))) = found else {
+                return Err(self.r.problem(
+                    Problem::new(
+                        format!("python.requirements_files[{i}]"),
+                        format!("requirements file `{}` cannot be read", name.display()),
+                    )
+                    .label("no such file")
+                    .note(format!(
+                        "paths are relative to the profile's folder, {}",
+                        self.facts.profile_dir.display()
+                    )),
+                    None,
+                ));
+            };
+            // A file's content, not its name, decides the venv: editing it
+            // makes a new one.
+            keyed.push_str(&format!("\n-r {hash:016x}"));
+            requirements_files.push(path.clone());
+        }
+        let key = fnv(&keyed);
         let venv = self
             .facts
             .cache_dir
@@ -171,24 +198,37 @@ impl Gateway<'_> {
             python,
             venv,
             requirements,
+            requirements_files,
         }))
     }
 
     /// `auth` for templates; the header every request and setup call carries.
     fn auth(&mut self) -> Option<(String, String)> {
         let auth = self.s.model.topology.auth.as_ref()?;
-        self.secrets.push(auth.password.clone());
-        insert(
-            &mut self.ctx,
-            "auth",
-            json!({ "kind": "basic", "username": auth.username, "password": auth.password }),
-        );
+        let field = |v: &Option<String>| v.clone().unwrap_or_default();
         match auth.kind {
             AuthKind::Basic => {
+                let (username, password) = (field(&auth.username), field(&auth.password));
+                self.secrets.push(password.clone());
+                insert(
+                    &mut self.ctx,
+                    "auth",
+                    json!({ "kind": "basic", "username": username, "password": password }),
+                );
                 let token = base64::engine::general_purpose::STANDARD
-                    .encode(format!("{}:{}", auth.username, auth.password));
+                    .encode(format!("{username}:{password}"));
                 self.secrets.push(token.clone());
                 Some(("authorization".to_string(), format!("Basic {token}")))
+            }
+            AuthKind::Bearer => {
+                let token = field(&auth.token);
+                self.secrets.push(token.clone());
+                insert(
+                    &mut self.ctx,
+                    "auth",
+                    json!({ "kind": "bearer", "token": token }),
+                );
+                Some(("authorization".to_string(), format!("Bearer {token}")))
             }
         }
     }
@@ -312,6 +352,7 @@ impl Gateway<'_> {
                 port,
                 ready: Probe::Http {
                     url: format!("http://127.0.0.1:{port}{}", inst.ready_path),
+                    headers: self.ready_headers(&local)?,
                     timeout: inst.ready_timeout,
                 },
                 dirs: Vec::new(),
@@ -322,9 +363,36 @@ impl Gateway<'_> {
                     false => Wave::OtherInstances,
                 },
                 stop_timeout: inst.stop_timeout,
+                env_remove: inst.env_remove.clone(),
             });
         }
         Ok(instance_ports)
+    }
+
+    /// The readiness probe's headers, rendered under `ctx` and checked.
+    fn ready_headers(&self, ctx: &Value) -> Result<Vec<(String, String)>, PlanError> {
+        let headers = &self.profile.instance.ready_headers;
+        self.render_headers("instance.ready_headers", headers, ctx)
+    }
+
+    /// Header templates written at `at` in the profile, rendered under
+    /// `ctx` and checked; names lower-cased.
+    fn render_headers(
+        &self,
+        at: &str,
+        headers: &indexmap::IndexMap<String, String>,
+        ctx: &Value,
+    ) -> Result<Vec<(String, String)>, PlanError> {
+        let mut out = Vec::new();
+        for (k, v) in headers {
+            let key = format!("{at}.{k}");
+            let value = self.r.render(&key, v, ctx)?;
+            if let Some(p) = header_problem(&key, k, &value) {
+                return Err(self.r.problem(p, None));
+            }
+            out.push((k.to_ascii_lowercase(), value));
+        }
+        Ok(out)
     }
 
     /// A rendered command line split into words like a shell would.
@@ -341,7 +409,11 @@ impl Gateway<'_> {
     /// nginx on `port` load-balancing the instances; returns its URL.
     fn nginx(&mut self, port: u16, upstreams: &[u16]) -> Result<String, PlanError> {
         let ready_path = &self.profile.instance.ready_path;
-        let (service, file) = nginx(self.facts, port, upstreams, self.run_dir, ready_path)?;
+        let headers = self.ready_headers(&self.ctx)?;
+        let (mut service, file) = nginx(self.facts, port, upstreams, self.run_dir, ready_path)?;
+        if let Probe::Http { headers: h, .. } = &mut service.ready {
+            *h = headers;
+        }
         self.services.push(service);
         self.files.push(file);
         Ok(format!("http://127.0.0.1:{port}"))
@@ -349,16 +421,7 @@ impl Gateway<'_> {
 
     /// The profile's request headers, rendered and checked.
     fn headers(&self) -> Result<Vec<(String, String)>, PlanError> {
-        let mut out = Vec::new();
-        for (k, v) in &self.profile.request.headers {
-            let key = format!("request.headers.{k}");
-            let value = self.r.render(&key, v, &self.ctx)?;
-            if let Some(p) = header_problem(&key, k, &value) {
-                return Err(self.r.problem(p, None));
-            }
-            out.push((k.to_ascii_lowercase(), value));
-        }
-        Ok(out)
+        self.render_headers("request.headers", &self.profile.request.headers, &self.ctx)
     }
 
     /// The setup calls on the first instance; bodies are shown with
@@ -504,6 +567,7 @@ fn postgres(
         ]],
         wave: Wave::Database,
         stop_timeout: Duration::from_secs(20),
+        env_remove: Vec::new(),
     };
     let file = PlannedFile {
         path: pwfile,
@@ -552,6 +616,7 @@ fn nginx(
         port,
         ready: Probe::Http {
             url: format!("http://127.0.0.1:{port}{ready_path}"),
+            headers: Vec::new(),
             timeout: Duration::from_secs(30),
         },
         dirs: vec![prefix.clone(), prefix.join("logs"), prefix.join("tmp")],
@@ -559,6 +624,7 @@ fn nginx(
         after: Vec::new(),
         wave: Wave::Proxy,
         stop_timeout: Duration::from_secs(10),
+        env_remove: Vec::new(),
     };
     Ok((
         service,

@@ -10,6 +10,7 @@ pub mod ramp;
 mod render;
 pub mod shard;
 mod text;
+mod untaken;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -66,6 +67,10 @@ pub struct Provision {
     pub python: PathBuf,
     pub venv: PathBuf,
     pub requirements: Vec<String>,
+    /// Requirement files installed with `pip install -r` (their contents
+    /// are part of the venv's cache key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requirements_files: Vec<PathBuf>,
 }
 
 /// A file the run writes before starting services.
@@ -85,6 +90,10 @@ pub struct Service {
     /// The command line; the first word is the program.
     pub command: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// Variables of this program's own environment the service must not
+    /// see (the profile's `instance.env_remove`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_remove: Vec<String>,
     /// Run as this user (PostgreSQL refuses root).
     pub user: Option<String>,
     pub port: u16,
@@ -139,6 +148,13 @@ pub enum Probe {
     /// `GET url` answers 2xx.
     Http {
         url: String,
+        /// Headers the probe sends (the profile's `ready_headers`).
+        #[serde(
+            default,
+            skip_serializing_if = "Vec::is_empty",
+            serialize_with = "redacted_headers"
+        )]
+        headers: Vec<(String, String)>,
         #[serde(with = "duration")]
         timeout: Duration,
     },
@@ -480,6 +496,7 @@ fn upstream(s: &Scenario, facts: &Facts, port: u16) -> Result<Service, PlanError
         user: None,
         port,
         ready: Probe::Http {
+            headers: Vec::new(),
             url: format!("http://127.0.0.1:{port}/health"),
             timeout: UPSTREAM_READY,
         },
@@ -488,6 +505,7 @@ fn upstream(s: &Scenario, facts: &Facts, port: u16) -> Result<Service, PlanError
         after: Vec::new(),
         wave: Wave::Upstream,
         stop_timeout: Duration::from_secs(5),
+        env_remove: Vec::new(),
     })
 }
 

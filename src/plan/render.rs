@@ -72,9 +72,11 @@ impl<'a> Renderer<'a> {
                     .map_or(e.kind().to_string(), |d| format!("{}: {d}", e.kind()))
             ),
         };
-        let problem = Problem::new(key, message)
-            .label(e.kind().to_string())
-            .note(format!("variables it can use: {}", variables(ctx)));
+        let mut problem = Problem::new(key, message).label(e.kind().to_string());
+        if let Some(fields) = what.as_deref().and_then(|w| fields_of(w, ctx)) {
+            problem = problem.note(fields);
+        }
+        let problem = problem.note(format!("variables it can use: {}", variables(ctx)));
         self.problem(problem, Some((template, e.line(), range)))
     }
 
@@ -110,6 +112,43 @@ fn variables(ctx: &Value) -> String {
     ctx.as_object()
         .map(|m| m.keys().cloned().collect::<Vec<_>>().join(", "))
         .unwrap_or_default()
+}
+
+/// For an undefined `a.b.c`: the keys the deepest defined parent has,
+/// e.g. "`upstream` has: url".
+fn fields_of(expr: &str, ctx: &Value) -> Option<String> {
+    let parts: Vec<&str> = expr.split('.').map(str::trim).collect();
+    if parts.len() < 2
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.chars().all(|c| c.is_alphanumeric() || c == '_'))
+    {
+        return None;
+    }
+    let mut value = ctx;
+    let mut depth = 0;
+    for part in &parts[..parts.len() - 1] {
+        match value.get(part) {
+            Some(v) => {
+                value = v;
+                depth += 1;
+            }
+            None => break,
+        }
+    }
+    if depth == 0 {
+        return None;
+    }
+    let keys: Vec<&str> = value.as_object()?.keys().map(String::as_str).collect();
+    Some(format!(
+        "`{}` has: {}",
+        parts[..depth].join("."),
+        if keys.is_empty() {
+            "nothing".to_string()
+        } else {
+            keys.join(", ")
+        }
+    ))
 }
 
 /// Narrow the origin of a string value to `range` of its template (when the
@@ -186,6 +225,21 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("variables it can use: port, user"), "{text}");
+    }
+
+    #[test]
+    fn an_undefined_field_lists_the_fields_its_parent_has() {
+        let r = Renderer::new("x", Path::new("x.toml"), None);
+        let err = r
+            .render(
+                "request.path",
+                "{{ upstream.uri }}",
+                &json!({ "upstream": { "url": "u" } }),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`upstream.uri` is undefined"), "{err}");
+        assert!(err.contains("`upstream` has: url"), "{err}");
     }
 
     #[test]

@@ -61,7 +61,10 @@ impl Display for Plan {
         if let Some(p) = &self.provision {
             writeln!(out, "Provision (once; cached):")?;
             writeln!(out, "  {} -m venv {}", p.python.display(), p.venv.display())?;
-            let reqs: Vec<String> = p.requirements.iter().map(|r| shell_word(r)).collect();
+            let mut reqs: Vec<String> = p.requirements.iter().map(|r| shell_word(r)).collect();
+            for f in &p.requirements_files {
+                reqs.push(format!("-r {}", shell_word(&f.display().to_string())));
+            }
             writeln!(
                 out,
                 "  {}/bin/pip install {}",
@@ -102,12 +105,23 @@ impl Display for Plan {
                 for argv in &s.prepare {
                     writeln!(out, "     first: {}", words(argv))?;
                 }
+                if !s.env_remove.is_empty() {
+                    let unset: Vec<String> =
+                        s.env_remove.iter().map(|k| format!("-u {k}")).collect();
+                    writeln!(out, "     env {}", unset.join(" "))?;
+                }
                 for (k, v) in &s.env {
                     writeln!(out, "     env {k}={}", shell_word(v))?;
                 }
                 writeln!(out, "     $ {program} {}", args.join(" "))?;
                 let ready = match &s.ready {
-                    super::Probe::Http { url, .. } => format!("GET {url} answers 2xx"),
+                    super::Probe::Http { url, headers, .. } => {
+                        let headers: String = headers
+                            .iter()
+                            .map(|(k, v)| format!(" with {k}: {}", redact(k, v)))
+                            .collect();
+                        format!("GET {url}{headers} answers 2xx")
+                    }
                     super::Probe::Command { argv, .. } => format!("`{}` succeeds", words(argv)),
                 };
                 writeln!(

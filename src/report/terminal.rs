@@ -43,9 +43,7 @@ pub fn render(r: &Report) -> String {
     let (header, rows) = level_table(r, Side::Target);
     let mut out = String::new();
     let _ = writeln!(out, "\n{}: {}", r.scenario.name, outcome_word(r));
-    if let Some(e) = &r.error {
-        let _ = writeln!(out, "stopped early: {e}");
-    }
+    // Why the run stopped early is printed once, by the caller (`error: …`).
     out.push_str(&aligned(&header, &rows, false));
     if let Some(note) = super::open_loop_note(r, Side::Target) {
         let _ = writeln!(out, "{note}");

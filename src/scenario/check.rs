@@ -363,12 +363,30 @@ fn check_topology(s: &ScenarioFile, out: &mut Vec<Problem>) {
         );
     }
     if let Some(auth) = &t.auth {
-        for (key, value) in [("username", &auth.username), ("password", &auth.password)] {
-            if let Some(p) = control_char(&format!("topology.auth.{key}"), key, value) {
-                out.push(p);
+        let needs = auth.kind.keys();
+        for (key, value) in auth.fields() {
+            let path = format!("topology.auth.{key}");
+            match (needs.contains(&key), value) {
+                (true, None) => out.push(
+                    Problem::new(
+                        "topology.auth",
+                        format!("`{}` auth needs `{key}`", auth.kind.name()),
+                    )
+                    .label(format!("add {key} = \"…\"")),
+                ),
+                (false, Some(_)) => out.push(
+                    Problem::new(&path, format!("`{}` auth has no `{key}`", auth.kind.name()))
+                        .label(format!(
+                            "`{}` auth takes {}",
+                            auth.kind.name(),
+                            needs.join(", ")
+                        )),
+                ),
+                (true, Some(v)) => out.extend(control_char(&path, key, v)),
+                (false, None) => {}
             }
         }
-        if auth.username.contains(':') {
+        if auth.username.as_deref().is_some_and(|u| u.contains(':')) {
             out.push(
                 Problem::new(
                     "topology.auth.username",
@@ -376,6 +394,34 @@ fn check_topology(s: &ScenarioFile, out: &mut Vec<Problem>) {
                 )
                 .label("`:` separates the username from the password"),
             );
+        }
+        if let Some(name) = s
+            .request
+            .headers
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case("authorization"))
+        {
+            out.push(
+                Problem::new(
+                    format!("request.headers.{name}"),
+                    "an Authorization header and `topology.auth` both say how to authenticate",
+                )
+                .label("remove it: every request carries the header topology.auth makes"),
+            );
+        }
+        match auth.token.as_deref() {
+            Some("") => out.push(
+                Problem::new("topology.auth.token", "the token is empty")
+                    .label("give the key the gateway expects"),
+            ),
+            Some(t) if t.contains(' ') => out.push(
+                Problem::new(
+                    "topology.auth.token",
+                    "a bearer token cannot contain spaces",
+                )
+                .label("write the token alone; `Bearer ` is added"),
+            ),
+            _ => {}
         }
     }
     if t.instances == 0 {
@@ -659,8 +705,8 @@ pub fn check_gateway(s: &ScenarioFile, profile: &super::profile::Profile) -> Vec
         // The first database the profile lists is the default; nothing to check.
     }
     if let Some(auth) = &t.auth {
-        let kind = format!("{:?}", auth.kind).to_lowercase();
-        if !profile.auth.contains(&kind) {
+        let kind = auth.kind.name();
+        if !profile.auth.contains(&auth.kind) {
             out.push(
                 Problem::new(
                     "topology.auth",
@@ -671,9 +717,33 @@ pub fn check_gateway(s: &ScenarioFile, profile: &super::profile::Profile) -> Vec
                     if profile.auth.is_empty() {
                         "none".into()
                     } else {
-                        profile.auth.join(", ")
+                        profile
+                            .auth
+                            .iter()
+                            .map(|k| k.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     }
                 )),
+            );
+        }
+    }
+    for line in profile.python.iter().flat_map(|py| &py.requirements) {
+        if line.trim_start().starts_with('-') {
+            out.push(
+                Problem::new(
+                    "topology.gateway",
+                    format!(
+                        "gateway `{}`: requirement `{line}` is a pip option, not a requirement",
+                        profile.name
+                    ),
+                )
+                .label("in the profile's [python] requirements")
+                .note(
+                    "each requirement is one pip argument; list requirement files in \
+                     `requirements_files = [\"requirements.txt\"]` (relative to the profile's \
+                     folder, hashed into the venv's cache key)",
+                ),
             );
         }
     }

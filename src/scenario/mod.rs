@@ -340,8 +340,14 @@ fn parse_set(set: &str, sources: &mut Sources) -> Result<Override, Problem> {
 }
 
 /// Find a file named in a scenario: relative to the scenario's folder, then
-/// to each folder above it (so `templates/…` works from `scenarios/`).
+/// to each folder above it (so `templates/…` works from `scenarios/`), then
+/// among the files built into the binary ([`crate::builtin`]).
 pub fn resolve_path(dir: &Path, name: &Path) -> Option<PathBuf> {
+    local_path(dir, name).or_else(|| crate::builtin::path(name))
+}
+
+/// [`resolve_path`] without the built-in files.
+fn local_path(dir: &Path, name: &Path) -> Option<PathBuf> {
     if name.is_absolute() {
         return name.exists().then(|| name.to_path_buf());
     }

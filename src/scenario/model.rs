@@ -140,13 +140,19 @@ impl Database {
     }
 }
 
-/// `auth = { kind = "basic", username = "…", password = "…" }`.
+/// `auth = { kind = "basic", username = "…", password = "…" }` or
+/// `auth = { kind = "bearer", token = "…" }`: which keys a kind needs is
+/// checked in `check.rs`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Auth {
     pub kind: AuthKind,
-    pub username: String,
-    pub password: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +160,37 @@ pub struct Auth {
 pub enum AuthKind {
     /// HTTP Basic: `Authorization: Basic base64(user:password)`.
     Basic,
+    /// A bearer token (an API key): `Authorization: Bearer TOKEN`.
+    Bearer,
+}
+
+impl AuthKind {
+    /// The kind as written in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthKind::Basic => "basic",
+            AuthKind::Bearer => "bearer",
+        }
+    }
+
+    /// The keys of `auth` this kind needs (every other secret key is refused).
+    pub fn keys(self) -> &'static [&'static str] {
+        match self {
+            AuthKind::Basic => &["username", "password"],
+            AuthKind::Bearer => &["token"],
+        }
+    }
+}
+
+impl Auth {
+    /// `username`, `password`, `token`, each with its value when set.
+    pub fn fields(&self) -> [(&'static str, Option<&str>); 3] {
+        [
+            ("username", self.username.as_deref()),
+            ("password", self.password.as_deref()),
+            ("token", self.token.as_deref()),
+        ]
+    }
 }
 
 /// `[request]`: what each request looks like.

@@ -28,9 +28,9 @@ pub struct Profile {
     /// A scenario's `database = { url = … }` is passed as it is.
     #[serde(default)]
     pub databases: IndexMap<String, String>,
-    /// Auth kinds the gateway supports (e.g. `["basic"]`).
+    /// Auth kinds the gateway supports (`["basic"]`, `["bearer"]`).
     #[serde(default)]
-    pub auth: Vec<String>,
+    pub auth: Vec<super::model::AuthKind>,
     /// Programs the gateway needs; templates see each as `{{ bin.NAME }}`.
     #[serde(default)]
     pub requires: Vec<Binary>,
@@ -53,7 +53,22 @@ pub struct PythonEnv {
     #[serde(default = "default_python")]
     pub min_version: String,
     /// pip requirement lines (templates: `{{ options.x }}` works).
+    #[serde(default)]
     pub requirements: Vec<String>,
+    /// Requirement files (`pip install -r`), relative to the profile's
+    /// folder; their contents are part of the venv's cache key.
+    #[serde(default)]
+    pub requirements_files: Vec<PathBuf>,
+}
+
+impl PythonEnv {
+    /// The requirement files, as paths from the profile's folder.
+    pub fn files_in(&self, profile_dir: &Path) -> Vec<PathBuf> {
+        self.requirements_files
+            .iter()
+            .map(|f| profile_dir.join(f))
+            .collect()
+    }
 }
 
 fn default_python() -> String {
@@ -81,9 +96,17 @@ pub struct Instance {
     /// Environment variables (values are templates).
     #[serde(default)]
     pub env: IndexMap<String, String>,
+    /// Variables of the caller's environment the gateway must not see
+    /// (removed before `env` is applied): e.g. an exported `DATABASE_URL`.
+    #[serde(default)]
+    pub env_remove: Vec<String>,
     /// Readiness: `GET path` answers 2xx.
     #[serde(default = "default_ready_path")]
     pub ready_path: String,
+    /// Headers the readiness probe sends (values are templates, e.g.
+    /// `Authorization = "Bearer {{ auth.token }}"`).
+    #[serde(default)]
+    pub ready_headers: IndexMap<String, String>,
     #[serde(default = "default_ready_timeout", with = "duration")]
     pub ready_timeout: Duration,
     /// Start instance 0 alone first (it creates the schema), then the rest.
@@ -222,21 +245,31 @@ pub fn load(
     }
 }
 
-/// Names of the profiles under the nearest `templates/gateways/`.
+/// Names of the profiles under the nearest `templates/gateways/` and the
+/// built-in ones.
 pub fn known_profiles(dir: &Path) -> Vec<String> {
-    let Some(folder) = resolve_path(dir, Path::new("templates/gateways")) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = std::fs::read_dir(folder)
+    let local = resolve_path(dir, Path::new("templates/gateways"))
+        .map(|folder| {
+            std::fs::read_dir(folder)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let builtin = crate::builtin::names_under("templates/gateways")
         .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let p = e.path();
+        .map(PathBuf::from);
+    let mut names: Vec<String> = local
+        .into_iter()
+        .chain(builtin)
+        .filter_map(|p| {
             let stem = p.file_stem()?.to_string_lossy().into_owned();
             (p.extension()? == "toml").then_some(stem)
         })
         .collect();
     names.sort();
+    names.dedup();
     names
 }

@@ -3,6 +3,7 @@
 //! down in reverse order — on success, failure, Ctrl-C and panic alike.
 
 pub mod guardian;
+pub mod logs;
 mod probe;
 pub mod provision;
 pub mod resources;
@@ -140,6 +141,8 @@ impl Supervisor {
         let timeout = service.ready.timeout();
         let deadline = Instant::now() + timeout;
         let log = self.log_of(&service.name);
+        // The probe's last answer, for the error should it never be 2xx.
+        let mut last: Option<u16> = None;
         loop {
             if let Some(dead) = self.dead() {
                 return Err(dead);
@@ -150,20 +153,40 @@ impl Supervisor {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 let what = match &service.ready {
-                    Probe::Http { url, .. } => format!("GET {url} never answered 2xx"),
+                    Probe::Http { url, .. } => match last {
+                        Some(status) => format!(
+                            "GET {url} never answered 2xx; last answer {status}{}",
+                            match status {
+                                401 | 403 => ": does the probe need `ready_headers`?",
+                                _ => "",
+                            }
+                        ),
+                        None => format!("GET {url} never answered 2xx"),
+                    },
                     Probe::Command { argv, .. } => format!("`{}` never succeeded", argv.join(" ")),
                 };
                 return Err(format!(
-                    "`{}` was not ready within {} ({what}); last lines of {}:\n{}",
+                    "`{}` was not ready within {} ({what}); from {}:\n{}",
                     service.name,
                     humantime::format_duration(timeout),
                     log.display(),
-                    tail(&log, 20)
+                    logs::excerpt(&log)
                 ));
             }
             let ready = match &service.ready {
-                Probe::Http { url, .. } => {
-                    matches!(http_get(url, left.min(Duration::from_secs(2))).await, Ok(s) if (200..300).contains(&s))
+                Probe::Http { url, headers, .. } => {
+                    let answer = http_call(
+                        "GET",
+                        url,
+                        headers,
+                        bytes::Bytes::new(),
+                        left.min(Duration::from_secs(2)),
+                    )
+                    .await;
+                    if let Ok((status, _)) = answer {
+                        last = Some(status);
+                    }
+                    matches!(answer, Ok((s, _)) if (200..300).contains(&s))
                 }
                 Probe::Command { argv, .. } => {
                     // Bounded like an HTTP probe, and killed when abandoned.
@@ -202,10 +225,10 @@ impl Supervisor {
         for r in &mut self.running {
             if let Ok(Some(status)) = r.child.try_wait() {
                 return Some(format!(
-                    "service `{}` exited ({status}); last lines of {}:\n{}",
+                    "service `{}` exited ({status}); from {}:\n{}",
                     r.name,
                     r.log.display(),
-                    tail(&r.log, 20)
+                    logs::excerpt(&r.log)
                 ));
             }
         }
@@ -308,6 +331,9 @@ fn command(service: &Service, argv: &[String], log: &Path) -> Result<Command, St
         .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
     let mut command = Command::new(program);
+    for name in &service.env_remove {
+        command.env_remove(name);
+    }
     command
         .args(args)
         .envs(service.env.iter().map(|(k, v)| (k, v)))
@@ -332,26 +358,11 @@ async fn run_to_end(service: &Service, argv: &[String], log: &Path) -> Result<()
         Ok(())
     } else {
         Err(format!(
-            "`{}` for `{}` failed ({status}); last lines of {}:\n{}",
+            "`{}` for `{}` failed ({status}); from {}:\n{}",
             argv.join(" "),
             service.name,
             log.display(),
-            tail(log, 20)
+            logs::excerpt(log)
         ))
     }
-}
-
-/// The last `n` lines of a log file, indented, for error messages.
-pub fn tail(path: &Path, n: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    let start = lines.len().saturating_sub(n);
-    if lines.is_empty() {
-        return "    (the log is empty)".into();
-    }
-    lines[start..]
-        .iter()
-        .map(|l| format!("    {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }

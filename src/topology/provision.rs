@@ -54,6 +54,14 @@ pub async fn ensure(p: &Provision, log: &Path) -> Result<(), String> {
     let pip = p.venv.join("bin/pip").display().to_string();
     let mut args = vec!["install", "--disable-pip-version-check", "--no-input"];
     args.extend(p.requirements.iter().map(String::as_str));
+    let files: Vec<String> = p
+        .requirements_files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
+    for f in &files {
+        args.extend(["-r", f.as_str()]);
+    }
     run(log, &pip, &args).await?;
     std::fs::write(p.venv.join(DONE), p.requirements.join("\n"))
         .map_err(|e| format!("cannot mark {} complete: {e}", p.venv.display()))?;
@@ -80,10 +88,10 @@ async fn run(log: &Path, program: &str, args: &[&str]) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "`{program} {}` failed ({status}); last lines of {}:\n{}",
+            "`{program} {}` failed ({status}); from {}:\n{}",
             args.join(" "),
             log.display(),
-            super::tail(log, 20)
+            super::logs::excerpt(log)
         ))
     }
 }

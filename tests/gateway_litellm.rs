@@ -1,0 +1,368 @@
+//! The real LiteLLM proxy from PyPI (`litellm[proxy]==1.108.7`), end to end:
+//! provisioned into the cached venv on first use (~95 s, ~760 MB), started
+//! natively with the config.yaml its profile renders, swept small against
+//! the fake upstream with the baseline, torn down. Runs under `strace -f`
+//! to prove that nothing the run starts connects beyond loopback. The
+//! profile needs no workaround: no `env -u`, no hand-written auth header.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{
+    out_dir, ports_are_free, provision_for, report, request, run_folder, scenario_traced, strings,
+    text, BIN,
+};
+
+/// One LiteLLM run at a time: several starting together on 2 cores slow
+/// each other's start-up past the timeouts.
+static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const PROFILE: &str = "templates/gateways/litellm.toml";
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// Steps through the gateway (not the baseline's).
+fn gateway_steps(r: &serde_json::Value) -> Vec<&serde_json::Value> {
+    r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["side"] == "target")
+        .collect()
+}
+
+/// No process anywhere still runs with the run folder on its command line
+/// (every LiteLLM names its config there).
+fn nothing_left_of(run_dir: &Path) {
+    let needle = run_dir.display().to_string();
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            cmd.contains(&needle).then(|| format!("{pid}: {cmd}"))
+        })
+        .collect();
+    assert!(left.is_empty(), "processes left behind: {left:#?}");
+}
+
+/// issue 14: the first LiteLLM profile needed `env -u DATABASE_URL` and a
+/// hand-written `Authorization` header. This one runs with an exported
+/// DATABASE_URL (which makes LiteLLM exit when it gets through), under
+/// strace, with the baseline, and leaves nothing behind.
+#[test]
+fn litellm_single_end_to_end_with_baseline_and_no_outbound_connection() {
+    let _one = one_at_a_time();
+    let profile = std::fs::read_to_string(repo(PROFILE)).unwrap();
+    for workaround in ["env -u", "[request.headers]", "Authorization", "bin.env"] {
+        assert!(
+            !profile.contains(workaround),
+            "the profile uses `{workaround}`"
+        );
+    }
+    // Inherited by strace, the run and every service it starts, unless a
+    // profile removes it.
+    std::env::set_var("DATABASE_URL", "postgresql://leaked@nowhere/db");
+
+    let out = out_dir("litellm-single");
+    let trace = out.with_extension("strace");
+    let out_arg = out.display().to_string();
+    let args = [
+        "run",
+        "scenarios/litellm-single.toml",
+        "--out",
+        &out_arg,
+        "--set",
+        "load.concurrency=[1, 10]",
+        "--set",
+        "load.requests=150",
+        "--set",
+        "load.warmup=10",
+    ];
+    let (run, outbound) = scenario_traced(&args, &trace);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&run.stderr),
+        text(&run.stdout)
+    );
+    let _ = std::fs::remove_file(&trace);
+    assert!(
+        outbound.is_empty(),
+        "connections beyond loopback: {outbound:#?}"
+    );
+    let dir = run_folder(&out);
+    let r = report(&dir);
+    assert_eq!(r["status"], "complete");
+    let steps = gateway_steps(&r);
+    assert_eq!(steps.len(), 2);
+    for s in &steps {
+        assert_eq!(s["metrics"]["successes"], 150, "{s}");
+        let p50 = s["metrics"]["latency_ms"]["p50"].as_f64().unwrap();
+        assert!(p50 > 50.0, "includes the 50 ms upstream: {p50}");
+        assert_eq!(
+            strings(&s["resources"], "service"),
+            ["upstream", "litellm-0"]
+        );
+    }
+    let overhead = r["overhead"].as_array().unwrap();
+    assert_eq!(overhead.len(), 2, "the baseline ran each level");
+    assert!(
+        overhead[0]["p50_ms"].as_f64().unwrap() > 0.0,
+        "{overhead:?}"
+    );
+    // The config the profile rendered points at the fake upstream.
+    let config = std::fs::read_to_string(dir.join("litellm.yaml")).unwrap();
+    let upstream = r["plan"]["services"][0]["port"].as_u64().unwrap();
+    assert!(
+        config.contains(&format!("api_base: http://127.0.0.1:{upstream}/v1")),
+        "{config}"
+    );
+    let removed = &r["plan"]["services"][1]["env_remove"];
+    assert!(
+        removed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "DATABASE_URL"),
+        "{removed}"
+    );
+    ports_are_free(&r);
+    nothing_left_of(&dir);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Two free consecutive ports for `topology.base_port`.
+fn free_base_port() -> u16 {
+    let start = 29000 + (std::process::id() % 400) as u16 * 2;
+    (start..29990)
+        .step_by(2)
+        .find(|&p| {
+            std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok()
+        })
+        .expect("two free ports")
+}
+
+/// The master key as `auth = { kind = "bearer" }`: the run's requests get
+/// through, a request with another key is refused while the proxy runs,
+/// and the key is in no file of the run.
+#[test]
+fn litellm_master_key_is_bearer_auth_enforced_and_redacted() {
+    let _one = one_at_a_time();
+    let token = "sk-bench-master-key-1234";
+    let base = free_base_port();
+    let out = out_dir("litellm-auth");
+    let base_arg = format!("topology.base_port={base}");
+    let out_arg = out.display().to_string();
+    let args = [
+        "run",
+        "scenarios/litellm-auth.toml",
+        "--out",
+        &out_arg,
+        "--set",
+        &base_arg,
+        "--set",
+        "load.concurrency=[4]",
+        "--set",
+        "load.requests=400",
+        "--set",
+        "load.warmup=0",
+    ];
+    provision_for(&args);
+    let child = Command::new(BIN)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The proxy is instance 0, the port after the fake upstream's.
+    let port = base + 1;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let refused = loop {
+        let body = r#"{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}"#;
+        // `request` sends `Authorization: Bearer fake`, not the master key.
+        if let Ok(r) = request(port, "POST", "/v1/chat/completions", Some(body)) {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "the proxy never answered");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    // LiteLLM 1.108 answers a key that is not the master key with 400 or
+    // 401 (it looks other keys up in a database it does not have here):
+    // either way an error, never a completion from the upstream.
+    let answer = text(&refused.body);
+    assert!(
+        [400, 401, 403].contains(&refused.status)
+            && answer.contains("\"error\"")
+            && !answer.contains("choices"),
+        "a request with another key is refused: {} {answer}",
+        refused.status
+    );
+    let run: Output = child.wait_with_output().unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let dir = run_folder(&out);
+    let r = report(&dir);
+    assert_eq!(gateway_steps(&r)[0]["metrics"]["successes"], 400);
+    for entry in walk(&dir) {
+        let content = std::fs::read(&entry).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&content).contains(token),
+            "{} shows the key",
+            entry.display()
+        );
+    }
+    assert!(!text(&run.stdout).contains(token) && !text(&run.stderr).contains(token));
+    ports_are_free(&r);
+    nothing_left_of(&dir);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// The workers sweep: one variant per worker count, each a complete run.
+#[test]
+fn litellm_workers_variants_run() {
+    let _one = one_at_a_time();
+    let out = out_dir("litellm-workers");
+    let out_arg = out.display().to_string();
+    let args = [
+        "run",
+        "scenarios/litellm-workers.toml",
+        "--out",
+        &out_arg,
+        "--set",
+        "load.concurrency=[8]",
+        "--set",
+        "load.requests=100",
+        "--set",
+        "load.warmup=10",
+    ];
+    provision_for(&args);
+    let run = common::scenario(&args);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let dir = run_folder(&out);
+    for workers in [1, 2] {
+        let r = report(&dir.join(format!("workers-{workers}")));
+        assert_eq!(r["status"], "complete");
+        assert_eq!(gateway_steps(&r)[0]["metrics"]["successes"], 100);
+        let command = r["plan"]["services"][1]["command"].as_array().unwrap();
+        let at = command.iter().position(|w| w == "--num_workers").unwrap();
+        assert_eq!(command[at + 1], workers.to_string());
+        ports_are_free(&r);
+    }
+    nothing_left_of(&dir);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A LiteLLM scenario copied to an empty folder, with 2 instances behind
+/// nginx: the profile, nginx's config and the prompt pool are built in.
+#[test]
+fn litellm_two_instances_behind_nginx_from_an_empty_folder() {
+    let _one = one_at_a_time();
+    let dir = std::env::temp_dir().join(format!("scenario-litellm-copied-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(repo("scenarios/litellm-single.toml"), dir.join("s.toml")).unwrap();
+    let args = [
+        "run",
+        "s.toml",
+        "--out",
+        "out",
+        "--set",
+        "topology.instances=2",
+        "--set",
+        "load.concurrency=[10]",
+        "--set",
+        "load.requests=200",
+        "--set",
+        "load.warmup=10",
+    ];
+    let run = Command::new(BIN)
+        .args(args)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let run_dir = run_folder(&dir.join("out"));
+    let r = report(&run_dir);
+    assert_eq!(
+        strings(&r["plan"]["services"], "name"),
+        ["upstream", "litellm-0", "litellm-1", "nginx"]
+    );
+    let step = gateway_steps(&r)[0];
+    assert_eq!(step["metrics"]["successes"], 200, "{step}");
+    // Both instances served: each used CPU during the step.
+    for name in ["litellm-0", "litellm-1"] {
+        let u = step["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["service"] == name)
+            .unwrap_or_else(|| panic!("{name} not sampled: {step}"));
+        assert!(u["cpu_pct_mean"].as_f64().unwrap_or(0.0) > 0.0, "{u}");
+    }
+    ports_are_free(&r);
+    nothing_left_of(&run_dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A typo in a (local copy of the) LiteLLM profile is bad input for
+/// `validate`: the profile file and line, the variable, what it has.
+#[test]
+fn a_litellm_profile_typo_is_reported_by_validate_with_file_and_line() {
+    let dir = std::env::temp_dir().join(format!("scenario-litellm-typo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("templates/gateways")).unwrap();
+    std::fs::copy(repo("scenarios/litellm-single.toml"), dir.join("s.toml")).unwrap();
+    let profile = std::fs::read_to_string(repo(PROFILE)).unwrap();
+    let typo = profile.replace(
+        "api_base: {{ upstream.url }}",
+        "api_base: {{ upstream.uri }}",
+    );
+    assert_ne!(typo, profile);
+    std::fs::write(dir.join("templates/gateways/litellm.toml"), &typo).unwrap();
+    let line = typo
+        .lines()
+        .position(|l| l.contains("upstream.uri"))
+        .unwrap()
+        + 1;
+    let out = Command::new(BIN)
+        .args(["validate", "s.toml"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("templates/gateways/litellm.toml:{line}:")),
+        "{err}"
+    );
+    assert!(err.contains("`upstream.uri` is undefined"), "{err}");
+    assert!(err.contains("`upstream` has: url"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -11,6 +11,7 @@ pub mod app;
 pub mod assertions;
 pub mod cli;
 pub mod diag;
+pub mod dialect;
 pub mod history;
 pub mod load;
 pub mod metrics;

@@ -1,6 +1,8 @@
-//! Routing and answers: mock routes first, then the OpenAI endpoints (with or
-//! without the `/v1` prefix), `/health` and `/stats`; 404 in OpenAI's error
-//! shape otherwise. Model endpoints draw their fault and delay here.
+//! Routing and answers: mock routes first, then the OpenAI endpoints and
+//! Anthropic's `/messages` (with or without the `/v1` prefix), `/health` and
+//! `/stats`; 404 in OpenAI's error shape otherwise. Model endpoints draw
+//! their fault and delay here, one way for every dialect; errors of
+//! `/messages` come in Anthropic's error shape.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,6 +25,7 @@ use super::openai::{
     self, EmbeddingsRequest, GenerateRequest, Id, JsonStr, Meta, TextCache, Usage,
 };
 use super::stats::{Counters, Endpoint};
+use super::{anthropic, responses};
 
 /// Completion texts up to this many tokens are built once at start.
 const TEXT_CACHE_TOKENS: u32 = 4096;
@@ -163,7 +166,10 @@ pub async fn handle(conn: Arc<ConnState>, req: Request<Incoming>) -> Answer {
                 openai::model(&id["/models/".len()..]).into(),
             ))
         }
-        (&Method::POST, "/chat/completions" | "/completions" | "/embeddings") => {
+        (
+            &Method::POST,
+            "/chat/completions" | "/completions" | "/embeddings" | "/messages" | "/responses",
+        ) => {
             // At capacity, wait for a slot; the delay starts once served.
             let (slot, start) = match &s.slots {
                 Some(slots) => {
@@ -175,13 +181,15 @@ pub async fn handle(conn: Arc<ConnState>, req: Request<Incoming>) -> Answer {
             match route {
                 "/chat/completions" => generate(s, reset, req, start, Flavor::Chat, slot).await,
                 "/completions" => generate(s, reset, req, start, Flavor::Text, slot).await,
+                "/messages" => generate(s, reset, req, start, Flavor::Messages, slot).await,
+                "/responses" => generate(s, reset, req, start, Flavor::Responses, slot).await,
                 _ => embeddings(s, reset, req, start).await,
             }
         }
         (
             method,
             "/health" | "/stats" | "/stats/reset" | "/models" | "/chat/completions"
-            | "/completions" | "/embeddings",
+            | "/completions" | "/embeddings" | "/messages" | "/responses",
         ) => {
             s.counters.endpoint(Endpoint::NotFound);
             let message = format!("Method {method} is not allowed on {path}");
@@ -194,7 +202,7 @@ pub async fn handle(conn: Arc<ConnState>, req: Request<Incoming>) -> Answer {
         }
         (method, _) => {
             s.counters.endpoint(Endpoint::NotFound);
-            let message = format!("Unknown request URL: {method} {path}. The fake upstream serves /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models.");
+            let message = format!("Unknown request URL: {method} {path}. The fake upstream serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/messages, /v1/responses and /v1/models.");
             Ok(error(
                 StatusCode::NOT_FOUND,
                 &message,
@@ -205,7 +213,8 @@ pub async fn handle(conn: Arc<ConnState>, req: Request<Incoming>) -> Answer {
     }
 }
 
-/// Chat or text completion, plain or streamed.
+/// Chat or text completion, Anthropic message or OpenAI response, plain or
+/// streamed: one path for all, so delays and faults act alike.
 async fn generate(
     s: &Shared,
     reset: &AtomicBool,
@@ -217,16 +226,19 @@ async fn generate(
     s.counters.endpoint(match flavor {
         Flavor::Chat => Endpoint::ChatCompletions,
         Flavor::Text => Endpoint::Completions,
+        Flavor::Messages => Endpoint::Messages,
+        Flavor::Responses => Endpoint::Responses,
     });
+    let shape = ErrorShape::of(flavor);
     let body = match read_body(req).await? {
         Ok(body) => body,
-        Err(answer) => return Ok(answer),
+        Err(answer) => return Ok(shape.reshape(answer).await),
     };
     let request: GenerateRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return Ok(bad_json(e)),
+        Err(e) => return Ok(shape.reshape(bad_json(e)).await),
     };
-    let (seq, mut rng, fault) = match draw(s, reset).await {
+    let (seq, mut rng, fault) = match draw(s, reset, shape).await {
         Ok(drawn) => drawn,
         Err(answer) => return answer,
     };
@@ -237,6 +249,8 @@ async fn generate(
         prefix: match flavor {
             Flavor::Chat => "chatcmpl-",
             Flavor::Text => "cmpl-",
+            Flavor::Messages => "msg_",
+            Flavor::Responses => "resp_",
         },
         seq,
     };
@@ -287,6 +301,8 @@ async fn generate(
     let bytes = match flavor {
         Flavor::Chat => openai::chat_completion(meta, &text, usage),
         Flavor::Text => openai::text_completion(meta, &text, usage),
+        Flavor::Messages => anthropic::message(meta, &text, usage),
+        Flavor::Responses => responses::body(meta, &text, usage),
     };
     if !delay.is_zero() {
         sleep_until(start + delay).await;
@@ -309,7 +325,7 @@ async fn embeddings(
         Ok(r) => r,
         Err(e) => return Ok(bad_json(e)),
     };
-    let (_, mut rng, fault) = match draw(s, reset).await {
+    let (_, mut rng, fault) = match draw(s, reset, ErrorShape::OpenAi).await {
         Ok(drawn) => drawn,
         Err(answer) => return answer,
     };
@@ -343,13 +359,52 @@ async fn embeddings(
 async fn draw(
     s: &Shared,
     reset: &AtomicBool,
+    shape: ErrorShape,
 ) -> Result<(u64, rand::rngs::SmallRng, Option<Fault>), Answer> {
     let seq = s.seq.fetch_add(1, Ordering::Relaxed);
     let mut rng = request_rng(s.seed, seq);
     let fault = s.faults.pick(&mut rng);
     match inject(s, reset, fault).await {
-        Some(answer) => Err(answer),
+        Some(Ok(answer)) => Err(Ok(shape.reshape(answer).await)),
+        Some(Err(e)) => Err(Err(e)),
         None => Ok((seq, rng, fault)),
+    }
+}
+
+/// The shape of an endpoint's error bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ErrorShape {
+    /// `{"error": {"message", "type", "param", "code"}}`.
+    OpenAi,
+    /// `{"type": "error", "error": {"type", "message"}}`.
+    Anthropic,
+}
+
+impl ErrorShape {
+    fn of(flavor: Flavor) -> Self {
+        match flavor {
+            Flavor::Messages => ErrorShape::Anthropic,
+            _ => ErrorShape::OpenAi,
+        }
+    }
+
+    /// An OpenAI-shaped error answer in this shape (status and headers kept).
+    async fn reshape(self, answer: Response<Body>) -> Response<Body> {
+        if self == ErrorShape::OpenAi {
+            return answer;
+        }
+        let (parts, body) = answer.into_parts();
+        let bytes = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let message = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let body = Body::full(anthropic::error(parts.status.as_u16(), &message));
+        Response::from_parts(parts, body)
     }
 }
 

@@ -194,6 +194,7 @@ pub async fn handle(conn: Arc<ConnState>, req: Request<Incoming>) -> Answer {
             s.counters.endpoint(Endpoint::NotFound);
             let message = format!("Method {method} is not allowed on {path}");
             Ok(error(
+                ErrorShape::OpenAi,
                 StatusCode::METHOD_NOT_ALLOWED,
                 &message,
                 "invalid_request_error",
@@ -204,6 +205,7 @@ pub async fn handle(conn: Arc<ConnState>, req: Request<Incoming>) -> Answer {
             s.counters.endpoint(Endpoint::NotFound);
             let message = format!("Unknown request URL: {method} {path}. The fake upstream serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/messages, /v1/responses and /v1/models.");
             Ok(error(
+                ErrorShape::OpenAi,
                 StatusCode::NOT_FOUND,
                 &message,
                 "invalid_request_error",
@@ -230,13 +232,13 @@ async fn generate(
         Flavor::Responses => Endpoint::Responses,
     });
     let shape = ErrorShape::of(flavor);
-    let body = match read_body(req).await? {
+    let body = match read_body(req, shape).await? {
         Ok(body) => body,
-        Err(answer) => return Ok(shape.reshape(answer).await),
+        Err(answer) => return Ok(answer),
     };
     let request: GenerateRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return Ok(shape.reshape(bad_json(e)).await),
+        Err(e) => return Ok(bad_json(e, shape)),
     };
     let (seq, mut rng, fault) = match draw(s, reset, shape).await {
         Ok(drawn) => drawn,
@@ -317,13 +319,13 @@ async fn embeddings(
     start: Instant,
 ) -> Answer {
     s.counters.endpoint(Endpoint::Embeddings);
-    let body = match read_body(req).await? {
+    let body = match read_body(req, ErrorShape::OpenAi).await? {
         Ok(body) => body,
         Err(answer) => return Ok(answer),
     };
     let request: EmbeddingsRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return Ok(bad_json(e)),
+        Err(e) => return Ok(bad_json(e, ErrorShape::OpenAi)),
     };
     let (_, mut rng, fault) = match draw(s, reset, ErrorShape::OpenAi).await {
         Ok(drawn) => drawn,
@@ -352,8 +354,6 @@ async fn embeddings(
     ))
 }
 
-/// The answer for an error-status, hang or reset fault; `None` to answer normally
-/// (no fault, or a truncation, which the caller applies).
 /// Number a model request, seed its randomness and draw its fault; an
 /// injected fault is answered here (`Err`).
 async fn draw(
@@ -364,9 +364,8 @@ async fn draw(
     let seq = s.seq.fetch_add(1, Ordering::Relaxed);
     let mut rng = request_rng(s.seed, seq);
     let fault = s.faults.pick(&mut rng);
-    match inject(s, reset, fault).await {
-        Some(Ok(answer)) => Err(Ok(shape.reshape(answer).await)),
-        Some(Err(e)) => Err(Err(e)),
+    match inject(s, reset, fault, shape).await {
+        Some(answer) => Err(answer),
         None => Ok((seq, rng, fault)),
     }
 }
@@ -387,33 +386,22 @@ impl ErrorShape {
             _ => ErrorShape::OpenAi,
         }
     }
-
-    /// An OpenAI-shaped error answer in this shape (status and headers kept).
-    async fn reshape(self, answer: Response<Body>) -> Response<Body> {
-        if self == ErrorShape::OpenAi {
-            return answer;
-        }
-        let (parts, body) = answer.into_parts();
-        let bytes = body
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        let message = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let body = Body::full(anthropic::error(parts.status.as_u16(), &message));
-        Response::from_parts(parts, body)
-    }
 }
 
-async fn inject(s: &Shared, reset: &AtomicBool, fault: Option<Fault>) -> Option<Answer> {
+/// The answer for an error-status, hang or reset fault, its body in `shape`;
+/// `None` to answer normally (no fault, or a truncation, which the caller applies).
+async fn inject(
+    s: &Shared,
+    reset: &AtomicBool,
+    fault: Option<Fault>,
+    shape: ErrorShape,
+) -> Option<Answer> {
     let fault = fault?;
     s.counters.fault(fault);
     Some(match fault {
         Fault::Status429 => {
             let mut answer = error(
+                shape,
                 StatusCode::TOO_MANY_REQUESTS,
                 "Rate limit reached (injected by the scenario fake upstream).",
                 "requests",
@@ -423,12 +411,14 @@ async fn inject(s: &Shared, reset: &AtomicBool, fault: Option<Fault>) -> Option<
             Ok(answer)
         }
         Fault::Status500 => Ok(error(
+            shape,
             StatusCode::INTERNAL_SERVER_ERROR,
             "The server had an error while processing your request (injected by the scenario fake upstream).",
             "server_error",
             None,
         )),
         Fault::Status503 => Ok(error(
+            shape,
             StatusCode::SERVICE_UNAVAILABLE,
             "The engine is currently overloaded (injected by the scenario fake upstream).",
             "server_error",
@@ -462,7 +452,10 @@ fn finish(s: &Shared, bytes: Vec<u8>, truncated: bool, usage: Usage) -> Response
 
 /// The request body, or the answer to send when it is too large. A body that
 /// arrives in one piece (the usual case) is taken as is, without copying.
-async fn read_body(req: Request<Incoming>) -> io::Result<Result<Bytes, Response<Body>>> {
+async fn read_body(
+    req: Request<Incoming>,
+    shape: ErrorShape,
+) -> io::Result<Result<Bytes, Response<Body>>> {
     let mut body = req.into_body();
     let mut first: Option<Bytes> = None;
     let mut rest: Vec<u8> = Vec::new();
@@ -482,6 +475,7 @@ async fn read_body(req: Request<Incoming>) -> io::Result<Result<Bytes, Response<
         if first.as_ref().map_or(0, Bytes::len).max(rest.len()) > MAX_BODY {
             let message = format!("Request body larger than {MAX_BODY} bytes");
             return Ok(Err(error(
+                shape,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &message,
                 "invalid_request_error",
@@ -496,9 +490,10 @@ async fn read_body(req: Request<Incoming>) -> io::Result<Result<Bytes, Response<
     }))
 }
 
-fn bad_json(e: serde_json::Error) -> Response<Body> {
+fn bad_json(e: serde_json::Error, shape: ErrorShape) -> Response<Body> {
     let message = format!("We could not parse the JSON body of your request: {e}");
     error(
+        shape,
         StatusCode::BAD_REQUEST,
         &message,
         "invalid_request_error",
@@ -521,8 +516,20 @@ fn json(status: StatusCode, body: Bytes) -> Response<Body> {
     response
 }
 
-fn error(status: StatusCode, message: &str, kind: &str, code: Option<&str>) -> Response<Body> {
-    json(status, Bytes::from(openai::error(message, kind, code)))
+/// An error answer: OpenAI's body with `kind` and `code`, or Anthropic's
+/// (whose type follows from the status).
+fn error(
+    shape: ErrorShape,
+    status: StatusCode,
+    message: &str,
+    kind: &str,
+    code: Option<&str>,
+) -> Response<Body> {
+    let body = match shape {
+        ErrorShape::OpenAi => openai::error(message, kind, code),
+        ErrorShape::Anthropic => anthropic::error(status.as_u16(), message),
+    };
+    json(status, Bytes::from(body))
 }
 
 fn unix_now() -> u64 {

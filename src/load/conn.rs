@@ -61,7 +61,7 @@ pub struct Probe {
     pub shaped: bool,
     /// The answer was `text/event-stream`.
     pub streamed: bool,
-    /// The stream's last event was `data: [DONE]`.
+    /// The stream ended with its last event (`data: [DONE]` for chat).
     pub done: bool,
     /// When the first and the last content event arrived.
     pub first: Option<Instant>,

@@ -37,15 +37,6 @@ impl Dialect {
         }
     }
 
-    /// The path the fake upstream serves this dialect on.
-    pub fn upstream_path(self) -> &'static str {
-        match self {
-            Dialect::OpenaiChat => "/v1/chat/completions",
-            Dialect::AnthropicMessages => "/v1/messages",
-            Dialect::OpenaiResponses => "/v1/responses",
-        }
-    }
-
     /// The dialect a request path implies by its last segments (a query is
     /// ignored): `…/chat/completions`, `…/messages`, `…/responses`. `None`
     /// for any other path (a gateway's own route): its answers are read
@@ -89,7 +80,6 @@ mod tests {
         assert_eq!(d("/v1/completions"), None);
         assert_eq!(d("/score"), None);
         for dialect in Dialect::ALL {
-            assert_eq!(d(dialect.upstream_path()), Some(dialect));
             let json = serde_json::to_string(&dialect).unwrap();
             assert_eq!(json, format!("\"{dialect}\""));
         }

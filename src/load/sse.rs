@@ -806,6 +806,50 @@ mod tests {
         }
     }
 
+    /// Scanning cost per stream by dialect (not a test of behaviour; run it
+    /// in release: `cargo test --release --lib sse::tests::scan_cost -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn scan_cost() {
+        let chat: String = (0..64)
+            .map(|i| format!("data: {{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\" w{i}\"}},\"logprobs\":null,\"finish_reason\":null}}]}}\n\n"))
+            .chain(std::iter::once("data: [DONE]\n\n".to_string()))
+            .collect();
+        let anthropic: String = std::iter::once(ANTHROPIC.to_string())
+            .chain((0..62).map(|i| format!("event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\" w{i}\"}}}}\n\n")))
+            .collect();
+        let responses: String = std::iter::once(RESPONSES.to_string())
+            .chain((0..62).map(|i| format!("event: response.output_text.delta\ndata: {{\"type\":\"response.output_text.delta\",\"sequence_number\":{i},\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\" w{i}\",\"logprobs\":[]}}\n\n")))
+            .collect();
+        let cases = [
+            ("chat, no dialect", None, &chat),
+            ("chat", Some(Dialect::OpenaiChat), &chat),
+            ("anthropic", Some(Dialect::AnthropicMessages), &anthropic),
+            ("responses", Some(Dialect::OpenaiResponses), &responses),
+        ];
+        for (name, dialect, text) in cases {
+            let mut s = SseScanner::new(Markers::of(dialect));
+            let rounds = 20_000;
+            let start = std::time::Instant::now();
+            let mut events = 0u64;
+            for _ in 0..rounds {
+                s.reset();
+                for frame in text.as_bytes().chunks(1460) {
+                    s.feed(std::hint::black_box(frame), |e| {
+                        events += u64::from(e.content)
+                    });
+                }
+            }
+            let per = start.elapsed() / rounds;
+            let bytes = text.len() as f64;
+            println!(
+                "{name:18} {} bytes/stream  {per:?}/stream  {:.2} ns/byte  ({events} content events)",
+                text.len(),
+                per.as_nanos() as f64 / bytes
+            );
+        }
+    }
+
     #[test]
     fn quotes_are_found_at_every_offset() {
         for len in 0..40 {

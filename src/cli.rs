@@ -96,7 +96,8 @@ Examples:
   scenario provision scenarios/mlflow-multi.toml
   SCENARIO_CACHE_DIR=/tmp/venvs scenario provision scenarios/*.toml")]
     Provision(DoctorArgs),
-    /// Serve the built-in fake OpenAI-compatible upstream.
+    /// Serve the built-in fake OpenAI-compatible upstream (chat, completions,
+    /// embeddings, Responses) that also speaks Anthropic Messages.
     #[command(after_help = "Examples:
   scenario fake-upstream --port 9137 --delay-ms 50
   scenario fake-upstream --port 0   # picks a free port and prints it")]

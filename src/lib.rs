@@ -12,6 +12,7 @@ pub mod assertions;
 pub mod builtin;
 pub mod cli;
 pub mod diag;
+pub mod dialect;
 pub mod history;
 pub mod k8s;
 pub mod load;

@@ -401,9 +401,10 @@ fn harness_failure(step: &StepReport, url: &str) -> Result<(), String> {
             classes()
         ));
     }
-    // A non-2xx status or a broken HTTP answer is still an answer: the
-    // target's failure, for the assertions to judge.
-    let answered = m.successes + m.errors.status.values().sum::<u64>() + m.errors.protocol;
+    // A non-2xx status, a broken HTTP answer or one of the wrong shape is
+    // still an answer: the target's failure, for the assertions to judge.
+    let answered =
+        m.successes + m.errors.status.values().sum::<u64>() + m.errors.protocol + m.errors.shape;
     if m.requests > 0 && answered == 0 && !step.cancelled {
         return Err(format!(
             "step {} ({}): nothing answered at {url}: all {} requests failed ({})",

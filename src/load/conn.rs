@@ -23,7 +23,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::http1::{parse_head, Body, Framing, Head, Violation};
-use super::sse::{Event, KeyNumber, SseScanner};
+use super::sse::{Event, KeyNumber, Markers, PairScan, SseScanner};
+use crate::dialect::Dialect;
 use crate::metrics::Failure;
 
 /// Read buffer size (grows only for larger heads).
@@ -40,6 +41,9 @@ pub struct Prepared {
     pub overhead_headers: Vec<String>,
     /// One complete request (request line, headers, body) per rendered body.
     pub wire: Vec<Bytes>,
+    /// What the requests speak: how answers are read and what shape a 2xx
+    /// answer must have. `None`: read like chat, shape not checked.
+    pub dialect: Option<Dialect>,
 }
 
 /// What one answer's body showed, filled while it is read. One per worker,
@@ -49,9 +53,15 @@ pub struct Prepared {
 pub struct Probe {
     sse: SseScanner,
     usage: KeyNumber,
+    /// A plain body's shape marker; `None` when the dialect is unchecked.
+    shape: Option<PairScan>,
+    /// Judge the shape of this answer (not for `HEAD`).
+    check_shape: bool,
+    /// The answer had the shape of the request's dialect (or was not checked).
+    pub shaped: bool,
     /// The answer was `text/event-stream`.
     pub streamed: bool,
-    /// The stream's last event was `data: [DONE]`.
+    /// The stream ended with its last event (`data: [DONE]` for chat).
     pub done: bool,
     /// When the first and the last content event arrived.
     pub first: Option<Instant>,
@@ -67,8 +77,21 @@ pub struct Probe {
 }
 
 impl Probe {
-    fn start(&mut self, streamed: bool) {
+    /// A probe that reads answers of `dialect`.
+    pub fn new(dialect: Option<Dialect>) -> Self {
+        let markers = Markers::of(dialect);
+        Probe {
+            sse: SseScanner::new(markers),
+            usage: KeyNumber::new(markers.tokens),
+            shape: markers.body_shape.map(PairScan::new),
+            ..Probe::default()
+        }
+    }
+
+    fn start(&mut self, streamed: bool, check_shape: bool) {
         self.streamed = streamed;
+        self.check_shape = check_shape;
+        self.shaped = true;
         self.done = false;
         self.first = None;
         self.last = None;
@@ -79,6 +102,9 @@ impl Probe {
             self.sse.reset();
         } else {
             self.usage.reset();
+            if let Some(shape) = &mut self.shape {
+                shape.reset();
+            }
         }
     }
 
@@ -87,6 +113,9 @@ impl Probe {
     fn body(&mut self, bytes: &[u8]) {
         if !self.streamed {
             self.usage.feed(bytes);
+            if let Some(shape) = &mut self.shape {
+                shape.feed(bytes);
+            }
             return;
         }
         let mut now = None;
@@ -113,11 +142,19 @@ impl Probe {
             if let Some(n) = e.completion_tokens {
                 *completion_tokens = Some(n);
             }
-            *done = e.done;
+            // The last event ends the stream (a `[DONE]` after another
+            // dialect's last event changes nothing).
+            *done = e.done || (*done && e.sentinel);
         });
     }
 
     fn finish(&mut self) {
+        self.shaped = !self.check_shape
+            || if self.streamed {
+                self.sse.shaped()
+            } else {
+                self.shape.as_ref().is_none_or(PairScan::found)
+            };
         if !self.streamed {
             self.completion_tokens = self.usage.value();
         }
@@ -278,8 +315,8 @@ impl Conn {
     }
 
     /// Send `wire` and read the whole answer into `probe`. Returns `None` for
-    /// a 2xx (a stream must also end with `data: [DONE]`). Resends follow
-    /// the rule on [`Conn`].
+    /// a 2xx in the shape of the dialect (a stream must also end with its
+    /// last event, `data: [DONE]` for chat). Resends follow the rule on [`Conn`].
     pub async fn send(
         &mut self,
         target: &Prepared,
@@ -356,7 +393,7 @@ impl Conn {
                 break head;
             }
         };
-        probe.start(head.event_stream);
+        probe.start(head.event_stream, !target.head_only);
         probe.overhead_ms = head.overhead_ms;
         let framing = if target.head_only {
             Framing::Length(0)
@@ -376,6 +413,8 @@ impl Conn {
         }
         Ok(if !(200..300).contains(&head.status) {
             Some(Failure::Status(head.status))
+        } else if !probe.shaped {
+            Some(Failure::Shape)
         } else if head.event_stream && !probe.done {
             Some(Failure::Truncated)
         } else {

@@ -175,11 +175,12 @@ fn run(script: Vec<Vec<Act>>, drive: Drive) -> Seen {
             head_only: drive.head_only,
             overhead_headers: Vec::new(),
             wire: vec![drive.request.clone()],
+            dialect: None,
         };
         let received = Arc::new(AtomicU64::new(0));
         let server = tokio::spawn(serve(listener, script, received.clone()));
         let mut conn = Conn::default();
-        let mut probe = Probe::default();
+        let mut probe = Probe::new(target.dialect);
         let mut recorder = Recorder::default();
         let started = Instant::now();
         for i in 0..drive.requests {

@@ -168,6 +168,7 @@ pub fn prepare(target: &Target) -> Result<Prepared, String> {
             .map(|h| h.to_ascii_lowercase())
             .collect(),
         wire,
+        dialect: target.dialect,
     })
 }
 
@@ -394,6 +395,12 @@ fn warmup_failed(errors: &ErrorSummary, addr: std::net::SocketAddr) -> String {
             "{addr} answered, but not in valid HTTP/1.1 (malformed or mis-framed answers); \
              is it an HTTP/1.1 server? try `curl -v --http1.1` against it"
         )
+    } else if only(ErrorClass::Shape) {
+        format!(
+            "{addr} answered 2xx, but not in the shape of the request's dialect (an Anthropic \
+             or Responses request answered in chat completions' shape, say): the gateway passes \
+             the request through untranslated, or `[request] dialect` or `path` is wrong"
+        )
     } else if !errors.status.is_empty() {
         format!("{addr} answered, but never with a 2xx; check the request and the target's logs")
     } else {
@@ -506,7 +513,7 @@ async fn warm_up(shared: Arc<Shared>, recorder: Rc<RefCell<Recorder>>, worker: u
         let _ = tokio::time::timeout(shared.timeout, conn.ensure(target.addr)).await;
     }
     let n = target.wire.len() as u64;
-    let mut probe = Probe::default();
+    let mut probe = Probe::new(target.dialect);
     let mut ticket = u64::from(worker);
     while ticket < shared.warmup {
         let wire = &target.wire[(ticket % n) as usize];
@@ -542,7 +549,7 @@ async fn measure_loop(
     let target = &*shared.target;
     let n = target.wire.len() as u64;
     let mut rng = SmallRng::seed_from_u64(shared.seed.wrapping_add(u64::from(worker)));
-    let mut probe = Probe::default();
+    let mut probe = Probe::new(target.dialect);
     let (mut done, mut errors) = (0u64, 0u64);
     let mut ticket = u64::from(worker);
     let mut worked = false;

@@ -1,12 +1,20 @@
 //! Incremental scanning of answers as they arrive, without allocating.
 //!
 //! [`SseScanner`] reads a Server-Sent Events stream frame by frame and says,
-//! per event, whether it carried content (a non-empty `"content"` or `"text"`
-//! string), whether it was `data: [DONE]`, and the `"completion_tokens"`
-//! count when an event reported usage. Events, lines and keys may be split
-//! anywhere across frames: the state is a handful of small counters, never a
-//! buffer. [`KeyNumber`] finds `"completion_tokens": N` in a plain JSON body
-//! the same way.
+//! per event, whether it carried content, whether it ended the stream, and
+//! the output token count when an event reported usage; and for the whole
+//! stream whether it had the request dialect's shape. What counts as each
+//! depends on the dialect ([`Markers`]): chat chunks carry a non-empty
+//! `"content"` or `"text"`, report `"completion_tokens"` and end with
+//! `data: [DONE]`; Anthropic events carry `"text"`, report `"output_tokens"`
+//! and end with `"type": "message_stop"`; Responses events carry `"delta"`,
+//! report `"output_tokens"` and end with `"type": "response.completed"`.
+//! Events, lines and keys may be split anywhere across frames: the state is a
+//! handful of small counters, never a buffer. [`KeyNumber`] finds the token
+//! count and [`PairScan`] the dialect's shape marker in a plain JSON body the
+//! same way.
+
+use crate::dialect::Dialect;
 
 /// Matches `"key"`, optional blanks, `:` and optional blanks, then reports
 /// what follows: the first byte of a string value, or the digits of a number.
@@ -114,7 +122,8 @@ impl KeyMatcher {
     }
 }
 
-/// Finds the number after `"completion_tokens":` in a JSON body fed in pieces.
+/// Finds the number after a key (`"completion_tokens":` by default) in a
+/// JSON body fed in pieces.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyNumber {
     matcher: KeyMatcher,
@@ -124,17 +133,22 @@ pub struct KeyNumber {
 
 impl Default for KeyNumber {
     fn default() -> Self {
-        KeyNumber {
-            matcher: KeyMatcher::new(b"\"completion_tokens\""),
-            acc: 0,
-            found: None,
-        }
+        KeyNumber::new(Markers::CHAT.tokens)
     }
 }
 
 impl KeyNumber {
+    /// `key` with its quotes, e.g. `"output_tokens"`.
+    pub const fn new(key: &'static [u8]) -> Self {
+        KeyNumber {
+            matcher: KeyMatcher::new(key),
+            acc: 0,
+            found: None,
+        }
+    }
+
     pub fn reset(&mut self) {
-        *self = KeyNumber::default();
+        *self = KeyNumber::new(self.matcher.key);
     }
 
     /// Feed the next piece of the body. Between keys it jumps from quote to
@@ -170,6 +184,186 @@ impl KeyNumber {
     }
 }
 
+/// Matches `"key"`, optional blanks, `:`, optional blanks, then the
+/// string `"value"` exactly (or, with no value, anything: the key alone).
+#[derive(Debug, Clone, Copy)]
+pub struct Pair {
+    /// With its quotes.
+    key: &'static [u8],
+    /// Without its quotes.
+    value: Option<&'static [u8]>,
+    phase: PairPhase,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PairPhase {
+    Key(u8),
+    Colon,
+    Value,
+    /// `n` bytes of the value matched after its opening quote.
+    Str(u8),
+}
+
+impl Pair {
+    const fn new(key: &'static [u8], value: Option<&'static [u8]>) -> Self {
+        Pair {
+            key,
+            value,
+            phase: PairPhase::Key(0),
+        }
+    }
+
+    fn reset(&mut self) {
+        self.phase = PairPhase::Key(0);
+    }
+
+    /// Feed one byte; true when the pair just completed. As for
+    /// [`KeyMatcher`], a mismatch can only restart at a `"`.
+    #[inline]
+    fn feed(&mut self, b: u8) -> bool {
+        let restart = PairPhase::Key(u8::from(b == b'"'));
+        match self.phase {
+            PairPhase::Key(n) => {
+                self.phase = if b != self.key[n as usize] {
+                    restart
+                } else if n as usize + 1 == self.key.len() {
+                    PairPhase::Colon
+                } else {
+                    PairPhase::Key(n + 1)
+                };
+                false
+            }
+            PairPhase::Colon => match b {
+                b':' if self.value.is_none() => {
+                    self.phase = PairPhase::Key(0);
+                    true
+                }
+                b':' => {
+                    self.phase = PairPhase::Value;
+                    false
+                }
+                b' ' | b'\t' => false,
+                _ => {
+                    self.phase = restart;
+                    false
+                }
+            },
+            PairPhase::Value => {
+                match b {
+                    b' ' | b'\t' => {}
+                    b'"' => self.phase = PairPhase::Str(0),
+                    _ => self.phase = PairPhase::Key(0),
+                }
+                false
+            }
+            PairPhase::Str(n) => {
+                let value = self.value.unwrap_or_default();
+                if n as usize == value.len() {
+                    self.phase = PairPhase::Key(0);
+                    b == b'"'
+                } else {
+                    self.phase = if b == value[n as usize] {
+                        PairPhase::Str(n + 1)
+                    } else {
+                        // The value's closing quote (a shorter value) or another byte.
+                        PairPhase::Key(0)
+                    };
+                    false
+                }
+            }
+        }
+    }
+}
+
+/// Whether a JSON body fed in pieces holds a [`Pair`] (outside strings'
+/// escaped quotes), jumping from quote to quote between keys.
+#[derive(Debug, Clone, Copy)]
+pub struct PairScan {
+    pair: Pair,
+    found: bool,
+}
+
+impl PairScan {
+    pub const fn new(pair: Pair) -> Self {
+        PairScan { pair, found: false }
+    }
+
+    pub fn reset(&mut self) {
+        self.pair.reset();
+        self.found = false;
+    }
+
+    pub fn feed(&mut self, bytes: &[u8]) {
+        let mut i = 0;
+        while !self.found && i < bytes.len() {
+            if self.pair.phase == PairPhase::Key(0) {
+                match find_quote(&bytes[i..]) {
+                    Some(at) => i += at,
+                    None => return,
+                }
+            }
+            self.found = self.pair.feed(bytes[i]);
+            i += 1;
+        }
+    }
+
+    pub fn found(&self) -> bool {
+        self.found
+    }
+}
+
+/// What a dialect's answers look like to the scanners.
+#[derive(Debug, Clone, Copy)]
+pub struct Markers {
+    /// Keys whose non-empty string value is a streamed token.
+    content: [Option<&'static [u8]>; 2],
+    /// The key of the output token count in the usage (with quotes).
+    pub tokens: &'static [u8],
+    /// The end of a stream: `data: [DONE]` when `None`, else this pair.
+    end: Option<Pair>,
+    /// Found in some event of a well-shaped stream; `None`: not checked.
+    stream_shape: Option<Pair>,
+    /// Found in a well-shaped plain body; `None`: not checked.
+    pub body_shape: Option<Pair>,
+}
+
+impl Markers {
+    /// Chat or text completions, shape unchecked (a path of no known dialect).
+    pub const CHAT: Markers = Markers {
+        content: [Some(b"\"content\""), Some(b"\"text\"")],
+        tokens: b"\"completion_tokens\"",
+        end: None,
+        stream_shape: None,
+        body_shape: None,
+    };
+
+    pub const fn of(dialect: Option<Dialect>) -> Markers {
+        const TYPE: &[u8] = b"\"type\"";
+        match dialect {
+            None => Markers::CHAT,
+            Some(Dialect::OpenaiChat) => Markers {
+                stream_shape: Some(Pair::new(b"\"choices\"", None)),
+                body_shape: Some(Pair::new(b"\"choices\"", None)),
+                ..Markers::CHAT
+            },
+            Some(Dialect::AnthropicMessages) => Markers {
+                content: [Some(b"\"text\""), None],
+                tokens: b"\"output_tokens\"",
+                end: Some(Pair::new(TYPE, Some(b"message_stop"))),
+                stream_shape: Some(Pair::new(TYPE, Some(b"message_start"))),
+                body_shape: Some(Pair::new(TYPE, Some(b"message"))),
+            },
+            Some(Dialect::OpenaiResponses) => Markers {
+                content: [Some(b"\"delta\""), None],
+                tokens: b"\"output_tokens\"",
+                end: Some(Pair::new(TYPE, Some(b"response.completed"))),
+                stream_shape: Some(Pair::new(TYPE, Some(b"response.created"))),
+                body_shape: Some(Pair::new(b"\"object\"", Some(b"response"))),
+            },
+        }
+    }
+}
+
 /// The index of the first `"` in `hay`, eight bytes at a time.
 #[inline]
 fn find_quote(hay: &[u8]) -> Option<usize> {
@@ -198,11 +392,15 @@ fn find_quote(hay: &[u8]) -> Option<usize> {
 /// One complete event, as the scanner hands it over.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Event {
-    /// A `"content"` or `"text"` key with a non-empty string value.
+    /// A content key of the dialect with a non-empty string value.
     pub content: bool,
-    /// The event's data was exactly `[DONE]`.
+    /// The event ends the stream: `data: [DONE]`, or the dialect's last event.
     pub done: bool,
-    /// The event reported `"completion_tokens": N` (the usage chunk).
+    /// The event's data was exactly `[DONE]` (chat's end; after another
+    /// dialect's last event, harmless).
+    pub sentinel: bool,
+    /// The event reported its output tokens (`"completion_tokens": N` or
+    /// `"output_tokens": N`).
     pub completion_tokens: Option<u64>,
 }
 
@@ -224,28 +422,26 @@ enum Line {
 /// ignored); a blank line ends an event; only `data:` lines are read.
 #[derive(Debug, Clone)]
 pub struct SseScanner {
+    markers: Markers,
     line: Line,
     /// Bytes of `[DONE]` matched at the start of the current data value;
     /// `u8::MAX` once the value is something else.
     done_pos: u8,
     content: KeyMatcher,
-    text: KeyMatcher,
+    text: Option<KeyMatcher>,
     usage: KeyNumber,
+    end: Option<Pair>,
+    shape: Option<Pair>,
     event: Event,
     has_data: bool,
+    /// Some event had data / matched the dialect's shape marker.
+    seen: bool,
+    shaped: bool,
 }
 
 impl Default for SseScanner {
     fn default() -> Self {
-        SseScanner {
-            line: Line::Start,
-            done_pos: 0,
-            content: KeyMatcher::new(b"\"content\""),
-            text: KeyMatcher::new(b"\"text\""),
-            usage: KeyNumber::default(),
-            event: Event::default(),
-            has_data: false,
-        }
+        SseScanner::new(Markers::CHAT)
     }
 }
 
@@ -253,9 +449,34 @@ const DATA: &[u8] = b"data:";
 const DONE: &[u8] = b"[DONE]";
 
 impl SseScanner {
+    pub fn new(markers: Markers) -> Self {
+        let [content, text] = markers.content;
+        SseScanner {
+            markers,
+            line: Line::Start,
+            done_pos: 0,
+            content: KeyMatcher::new(content.unwrap_or(b"\"content\"")),
+            text: text.map(KeyMatcher::new),
+            usage: KeyNumber::new(markers.tokens),
+            end: markers.end,
+            shape: markers.stream_shape,
+            event: Event::default(),
+            has_data: false,
+            seen: false,
+            shaped: markers.stream_shape.is_none(),
+        }
+    }
+
     /// Start over for a new stream.
     pub fn reset(&mut self) {
-        *self = SseScanner::default();
+        *self = SseScanner::new(self.markers);
+    }
+
+    /// Whether the stream so far had the dialect's shape: some event had
+    /// its marker, or no event had data yet (nothing to judge), or the
+    /// dialect is not checked.
+    pub fn shaped(&self) -> bool {
+        self.shaped || !self.seen
     }
 
     /// Scan the next frame, calling `on_event` for every event it completes.
@@ -303,11 +524,20 @@ impl SseScanner {
     fn start_value(&mut self) {
         self.line = Line::Value;
         self.has_data = true;
+        self.seen = true;
         self.done_pos = 0;
         self.content.reset();
-        self.text.reset();
+        if let Some(text) = &mut self.text {
+            text.reset();
+        }
         self.usage.matcher.reset();
         self.usage.acc = 0;
+        if let Some(end) = &mut self.end {
+            end.reset();
+        }
+        if let Some(shape) = &mut self.shape {
+            shape.reset();
+        }
     }
 
     #[inline]
@@ -321,9 +551,22 @@ impl SseScanner {
                 };
         }
         let content = self.content.feed(b) == Hit::NonEmptyString;
-        let text = self.text.feed(b) == Hit::NonEmptyString;
+        let text = self
+            .text
+            .as_mut()
+            .is_some_and(|t| t.feed(b) == Hit::NonEmptyString);
         if content || text {
             self.event.content = true;
+        }
+        if let Some(end) = &mut self.end {
+            if end.feed(b) {
+                self.event.done = true;
+            }
+        }
+        if !self.shaped {
+            if let Some(shape) = &mut self.shape {
+                self.shaped = shape.feed(b);
+            }
         }
         match self.usage.matcher.feed(b) {
             Hit::Digit(d) => {
@@ -349,7 +592,10 @@ impl SseScanner {
                     self.start_value();
                 }
                 if self.done_pos as usize == DONE.len() {
-                    self.event.done = true;
+                    self.event.sentinel = true;
+                    if self.end.is_none() {
+                        self.event.done = true;
+                    }
                 }
             }
             Line::Field(_) | Line::Skip => {}
@@ -385,6 +631,7 @@ mod tests {
         let e = |content, done, completion_tokens| Event {
             content,
             done,
+            sentinel: done,
             completion_tokens,
         };
         vec![
@@ -444,6 +691,163 @@ mod tests {
         let mut k = KeyNumber::default();
         k.feed(br#"{"completion_tokens_details":{"x":1},"text":"completion_tokens"}"#);
         assert_eq!(k.value(), None);
+    }
+
+    const ANTHROPIC: &str = concat!(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"content\":[],\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n",
+        "event: content_block_start\ndata: {\"type\": \"content_block_start\", \"index\": 0, \"content_block\": {\"type\": \"text\", \"text\": \"\"}}\n\n",
+        "event: ping\ndata: {\"type\": \"ping\"}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi \\\"message_stop\\\"\"}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\" there\"}}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\": 7}}\n\n",
+        "event: message_stop\ndata: {\"type\": \"message_stop\"}\n\n",
+    );
+
+    const RESPONSES: &str = concat!(
+        "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"object\":\"response\",\"text\":{\"format\":{\"type\":\"text\"}},\"usage\":null}}\n\n",
+        "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":4,\"delta\":\"Hi\"}\n\n",
+        "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":5,\"delta\":\" there\"}\n\n",
+        "event: response.output_text.done\ndata: {\"type\":\"response.output_text.done\",\"sequence_number\":6,\"text\":\"Hi there\"}\n\n",
+        "event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":7,\"response\":{\"output\":[{\"content\":[{\"text\":\"Hi there\"}]}],\"usage\":{\"input_tokens\":2,\"output_tokens\":9,\"output_tokens_details\":{\"reasoning_tokens\":0}}}}\n\n",
+    );
+
+    /// (content events, tokens, done, shaped) over `text` fed in `parts`.
+    fn scan(dialect: Option<Dialect>, text: &str, cut: usize) -> (u32, Option<u64>, bool, bool) {
+        let mut s = SseScanner::new(Markers::of(dialect));
+        let (mut content, mut tokens, mut done) = (0, None, false);
+        let (a, b) = text.as_bytes().split_at(cut);
+        for part in [a, b] {
+            s.feed(part, |e| {
+                content += u32::from(e.content);
+                tokens = e.completion_tokens.or(tokens);
+                done = e.done || (done && e.sentinel);
+            });
+        }
+        (content, tokens, done, s.shaped())
+    }
+
+    #[test]
+    fn anthropic_and_responses_events_at_every_split() {
+        let anthropic = Some(Dialect::AnthropicMessages);
+        let responses = Some(Dialect::OpenaiResponses);
+        for cut in 0..ANTHROPIC.len() {
+            // The escaped `"message_stop"` inside the text ends nothing.
+            assert_eq!(
+                scan(anthropic, ANTHROPIC, cut),
+                (2, Some(7), true, true),
+                "cut {cut}"
+            );
+        }
+        for cut in 0..RESPONSES.len() {
+            // Only deltas are content: the done events repeat the whole text.
+            assert_eq!(
+                scan(responses, RESPONSES, cut),
+                (2, Some(9), true, true),
+                "cut {cut}"
+            );
+        }
+        // A `[DONE]` after the last event changes nothing.
+        let trailing = format!("{RESPONSES}data: [DONE]\n\n");
+        assert_eq!(scan(responses, &trailing, 0), (2, Some(9), true, true));
+        // Cut before the last event: not done, still shaped (truncated).
+        let cut = &ANTHROPIC[..ANTHROPIC.find("event: message_stop").unwrap()];
+        assert_eq!(scan(anthropic, cut, 0), (2, Some(7), false, true));
+    }
+
+    #[test]
+    fn a_stream_of_another_dialect_is_not_shaped() {
+        // A chat stream answering an Anthropic or Responses request.
+        for dialect in [Dialect::AnthropicMessages, Dialect::OpenaiResponses] {
+            let (_, _, done, shaped) = scan(Some(dialect), CHAT, 0);
+            assert!(!done && !shaped, "{dialect}");
+        }
+        // An Anthropic stream answering a chat request.
+        let (_, _, done, shaped) = scan(Some(Dialect::OpenaiChat), ANTHROPIC, 0);
+        assert!(!done && !shaped);
+        assert_eq!(
+            scan(Some(Dialect::OpenaiChat), CHAT, 5),
+            (2, Some(12), true, true)
+        );
+        // No dialect: read like chat, never judged.
+        assert!(scan(None, ANTHROPIC, 0).3);
+        // No data at all: nothing to judge.
+        assert!(SseScanner::new(Markers::of(Some(Dialect::OpenaiChat))).shaped());
+    }
+
+    #[test]
+    fn plain_bodies_are_judged_by_their_marker_at_every_split() {
+        let chat = br#"{"id":"x","object":"chat.completion","choices":[{"message":{"content":"\"type\":\"message\""}}],"usage":{"completion_tokens":3}}"#;
+        let anthropic = br#"{"id": "msg_1", "type": "message", "role": "assistant", "content": [{"type": "text", "text": "hi"}], "usage": {"input_tokens": 2, "output_tokens": 5}}"#;
+        let responses =
+            br#"{"id":"resp_1","object":"response","output":[],"usage":{"output_tokens":4}}"#;
+        let bodies: [(&[u8], Dialect); 3] = [
+            (chat, Dialect::OpenaiChat),
+            (anthropic, Dialect::AnthropicMessages),
+            (responses, Dialect::OpenaiResponses),
+        ];
+        for (body, of) in bodies {
+            for dialect in Dialect::ALL {
+                let markers = Markers::of(Some(dialect));
+                for cut in 0..body.len() {
+                    let mut scan = PairScan::new(markers.body_shape.unwrap());
+                    scan.feed(&body[..cut]);
+                    scan.feed(&body[cut..]);
+                    assert_eq!(
+                        scan.found(),
+                        dialect == of,
+                        "{of} body as {dialect}, cut {cut}"
+                    );
+                }
+            }
+            let mut tokens = KeyNumber::new(Markers::of(Some(of)).tokens);
+            tokens.feed(body);
+            assert!(tokens.value().is_some(), "{of}");
+        }
+    }
+
+    /// Scanning cost per stream by dialect (not a test of behaviour; run it
+    /// in release: `cargo test --release --lib sse::tests::scan_cost -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn scan_cost() {
+        let chat: String = (0..64)
+            .map(|i| format!("data: {{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\" w{i}\"}},\"logprobs\":null,\"finish_reason\":null}}]}}\n\n"))
+            .chain(std::iter::once("data: [DONE]\n\n".to_string()))
+            .collect();
+        let anthropic: String = std::iter::once(ANTHROPIC.to_string())
+            .chain((0..62).map(|i| format!("event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\" w{i}\"}}}}\n\n")))
+            .collect();
+        let responses: String = std::iter::once(RESPONSES.to_string())
+            .chain((0..62).map(|i| format!("event: response.output_text.delta\ndata: {{\"type\":\"response.output_text.delta\",\"sequence_number\":{i},\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\" w{i}\",\"logprobs\":[]}}\n\n")))
+            .collect();
+        let cases = [
+            ("chat, no dialect", None, &chat),
+            ("chat", Some(Dialect::OpenaiChat), &chat),
+            ("anthropic", Some(Dialect::AnthropicMessages), &anthropic),
+            ("responses", Some(Dialect::OpenaiResponses), &responses),
+        ];
+        for (name, dialect, text) in cases {
+            let mut s = SseScanner::new(Markers::of(dialect));
+            let rounds = 20_000;
+            let start = std::time::Instant::now();
+            let mut events = 0u64;
+            for _ in 0..rounds {
+                s.reset();
+                for frame in text.as_bytes().chunks(1460) {
+                    s.feed(std::hint::black_box(frame), |e| {
+                        events += u64::from(e.content)
+                    });
+                }
+            }
+            let per = start.elapsed() / rounds;
+            let bytes = text.len() as f64;
+            println!(
+                "{name:18} {} bytes/stream  {per:?}/stream  {:.2} ns/byte  ({events} content events)",
+                text.len(),
+                per.as_nanos() as f64 / bytes
+            );
+        }
     }
 
     #[test]

@@ -285,6 +285,7 @@ pub struct Recorder {
     truncated: u64,
     client: u64,
     protocol: u64,
+    shape: u64,
     status: Box<[u64; 600]>,
     /// Requests sent a second time (see `load::conn::Conn`'s resend rule).
     retries: u64,
@@ -345,6 +346,7 @@ impl Default for Recorder {
             truncated: 0,
             client: 0,
             protocol: 0,
+            shape: 0,
             status: Box::new([0; 600]),
             retries: 0,
             last_end: Duration::ZERO,
@@ -417,6 +419,7 @@ impl Recorder {
                     Failure::Truncated => self.truncated += 1,
                     Failure::Client => self.client += 1,
                     Failure::Protocol => self.protocol += 1,
+                    Failure::Shape => self.shape += 1,
                 }
             }
         }
@@ -534,6 +537,7 @@ impl Recorder {
         self.truncated += other.truncated;
         self.client += other.client;
         self.protocol += other.protocol;
+        self.shape += other.shape;
         self.retries += other.retries;
         self.streams += other.streams;
         self.ttft.add(&other.ttft).expect("histograms share bounds");
@@ -584,6 +588,7 @@ impl Recorder {
                 + self.truncated
                 + self.client
                 + self.protocol
+                + self.shape
                 + status.values().sum::<u64>(),
             timeout: self.timeouts,
             connect: self.connects,
@@ -591,6 +596,7 @@ impl Recorder {
             truncated: self.truncated,
             client: self.client,
             protocol: self.protocol,
+            shape: self.shape,
             status,
         }
     }
@@ -650,7 +656,7 @@ pub struct ErrorSummary {
     pub timeout: u64,
     pub connect: u64,
     pub read: u64,
-    /// Streams that ended without `data: [DONE]`.
+    /// Streams that ended without their last event (`data: [DONE]` for chat).
     #[serde(default)]
     pub truncated: u64,
     /// Requests the client's own machine could not make (file descriptors,
@@ -660,6 +666,9 @@ pub struct ErrorSummary {
     /// Answers that broke HTTP/1.1 framing.
     #[serde(default)]
     pub protocol: u64,
+    /// 2xx answers not in the shape of the request's dialect.
+    #[serde(default)]
+    pub shape: u64,
     pub status: BTreeMap<String, u64>,
 }
 
@@ -674,23 +683,27 @@ pub enum ErrorClass {
     Truncated,
     Client,
     Protocol,
+    /// A 2xx answer not in the shape of the request's dialect (an Anthropic
+    /// request answered with a chat completion, say).
+    Shape,
     /// A non-2xx answer with this status code.
     Status(u16),
 }
 
 impl ErrorClass {
     /// The classes that are not HTTP statuses, in report order.
-    pub const FIXED: [ErrorClass; 6] = [
+    pub const FIXED: [ErrorClass; 7] = [
         ErrorClass::Timeout,
         ErrorClass::Connect,
         ErrorClass::Read,
         ErrorClass::Truncated,
         ErrorClass::Client,
         ErrorClass::Protocol,
+        ErrorClass::Shape,
     ];
 
     /// The name reports use: `timeout`, `connect`, `read`, `truncated`,
-    /// `client`, `protocol`, or `HTTP 500`.
+    /// `client`, `protocol`, `shape`, or `HTTP 500`.
     pub fn label(self) -> String {
         match self {
             ErrorClass::Timeout => "timeout".into(),
@@ -699,6 +712,7 @@ impl ErrorClass {
             ErrorClass::Truncated => "truncated".into(),
             ErrorClass::Client => "client".into(),
             ErrorClass::Protocol => "protocol".into(),
+            ErrorClass::Shape => "shape".into(),
             ErrorClass::Status(code) => format!("HTTP {code}"),
         }
     }
@@ -709,13 +723,20 @@ impl ErrorClass {
             ErrorClass::Timeout => "no answer within the request timeout",
             ErrorClass::Connect => "the connection could not be made",
             ErrorClass::Read => "the connection broke while sending or reading",
-            ErrorClass::Truncated => "a stream ended without `data: [DONE]`",
+            ErrorClass::Truncated => {
+                "a stream ended without its last event (`data: [DONE]`, `message_stop`, \
+                 `response.completed`)"
+            }
             ErrorClass::Client => {
                 "the client's own machine refused (file descriptors, local ports): a harness failure"
             }
             ErrorClass::Protocol => {
                 "the answer broke HTTP/1.1 framing (a malformed head or chunk, bytes after \
                  the answer, conflicting lengths, too many headers or too long a trailer)"
+            }
+            ErrorClass::Shape => {
+                "a 2xx answer not in the shape of the request's dialect (`[request] dialect`), \
+                 e.g. a chat completion for an Anthropic Messages request: the gateway did not translate"
             }
             ErrorClass::Status(_) => "the target answered with a non-2xx status",
         }
@@ -732,6 +753,7 @@ impl ErrorSummary {
             ErrorClass::Truncated => self.truncated,
             ErrorClass::Client => self.client,
             ErrorClass::Protocol => self.protocol,
+            ErrorClass::Shape => self.shape,
             ErrorClass::Status(code) => self.status.get(&code.to_string()).copied().unwrap_or(0),
         }
     }
@@ -1458,6 +1480,23 @@ mod tests {
         json["errors"].as_object_mut().unwrap().remove("protocol");
         let old: StepMetrics = serde_json::from_value(json).unwrap();
         assert_eq!((old.retries, old.errors.protocol), (0, 0));
+    }
+
+    #[test]
+    fn shape_errors_are_a_class_of_their_own() {
+        let mut r = Recorder::default();
+        r.record(
+            Duration::ZERO,
+            Duration::from_millis(1),
+            Some(Failure::Shape),
+            1.0,
+        );
+        r.record(Duration::ZERO, Duration::from_millis(1), None, 1.0);
+        let m = r.summary(whole(1));
+        assert_eq!((m.errors.shape, m.errors.total, m.successes), (1, 1, 1));
+        assert_eq!(m.errors.classes(), vec![(ErrorClass::Shape, 1)]);
+        assert_eq!(ErrorClass::Shape.label(), "shape");
+        assert!(ErrorClass::FIXED.contains(&ErrorClass::Shape));
     }
 
     #[test]

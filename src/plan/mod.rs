@@ -20,6 +20,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::diag::Diagnostics;
+use crate::dialect::Dialect;
 use crate::scenario::model::{duration, Arrival, Selection, Thresholds, UPSTREAM_PATH};
 use crate::scenario::Scenario;
 
@@ -207,6 +208,10 @@ pub struct Target {
     pub timeout: Duration,
     /// Response headers in which the gateway reports its own overhead (ms).
     pub overhead_headers: Vec<String>,
+    /// What the requests speak (`[request] dialect`, else implied by the
+    /// path): how answers are read and the shape a 2xx answer must have.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<Dialect>,
     #[serde(skip)]
     pub body_bytes: Vec<Bytes>,
 }
@@ -352,7 +357,7 @@ pub fn build(s: &Scenario, facts: &Facts, run_dir: &Path) -> Result<Plan, PlanEr
     let mut gateway = None;
     let mut baseline = None;
     let main = match &m.topology.target {
-        Some(url) => target(s, url.clone(), headers.clone(), Vec::new()),
+        Some(url) => target(s, url.clone(), headers.clone(), Vec::new(), true),
         None => {
             let port = ports.take()?;
             services.push(upstream(s, facts, port)?);
@@ -365,6 +370,7 @@ pub fn build(s: &Scenario, facts: &Facts, run_dir: &Path) -> Result<Plan, PlanEr
                         format!("{upstream_url}{path}"),
                         headers.clone(),
                         Vec::new(),
+                        true,
                     )
                 }
                 Some((profile, path)) => {
@@ -381,7 +387,7 @@ pub fn build(s: &Scenario, facts: &Facts, run_dir: &Path) -> Result<Plan, PlanEr
                     if m.topology.baseline {
                         let path = m.topology.baseline_path.as_deref().unwrap_or(UPSTREAM_PATH);
                         let url = format!("{upstream_url}{path}");
-                        baseline = Some(target(s, url, headers.clone(), Vec::new()));
+                        baseline = Some(target(s, url, headers.clone(), Vec::new(), false));
                     }
                     let t = gateway_target(s, &g, &headers);
                     gateway = Some(g);
@@ -452,8 +458,15 @@ fn target(
     url: String,
     headers: Vec<(String, String)>,
     overhead: Vec<String>,
+    requested: bool,
 ) -> Target {
     let r = &s.model.request;
+    // The baseline goes to its own path, so its answers are judged by it.
+    let explicit = r.dialect.filter(|_| requested);
+    let dialect = explicit.or_else(|| {
+        let path = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+        Dialect::from_path(path.find('/').map_or("/", |i| &path[i..]))
+    });
     Target {
         url,
         method: r.method.clone(),
@@ -464,6 +477,7 @@ fn target(
         seed: r.pool.seed,
         timeout: r.timeout,
         overhead_headers: overhead,
+        dialect,
         body_bytes: s.bodies.clone(),
     }
 }
@@ -478,6 +492,7 @@ fn gateway_target(s: &Scenario, g: &gateway::Expanded, headers: &[(String, Strin
         format!("{}{path}", g.base_url),
         all,
         g.overhead_headers.clone(),
+        true,
     )
 }
 

@@ -171,6 +171,15 @@ impl Display for Plan {
             "  timeout: {} per request",
             humantime::format_duration(t.timeout)
         )?;
+        if let Some(dialect) = t
+            .dialect
+            .filter(|d| *d != crate::dialect::Dialect::OpenaiChat)
+        {
+            writeln!(
+                out,
+                "  answers read as {dialect}; a 2xx of another shape is a `shape` error"
+            )?;
+        }
         if !t.overhead_headers.is_empty() {
             writeln!(
                 out,

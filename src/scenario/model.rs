@@ -204,6 +204,12 @@ pub struct Request {
     pub path: Option<String>,
     /// minijinja template file for the body; unset: the built-in OpenAI chat body.
     pub template: Option<PathBuf>,
+    /// What the requests speak, so how answers are read (tokens, stream
+    /// events) and what shape a 2xx answer must have. Unset: implied by the
+    /// path (`…/chat/completions`, `…/messages`, `…/responses`; other
+    /// paths are read like chat and their shape is not checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<crate::dialect::Dialect>,
     /// Extra headers, e.g. `{ Authorization = "Bearer x" }`.
     #[serde(default)]
     pub headers: IndexMap<String, String>,
@@ -223,6 +229,7 @@ impl Default for Request {
             method: default_method(),
             path: None,
             template: None,
+            dialect: None,
             headers: IndexMap::new(),
             vars: IndexMap::new(),
             timeout: default_timeout(),

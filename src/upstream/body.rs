@@ -1,5 +1,6 @@
 //! Response bodies: a whole buffer, a buffer cut short (truncated fault), or a
-//! Server-Sent Events stream sent one token per chunk on a delay schedule.
+//! Server-Sent Events stream sent one token per chunk on a delay schedule,
+//! in the event shape of the request's dialect ([`Flavor`]).
 
 use std::future::Future;
 use std::io;
@@ -15,6 +16,7 @@ use tokio::time::Instant;
 use super::delay::Sampler;
 use super::openai::{self, Usage};
 use super::stats::Counters;
+use super::{anthropic, responses};
 
 /// Every response body the server sends.
 pub enum Body {
@@ -92,15 +94,23 @@ impl hyper::body::Body for Body {
     }
 }
 
-/// Chat chunks (`chat.completion.chunk`) or completion chunks (`text_completion`).
+/// What a stream's events look like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
+    /// Chat chunks (`chat.completion.chunk`), ending in `data: [DONE]`.
     Chat,
+    /// Completion chunks (`text_completion`), ending in `data: [DONE]`.
     Text,
+    /// Anthropic Messages events, `message_start` to `message_stop`.
+    Messages,
+    /// OpenAI Responses events, `response.created` to `response.completed`.
+    Responses,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
+    /// The events before the first token (Messages and Responses).
+    Start,
     Token,
     Finish,
     Usage,
@@ -109,12 +119,19 @@ enum Step {
 }
 
 /// One streamed answer: `tokens` chunks (the first sent at once, the next
-/// ones `itl` apart), a finish chunk, an optional usage chunk, `[DONE]`.
+/// ones `itl` apart), a finish chunk, an optional usage chunk, `[DONE]`
+/// (Chat, Text); or the dialect's opening events, one delta event per
+/// token, and its closing events with the usage (Messages, Responses).
 /// A truncated stream ends cleanly after half its tokens, without the rest.
 pub struct SseStream {
     flavor: Flavor,
-    /// `data: {"id":…,"choices":[` shared by every chunk.
+    /// Chat, Text: `data: {"id":…,"choices":[` shared by every chunk.
+    /// Messages, Responses: the opening events, sent once.
     head: Vec<u8>,
+    /// The answer's identity, for the closing events of Responses.
+    id: openai::Id,
+    created: u64,
+    model: String,
     next: u32,
     tokens: u32,
     truncate_after: Option<u32>,
@@ -136,6 +153,8 @@ pub struct SseParams {
     pub flavor: Flavor,
     pub tokens: u32,
     pub prompt_tokens: u64,
+    /// Chat, Text: send a usage chunk (`stream_options.include_usage`);
+    /// the other flavors always report usage.
     pub include_usage: bool,
     pub truncated: bool,
     pub itl: Sampler,
@@ -149,36 +168,35 @@ pub struct SseParams {
 
 impl SseStream {
     pub fn new(meta: openai::Meta, p: SseParams) -> Self {
-        let object = match p.flavor {
-            Flavor::Chat => "chat.completion.chunk",
-            Flavor::Text => "text_completion",
+        let head = match p.flavor {
+            Flavor::Chat | Flavor::Text => chunk_head(&meta, p.flavor),
+            Flavor::Messages => anthropic::stream_start(meta, p.prompt_tokens),
+            Flavor::Responses => responses::stream_start(meta),
         };
-        let mut head = Vec::with_capacity(160 + meta.model.len());
-        head.extend_from_slice(b"data: {\"id\":");
-        let _ = serde_json::to_writer(&mut head, &meta.id);
-        head.extend_from_slice(
-            format!(
-                ",\"object\":\"{object}\",\"created\":{},\"model\":",
-                meta.created
-            )
-            .as_bytes(),
-        );
-        let _ = serde_json::to_writer(&mut head, meta.model);
-        head.extend_from_slice(b",\"system_fingerprint\":\"fp_scenario_fake\",\"choices\":[");
         let usage = Usage::new(p.prompt_tokens, u64::from(p.tokens));
+        let chunked = matches!(p.flavor, Flavor::Chat | Flavor::Text);
         Self {
             flavor: p.flavor,
             head,
+            id: meta.id,
+            created: meta.created,
+            model: if p.flavor == Flavor::Responses {
+                meta.model.to_owned()
+            } else {
+                String::new()
+            },
             next: 0,
             tokens: p.tokens,
             truncate_after: p.truncated.then_some(p.tokens / 2),
-            usage: p.include_usage.then_some(usage),
+            usage: (p.include_usage || !chunked).then_some(usage),
             prompt_tokens: p.prompt_tokens,
             itl: p.itl,
             rng: p.rng,
             deadline: p.first_token_at,
             sleep: None,
-            step: if p.tokens == 0 {
+            step: if !chunked {
+                Step::Start
+            } else if p.tokens == 0 {
                 Step::Finish
             } else {
                 Step::Token
@@ -194,6 +212,14 @@ impl SseStream {
             self.sleep = None;
         }
         let chunk = match self.step {
+            Step::Start => {
+                self.step = if self.tokens == 0 {
+                    Step::Finish
+                } else {
+                    Step::Token
+                };
+                Bytes::from(std::mem::take(&mut self.head))
+            }
             Step::Token => {
                 if self.truncate_after == Some(self.next) {
                     self.step = Step::End;
@@ -209,10 +235,10 @@ impl SseStream {
                 chunk
             }
             Step::Finish => {
-                self.step = if self.usage.is_some() {
-                    Step::Usage
-                } else {
-                    Step::Done
+                self.step = match self.flavor {
+                    Flavor::Messages | Flavor::Responses => Step::End,
+                    _ if self.usage.is_some() => Step::Usage,
+                    _ => Step::Done,
                 };
                 self.counters
                     .tokens(self.prompt_tokens, u64::from(self.tokens));
@@ -267,6 +293,25 @@ impl SseStream {
                 token,
                 b"\",\"index\":0,\"logprobs\":null,\"finish_reason\":null}]}\n\n",
             ]),
+            (Flavor::Messages, _) => {
+                Bytes::from([anthropic::DELTA[0], token, anthropic::DELTA[1]].concat())
+            }
+            (Flavor::Responses, _) => {
+                let mut out = Vec::with_capacity(224 + token.len());
+                let item = responses::message_id(&self.meta());
+                responses::delta_head(&mut out, item, responses::FIRST_TOKEN_SEQ + u64::from(i));
+                out.extend_from_slice(token);
+                out.extend_from_slice(responses::DELTA_END);
+                Bytes::from(out)
+            }
+        }
+    }
+
+    fn meta(&self) -> openai::Meta<'_> {
+        openai::Meta {
+            id: self.id,
+            created: self.created,
+            model: &self.model,
         }
     }
 
@@ -278,6 +323,13 @@ impl SseStream {
             Flavor::Text => self.chunk(&[
                 b"{\"text\":\"\",\"index\":0,\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\n",
             ]),
+            Flavor::Messages => Bytes::from(anthropic::stream_finish(u64::from(self.tokens))),
+            Flavor::Responses => {
+                let usage = Usage::new(self.prompt_tokens, u64::from(self.tokens));
+                let text = openai::completion_text(self.tokens);
+                let seq = responses::FIRST_TOKEN_SEQ + u64::from(self.tokens);
+                Bytes::from(responses::stream_finish(self.meta(), seq, &text, usage))
+            }
         }
     }
 
@@ -287,4 +339,26 @@ impl SseStream {
         usage.extend_from_slice(b"}\n\n");
         self.chunk(&[&usage])
     }
+}
+
+/// `data: {"id":…,"object":…,"created":…,"model":…,"choices":[`: what every
+/// chat or completion chunk starts with.
+fn chunk_head(meta: &openai::Meta, flavor: Flavor) -> Vec<u8> {
+    let object = match flavor {
+        Flavor::Text => "text_completion",
+        _ => "chat.completion.chunk",
+    };
+    let mut head = Vec::with_capacity(160 + meta.model.len());
+    head.extend_from_slice(b"data: {\"id\":");
+    let _ = serde_json::to_writer(&mut head, &meta.id);
+    head.extend_from_slice(
+        format!(
+            ",\"object\":\"{object}\",\"created\":{},\"model\":",
+            meta.created
+        )
+        .as_bytes(),
+    );
+    let _ = serde_json::to_writer(&mut head, meta.model);
+    head.extend_from_slice(b",\"system_fingerprint\":\"fp_scenario_fake\",\"choices\":[");
+    head
 }

@@ -107,8 +107,9 @@ pub enum DelayPer {
     Token,
 }
 
-/// Shares in [0, 1] of model requests (chat, completions, embeddings) that get
-/// a fault instead of a normal answer. Their sum must not exceed 1.
+/// Shares in [0, 1] of model requests (chat, completions, embeddings, messages,
+/// responses) that get a fault instead of a normal answer. Their sum must not
+/// exceed 1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Faults {

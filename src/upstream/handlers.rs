@@ -1,6 +1,8 @@
-//! Routing and answers: mock routes first, then the OpenAI endpoints (with or
-//! without the `/v1` prefix), `/health` and `/stats`; 404 in OpenAI's error
-//! shape otherwise. Model endpoints draw their fault and delay here.
+//! Routing and answers: mock routes first, then the OpenAI endpoints and
+//! Anthropic's `/messages` (with or without the `/v1` prefix), `/health` and
+//! `/stats`; 404 in OpenAI's error shape otherwise. Model endpoints draw
+//! their fault and delay here, one way for every dialect; errors of
+//! `/messages` come in Anthropic's error shape.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -23,6 +25,7 @@ use super::openai::{
     self, EmbeddingsRequest, GenerateRequest, Id, JsonStr, Meta, TextCache, Usage,
 };
 use super::stats::{Counters, Endpoint};
+use super::{anthropic, responses};
 
 /// Completion texts up to this many tokens are built once at start.
 const TEXT_CACHE_TOKENS: u32 = 4096;
@@ -163,7 +166,10 @@ pub async fn handle(conn: Arc<ConnState>, req: Request<Incoming>) -> Answer {
                 openai::model(&id["/models/".len()..]).into(),
             ))
         }
-        (&Method::POST, "/chat/completions" | "/completions" | "/embeddings") => {
+        (
+            &Method::POST,
+            "/chat/completions" | "/completions" | "/embeddings" | "/messages" | "/responses",
+        ) => {
             // At capacity, wait for a slot; the delay starts once served.
             let (slot, start) = match &s.slots {
                 Some(slots) => {
@@ -175,17 +181,20 @@ pub async fn handle(conn: Arc<ConnState>, req: Request<Incoming>) -> Answer {
             match route {
                 "/chat/completions" => generate(s, reset, req, start, Flavor::Chat, slot).await,
                 "/completions" => generate(s, reset, req, start, Flavor::Text, slot).await,
+                "/messages" => generate(s, reset, req, start, Flavor::Messages, slot).await,
+                "/responses" => generate(s, reset, req, start, Flavor::Responses, slot).await,
                 _ => embeddings(s, reset, req, start).await,
             }
         }
         (
             method,
             "/health" | "/stats" | "/stats/reset" | "/models" | "/chat/completions"
-            | "/completions" | "/embeddings",
+            | "/completions" | "/embeddings" | "/messages" | "/responses",
         ) => {
             s.counters.endpoint(Endpoint::NotFound);
             let message = format!("Method {method} is not allowed on {path}");
             Ok(error(
+                ErrorShape::OpenAi,
                 StatusCode::METHOD_NOT_ALLOWED,
                 &message,
                 "invalid_request_error",
@@ -194,8 +203,9 @@ pub async fn handle(conn: Arc<ConnState>, req: Request<Incoming>) -> Answer {
         }
         (method, _) => {
             s.counters.endpoint(Endpoint::NotFound);
-            let message = format!("Unknown request URL: {method} {path}. The fake upstream serves /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models.");
+            let message = format!("Unknown request URL: {method} {path}. The fake upstream serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/messages, /v1/responses and /v1/models.");
             Ok(error(
+                ErrorShape::OpenAi,
                 StatusCode::NOT_FOUND,
                 &message,
                 "invalid_request_error",
@@ -205,7 +215,8 @@ pub async fn handle(conn: Arc<ConnState>, req: Request<Incoming>) -> Answer {
     }
 }
 
-/// Chat or text completion, plain or streamed.
+/// Chat or text completion, Anthropic message or OpenAI response, plain or
+/// streamed: one path for all, so delays and faults act alike.
 async fn generate(
     s: &Shared,
     reset: &AtomicBool,
@@ -217,16 +228,19 @@ async fn generate(
     s.counters.endpoint(match flavor {
         Flavor::Chat => Endpoint::ChatCompletions,
         Flavor::Text => Endpoint::Completions,
+        Flavor::Messages => Endpoint::Messages,
+        Flavor::Responses => Endpoint::Responses,
     });
-    let body = match read_body(req).await? {
+    let shape = ErrorShape::of(flavor);
+    let body = match read_body(req, shape).await? {
         Ok(body) => body,
         Err(answer) => return Ok(answer),
     };
     let request: GenerateRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return Ok(bad_json(e)),
+        Err(e) => return Ok(bad_json(e, shape)),
     };
-    let (seq, mut rng, fault) = match draw(s, reset).await {
+    let (seq, mut rng, fault) = match draw(s, reset, shape).await {
         Ok(drawn) => drawn,
         Err(answer) => return answer,
     };
@@ -237,6 +251,8 @@ async fn generate(
         prefix: match flavor {
             Flavor::Chat => "chatcmpl-",
             Flavor::Text => "cmpl-",
+            Flavor::Messages => "msg_",
+            Flavor::Responses => "resp_",
         },
         seq,
     };
@@ -287,6 +303,8 @@ async fn generate(
     let bytes = match flavor {
         Flavor::Chat => openai::chat_completion(meta, &text, usage),
         Flavor::Text => openai::text_completion(meta, &text, usage),
+        Flavor::Messages => anthropic::message(meta, &text, usage),
+        Flavor::Responses => responses::body(meta, &text, usage),
     };
     if !delay.is_zero() {
         sleep_until(start + delay).await;
@@ -301,15 +319,15 @@ async fn embeddings(
     start: Instant,
 ) -> Answer {
     s.counters.endpoint(Endpoint::Embeddings);
-    let body = match read_body(req).await? {
+    let body = match read_body(req, ErrorShape::OpenAi).await? {
         Ok(body) => body,
         Err(answer) => return Ok(answer),
     };
     let request: EmbeddingsRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => return Ok(bad_json(e)),
+        Err(e) => return Ok(bad_json(e, ErrorShape::OpenAi)),
     };
-    let (_, mut rng, fault) = match draw(s, reset).await {
+    let (_, mut rng, fault) = match draw(s, reset, ErrorShape::OpenAi).await {
         Ok(drawn) => drawn,
         Err(answer) => return answer,
     };
@@ -336,29 +354,54 @@ async fn embeddings(
     ))
 }
 
-/// The answer for an error-status, hang or reset fault; `None` to answer normally
-/// (no fault, or a truncation, which the caller applies).
 /// Number a model request, seed its randomness and draw its fault; an
 /// injected fault is answered here (`Err`).
 async fn draw(
     s: &Shared,
     reset: &AtomicBool,
+    shape: ErrorShape,
 ) -> Result<(u64, rand::rngs::SmallRng, Option<Fault>), Answer> {
     let seq = s.seq.fetch_add(1, Ordering::Relaxed);
     let mut rng = request_rng(s.seed, seq);
     let fault = s.faults.pick(&mut rng);
-    match inject(s, reset, fault).await {
+    match inject(s, reset, fault, shape).await {
         Some(answer) => Err(answer),
         None => Ok((seq, rng, fault)),
     }
 }
 
-async fn inject(s: &Shared, reset: &AtomicBool, fault: Option<Fault>) -> Option<Answer> {
+/// The shape of an endpoint's error bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ErrorShape {
+    /// `{"error": {"message", "type", "param", "code"}}`.
+    OpenAi,
+    /// `{"type": "error", "error": {"type", "message"}}`.
+    Anthropic,
+}
+
+impl ErrorShape {
+    fn of(flavor: Flavor) -> Self {
+        match flavor {
+            Flavor::Messages => ErrorShape::Anthropic,
+            _ => ErrorShape::OpenAi,
+        }
+    }
+}
+
+/// The answer for an error-status, hang or reset fault, its body in `shape`;
+/// `None` to answer normally (no fault, or a truncation, which the caller applies).
+async fn inject(
+    s: &Shared,
+    reset: &AtomicBool,
+    fault: Option<Fault>,
+    shape: ErrorShape,
+) -> Option<Answer> {
     let fault = fault?;
     s.counters.fault(fault);
     Some(match fault {
         Fault::Status429 => {
             let mut answer = error(
+                shape,
                 StatusCode::TOO_MANY_REQUESTS,
                 "Rate limit reached (injected by the scenario fake upstream).",
                 "requests",
@@ -368,12 +411,14 @@ async fn inject(s: &Shared, reset: &AtomicBool, fault: Option<Fault>) -> Option<
             Ok(answer)
         }
         Fault::Status500 => Ok(error(
+            shape,
             StatusCode::INTERNAL_SERVER_ERROR,
             "The server had an error while processing your request (injected by the scenario fake upstream).",
             "server_error",
             None,
         )),
         Fault::Status503 => Ok(error(
+            shape,
             StatusCode::SERVICE_UNAVAILABLE,
             "The engine is currently overloaded (injected by the scenario fake upstream).",
             "server_error",
@@ -407,7 +452,10 @@ fn finish(s: &Shared, bytes: Vec<u8>, truncated: bool, usage: Usage) -> Response
 
 /// The request body, or the answer to send when it is too large. A body that
 /// arrives in one piece (the usual case) is taken as is, without copying.
-async fn read_body(req: Request<Incoming>) -> io::Result<Result<Bytes, Response<Body>>> {
+async fn read_body(
+    req: Request<Incoming>,
+    shape: ErrorShape,
+) -> io::Result<Result<Bytes, Response<Body>>> {
     let mut body = req.into_body();
     let mut first: Option<Bytes> = None;
     let mut rest: Vec<u8> = Vec::new();
@@ -427,6 +475,7 @@ async fn read_body(req: Request<Incoming>) -> io::Result<Result<Bytes, Response<
         if first.as_ref().map_or(0, Bytes::len).max(rest.len()) > MAX_BODY {
             let message = format!("Request body larger than {MAX_BODY} bytes");
             return Ok(Err(error(
+                shape,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &message,
                 "invalid_request_error",
@@ -441,9 +490,10 @@ async fn read_body(req: Request<Incoming>) -> io::Result<Result<Bytes, Response<
     }))
 }
 
-fn bad_json(e: serde_json::Error) -> Response<Body> {
+fn bad_json(e: serde_json::Error, shape: ErrorShape) -> Response<Body> {
     let message = format!("We could not parse the JSON body of your request: {e}");
     error(
+        shape,
         StatusCode::BAD_REQUEST,
         &message,
         "invalid_request_error",
@@ -466,8 +516,20 @@ fn json(status: StatusCode, body: Bytes) -> Response<Body> {
     response
 }
 
-fn error(status: StatusCode, message: &str, kind: &str, code: Option<&str>) -> Response<Body> {
-    json(status, Bytes::from(openai::error(message, kind, code)))
+/// An error answer: OpenAI's body with `kind` and `code`, or Anthropic's
+/// (whose type follows from the status).
+fn error(
+    shape: ErrorShape,
+    status: StatusCode,
+    message: &str,
+    kind: &str,
+    code: Option<&str>,
+) -> Response<Body> {
+    let body = match shape {
+        ErrorShape::OpenAi => openai::error(message, kind, code),
+        ErrorShape::Anthropic => anthropic::error(status.as_u16(), message),
+    };
+    json(status, Bytes::from(body))
 }
 
 fn unix_now() -> u64 {

@@ -1,11 +1,14 @@
-//! The built-in fake OpenAI-compatible upstream: the provider every gateway
+//! The built-in fake OpenAI-compatible (and Anthropic Messages) upstream: the provider every gateway
 //! under test talks to. Realistic latency (delay models), streaming, injected
 //! faults, mock routes, and exact counts of what it served (`GET /stats`).
 //!
 //! `config` and `args` say what to serve; `server` accepts connections,
 //! `handlers` routes and answers, `body` streams, `delay` and `faults` draw,
-//! `openai` reads requests and writes OpenAI-shaped bodies, `stats` counts.
+//! `openai` reads requests and writes OpenAI-shaped bodies, `anthropic` and
+//! `responses` write the Anthropic Messages and OpenAI Responses shapes,
+//! `stats` counts.
 
+mod anthropic;
 pub mod args;
 mod body;
 pub mod config;
@@ -14,6 +17,7 @@ mod faults;
 mod handlers;
 mod openai;
 pub mod process;
+mod responses;
 pub mod server;
 pub mod stats;
 pub mod timer;

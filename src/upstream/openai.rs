@@ -3,8 +3,10 @@
 //! Token estimate: one token per 4 characters of prompt text (OpenAI's rule of
 //! thumb), rounded up; a token id given as a number counts as one token. Prompt
 //! text is every message's `content` (a string, or the `text` of its parts),
-//! the completion `prompt`, or the embedding `input`. Completion length is the
-//! request's `max_completion_tokens`, else `max_tokens`, else the configured
+//! the completion `prompt`, the embedding `input`; for Anthropic Messages
+//! also `system`, for OpenAI Responses the `input` and `instructions`.
+//! Completion length is the request's `max_completion_tokens`, else
+//! `max_tokens`, else `max_output_tokens` (Responses), else the configured
 //! `completion_tokens`.
 
 use std::borrow::Cow;
@@ -134,7 +136,8 @@ impl JsonStr<'_> {
     }
 }
 
-/// The fields of a chat or completion request the fake uses.
+/// The fields of a generation request the fake uses: chat, completion,
+/// Anthropic Messages or OpenAI Responses (each reads its own keys).
 #[derive(Debug, Default, Deserialize)]
 pub struct GenerateRequest<'a> {
     #[serde(borrow, default)]
@@ -145,8 +148,20 @@ pub struct GenerateRequest<'a> {
     /// Completions: the prompt.
     #[serde(default)]
     pub prompt: TextChars,
+    /// Anthropic Messages: the system prompt (a string or text blocks).
+    #[serde(default)]
+    pub system: TextChars,
+    /// OpenAI Responses: the input (a string or input items).
+    #[serde(default)]
+    pub input: TextChars,
+    /// OpenAI Responses: the system instructions.
+    #[serde(default)]
+    pub instructions: TextChars,
     #[serde(default)]
     pub max_tokens: Option<u32>,
+    /// OpenAI Responses: the completion length.
+    #[serde(default)]
+    pub max_output_tokens: Option<u32>,
     #[serde(default)]
     pub max_completion_tokens: Option<u32>,
     #[serde(default)]
@@ -163,12 +178,14 @@ pub struct StreamOptions {
 
 impl GenerateRequest<'_> {
     pub fn prompt_tokens(&self) -> u64 {
-        TextChars(self.messages.0 + self.prompt.0).tokens()
+        let chars = self.messages.0 + self.prompt.0;
+        TextChars(chars + self.system.0 + self.input.0 + self.instructions.0).tokens()
     }
 
     pub fn completion_tokens(&self, default: u32) -> u32 {
         self.max_completion_tokens
             .or(self.max_tokens)
+            .or(self.max_output_tokens)
             .unwrap_or(default)
     }
 

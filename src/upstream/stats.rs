@@ -14,7 +14,7 @@ pub struct Stats {
     pub requests: u64,
     /// Requests per endpoint (a fault still counts its endpoint).
     pub endpoints: EndpointCounts,
-    /// Chat and completion requests that asked for a stream.
+    /// Generation requests (chat, completions, messages, responses) that asked for a stream.
     pub streamed: u64,
     /// Prompt tokens of the requests answered in full (as reported in `usage`).
     pub prompt_tokens: u64,
@@ -33,6 +33,12 @@ pub struct EndpointCounts {
     pub completions: u64,
     /// `POST /v1/embeddings`.
     pub embeddings: u64,
+    /// `POST /v1/messages` (Anthropic Messages).
+    #[serde(default)]
+    pub messages: u64,
+    /// `POST /v1/responses` (OpenAI Responses).
+    #[serde(default)]
+    pub responses: u64,
     /// `GET /v1/models`.
     pub models: u64,
     /// Configured mock routes (all of them together).
@@ -60,6 +66,8 @@ pub enum Endpoint {
     ChatCompletions,
     Completions,
     Embeddings,
+    Messages,
+    Responses,
     Models,
     Routes,
     NotFound,
@@ -71,7 +79,7 @@ pub enum Endpoint {
 #[repr(align(64))]
 struct Shard {
     requests: AtomicU64,
-    endpoints: [AtomicU64; 7],
+    endpoints: [AtomicU64; 9],
     streamed: AtomicU64,
     prompt_tokens: AtomicU64,
     completion_tokens: AtomicU64,
@@ -145,6 +153,8 @@ impl Counters {
                 chat_completions: e(Endpoint::ChatCompletions),
                 completions: e(Endpoint::Completions),
                 embeddings: e(Endpoint::Embeddings),
+                messages: e(Endpoint::Messages),
+                responses: e(Endpoint::Responses),
                 models: e(Endpoint::Models),
                 routes: e(Endpoint::Routes),
                 not_found: e(Endpoint::NotFound),

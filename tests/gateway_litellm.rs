@@ -266,6 +266,67 @@ fn litellm_workers_variants_run() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// issue 14: Anthropic Messages in, through LiteLLM's translation, to the
+/// fake upstream's OpenAI chat endpoint. Every answer is checked to be in
+/// Anthropic's shape (an untranslated pass-through would count `shape`
+/// errors), plain and streamed, and the report prices the translation
+/// against the direct OpenAI path, per level.
+#[test]
+fn litellm_translates_anthropic_messages_and_the_report_prices_it() {
+    let _one = one_at_a_time();
+    let out = out_dir("litellm-translation");
+    let out_arg = out.display().to_string();
+    let args = [
+        "run",
+        "scenarios/litellm-translation.toml",
+        "--out",
+        &out_arg,
+        "--set",
+        "load.concurrency=[1, 4]",
+        "--set",
+        "load.requests=40",
+        "--set",
+        "load.warmup=4",
+    ];
+    provision_for(&args);
+    let run = common::scenario(&args);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let dir = run_folder(&out);
+    for variant in ["plain", "streamed"] {
+        let r = report(&dir.join(variant));
+        assert_eq!(r["status"], "complete", "{variant}");
+        for step in gateway_steps(&r) {
+            let m = &step["metrics"];
+            assert_eq!(m["successes"], 40, "{variant}: {m}");
+            assert_eq!(m["errors"]["shape"].as_u64().unwrap_or(0), 0, "{variant}");
+            if variant == "streamed" {
+                assert!(m["streaming"]["ttft_ms"]["p50"].as_f64().unwrap() >= 50.0);
+                assert!(
+                    m["tokens"]["output_tokens"].as_u64().unwrap_or(0) > 0,
+                    "{m}"
+                );
+            }
+        }
+        // The direct steps went to the OpenAI chat path, the gateway's to
+        // /v1/messages; the overhead is there for every level.
+        let overhead = r["overhead"].as_array().unwrap();
+        assert_eq!(overhead.len(), 2, "{variant}: {overhead:?}");
+        for level in overhead {
+            assert!(level["p50_ms"].as_f64().unwrap() > 1.0, "{level}");
+        }
+        // Translated to chat completions (the profile's option), not
+        // passed through to the upstream's own /v1/messages.
+        for step in gateway_steps(&r) {
+            let hits = &step["upstream"]["endpoints"];
+            assert_eq!(hits["chat_completions"], 40, "{variant}: {hits}");
+            assert_eq!(hits["messages"], 0, "{variant}: {hits}");
+        }
+    }
+    assert!(dir.join("variants.md").is_file());
+    nothing_left_of(&dir);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 /// A LiteLLM scenario copied to an empty folder, with 2 instances behind
 /// nginx: the profile, nginx's config and the prompt pool are built in.
 #[test]

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::LevelSummary;
 use crate::plan::{Check, Metric};
+use crate::search::{Outcome, SearchResult};
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +42,8 @@ impl Verdict {
             "max_error_rate" => ("error rate", "%", 100.0),
             "min_achieved_rate_ratio" => ("achieved rate", "% of target", 100.0),
             "max_dropped" => ("dropped per run", "", 1.0),
+            "min_goodput" => ("goodput", "% of requests", 100.0),
+            "min_capacity_rps" => ("capacity (search)", " req/s", 1.0),
             other => (other, "", 1.0),
         };
         let measured = match self.measured {
@@ -89,6 +92,7 @@ fn measure(metric: Metric, level: &LevelSummary) -> f64 {
         Metric::MaxDropped => level
             .dropped
             .map_or(f64::INFINITY, |d| d as f64 / f64::from(level.runs.max(1))),
+        Metric::MinGoodput => level.goodput.map_or(0.0, |g| g.mean),
     }
 }
 
@@ -120,6 +124,26 @@ pub fn judge(checks: &[Check], levels: &[LevelSummary], swept: &[u32]) -> Vec<Ve
             }
         })
         .collect()
+}
+
+/// Judge `[assert] min_capacity_rps` against where the search ended. The
+/// verdict names the level that carried the capacity (or the search's lower
+/// bound when none passed); a search that did not end is not a pass.
+pub fn judge_capacity(limit: f64, search: Option<&SearchResult>) -> Verdict {
+    let capacity = search.and_then(|s| s.capacity);
+    let ended = search.is_some_and(|s| s.outcome != Outcome::Running);
+    let measured = search
+        .filter(|s| !s.probes.is_empty())
+        .map(|_| capacity.map_or(0.0, |c| c.rps));
+    Verdict {
+        concurrency: capacity.map_or(search.map_or(0, |s| s.low), |c| c.level),
+        metric: Metric::MIN_CAPACITY_RPS.to_string(),
+        limit,
+        measured,
+        passed: ended && measured.is_some_and(|m| m >= limit),
+        not_measured: false,
+        rate: search.is_some_and(|s| s.open),
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! Rates are taken over the step's busy [`Window`], the time every worker
 //! still had work, so the drain at the end of a closed loop does not lower them.
 
+pub mod goodput;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -267,6 +269,8 @@ pub struct Recorder {
     gateway_overhead: Histogram<u64>,
     /// Open loop: see [`OpenLoop`].
     open: OpenLoop,
+    /// Requests that met `[report] slo`.
+    goodput: goodput::Counter,
 }
 
 /// What an open-loop step measured beside the latency from the intended
@@ -322,6 +326,7 @@ impl Default for Recorder {
                 service: histogram(3),
                 queue: histogram(3),
             },
+            goodput: goodput::Counter::default(),
         }
     }
 }
@@ -418,6 +423,19 @@ impl Recorder {
         }
     }
 
+    /// Record a request that met `[report] slo`; `busy` as for [`Recorder::record`].
+    #[inline]
+    pub fn record_good(&mut self, busy: f64) {
+        self.goodput.record(busy);
+    }
+
+    /// The step's goodput over `window` (see [`goodput::Counter::summary`]).
+    pub fn goodput_summary(&self, window: Window) -> goodput::GoodputSummary {
+        let requests = self.successes + self.errors().total;
+        self.goodput
+            .summary(requests, self.open.dropped, window.busy.as_secs_f64())
+    }
+
     /// Record that a request was sent a second time.
     #[inline]
     pub fn record_retry(&mut self) {
@@ -480,6 +498,7 @@ impl Recorder {
         self.gateway_overhead
             .add(&other.gateway_overhead)
             .expect("histograms share bounds");
+        self.goodput.merge(&other.goodput);
         let (o, t) = (&mut self.open, &other.open);
         o.sends += t.sends;
         o.last_send = o.last_send.max(t.last_send);
@@ -566,6 +585,7 @@ impl Recorder {
             gateway_overhead_ms: (!self.gateway_overhead.is_empty())
                 .then(|| Quantiles::of(&self.gateway_overhead, 1000.0)),
             open_loop: None,
+            goodput: None,
         }
     }
 
@@ -846,6 +866,9 @@ pub struct StepMetrics {
     /// corrected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_loop: Option<OpenLoopSummary>,
+    /// Requests that met `[report] slo`; absent without an SLO.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput: Option<goodput::GoodputSummary>,
 }
 
 /// How an open-loop step kept to its schedule: see the README, "Load models".
@@ -959,6 +982,11 @@ pub struct LevelSummary {
     pub service_p50_ms: Option<Spread>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_p99_ms: Option<Spread>,
+    /// Share (0–1) and rate (req/s) of requests that met `[report] slo`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput: Option<Spread>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput_per_s: Option<Spread>,
 }
 
 impl LevelSummary {
@@ -1011,6 +1039,8 @@ impl LevelSummary {
             dropped: open_total(runs, |o| o.dropped),
             service_p50_ms: optional(runs, |m| m.open_loop.as_ref().map(|o| o.service_ms.p50)),
             service_p99_ms: optional(runs, |m| m.open_loop.as_ref().map(|o| o.service_ms.p99)),
+            goodput: optional(runs, |m| m.goodput.map(|g| g.share)),
+            goodput_per_s: optional(runs, |m| m.goodput.map(|g| g.per_s)),
         }
     }
 }

@@ -40,6 +40,7 @@ impl Display for Check {
                 format!("{}% of target", self.limit * 100.0),
             ),
             Metric::MaxDropped => ("dropped per run", format!("{}", self.limit)),
+            Metric::MinGoodput => ("goodput", format!("{}% of requests", self.limit * 100.0)),
         };
         write!(f, "{name} {op} {limit}")
     }
@@ -196,7 +197,9 @@ impl Display for Plan {
             )?;
         }
         writeln!(out)?;
-        if self.checks.is_empty() {
+        write!(out, "{}", self.capacity)?;
+        writeln!(out)?;
+        if self.checks.is_empty() && self.capacity.min_capacity_rps.is_none() {
             writeln!(out, "Assertions: none")?;
         } else {
             writeln!(out, "Assertions (on the mean over runs of each level):")?;

@@ -6,6 +6,7 @@
 pub mod ceiling;
 pub mod compare;
 mod csv;
+pub mod frontier;
 pub mod html;
 mod json;
 mod junit;
@@ -58,6 +59,12 @@ pub struct Report {
     /// What the gateway adds: level minus baseline, per percentile.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overhead: Vec<Overhead>,
+    /// Capacity at each latency bound (see [`frontier`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontier: Option<frontier::Frontier>,
+    /// Where `[load] search` ended, with every probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<crate::search::SearchResult>,
     pub verdicts: Vec<Verdict>,
 }
 

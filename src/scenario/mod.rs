@@ -3,6 +3,7 @@
 //! [`load`] either returns a [`Scenario`] that is known to be runnable, or
 //! every problem found, each pointing at its file, line and column.
 
+pub mod capacity;
 pub mod check;
 pub mod de;
 pub mod model;

@@ -152,6 +152,7 @@ pub async fn execute(
         baseline_levels: Vec::new(),
         overhead: Vec::new(),
         frontier: None,
+        slo: scenario.model.report.slo,
         search: None,
         verdicts: Vec::new(),
     };

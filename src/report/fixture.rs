@@ -74,6 +74,7 @@ pub(crate) fn report() -> Report {
         baseline_levels: Vec::new(),
         overhead: Vec::new(),
         frontier: None,
+        slo: None,
         search: None,
         verdicts: vec![
             verdict(1, "max_p50_ms", 25.0, Some(20.5), true),

@@ -135,6 +135,7 @@ fn page(r: &Report) -> Value {
         verdicts,
         verdicts_failed => r.verdicts.iter().filter(|v| v.failed()).count(),
         verdicts_passed => r.verdicts.iter().filter(|v| v.passed).count(),
+        capacity => super::html_capacity::section(r),
         throughput_svg => safe(throughput_chart(r, &analysis)),
         latency_svg => safe(latency_chart(r)),
         spectrum_svg => safe(spectrum_chart(r)),

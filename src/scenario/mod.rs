@@ -158,7 +158,11 @@ fn finish(
         let mut model = model;
         // Neither sweep given: the default concurrency sweep, written out
         // so the resolved scenario says what ran.
-        if model.load.concurrency.is_empty() && model.load.rate.is_empty() {
+        // (A search picks its own levels.)
+        if model.load.concurrency.is_empty()
+            && model.load.rate.is_empty()
+            && model.load.search.is_none()
+        {
             model.load.concurrency = model::DEFAULT_CONCURRENCY.to_vec();
         }
         let name = model.scenario.name.clone().unwrap_or_else(|| {

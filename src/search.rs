@@ -22,7 +22,8 @@ pub struct Probe {
     pub level: u32,
     /// The step that measured it (its `index` in the report).
     pub step: usize,
-    /// Successful requests per second it carried.
+    /// The throughput it carried ([`StepMetrics::carried_rps`]: for a
+    /// rate, the arrival rate it kept).
     pub rps: f64,
     /// Its p99, ms (from the intended send time, for a rate).
     pub p99_ms: f64,
@@ -168,7 +169,7 @@ impl Bisection {
         self.probes.push(Probe {
             level,
             step,
-            rps: m.rps,
+            rps: m.carried_rps(),
             p99_ms,
             error_rate,
             passed: m.successes > 0

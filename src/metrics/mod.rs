@@ -871,6 +871,20 @@ pub struct StepMetrics {
     pub goodput: Option<goodput::GoodputSummary>,
 }
 
+impl StepMetrics {
+    /// The throughput a step carried, as capacity figures count it: for
+    /// an open loop the arrival rate it kept (achieved send rate times the
+    /// share that succeeded), for a closed loop its successful req/s.
+    pub fn carried_rps(&self) -> f64 {
+        match &self.open_loop {
+            Some(o) if self.requests > 0 => {
+                o.achieved_rate * self.successes as f64 / self.requests as f64
+            }
+            _ => self.rps,
+        }
+    }
+}
+
 /// How an open-loop step kept to its schedule: see the README, "Load models".
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OpenLoopSummary {
@@ -990,6 +1004,14 @@ pub struct LevelSummary {
 }
 
 impl LevelSummary {
+    /// [`StepMetrics::carried_rps`] of a level: means over its runs.
+    pub fn carried_rps(&self) -> f64 {
+        match self.achieved_rate {
+            Some(a) => a.mean * (1.0 - self.error_rate.mean),
+            None => self.rps.mean,
+        }
+    }
+
     /// A one-run level with only throughput and p50 set (for tests).
     #[cfg(test)]
     pub(crate) fn sample(concurrency: u32, rps: f64, p50_ms: f64) -> LevelSummary {

@@ -265,6 +265,7 @@ fn step(
             tokens: None,
             gateway_overhead_ms: None,
             open_loop: None,
+            goodput: None,
         },
         timeseries,
         warmup_errors: 0,

@@ -34,7 +34,8 @@ pub struct Point {
     /// The level is an arrival rate.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rate: bool,
-    /// Successful requests per second it carried (0 when none).
+    /// The throughput it carried (0 when none): for a rate, the arrival
+    /// rate it kept (`LevelSummary::carried_rps`).
     pub rps: f64,
     /// Its p99 (or p99 over the direct path), ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,7 +82,7 @@ pub fn compute(report: &Report, plan: &FrontierPlan) -> Option<Frontier> {
                         .p99_ms
                 }
             };
-            Some((l.concurrency, l.rate.is_some(), l.rps.mean, p99))
+            Some((l.concurrency, l.rate.is_some(), l.carried_rps(), p99))
         })
         .collect();
     if report.levels.iter().all(|l| l.runs == 0) {
@@ -147,7 +148,7 @@ impl Frontier {
     pub fn note(&self) -> String {
         format!(
             "capacity at a latency bound: the most req/s a level carried with its p99{} within the bound \
-             and error rate ≤ {}% (open loop: p99 from the intended send time; dropped arrivals count as errors)",
+             and error rate ≤ {}% (open loop: req/s is the arrival rate kept, achieved × success share; p99 from the intended send time; dropped arrivals count as errors)",
             match self.basis {
                 FrontierBasis::Absolute => "",
                 FrontierBasis::Overhead => " over the direct path's",

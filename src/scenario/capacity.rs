@@ -319,3 +319,96 @@ pub fn check(s: &super::ScenarioFile, out: &mut Vec<Problem>) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    fn load(tag: &str, text: &str) -> Result<super::super::Scenario, String> {
+        let dir =
+            std::env::temp_dir().join(format!("scenario-capacity-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file: PathBuf = dir.join("s.toml");
+        std::fs::write(&file, text).unwrap();
+        super::super::load(&file, &[]).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn issue_12_bad_search_keys_are_located_and_explained() {
+        let err = load(
+            "search",
+            "[load]\nduration = \"1s\"\nsearch = { p99_ms = 100, rate = [500, 10], tolerence = 0.1 }\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("s.toml:3:"), "{err}");
+        assert!(
+            err.contains("tolerence") && err.contains("tolerance"),
+            "{err}"
+        );
+        let err = load(
+            "search-bounds",
+            "[load]\nduration = \"1s\"\nsearch = { p99_ms = 0, rate = [500, 10], max_probes = 1 }\n\
+             [assert]\nmax_p99_ms = 5\n",
+        )
+        .unwrap_err();
+        for want in [
+            "s.toml:3:21",
+            "`p99_ms` must be a number > 0",
+            "[low, high] with 1 ≤ low < high, not [500, 10]",
+            "`max_probes` must be at least 2",
+            "s.toml:5:1",
+            "`max_p99_ms` judges the levels of a sweep",
+        ] {
+            assert!(err.contains(want), "{want}:\n{err}");
+        }
+        let err = load(
+            "search-sweep",
+            "[load]\nconcurrency = [1, 2]\nsearch = { p99_ms = 100, concurrency = [1, 64] }\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("s.toml:2:15"), "{err}");
+        assert!(
+            err.contains("a `concurrency` sweep cannot go with it"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn issue_12_goodput_and_capacity_assertions_need_their_figures() {
+        let err = load(
+            "goodput",
+            "[assert]\nmin_goodput = 0.9\nmin_capacity_rps = 10\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("needs an SLO"), "{err}");
+        assert!(
+            err.contains("judges the result of `[load] search`"),
+            "{err}"
+        );
+        let err = load(
+            "slo",
+            "[report]\nslo = { latency_ms = -1 }\nfrontier_p99_ms = []\nfrontier_basis = \"overhead\"\n",
+        )
+        .unwrap_err();
+        for want in [
+            "`latency_ms` must be a number > 0",
+            "the list of bounds is empty",
+            "an overhead frontier needs the direct baseline",
+        ] {
+            assert!(err.contains(want), "{want}:\n{err}");
+        }
+        let ok = load(
+            "ok",
+            "[load]\nduration = \"1s\"\nsearch = { p99_ms = 100 }\n[report]\nslo = { ttft_ms = 200 }\n[assert]\nmin_capacity_rps = 10\n",
+        )
+        .unwrap();
+        assert!(
+            ok.model.load.levels().is_empty(),
+            "a search picks its own levels"
+        );
+        assert_eq!(
+            ok.model.load.search.unwrap().bounds(),
+            super::DEFAULT_SEARCH_RATE
+        );
+    }
+}

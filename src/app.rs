@@ -195,11 +195,21 @@ fn validate(args: ValidateArgs) -> ExitCode {
         } else {
             String::new()
         };
+        let sweep = match &s.model.load.search {
+            Some(search) => {
+                let [low, high] = search.bounds();
+                let what = if search.open() { "rate" } else { "concurrency" };
+                format!("search over {what} [{low}, {high}]")
+            }
+            None => format!(
+                "{} levels × {} runs",
+                s.model.load.levels().len(),
+                s.model.load.runs
+            ),
+        };
         outln!(
-            "ok: {} ({} levels × {} runs, {} pool entries{variants})",
+            "ok: {} ({sweep}, {} pool entries{variants})",
             file.display(),
-            s.model.load.levels().len(),
-            s.model.load.runs,
             s.bodies.len()
         )
     }

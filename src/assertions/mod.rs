@@ -230,4 +230,69 @@ mod tests {
             "FAIL r=500/s achieved rate 90.00% of target (limit ≥ 99% of target)"
         );
     }
+
+    /// issue 12: goodput per level, and the capacity a search found.
+    #[test]
+    fn min_goodput_per_level_and_min_capacity_rps_on_the_search() {
+        let good = |c: u32, share: f64| LevelSummary {
+            goodput: Some(crate::metrics::Spread::of(&[share])),
+            ..level(c, 100.0, 20.0)
+        };
+        let checks = vec![
+            Check {
+                concurrency: 5,
+                metric: Metric::MinGoodput,
+                limit: 0.75,
+            },
+            Check {
+                concurrency: 10,
+                metric: Metric::MinGoodput,
+                limit: 0.9,
+            },
+        ];
+        let v = judge(&checks, &[good(5, 0.84), good(10, 0.83)], &[5, 10]);
+        assert!(v[0].passed && !v[1].passed);
+        assert_eq!(
+            v[1].describe(),
+            "FAIL c=10 goodput 83.00% of requests (limit ≥ 90% of requests)"
+        );
+        let probe = |level: u32, rps: f64, passed: bool| crate::search::Probe {
+            level,
+            step: 0,
+            rps,
+            p99_ms: 50.0,
+            error_rate: 0.0,
+            passed,
+        };
+        let mut search = SearchResult {
+            open: true,
+            p99_ms: 100.0,
+            max_error_rate: 0.001,
+            low: 100,
+            high: 400,
+            probes: vec![probe(100, 100.0, true), probe(400, 210.0, false)],
+            capacity: Some(crate::search::Capacity {
+                level: 197,
+                rps: 196.5,
+            }),
+            failed_at: Some(201),
+            outcome: Outcome::Converged,
+        };
+        let v = judge_capacity(180.0, Some(&search));
+        assert!(v.passed && v.rate && v.concurrency == 197);
+        assert_eq!(
+            v.describe(),
+            "PASS r=197/s capacity (search) 196.50 req/s (limit ≥ 180 req/s)"
+        );
+        assert!(!judge_capacity(200.0, Some(&search)).passed);
+        // Interrupted mid-search: not a pass, whatever was found so far.
+        search.outcome = Outcome::Running;
+        assert!(!judge_capacity(180.0, Some(&search)).passed);
+        // Nothing passed: measured 0 at the lower bound.
+        search.outcome = Outcome::BelowRange;
+        search.capacity = None;
+        let v = judge_capacity(1.0, Some(&search));
+        assert!(!v.passed && v.measured == Some(0.0) && v.concurrency == 100);
+        assert!(!judge_capacity(1.0, None).passed);
+    }
 }

@@ -282,7 +282,7 @@ async fn drive(
     if let Some(search) = &plan.capacity.search {
         let mut bisection = Bisection::new(search.clone());
         report.search = Some(bisection.result());
-        while let Some(level) = bisection.next() {
+        while let Some(level) = bisection.next_level() {
             if cancel.is_cancelled() {
                 return Ok(());
             }

@@ -121,7 +121,7 @@ impl Bisection {
     }
 
     /// The next level to probe; `None` when the search is over.
-    pub fn next(&mut self) -> Option<u32> {
+    pub fn next_level(&mut self) -> Option<u32> {
         if self.outcome != Outcome::Running {
             return None;
         }
@@ -232,7 +232,7 @@ mod tests {
 
     fn search(b: &mut Bisection, capacity: u32) -> Vec<u32> {
         let mut seen = Vec::new();
-        while let Some(level) = b.next() {
+        while let Some(level) = b.next_level() {
             b.record(level, seen.len(), &metrics(level, capacity));
             seen.push(level);
         }

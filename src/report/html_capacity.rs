@@ -62,7 +62,7 @@ pub(super) fn section(r: &Report) -> Option<Section> {
         .iter()
         .filter(|l| l.runs > 0 && l.rate.is_some() && l.achieved_rate.is_some())
         .collect();
-    open.sort_by(|a, b| a.concurrency.cmp(&b.concurrency));
+    open.sort_by_key(|l| l.concurrency);
     if !open.is_empty() {
         s.charts.push(safe(achieved_chart(&open)));
         s.charts.push(safe(corrected_chart(&open)));

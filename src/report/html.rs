@@ -256,8 +256,12 @@ fn concurrency_axis(r: &Report) -> Axis {
     }
 }
 
+/// The measured levels by level (a search probes them out of order).
 fn measured_levels(r: &Report) -> impl Iterator<Item = &crate::metrics::LevelSummary> {
-    r.levels.iter().filter(|l| l.runs > 0)
+    let mut levels: Vec<&crate::metrics::LevelSummary> =
+        r.levels.iter().filter(|l| l.runs > 0).collect();
+    levels.sort_by_key(|l| l.concurrency);
+    levels.into_iter()
 }
 
 fn throughput_chart(r: &Report, a: &Analysis) -> String {

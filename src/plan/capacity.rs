@@ -147,9 +147,6 @@ impl fmt::Display for Capacity {
                     o.arrival, o.max_in_flight
                 ))
             )?;
-            if let Some(min) = self.min_capacity_rps {
-                writeln!(out, "  assert: capacity ≥ {min} req/s")?;
-            }
         }
         let fr = &self.frontier;
         let bounds: Vec<String> = fr.p99_ms.iter().map(|b| format!("{b}")).collect();

@@ -173,12 +173,19 @@ impl Display for Plan {
             )?;
         }
         writeln!(out)?;
-        writeln!(out, "Steps ({}):", self.steps.len())?;
-        writeln!(
-            out,
-            "  {:>4}  {:>11}  {:>5}  {:>7}  measure",
-            "#", "level", "run", "warm-up"
-        )?;
+        if self.steps.is_empty() && self.capacity.search.is_some() {
+            writeln!(
+                out,
+                "Steps: one per probe of the search below, chosen as it goes"
+            )?;
+        } else {
+            writeln!(out, "Steps ({}):", self.steps.len())?;
+            writeln!(
+                out,
+                "  {:>4}  {:>11}  {:>5}  {:>7}  measure",
+                "#", "level", "run", "warm-up"
+            )?;
+        }
         for s in &self.steps {
             let pacing = s.open.map_or(String::new(), |o| {
                 format!(
@@ -199,7 +206,12 @@ impl Display for Plan {
         writeln!(out)?;
         write!(out, "{}", self.capacity)?;
         writeln!(out)?;
-        if self.checks.is_empty() && self.capacity.min_capacity_rps.is_none() {
+        if let (true, Some(min)) = (self.checks.is_empty(), self.capacity.min_capacity_rps) {
+            writeln!(
+                out,
+                "Assertions: the capacity the search finds ≥ {min} req/s"
+            )?;
+        } else if self.checks.is_empty() {
             writeln!(out, "Assertions: none")?;
         } else {
             writeln!(out, "Assertions (on the mean over runs of each level):")?;

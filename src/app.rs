@@ -538,6 +538,8 @@ fn run_command(args: RunArgs) -> ExitCode {
                     "error": r.error,
                     "report_dir": outcome.dir,
                     "levels": r.levels,
+                    "frontier": r.frontier,
+                    "search": r.search,
                     "verdicts": r.verdicts,
                 }));
                 if r.status == Status::Interrupted {

@@ -171,3 +171,20 @@ fn erf(x: f64) -> f64 {
             * (-x * x).exp();
     y.copysign(x)
 }
+
+/// Streams with TTFT 20 ms and a 5 ms gap between tokens: an SLO on the
+/// mean ITL above the gap passes every answer, one below it none; the same
+/// for TTFT.
+#[test]
+fn issue_12_goodput_judges_a_streams_ttft_and_mean_itl() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let share = |tag: &str, slo: &str| {
+        let (_, r, _) = run(tag, "goodput_streaming.toml", &[slo]);
+        let step = &r["steps"][0]["metrics"];
+        assert!(step["streaming"]["streams"].as_u64().unwrap() > 0, "{step}");
+        f(&step["goodput"]["share"])
+    };
+    assert!(share("itl-met", "report.slo={ itl_ms = 15, ttft_ms = 200 }") >= 0.95);
+    assert_eq!(share("itl-missed", "report.slo={ itl_ms = 2 }"), 0.0);
+    assert_eq!(share("ttft-missed", "report.slo={ ttft_ms = 10 }"), 0.0);
+}

@@ -197,11 +197,21 @@ fn validate(args: ValidateArgs) -> ExitCode {
         } else {
             String::new()
         };
+        let sweep = match &s.model.load.search {
+            Some(search) => {
+                let [low, high] = search.bounds();
+                let what = if search.open() { "rate" } else { "concurrency" };
+                format!("search over {what} [{low}, {high}]")
+            }
+            None => format!(
+                "{} levels × {} runs",
+                s.model.load.levels().len(),
+                s.model.load.runs
+            ),
+        };
         outln!(
-            "ok: {} ({} levels × {} runs, {} pool entries{variants})",
+            "ok: {} ({sweep}, {} pool entries{variants})",
             file.display(),
-            s.model.load.levels().len(),
-            s.model.load.runs,
             s.bodies.len()
         )
     }
@@ -567,6 +577,8 @@ fn run_command(args: RunArgs) -> ExitCode {
                     "error": r.error,
                     "report_dir": outcome.dir,
                     "levels": r.levels,
+                    "frontier": r.frontier,
+                    "search": r.search,
                     "verdicts": r.verdicts,
                 }));
                 if r.status == Status::Interrupted {

@@ -23,5 +23,6 @@ pub mod prereq;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod search;
 pub mod topology;
 pub mod upstream;

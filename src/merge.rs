@@ -263,6 +263,12 @@ pub fn merge(mut shards: Vec<ShardResult>) -> Result<(Report, Vec<String>), Stri
         ));
     }
 
+    // What the shards' plan says of goodput and the frontier.
+    let capacity = &first.plan["capacity"];
+    let slo: Option<crate::scenario::model::Slo> =
+        serde_json::from_value(capacity["slo"].clone()).unwrap_or(None);
+    let frontier: Option<crate::plan::capacity::FrontierPlan> =
+        serde_json::from_value(capacity["frontier"].clone()).ok();
     let mut warnings = Vec::new();
     let mut steps = Vec::new();
     for step in &first.steps {
@@ -278,7 +284,7 @@ pub fn merge(mut shards: Vec<ShardResult>) -> Result<(Report, Vec<String>), Stri
             // A shard stopped before this step: its figures would be partial.
             break;
         }
-        let (report_step, skew) = merge_step(&parts, n)?;
+        let (report_step, skew) = merge_step(&parts, n, slo.is_some())?;
         if skew > Duration::from_secs(1) {
             warnings.push(format!(
                 "step {} ({}): the shards started measuring up to {:.2} s apart (planned \
@@ -334,9 +340,15 @@ pub fn merge(mut shards: Vec<ShardResult>) -> Result<(Report, Vec<String>), Stri
         levels: Vec::new(),
         baseline_levels: Vec::new(),
         overhead: Vec::new(),
+        frontier: None,
+        slo,
+        search: None,
         verdicts: Vec::new(),
     };
     report.summarise_levels();
+    if let Some(plan) = &frontier {
+        report.frontier = crate::report::frontier::compute(&report, plan);
+    }
     if report.status == Status::Complete {
         let swept: Vec<crate::plan::Level> = first.steps.iter().map(|s| s.level).collect();
         report.verdicts = assertions::judge(&first.checks, &report.levels, &swept);
@@ -346,7 +358,7 @@ pub fn merge(mut shards: Vec<ShardResult>) -> Result<(Report, Vec<String>), Stri
 
 /// One step of every shard as one step, and how far apart the shards
 /// started measuring it.
-fn merge_step(parts: &[&RawStep], n: u32) -> Result<(StepReport, Duration), String> {
+fn merge_step(parts: &[&RawStep], n: u32, goodput: bool) -> Result<(StepReport, Duration), String> {
     let origin = parts.iter().map(|p| p.started_us).min().unwrap_or(0);
     let latest = parts.iter().map(|p| p.started_us).max().unwrap_or(0);
     let mut recorder = Recorder::default();
@@ -392,6 +404,7 @@ fn merge_step(parts: &[&RawStep], n: u32) -> Result<(StepReport, Duration), Stri
             run: first.run,
             metrics: StepMetrics {
                 open_loop,
+                goodput: goodput.then(|| recorder.goodput_summary(window)),
                 ..recorder.summary(window)
             },
             timeseries: recorder.timeseries(),

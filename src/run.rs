@@ -20,8 +20,9 @@ use crate::merge::{RawStep, ShardResult};
 use crate::metrics::{SecondSample, StepMetrics};
 use crate::plan::shard::{self, Shard};
 use crate::plan::{self, Plan, Stop};
-use crate::report::{self, Environment, Report, ScenarioInfo, Status, StepReport};
+use crate::report::{self, frontier, Environment, Report, ScenarioInfo, Status, StepReport};
 use crate::scenario::Scenario;
+use crate::search::Bisection;
 use crate::topology::resources::Sampler;
 use crate::topology::{http_call, provision, Supervisor};
 
@@ -166,6 +167,9 @@ pub async fn execute(
         levels: Vec::new(),
         baseline_levels: Vec::new(),
         overhead: Vec::new(),
+        frontier: None,
+        slo: scenario.model.report.slo,
+        search: None,
         verdicts: Vec::new(),
     };
     let formats = planned
@@ -219,6 +223,10 @@ pub async fn execute(
             report.status = Status::Complete;
             let swept: Vec<plan::Level> = plan.steps.iter().map(|s| s.level).collect();
             report.verdicts = assertions::judge(&plan.checks, &report.levels, &swept);
+            if let Some(limit) = plan.capacity.min_capacity_rps {
+                let verdict = assertions::judge_capacity(limit, report.search.as_ref());
+                report.verdicts.push(verdict);
+            }
         }
         Err(e) => {
             report.status = if cancel.is_cancelled() {
@@ -315,14 +323,83 @@ async fn drive(
         .iter()
         .find(|s| s.name == "upstream")
         .map(|s| std::net::SocketAddr::from(([127, 0, 0, 1], s.port)));
+    let run = Runner {
+        plan,
+        target,
+        baseline,
+        upstream,
+        options,
+        cancel,
+        live,
+        dir,
+        offsets: &offsets,
+    };
     for step in &plan.steps {
-        let mut runs = vec![(target.clone(), &plan.target, false)];
-        if let Some((prepared, b)) = &baseline {
+        run.measure(step, services, report, raw).await?;
+    }
+    if let Some(search) = &plan.capacity.search {
+        let mut bisection = Bisection::new(search.clone());
+        report.search = Some(bisection.result());
+        while let Some(level) = bisection.next_level() {
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
+            let index = report.steps.iter().map(|s| s.index + 1).max().unwrap_or(0);
+            let step = search.probe(index, level);
+            run.measure(&step, services, report, raw).await?;
+            let measured = report.steps_of(report::Side::Target).last();
+            if let Some(s) = measured.filter(|s| s.index == index && s.measured()) {
+                bisection.record(level, index, &s.metrics);
+            } else {
+                // Cut short: judged on nothing, the search stops here.
+                return Ok(());
+            }
+            report.search = Some(bisection.result());
+        }
+        report.search = Some(bisection.result());
+        run.write(report)?;
+    }
+    // The last step can end before a dying service is noticed.
+    match services.dead() {
+        Some(dead) => Err(dead),
+        None => Ok(()),
+    }
+}
+
+/// What measuring a step needs, the same for a planned step and a search probe.
+struct Runner<'a> {
+    plan: &'a Plan,
+    target: Arc<load::Prepared>,
+    baseline: Option<(Arc<load::Prepared>, &'a plan::Target)>,
+    upstream: Option<std::net::SocketAddr>,
+    options: &'a Options,
+    cancel: &'a CancellationToken,
+    live: Arc<Live>,
+    dir: &'a Path,
+    /// Each step's offset from `--start-at` (shards line up on them).
+    offsets: &'a [Duration],
+}
+
+impl Runner<'_> {
+    /// Run `step` on the target (and the direct baseline), add it to the
+    /// report and rewrite the report; a dead service or a failed harness
+    /// fails the step, and the run.
+    async fn measure(
+        &self,
+        step: &plan::Step,
+        services: &mut Supervisor,
+        report: &mut Report,
+        raw: &mut Vec<RawStep>,
+    ) -> Result<(), String> {
+        let plan = self.plan;
+        let mut runs = vec![(self.target.clone(), &plan.target, false)];
+        if let Some((prepared, b)) = &self.baseline {
             runs.push((prepared.clone(), *b, true));
         }
-        let planned = options
+        let planned = self
+            .options
             .start_at
-            .zip(offsets.get(step.index))
+            .zip(self.offsets.get(step.index))
             .map(|(at, offset)| at + *offset);
         if let Some(at) = planned {
             // Warm up shortly before the planned start, not long before.
@@ -332,12 +409,12 @@ async fn drive(
             if let Some(wait) = lead {
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
-                    _ = cancel.cancelled() => return Ok(()),
+                    _ = self.cancel.cancelled() => return Ok(()),
                 }
             }
         }
         for (prepared, target_plan, is_baseline) in runs {
-            if cancel.is_cancelled() {
+            if self.cancel.is_cancelled() {
                 return Ok(());
             }
             let (mut report_step, died, raw_step) = run_one(
@@ -345,15 +422,14 @@ async fn drive(
                 target_plan,
                 step,
                 is_baseline,
-                upstream,
-                options,
-                cancel,
+                self.upstream,
+                self.options,
+                self.cancel,
                 services,
-                &live,
+                &self.live,
                 planned,
             )
             .await?;
-            // A dead service or a failed harness fails the step, and the run.
             let failure = died.or_else(|| harness_failure(&report_step, &target_plan.url).err());
             report_step.error = failure.as_ref().map(|e| plan.hide(e));
             if let Some(mut r) = raw_step {
@@ -362,17 +438,19 @@ async fn drive(
             }
             report.steps.push(report_step);
             report.summarise_levels();
-            report::write(dir, report, &plan.formats)
-                .map_err(|e| format!("cannot write the report in {}: {e}", dir.display()))?;
+            self.write(report)?;
             if let Some(failure) = failure {
                 return Err(failure);
             }
         }
+        Ok(())
     }
-    // The last step can end before a dying service is noticed.
-    match services.dead() {
-        Some(dead) => Err(dead),
-        None => Ok(()),
+
+    /// Recompute the frontier and rewrite the report.
+    fn write(&self, report: &mut Report) -> Result<(), String> {
+        report.frontier = frontier::compute(report, &self.plan.capacity.frontier);
+        report::write(self.dir, report, &self.plan.formats)
+            .map_err(|e| format!("cannot write the report in {}: {e}", self.dir.display()))
     }
 }
 
@@ -633,6 +711,7 @@ async fn run_one(
             run: step.run,
             metrics: StepMetrics {
                 open_loop: outcome.open_loop,
+                goodput: outcome.goodput,
                 ..outcome.recorder.summary(outcome.window)
             },
             timeseries: ramp_targets(outcome.recorder.timeseries(), step.ramp.as_ref()),

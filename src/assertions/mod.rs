@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::LevelSummary;
 use crate::plan::{Check, Level, Metric};
+use crate::search::{Outcome, SearchResult};
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +41,8 @@ impl Verdict {
             "max_error_rate" => ("error rate", "%", 100.0),
             "min_achieved_rate_ratio" => ("achieved rate", "% of target", 100.0),
             "max_dropped" => ("dropped per run", "", 1.0),
+            "min_goodput" => ("goodput", "% of requests", 100.0),
+            "min_capacity_rps" => ("capacity (search)", " req/s", 1.0),
             other => (other, "", 1.0),
         };
         let measured = match self.measured {
@@ -88,6 +91,7 @@ fn measure(metric: Metric, level: &LevelSummary) -> f64 {
         Metric::MaxDropped => level
             .dropped
             .map_or(f64::INFINITY, |d| d as f64 / f64::from(level.runs.max(1))),
+        Metric::MinGoodput => level.goodput.map_or(0.0, |g| g.mean),
     }
 }
 
@@ -118,6 +122,28 @@ pub fn judge(checks: &[Check], levels: &[LevelSummary], swept: &[Level]) -> Vec<
             }
         })
         .collect()
+}
+
+/// Judge `[assert] min_capacity_rps` against where the search ended. The
+/// verdict names the level that carried the capacity (or the search's lower
+/// bound when none passed); a search that did not end is not a pass.
+pub fn judge_capacity(limit: f64, search: Option<&SearchResult>) -> Verdict {
+    let capacity = search.and_then(|s| s.capacity);
+    let ended = search.is_some_and(|s| s.outcome != Outcome::Running);
+    let measured = search
+        .filter(|s| !s.probes.is_empty())
+        .map(|_| capacity.map_or(0.0, |c| c.rps));
+    Verdict {
+        level: Level::fixed(
+            capacity.map_or(search.map_or(0, |s| s.low), |c| c.level),
+            search.is_some_and(|s| s.open),
+        ),
+        metric: Metric::MIN_CAPACITY_RPS.to_string(),
+        limit,
+        measured,
+        passed: ended && measured.is_some_and(|m| m >= limit),
+        not_measured: false,
+    }
 }
 
 #[cfg(test)]
@@ -211,5 +237,71 @@ mod tests {
             v[1].describe(),
             "FAIL r=500/s achieved rate 90.00% of target (limit ≥ 99% of target)"
         );
+    }
+
+    /// issue 12: goodput per level, and the capacity a search found.
+    #[test]
+    fn min_goodput_per_level_and_min_capacity_rps_on_the_search() {
+        let good = |c: u32, share: f64| LevelSummary {
+            goodput: Some(crate::metrics::Spread::of(&[share])),
+            ..level(c, 100.0, 20.0)
+        };
+        let checks = vec![
+            Check {
+                level: Level::workers(5),
+                metric: Metric::MinGoodput,
+                limit: 0.75,
+            },
+            Check {
+                level: Level::workers(10),
+                metric: Metric::MinGoodput,
+                limit: 0.9,
+            },
+        ];
+        let swept = [Level::workers(5), Level::workers(10)];
+        let v = judge(&checks, &[good(5, 0.84), good(10, 0.83)], &swept);
+        assert!(v[0].passed && !v[1].passed);
+        assert_eq!(
+            v[1].describe(),
+            "FAIL c=10 goodput 83.00% of requests (limit ≥ 90% of requests)"
+        );
+        let probe = |level: u32, rps: f64, passed: bool| crate::search::Probe {
+            level,
+            step: 0,
+            rps,
+            p99_ms: 50.0,
+            error_rate: 0.0,
+            passed,
+        };
+        let mut search = SearchResult {
+            open: true,
+            p99_ms: 100.0,
+            max_error_rate: 0.001,
+            low: 100,
+            high: 400,
+            probes: vec![probe(100, 100.0, true), probe(400, 210.0, false)],
+            capacity: Some(crate::search::Capacity {
+                level: 197,
+                rps: 196.5,
+            }),
+            failed_at: Some(201),
+            outcome: Outcome::Converged,
+        };
+        let v = judge_capacity(180.0, Some(&search));
+        assert!(v.passed && v.level == Level::rate(197));
+        assert_eq!(
+            v.describe(),
+            "PASS r=197/s capacity (search) 196.50 req/s (limit ≥ 180 req/s)"
+        );
+        assert!(!judge_capacity(200.0, Some(&search)).passed);
+        // Interrupted mid-search: not a pass, whatever was found so far.
+        search.outcome = Outcome::Running;
+        assert!(!judge_capacity(180.0, Some(&search)).passed);
+        // Nothing passed: measured 0 at the lower bound.
+        search.outcome = Outcome::BelowRange;
+        search.capacity = None;
+        let v = judge_capacity(1.0, Some(&search));
+        assert!(!v.passed && v.measured == Some(0.0) && v.level == Level::rate(100));
+        assert!(!judge_capacity(1.0, None).passed);
     }
 }

@@ -53,6 +53,7 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::goodput::{GoodputSummary, Rule};
 use crate::metrics::{busy_share, ErrorClass, ErrorSummary, Recorder, Tokens, Window};
 use crate::metrics::{OpenLoopSummary, LATE};
 use crate::plan::{Step, Stop, Target};
@@ -94,6 +95,8 @@ pub struct StepOutcome {
     pub open_loop: Option<OpenLoopSummary>,
     /// The wall-clock moment measurement started (shards line up on it).
     pub started: std::time::SystemTime,
+    /// Requests that met `[report] slo`; `None` without an SLO.
+    pub goodput: Option<GoodputSummary>,
 }
 
 /// Resolve the target once: address, and every request serialized to the
@@ -178,6 +181,8 @@ struct Shared {
     timeout: Duration,
     selection: Selection,
     seed: u64,
+    /// `[report] slo`, judged per request (goodput).
+    slo: Option<Rule>,
     /// Workers in the step: worker `w` owns tickets `w`, `w + c`, `w + 2c`, …
     /// (closed loop, and every warm-up).
     concurrency: u64,
@@ -292,6 +297,7 @@ pub fn run_step(
         target,
         timeout: plan.timeout,
         selection: plan.selection,
+        slo: plan.slo.as_ref().map(Rule::new),
         seed: plan.seed ^ (step.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         concurrency: u64::from(workers.max(1)),
         schedule,
@@ -361,12 +367,14 @@ pub fn run_step(
         let per_s = step.shard.map_or(target, |s| s.rate(target));
         recorder.open_summary(per_s, window)
     });
+    let window = Window {
+        whole,
+        busy: shared.drained().map_or(whole, |d| d.min(whole)),
+    };
     Ok(StepOutcome {
         open_loop,
-        window: Window {
-            whole,
-            busy: shared.drained().map_or(whole, |d| d.min(whole)),
-        },
+        goodput: shared.slo.map(|_| recorder.goodput_summary(window)),
+        window,
         recorder,
         warmup_errors: warmup.total,
         warmup,
@@ -642,6 +650,12 @@ async fn measure_loop(
         }
         if failure.is_none() {
             record_answer(&mut r, &probe, origin, end, busy);
+            if let Some(rule) = &shared.slo {
+                let first = probe.first.filter(|_| probe.streamed).unwrap_or(end);
+                if rule.met(end - origin, first.max(origin) - origin, &probe.gaps) {
+                    r.record_good(busy);
+                }
+            }
         }
         drop(r);
         done += 1;

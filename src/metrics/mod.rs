@@ -3,6 +3,7 @@
 //! Rates are taken over the step's busy [`Window`], the time every worker
 //! still had work, so the drain at the end of a closed loop does not lower them.
 
+pub mod goodput;
 pub mod raw;
 
 use std::collections::BTreeMap;
@@ -311,6 +312,8 @@ pub struct Recorder {
     /// Every success's latency (µs), only when asked for
     /// ([`Recorder::keeping_samples`]): tests check the histograms against them.
     samples: Option<Vec<u64>>,
+    /// Requests that met `[report] slo`.
+    goodput: goodput::Counter,
 }
 
 /// What an open-loop step measured beside the latency from the intended
@@ -368,6 +371,7 @@ impl Default for Recorder {
                 queue: histogram(3),
             },
             samples: None,
+            goodput: goodput::Counter::default(),
         }
     }
 }
@@ -485,6 +489,19 @@ impl Recorder {
         }
     }
 
+    /// Record a request that met `[report] slo`; `busy` as for [`Recorder::record`].
+    #[inline]
+    pub fn record_good(&mut self, busy: f64) {
+        self.goodput.record(busy);
+    }
+
+    /// The step's goodput over `window` (see [`goodput::Counter::summary`]).
+    pub fn goodput_summary(&self, window: Window) -> goodput::GoodputSummary {
+        let requests = self.successes + self.errors().total;
+        self.goodput
+            .summary(requests, self.open.dropped, window.busy.as_secs_f64())
+    }
+
     /// Record that a request was sent a second time.
     #[inline]
     pub fn record_retry(&mut self) {
@@ -548,6 +565,7 @@ impl Recorder {
         self.gateway_overhead
             .add(&other.gateway_overhead)
             .expect("histograms share bounds");
+        self.goodput.merge(&other.goodput);
         let (o, t) = (&mut self.open, &other.open);
         o.sends += t.sends;
         o.last_send = o.last_send.max(t.last_send);
@@ -639,6 +657,7 @@ impl Recorder {
             gateway_overhead_ms: (!self.gateway_overhead.is_empty())
                 .then(|| Quantiles::of(&self.gateway_overhead, 1000.0)),
             open_loop: None,
+            goodput: None,
         }
     }
 
@@ -935,6 +954,23 @@ pub struct StepMetrics {
     /// corrected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_loop: Option<OpenLoopSummary>,
+    /// Requests that met `[report] slo`; absent without an SLO.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput: Option<goodput::GoodputSummary>,
+}
+
+impl StepMetrics {
+    /// The throughput a step carried, as capacity figures count it: for
+    /// an open loop the arrival rate it kept (achieved send rate times the
+    /// share that succeeded), for a closed loop its successful req/s.
+    pub fn carried_rps(&self) -> f64 {
+        match &self.open_loop {
+            Some(o) if self.requests > 0 => {
+                o.achieved_rate * self.successes as f64 / self.requests as f64
+            }
+            _ => self.rps,
+        }
+    }
 }
 
 /// How an open-loop step kept to its schedule: see the README, "Load models".
@@ -1075,9 +1111,22 @@ pub struct LevelSummary {
     /// judged against).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ramp_target_rate: Option<f64>,
+    /// Share (0–1) and rate (req/s) of requests that met `[report] slo`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput: Option<Spread>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput_per_s: Option<Spread>,
 }
 
 impl LevelSummary {
+    /// [`StepMetrics::carried_rps`] of a level: means over its runs.
+    pub fn carried_rps(&self) -> f64 {
+        match self.achieved_rate {
+            Some(a) => a.mean * (1.0 - self.error_rate.mean),
+            None => self.rps.mean,
+        }
+    }
+
     /// A one-run level with only throughput and p50 set (for tests).
     #[cfg(test)]
     pub(crate) fn sample(concurrency: u32, rps: f64, p50_ms: f64) -> LevelSummary {
@@ -1139,6 +1188,8 @@ impl LevelSummary {
                 .then(|| optional(runs, |m| m.open_loop.as_ref().map(|o| o.target_rate)))
                 .flatten()
                 .map(|s| s.mean),
+            goodput: optional(runs, |m| m.goodput.map(|g| g.share)),
+            goodput_per_s: optional(runs, |m| m.goodput.map(|g| g.per_s)),
         }
     }
 }

@@ -40,6 +40,12 @@ pub struct RawRecorder {
     pub truncated: u64,
     pub client: u64,
     pub protocol: u64,
+    /// 2xx answers not in the shape of the request's dialect.
+    #[serde(default)]
+    pub shape: u64,
+    /// Requests that met `[report] slo`.
+    #[serde(default)]
+    pub goodput: super::goodput::Counter,
     /// Non-2xx answers by status code.
     pub status: BTreeMap<u16, u64>,
     pub retries: u64,
@@ -73,6 +79,11 @@ pub struct RawSeries {
 pub struct RawSample {
     pub ok: u64,
     pub errors: u64,
+    /// Requests sent, and their time in flight (µs), in the sample.
+    #[serde(default)]
+    pub sent: u64,
+    #[serde(default)]
+    pub flight_us: u64,
     /// `[bucket, count]` of the non-empty latency buckets.
     pub latency: Vec<(u8, u32)>,
 }
@@ -115,6 +126,8 @@ impl Recorder {
             truncated: self.truncated,
             client: self.client,
             protocol: self.protocol,
+            shape: self.shape,
+            goodput: self.goodput,
             status: self
                 .status
                 .iter()
@@ -142,6 +155,8 @@ impl Recorder {
                     .map(|s| RawSample {
                         ok: s.ok,
                         errors: s.errors,
+                        sent: s.sent,
+                        flight_us: s.flight_us,
                         latency: s
                             .latency
                             .iter()
@@ -175,6 +190,8 @@ impl RawRecorder {
             truncated: self.truncated,
             client: self.client,
             protocol: self.protocol,
+            shape: self.shape,
+            goodput: self.goodput,
             retries: self.retries,
             last_end: Duration::from_micros(self.last_end_us) + later,
             busy_successes: self.busy_successes,
@@ -205,6 +222,8 @@ impl RawRecorder {
             let mut sample = Sample {
                 ok: s.ok,
                 errors: s.errors,
+                sent: s.sent,
+                flight_us: s.flight_us,
                 ..Sample::default()
             };
             for (bucket, count) in s.latency {

@@ -50,6 +50,15 @@ impl Level {
         }
     }
 
+    /// A fixed level: `per_s` requests/s when `rate`, else workers.
+    pub const fn fixed(value: u32, rate: bool) -> Level {
+        if rate {
+            Level::rate(value)
+        } else {
+            Level::workers(value)
+        }
+    }
+
     /// A stages step of `kind` peaking at `peak`.
     pub const fn ramp(kind: LevelKind, peak: u32) -> Level {
         Level {

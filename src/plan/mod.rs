@@ -3,6 +3,7 @@
 //!
 //! `scenario plan` prints exactly the plan that `scenario run` executes.
 
+pub mod capacity;
 mod facts;
 mod gateway;
 pub mod level;
@@ -24,6 +25,7 @@ use crate::dialect::Dialect;
 use crate::scenario::model::{duration, Arrival, Selection, Thresholds, UPSTREAM_PATH};
 use crate::scenario::Scenario;
 
+pub use capacity::{Capacity, SearchPlan};
 pub use facts::{cache_dir, Facts, PORT_RANGE};
 pub use level::{Level, LevelKind};
 pub use ramp::{Ramp, RampCursor, RampStage};
@@ -51,6 +53,8 @@ pub struct Plan {
     pub baseline: Option<Target>,
     pub steps: Vec<Step>,
     pub checks: Vec<Check>,
+    /// The capacity frontier, `[load] search` and the goodput SLO.
+    pub capacity: Capacity,
     /// Report formats written besides `report.json`.
     pub formats: Vec<String>,
     /// Values never shown: passwords, keys. Replaced by `<redacted>`.
@@ -214,6 +218,9 @@ pub struct Target {
     pub dialect: Option<Dialect>,
     #[serde(skip)]
     pub body_bytes: Vec<Bytes>,
+    /// What a good request is, for goodput (`[report] slo`; shown in `capacity`).
+    #[serde(skip)]
+    pub slo: Option<crate::scenario::model::Slo>,
 }
 
 /// One measured load step: warm-up requests, then the measured ones.
@@ -300,9 +307,15 @@ pub enum Metric {
     MinAchievedRateRatio,
     /// Open loop: arrivals left unsent, per run.
     MaxDropped,
+    /// Share of requests that met `[report] slo`.
+    MinGoodput,
 }
 
 impl Metric {
+    /// `[assert] min_capacity_rps`: one figure for the whole search, judged
+    /// by `assertions::judge_capacity`, not per level.
+    pub const MIN_CAPACITY_RPS: &'static str = "min_capacity_rps";
+
     /// The key as written under `[assert]`.
     pub fn key(self) -> &'static str {
         match self {
@@ -313,12 +326,16 @@ impl Metric {
             Metric::MaxErrorRate => "max_error_rate",
             Metric::MinAchievedRateRatio => "min_achieved_rate_ratio",
             Metric::MaxDropped => "max_dropped",
+            Metric::MinGoodput => "min_goodput",
         }
     }
 
     /// True when the measured value must stay at or below the limit.
     pub fn is_max(self) -> bool {
-        !matches!(self, Metric::MinRps | Metric::MinAchievedRateRatio)
+        !matches!(
+            self,
+            Metric::MinRps | Metric::MinAchievedRateRatio | Metric::MinGoodput
+        )
     }
 }
 
@@ -413,6 +430,7 @@ pub fn build(s: &Scenario, facts: &Facts, run_dir: &Path) -> Result<Plan, PlanEr
         baseline,
         steps: steps(s),
         checks: checks(&m.assertions, &levels(&m.load)),
+        capacity: capacity::resolve(s, stop_rule(&m.load)),
         formats: m.report.formats.clone(),
         secrets,
         context,
@@ -479,6 +497,7 @@ fn target(
         overhead_headers: overhead,
         dialect,
         body_bytes: s.bodies.clone(),
+        slo: s.model.report.slo,
     }
 }
 
@@ -551,11 +570,7 @@ fn steps(s: &Scenario) -> Vec<Step> {
             })
             .collect();
     }
-    let stop = match (load.duration, load.requests) {
-        (Some(d), _) => Stop::Duration(d),
-        (None, Some(n)) => Stop::Requests(n),
-        (None, None) => Stop::Requests(1000),
-    };
+    let stop = stop_rule(load);
     let mut steps = Vec::new();
     for level in levels(load) {
         let open = level.is_rate().then(|| Open {
@@ -619,6 +634,15 @@ fn levels(load: &crate::scenario::model::Load) -> Vec<Level> {
         Level::workers
     };
     load.levels().into_iter().map(make).collect()
+}
+
+/// When each step's measurement ends: `duration`, else `requests` (default 1000).
+pub fn stop_rule(load: &crate::scenario::model::Load) -> Stop {
+    match (load.duration, load.requests) {
+        (Some(d), _) => Stop::Duration(d),
+        (None, Some(n)) => Stop::Requests(n),
+        (None, None) => Stop::Requests(1000),
+    }
 }
 
 /// The facts' ports, handed out in start order.
@@ -715,6 +739,7 @@ fn checks(t: &Thresholds, levels: &[Level]) -> Vec<Check> {
                 pick(|t| t.min_achieved_rate_ratio),
             ),
             (Metric::MaxDropped, pick(|t| t.max_dropped)),
+            (Metric::MinGoodput, pick(|t| t.min_goodput)),
         ];
         for (metric, limit) in limits {
             if let Some(limit) = limit {

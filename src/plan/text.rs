@@ -40,6 +40,7 @@ impl Display for Check {
                 format!("{}% of target", self.limit * 100.0),
             ),
             Metric::MaxDropped => ("dropped per run", format!("{}", self.limit)),
+            Metric::MinGoodput => ("goodput", format!("{}% of requests", self.limit * 100.0)),
         };
         write!(f, "{name} {op} {limit}")
     }
@@ -195,18 +196,27 @@ impl Display for Plan {
             )?;
         }
         writeln!(out)?;
-        writeln!(out, "Steps ({}):", self.steps.len())?;
+        if self.steps.is_empty() && self.capacity.search.is_some() {
+            writeln!(
+                out,
+                "Steps: one per probe of the search below, chosen as it goes"
+            )?;
+        } else {
+            writeln!(out, "Steps ({}):", self.steps.len())?;
+        }
         // As wide as the longest level's name (`ramp to c=200`), at least 11.
         let w = self
             .steps
             .iter()
             .map(|s| s.level.label().chars().count())
             .fold(11, usize::max);
-        writeln!(
-            out,
-            "  {:>4}  {:>w$}  {:>5}  {:>7}  measure",
-            "#", "level", "run", "warm-up"
-        )?;
+        if !self.steps.is_empty() {
+            writeln!(
+                out,
+                "  {:>4}  {:>w$}  {:>5}  {:>7}  measure",
+                "#", "level", "run", "warm-up"
+            )?;
+        }
         for s in &self.steps {
             let pacing = s.open.map_or(String::new(), |o| {
                 format!(
@@ -258,7 +268,14 @@ impl Display for Plan {
             }
         }
         writeln!(out)?;
-        if self.checks.is_empty() {
+        write!(out, "{}", self.capacity)?;
+        writeln!(out)?;
+        if let (true, Some(min)) = (self.checks.is_empty(), self.capacity.min_capacity_rps) {
+            writeln!(
+                out,
+                "Assertions: the capacity the search finds ≥ {min} req/s"
+            )?;
+        } else if self.checks.is_empty() {
             writeln!(out, "Assertions: none")?;
         } else {
             writeln!(out, "Assertions (on the mean over runs of each level):")?;

@@ -30,6 +30,10 @@ request_tokens_per_s_p50,request_tokens_per_s_p90,request_tokens_per_s_p99";
 const OPEN_LOOP: &str = ",target_rate,achieved_rate,scheduled,sent,late,dropped,\
 service_p50_ms,service_p99_ms,queue_p50_ms,queue_p99_ms";
 
+/// Columns added when `[report] slo` is set: requests that met it, their
+/// share and rate.
+const GOODPUT: &str = ",good,goodput_share,goodput_per_s";
+
 /// The error column of a class: `timeout_errors`, `truncated_errors`,
 /// `http_500_errors`.
 fn column(class: ErrorClass) -> String {
@@ -69,6 +73,15 @@ impl Exporter for Csv {
         }
         if open {
             out.push_str(OPEN_LOOP);
+        }
+        let goodput = report.steps.iter().any(|s| s.metrics.goodput.is_some());
+        if goodput {
+            out.push_str(GOODPUT);
+        }
+        // A search's probes say whether they met its bound.
+        let probes = report.search.as_ref().map(|s| &s.probes);
+        if probes.is_some() {
+            out.push_str(",search_probe");
         }
         out.push('\n');
         for s in &report.steps {
@@ -155,6 +168,24 @@ impl Exporter for Csv {
                     }
                     None => out.push_str(&",".repeat(10)),
                 }
+            }
+            if goodput {
+                match &m.goodput {
+                    Some(g) => {
+                        let _ = write!(out, ",{},{:.6},{:.2}", g.good, g.share, g.per_s);
+                    }
+                    None => out.push_str(",,,"),
+                }
+            }
+            if let Some(probes) = probes {
+                let probe = probes
+                    .iter()
+                    .find(|p| p.step == s.index && s.side == super::Side::Target);
+                out.push_str(match probe {
+                    Some(p) if p.passed => ",pass",
+                    Some(_) => ",fail",
+                    None => ",",
+                });
             }
             out.push('\n');
         }

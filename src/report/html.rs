@@ -142,6 +142,7 @@ fn page(r: &Report) -> Value {
         verdicts,
         verdicts_failed => r.verdicts.iter().filter(|v| v.failed()).count(),
         verdicts_passed => r.verdicts.iter().filter(|v| v.passed).count(),
+        capacity => super::html_capacity::section(r),
         throughput_svg => safe(throughput_chart(r, &analysis)),
         latency_svg => safe(latency_chart(r)),
         spectrum_svg => safe(spectrum_chart(r)),
@@ -274,8 +275,12 @@ fn level_axis(r: &Report) -> Axis {
     }
 }
 
+/// The measured levels by level (a search probes them out of order).
 fn measured_levels(r: &Report) -> impl Iterator<Item = &crate::metrics::LevelSummary> {
-    r.levels.iter().filter(|l| l.runs > 0)
+    let mut levels: Vec<&crate::metrics::LevelSummary> =
+        r.levels.iter().filter(|l| l.runs > 0).collect();
+    levels.sort_by_key(|l| l.level);
+    levels.into_iter()
 }
 
 fn throughput_chart(r: &Report, a: &Analysis) -> String {

@@ -58,6 +58,19 @@ impl Exporter for Markdown {
                 let _ = writeln!(out, "- {}", capitalise(&text));
             }
         }
+        if let Some(line) = super::capacity::slo_line(r) {
+            let _ = writeln!(out, "\n{}", capitalise(&line));
+        }
+        if let Some(s) = &r.search {
+            let _ = writeln!(out, "\n**Search**: {}\n", super::capacity::search_line(s));
+            let (header, rows) = super::capacity::search_table(s);
+            out.push_str(&pipe_table(&header, &rows));
+        }
+        if let Some(f) = &r.frontier {
+            let _ = writeln!(out, "\n**Frontier**: {}\n", f.note());
+            let (header, rows) = f.table();
+            out.push_str(&pipe_table(&header, &rows));
+        }
         if !r.verdicts.is_empty() {
             let _ = writeln!(out, "\n**Assertions**\n");
             for v in &r.verdicts {

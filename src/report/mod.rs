@@ -3,10 +3,13 @@
 //! The report is written when the run starts and rewritten after every step,
 //! so a failure or Ctrl-C later keeps everything measured so far.
 
+mod capacity;
 pub mod ceiling;
 pub mod compare;
 mod csv;
+pub mod frontier;
 pub mod html;
+pub mod html_capacity;
 mod json;
 mod junit;
 pub(crate) mod markdown;
@@ -60,6 +63,15 @@ pub struct Report {
     /// What the gateway adds: level minus baseline, per percentile.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overhead: Vec<Overhead>,
+    /// Capacity at each latency bound (see [`frontier`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontier: Option<frontier::Frontier>,
+    /// What a good request is (`[report] slo`), when goodput is measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<crate::scenario::model::Slo>,
+    /// Where `[load] search` ended, with every probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<crate::search::SearchResult>,
     pub verdicts: Vec<Verdict>,
 }
 
@@ -382,6 +394,10 @@ pub(crate) fn level_table(report: &Report, side: Side) -> (Vec<&'static str>, Ve
     if tokens {
         header.push("tok/s p50");
     }
+    let goodput = levels.iter().any(|l| l.goodput.is_some());
+    if goodput {
+        header.extend(["goodput", "good/s"]);
+    }
     if open {
         header.extend([
             "achieved/s",
@@ -448,6 +464,13 @@ pub(crate) fn level_table(report: &Report, side: Side) -> (Vec<&'static str>, Ve
             }
             if tokens {
                 row.push(maybe(&l.tokens_per_s_p50, 1));
+            }
+            if goodput {
+                row.push(
+                    l.goodput
+                        .map_or_else(|| "-".to_string(), |g| format!("{:.1}%", g.mean * 100.0)),
+                );
+                row.push(maybe(&l.goodput_per_s, 1));
             }
             if open {
                 let count = |n: Option<u64>| n.map_or_else(|| "-".to_string(), |n| n.to_string());

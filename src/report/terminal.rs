@@ -105,6 +105,19 @@ pub fn render(r: &Report) -> String {
     {
         let _ = writeln!(out, "{text}");
     }
+    if let Some(line) = super::capacity::slo_line(r) {
+        let _ = writeln!(out, "{line}");
+    }
+    if let Some(s) = &r.search {
+        let _ = writeln!(out, "{}", super::capacity::search_line(s));
+        let (header, rows) = super::capacity::search_table(s);
+        out.push_str(&aligned(&header, &rows, false));
+    }
+    if let Some(f) = &r.frontier {
+        let _ = writeln!(out, "{}:", f.note());
+        let (header, rows) = f.table();
+        out.push_str(&aligned(&header, &rows, false));
+    }
     for v in &r.verdicts {
         let _ = writeln!(out, "{}", v.describe());
     }

@@ -19,6 +19,7 @@ pub fn check(s: &ScenarioFile, dir: &Path) -> Vec<Problem> {
     check_request(s, dir, &mut out);
     check_topology(s, &mut out);
     check_thresholds(&s.assertions, "assert", &s.load.levels(), true, &mut out);
+    super::capacity::check(s, &mut out);
     for (key, message) in s.upstream.validate() {
         out.push(Problem::new(format!("upstream.{key}"), message));
     }
@@ -74,7 +75,8 @@ fn check_load(s: &ScenarioFile, out: &mut Vec<Problem>) {
                 .label("use 1 or more"),
         );
     }
-    if !load.open() && load.max_in_flight.is_some() {
+    // (A search checks its own: see `capacity::check`.)
+    if !load.open() && load.max_in_flight.is_some() && load.search.is_none() {
         out.push(
             Problem::new(
                 "load.max_in_flight",
@@ -560,6 +562,7 @@ fn check_thresholds(t: &Thresholds, at: &str, levels: &[u32], top: bool, out: &m
         ("max_p95_ms", t.max_p95_ms),
         ("max_p99_ms", t.max_p99_ms),
         ("max_dropped", t.max_dropped),
+        ("min_capacity_rps", t.min_capacity_rps),
     ];
     for (key, value) in limits {
         if value.is_some_and(|v| !(v >= 0.0 && v.is_finite())) {
@@ -578,6 +581,24 @@ fn check_thresholds(t: &Thresholds, at: &str, levels: &[u32], top: bool, out: &m
                 "`min_achieved_rate_ratio` is a share between 0 and 1",
             )
             .label("e.g. 0.99: at least 99% of the target rate sent"),
+        );
+    }
+    if t.min_goodput.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
+        out.push(
+            Problem::new(
+                format!("{at}.min_goodput"),
+                "`min_goodput` is a share between 0 and 1",
+            )
+            .label("e.g. 0.95: at least 95% of requests met the SLO"),
+        );
+    }
+    if !top && t.min_capacity_rps.is_some() {
+        out.push(
+            Problem::new(
+                format!("{at}.min_capacity_rps"),
+                "the capacity a search finds is one figure for the whole sweep",
+            )
+            .label("move it to [assert]"),
         );
     }
     if t.max_error_rate.is_some_and(|v| !(0.0..=1.0).contains(&v)) {

@@ -3,6 +3,7 @@
 //! [`load`] either returns a [`Scenario`] that is known to be runnable, or
 //! every problem found, each pointing at its file, line and column.
 
+pub mod capacity;
 pub mod check;
 pub mod de;
 pub mod model;
@@ -177,7 +178,11 @@ fn finish(
         let mut model = model;
         // Neither sweep given: the default concurrency sweep, written out
         // so the resolved scenario says what ran.
-        if model.load.concurrency.is_empty() && model.load.rate.is_empty() {
+        // (A search picks its own levels.)
+        if model.load.concurrency.is_empty()
+            && model.load.rate.is_empty()
+            && model.load.search.is_none()
+        {
             model.load.concurrency = model::DEFAULT_CONCURRENCY.to_vec();
         }
         let name = model.scenario.name.clone().unwrap_or_else(|| {

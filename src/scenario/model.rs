@@ -7,6 +7,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+pub use super::capacity::{FrontierBasis, Search, Slo};
 use crate::upstream::UpstreamConfig;
 
 /// A whole scenario file after `extends` and `--set` were applied.
@@ -307,6 +308,9 @@ pub struct Load {
     /// How many times each concurrency level is measured.
     #[serde(default = "default_runs")]
     pub runs: u32,
+    /// Bisect for the highest level meeting a p99 bound instead of sweeping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<Search>,
 }
 
 impl Default for Load {
@@ -322,6 +326,7 @@ impl Default for Load {
             duration: None,
             warmup: None,
             runs: default_runs(),
+            search: None,
         }
     }
 }
@@ -339,6 +344,9 @@ impl Load {
         if !self.stages.is_empty() {
             let peak = self.stages.iter().filter_map(|s| s.concurrency.or(s.rate));
             vec![peak.max().unwrap_or(0)]
+        } else if self.search.is_some() {
+            // A search picks its levels as it goes.
+            self.rate.iter().chain(&self.concurrency).copied().collect()
         } else if !self.rate.is_empty() {
             self.rate.clone()
         } else if !self.concurrency.is_empty() {
@@ -459,6 +467,12 @@ pub struct Thresholds {
     /// Open loop: most arrivals a step may leave unsent (mean over runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_dropped: Option<f64>,
+    /// Smallest share of requests meeting `[report] slo`, 0.0–1.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_goodput: Option<f64>,
+    /// Smallest capacity `[load] search` may find, req/s (whole sweep only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_capacity_rps: Option<f64>,
     /// Per level: `[assert.concurrency.N]`, or `[assert.rate.N]` for a rate sweep.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty", alias = "rate")]
     pub concurrency: BTreeMap<String, Thresholds>,
@@ -556,6 +570,21 @@ pub struct ReportOptions {
     /// A relative path is taken from the working folder, like `--out`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<PathBuf>,
+    /// What a good request is, for goodput.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<Slo>,
+    /// Latency bounds (ms) of the capacity frontier; default
+    /// [`super::capacity::DEFAULT_FRONTIER_P99_MS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontier_p99_ms: Option<Vec<f64>>,
+    /// Whether the bounds limit the p99 (`absolute`) or what the gateway
+    /// adds over the direct path (`overhead`); default: `overhead` with
+    /// `topology.baseline = true`, else `absolute`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontier_basis: Option<FrontierBasis>,
+    /// Largest error rate a level on the frontier may have; default 0.001.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontier_max_error_rate: Option<f64>,
 }
 
 impl Default for ReportOptions {
@@ -563,6 +592,10 @@ impl Default for ReportOptions {
         ReportOptions {
             formats: default_formats(),
             history: None,
+            slo: None,
+            frontier_p99_ms: None,
+            frontier_basis: None,
+            frontier_max_error_rate: None,
         }
     }
 }

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Open-loop fidelity and client cost (issue 12), side by side in one run
+# against the built-in fake upstream:
+#   (a) open loop at 1k, 10k and 50k req/s: achieved rate and corrected
+#       p50/p99 of `scenario` (`rate`, constant arrivals) against
+#       `oha -q RATE --latency-correction`, same connection cap;
+#   (b) closed loop, same work for each tool (c=50, 0 ms delay): client CPU
+#       time (user + sys, /usr/bin/time) per request of `scenario`, wrk and
+#       oha, and the ratios to wrk.
+#
+# Usage: benches/open_loop_vs_oha.sh     (from the repository root)
+# Knobs: SECS=5 RATES="1000 10000 50000" CONNS=100 CLOSED_C=50 CACHE=~/.cache/scenario-bench
+# Not a test: figures depend on the machine; run it when the machine is quiet.
+set -euo pipefail
+
+SECS=${SECS:-5}
+RATES=${RATES:-"1000 10000 50000"}
+CONNS=${CONNS:-100}
+CLOSED_C=${CLOSED_C:-50}
+CACHE=${CACHE:-$HOME/.cache/scenario-bench}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$ROOT/target/release/scenario
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log() { echo "$*" >&2; }
+
+# --- tools (as benches/vs_peers.sh installs them) ------------------------------
+(cd "$ROOT" && cargo build --release --quiet)
+if ! command -v wrk >/dev/null; then
+    log "installing wrk …"
+    apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+OHA=$CACHE/bin/oha
+if [ ! -x "$OHA" ]; then
+    log "building oha into $CACHE (once; slow) …"
+    cargo install oha --locked --root "$CACHE" >&2
+fi
+log "tools: $("$BIN" --version), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $("$OHA" --version)"
+
+# --- the same request for every tool ------------------------------------------
+BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}'
+printf '%s' "$BODY" >"$WORK/body.json.j2"
+cat >"$WORK/post.lua" <<EOF
+wrk.method = "POST"
+wrk.body = '$BODY'
+wrk.headers["Content-Type"] = "application/json"
+done = function(summary, latency, requests)
+  io.write(string.format("WRKJSON {\"requests\":%d}\n", summary.requests))
+end
+EOF
+
+# --- the fake upstream, 0 ms delay ------------------------------------------------
+"$BIN" fake-upstream --port 0 --delay-ms 0 >"$WORK/upstream.log" 2>&1 &
+PIDS+=($!)
+PORT=
+for _ in $(seq 100); do
+    PORT=$(grep -o 'listening on [^ ]*:[0-9]*' "$WORK/upstream.log" 2>/dev/null | grep -o '[0-9]*$' || true)
+    [ -n "$PORT" ] && break
+    sleep 0.1
+done
+[ -n "$PORT" ] || { log "fake upstream did not start: $(cat "$WORK/upstream.log")"; exit 2; }
+URL=http://127.0.0.1:$PORT/v1/chat/completions
+
+# A scenario against $URL: `scenario_file NAME LOAD_LINES`.
+scenario_file() {
+    cat >"$WORK/$1.toml" <<EOF
+[scenario]
+name = "$1"
+[topology]
+target = "$URL"
+[request]
+template = "body.json.j2"
+[load]
+$2
+[report]
+formats = []
+EOF
+}
+
+# --- (a) open loop: `rate` vs oha -q --------------------------------------------
+# Each prints `achieved_per_s p50_ms p99_ms`.
+open_scenario() { # rate
+    scenario_file open "rate = [$1]
+arrival = \"constant\"
+duration = \"${SECS}s\"
+max_in_flight = $CONNS"
+    "$BIN" run --quiet --json --out "$WORK/results" "$WORK/open.toml" | python3 -c '
+import json, sys
+l = json.load(sys.stdin)["runs"][0]["levels"][0]
+print(l["achieved_rate"]["mean"], l["p50_ms"]["mean"], l["p99_ms"]["mean"])'
+}
+open_oha() { # rate
+    "$OHA" -z "${SECS}s" -q "$1" --latency-correction -c "$CONNS" --no-tui --output-format json \
+        -m POST -H 'content-type: application/json' -d "$BODY" "$URL" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+p = d["latencyPercentiles"]
+sent = sum(d.get("statusCodeDistribution", {}).values())
+print(sent / d["summary"]["total"], p["p50"] * 1000, p["p99"] * 1000)'
+}
+for rate in $RATES; do
+    for tool in scenario oha; do
+        fig=$("open_$tool" "$rate")
+        echo "$rate $tool $fig" >>"$WORK/open"
+        log "  open r=$rate: $tool $fig  (load $(cut -d' ' -f1 /proc/loadavg))"
+    done
+done
+
+# --- (b) closed loop: client CPU per request --------------------------------------
+# Each prints `requests user_s sys_s`; the client's own CPU only (the fake
+# upstream runs in its own process).
+timed() { /usr/bin/time -f 'TIME %U %S' -o "$WORK/time" "$@"; }
+cpu() { sed -n 's/^TIME //p' "$WORK/time"; }
+closed_scenario() {
+    scenario_file closed "concurrency = [$CLOSED_C]
+duration = \"${SECS}s\"
+warmup = $CLOSED_C"
+    local n
+    n=$(timed "$BIN" run --quiet --json --out "$WORK/results" "$WORK/closed.toml" | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["runs"][0]["levels"][0]["requests"])')
+    echo "$n $(cpu)"
+}
+closed_wrk() {
+    local n
+    n=$(timed wrk -t2 -c"$CLOSED_C" -d"${SECS}s" -s "$WORK/post.lua" "$URL" | python3 -c '
+import json, sys
+for line in sys.stdin:
+    if line.startswith("WRKJSON "):
+        print(json.loads(line[8:])["requests"])')
+    echo "$n $(cpu)"
+}
+closed_oha() {
+    local n
+    n=$(timed "$OHA" -z "${SECS}s" -c "$CLOSED_C" --no-tui --output-format json -m POST \
+        -H 'content-type: application/json' -d "$BODY" "$URL" | python3 -c '
+import json, sys
+print(sum(json.load(sys.stdin).get("statusCodeDistribution", {}).values()))')
+    echo "$n $(cpu)"
+}
+for tool in scenario wrk oha; do
+    fig=$("closed_$tool")
+    echo "$tool $fig" >>"$WORK/closed"
+    log "  closed c=$CLOSED_C: $tool $fig  (load $(cut -d' ' -f1 /proc/loadavg))"
+done
+
+# --- summary ------------------------------------------------------------------------
+python3 - "$WORK" "$SECS" "$CONNS" "$CLOSED_C" <<'EOF'
+import sys
+work, secs, conns, closed_c = sys.argv[1:]
+print(f"\n(a) open loop, constant arrivals, {secs} s, at most {conns} connections; latency corrected (from the intended send)")
+print(f"  {'target':>8}  {'tool':9} {'achieved/s':>11} {'of target':>9} {'p50 ms':>8} {'p99 ms':>8}")
+for line in open(f"{work}/open"):
+    rate, tool, achieved, p50, p99 = line.split()
+    rate, achieved = float(rate), float(achieved)
+    print(f"  {rate:>8.0f}  {tool:9} {achieved:>11.1f} {achieved / rate:>9.4f} {float(p50):>8.3f} {float(p99):>8.3f}")
+print(f"\n(b) closed loop c={closed_c}, {secs} s, 0 ms delay: client CPU (user + sys) per request")
+rows = {}
+for line in open(f"{work}/closed"):
+    tool, n, user, sys_ = line.split()
+    rows[tool] = (int(n), float(user), float(sys_))
+wrk = (rows["wrk"][1] + rows["wrk"][2]) / max(rows["wrk"][0], 1)
+for tool, (n, user, sys_) in rows.items():
+    per = (user + sys_) / max(n, 1)
+    print(f"  {tool:9} {n:>9} requests  user {user:6.2f} s  sys {sys_:6.2f} s  {per * 1e6:7.2f} µs/request  {per / wrk:5.2f}× wrk")
+print("  targets (issue 12): achieved within 0.5% where oha's is; scenario ≤ 1.0× wrk per request")
+EOF

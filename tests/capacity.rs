@@ -173,7 +173,8 @@ fn erf(x: f64) -> f64 {
 }
 
 /// Streams with TTFT 20 ms and a 5 ms gap between tokens: an SLO on the
-/// mean ITL above the gap passes every answer, one below it none; the same
+/// mean ITL well above the gap (loose: a busy 2-core machine stretches
+/// gaps) passes nearly every answer, one below it none; the same
 /// for TTFT.
 #[test]
 fn issue_12_goodput_judges_a_streams_ttft_and_mean_itl() {
@@ -184,7 +185,7 @@ fn issue_12_goodput_judges_a_streams_ttft_and_mean_itl() {
         assert!(step["streaming"]["streams"].as_u64().unwrap() > 0, "{step}");
         f(&step["goodput"]["share"])
     };
-    assert!(share("itl-met", "report.slo={ itl_ms = 15, ttft_ms = 200 }") >= 0.95);
+    assert!(share("itl-met", "report.slo={ itl_ms = 30, ttft_ms = 500 }") >= 0.95);
     assert_eq!(share("itl-missed", "report.slo={ itl_ms = 2 }"), 0.0);
     assert_eq!(share("ttft-missed", "report.slo={ ttft_ms = 10 }"), 0.0);
 }

@@ -15,7 +15,7 @@
 //! body that fails mid-way (the truncation fault) closes the connection.
 
 use std::cell::RefCell;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -26,6 +26,7 @@ use bytes::Bytes;
 use hyper::body::{Body as _, Frame, SizeHint};
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
@@ -208,40 +209,17 @@ impl Conn {
                 Parse::Need { at_least, .. } => need = at_least,
             }
         }
+        let idle = shutdown.cancelled();
+        tokio::pin!(idle);
         loop {
-            if self.pending.is_empty() {
-                tokio::select! {
-                    biased;
-                    ready = self.stream.readable() => ready.map_err(Err)?,
-                    _ = shutdown.cancelled() => return Ok(Read::Closed),
+            // The socket first: shutdown is only looked at while waiting.
+            let step = poll_fn(|cx| match self.poll_read(cx) {
+                Poll::Pending if self.pending.is_empty() && idle.as_mut().poll(cx).is_ready() => {
+                    Poll::Ready(Ok(Some(Read::Closed)))
                 }
-            } else {
-                self.stream.readable().await.map_err(Err)?;
-            }
-            let step = READ_BUF.with(|buf| {
-                let mut buf = buf.borrow_mut();
-                let n = match self.stream.try_read(&mut buf[..]) {
-                    Ok(0) => return Ok(Some(Read::Closed)),
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-                    Err(e) => return Err(Err(e)),
-                };
-                if !self.pending.is_empty() {
-                    self.pending.extend_from_slice(&buf[..n]);
-                    return Ok(None);
-                }
-                // The usual case: a whole request in one read, parsed in place.
-                match parse(&buf[..n]).map_err(Ok)? {
-                    Parse::Done(parsed, used) => {
-                        self.pending.extend_from_slice(&buf[used..n]);
-                        Ok(Some(Read::Request(parsed)))
-                    }
-                    Parse::Need { .. } => {
-                        self.pending.extend_from_slice(&buf[..n]);
-                        Ok(None)
-                    }
-                }
-            })?;
+                other => other,
+            })
+            .await?;
             match step {
                 Some(Read::Closed) if !self.pending.is_empty() => {
                     return Err(Ok(Reject::Malformed)); // a request cut short
@@ -268,6 +246,46 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// One read into the per-thread buffer. A whole request in one read (the
+    /// usual case) is parsed in place; other bytes go to `pending` (`None`).
+    /// `AsyncRead` rather than `try_read`: a short read clears the socket's
+    /// readiness, which saves a `read` returning `EAGAIN` per request.
+    #[allow(clippy::type_complexity)]
+    fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Read>, Result<Reject, io::Error>>> {
+        READ_BUF.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            let mut read = ReadBuf::new(&mut buf[..]);
+            match Pin::new(&mut self.stream).poll_read(cx, &mut read) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(Err(e))),
+                Poll::Ready(Ok(())) => {}
+            }
+            let n = read.filled().len();
+            let data = &buf[..n];
+            Poll::Ready(if n == 0 {
+                Ok(Some(Read::Closed))
+            } else if !self.pending.is_empty() {
+                self.pending.extend_from_slice(data);
+                Ok(None)
+            } else {
+                match parse(data) {
+                    Ok(Parse::Done(parsed, used)) => {
+                        self.pending.extend_from_slice(&data[used..]);
+                        Ok(Some(Read::Request(parsed)))
+                    }
+                    Ok(Parse::Need { .. }) => {
+                        self.pending.extend_from_slice(data);
+                        Ok(None)
+                    }
+                    Err(reject) => Err(Ok(reject)),
+                }
+            })
+        })
     }
 
     /// Parses `pending`, dropping the bytes of a complete request.

@@ -144,8 +144,13 @@ struct Worker {
 }
 
 impl Worker {
+    /// Connections wait on a token of this worker's own, a child of
+    /// `shutdown`: registering a waiter locks only this thread's token.
     fn new(shared: Arc<Shared>, shutdown: CancellationToken) -> Self {
-        Self { shared, shutdown }
+        Self {
+            shared,
+            shutdown: shutdown.child_token(),
+        }
     }
 
     /// Serves `stream` on a task of the current runtime. Once `shutdown`

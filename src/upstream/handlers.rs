@@ -12,13 +12,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::timer::sleep_until;
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::time::Instant;
 
 use super::body::{Body, Flavor, SseParams, SseStream};
 use super::config::{DelayPer, UpstreamConfig};
+use super::conn::Incoming;
 use super::delay::{request_rng, Sampler};
 use super::faults::{Fault, FaultPicker};
 use super::openai::{

@@ -2,7 +2,8 @@
 //! under test talks to. Realistic latency (delay models), streaming, injected
 //! faults, mock routes, and exact counts of what it served (`GET /stats`).
 //!
-//! `config` and `args` say what to serve; `server` accepts connections,
+//! `config` and `args` say what to serve; `server` accepts connections, `conn`
+//! speaks HTTP/1.1 on each,
 //! `handlers` routes and answers, `body` streams, `delay` and `faults` draw,
 //! `openai` reads requests and writes OpenAI-shaped bodies, `anthropic` and
 //! `responses` write the Anthropic Messages and OpenAI Responses shapes,
@@ -12,6 +13,7 @@ mod anthropic;
 pub mod args;
 mod body;
 pub mod config;
+mod conn;
 mod delay;
 mod faults;
 mod handlers;

@@ -1,23 +1,17 @@
-//! Accepting and serving connections: one hyper HTTP/1.1 task per socket
-//! (keep-alive, TCP_NODELAY), per-core runtimes, and a socket wrapper that can
-//! end a connection with a reset.
+//! Accepting connections: one task per socket (TCP_NODELAY) speaking the
+//! lean HTTP/1.1 loop of [`super::conn`], on per-core runtimes.
 
 use std::io;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::handlers::{self, ConnState, Shared};
+use super::conn;
+use super::handlers::{ConnState, Shared};
 use super::UpstreamConfig;
 
 /// How long open connections get to finish once `shutdown` fires.
@@ -146,41 +140,34 @@ async fn accept_loop(
 /// What serving connections on one runtime needs.
 struct Worker {
     shared: Arc<Shared>,
-    http: Arc<http1::Builder>,
     shutdown: CancellationToken,
 }
 
 impl Worker {
+    /// Connections wait on a token of this worker's own, a child of
+    /// `shutdown`: registering a waiter locks only this thread's token.
     fn new(shared: Arc<Shared>, shutdown: CancellationToken) -> Self {
-        let mut http = http1::Builder::new();
-        http.keep_alive(true).max_buf_size(64 * 1024);
         Self {
             shared,
-            http: Arc::new(http),
-            shutdown,
+            shutdown: shutdown.child_token(),
         }
     }
 
-    /// Serves `stream` on a task of the current runtime.
+    /// Serves `stream` on a task of the current runtime. Once `shutdown`
+    /// fires, an idle connection closes at once and an open request gets
+    /// [`DRAIN`] to finish.
     fn spawn(&self, stream: TcpStream) {
         let state = Arc::new(ConnState {
             shared: self.shared.clone(),
             reset: AtomicBool::new(false),
         });
-        let http = self.http.clone();
         let shutdown = self.shutdown.clone();
         tokio::spawn(async move {
-            let io = TokioIo::new(ResettableStream {
-                stream,
-                state: state.clone(),
-            });
-            let service = service_fn(move |req| handlers::handle(state.clone(), req));
-            let conn = http.serve_connection(io, service);
+            let conn = conn::serve(stream, state, shutdown.clone());
             tokio::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => {}
                 _ = shutdown.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
                     let _ = tokio::time::timeout(DRAIN, conn).await;
                 }
             }
@@ -195,59 +182,4 @@ fn is_transient(e: &io::Error) -> bool {
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::Interrupted
     ) || matches!(e.raw_os_error(), Some(code) if code == 24 /* EMFILE */ || code == 23 /* ENFILE */ || code == 105 /* ENOBUFS */ || code == 12 /* ENOMEM */)
-}
-
-/// A TCP stream that closes with RST instead of FIN when `reset` was set
-/// (SO_LINGER 0 at drop): the "connection reset" fault.
-struct ResettableStream {
-    stream: TcpStream,
-    state: Arc<ConnState>,
-}
-
-impl Drop for ResettableStream {
-    fn drop(&mut self) {
-        if self.state.reset.load(Ordering::Relaxed) {
-            let _ = self.stream.set_zero_linger();
-        }
-    }
-}
-
-impl AsyncRead for ResettableStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for ResettableStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
 }

@@ -1,0 +1,764 @@
+//! One connection of the fake upstream: a lean HTTP/1.1 server loop.
+//!
+//! A connection holds no buffer while it waits: requests are read into a
+//! per-thread scratch buffer and parsed there (httparse); only bytes of an
+//! unfinished request (or a pipelined next one) are kept per connection. Each
+//! request reaches the handlers as a `Request<Incoming>` whose head and body
+//! share one exact-size allocation; the answer is written straight to the
+//! socket (Content-Length, or chunked when the length is unknown), token
+//! streams flushed as each frame is ready. So an open request costs its task,
+//! its request bytes and the socket, not a pair of 8 KiB buffers.
+//!
+//! What it keeps from a full server: keep-alive and pipelining, HTTP/1.0,
+//! `Expect: 100-continue`, chunked request bodies, HEAD, limits on head and
+//! body size, a client that leaves mid-request cancels the handler, and a
+//! body that fails mid-way (the truncation fault) closes the connection.
+
+use std::cell::RefCell;
+use std::future::{poll_fn, Future};
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use hyper::body::{Body as _, Frame, SizeHint};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use super::body::Body;
+use super::handlers::{self, ConnState};
+
+/// Largest request head, in bytes.
+const MAX_HEAD: usize = 64 << 10;
+/// Most headers in one request head.
+const MAX_HEADERS: usize = 100;
+/// Largest request body, in bytes (what the handlers accept too).
+const MAX_BODY: usize = 32 << 20;
+/// Bytes read per `read` call, into the per-thread scratch buffer.
+const SCRATCH: usize = 64 << 10;
+/// Pipelined bytes kept while a request is being answered; beyond this the
+/// connection stops reading until the answer is out.
+const MAX_PENDING: usize = MAX_HEAD;
+/// Body bytes of one answer gathered before a write.
+const GATHER: usize = 16 << 10;
+
+thread_local! {
+    static READ_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; SCRATCH].into_boxed_slice());
+    static DATE: RefCell<(u64, [u8; 29])> = const { RefCell::new((0, [0; 29])) };
+}
+
+/// A request body read in full before the handler runs.
+pub struct Incoming(Option<Bytes>);
+
+impl hyper::body::Body for Incoming {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        Poll::Ready(self.get_mut().0.take().map(|b| Ok(Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_none()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.0.as_ref().map_or(0, |b| b.len() as u64))
+    }
+}
+
+/// Serves HTTP/1.1 requests on `stream` until the client closes, an answer
+/// ends the connection, or `shutdown` fires while no request is open. With
+/// the reset fault drawn, the socket closes with RST.
+pub async fn serve(stream: TcpStream, state: Arc<ConnState>, shutdown: CancellationToken) {
+    let mut conn = Conn {
+        stream,
+        pending: Vec::new(),
+    };
+    let _ = conn.run(&state, &shutdown).await;
+    if state.reset.load(Ordering::Relaxed) {
+        let _ = conn.stream.set_zero_linger();
+    }
+}
+
+struct Conn {
+    stream: TcpStream,
+    /// Bytes read but not yet served: an unfinished or pipelined request.
+    pending: Vec<u8>,
+}
+
+/// A parsed request and how to answer it.
+struct Parsed {
+    request: Request<Incoming>,
+    keep_alive: bool,
+    head_only: bool,
+    http10: bool,
+}
+
+// Moved once per request; boxing `Parsed` would allocate per request.
+#[allow(clippy::large_enum_variant)]
+enum Parse {
+    Done(Parsed, usize),
+    /// Not complete: wait for at least this many bytes; `continue_` when the
+    /// head asked for `100 Continue` before sending its body.
+    Need {
+        at_least: usize,
+        continue_: bool,
+    },
+}
+
+/// A request the server answers itself, then closes.
+#[derive(Debug, Clone, Copy)]
+enum Reject {
+    Malformed,
+    HeadTooLarge,
+    BodyTooLarge,
+}
+
+#[allow(clippy::large_enum_variant)]
+enum Read {
+    Request(Parsed),
+    Closed,
+}
+
+impl Conn {
+    async fn run(
+        &mut self,
+        state: &Arc<ConnState>,
+        shutdown: &CancellationToken,
+    ) -> io::Result<()> {
+        loop {
+            let parsed = match self.next_request(shutdown).await {
+                Ok(Read::Request(parsed)) => parsed,
+                Ok(Read::Closed) => return Ok(()),
+                Err(Ok(reject)) => return self.reject(reject).await,
+                Err(Err(e)) => return Err(e),
+            };
+            let Parsed {
+                request,
+                mut keep_alive,
+                head_only,
+                http10,
+            } = parsed;
+            let Some(answer) = self.answer(state, request).await? else {
+                return Ok(()); // the client left, or the handler closes (hang, reset)
+            };
+            if shutdown.is_cancelled() {
+                keep_alive = false;
+            }
+            keep_alive = self.write(answer, keep_alive, head_only, http10).await? && keep_alive;
+            if !keep_alive {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Runs the handler, watching the socket meanwhile: a client that closes
+    /// cancels it (`None`), bytes of a pipelined request are kept for later.
+    async fn answer(
+        &mut self,
+        state: &Arc<ConnState>,
+        request: Request<Incoming>,
+    ) -> io::Result<Option<Response<Body>>> {
+        let handler = handlers::handle(state.clone(), request);
+        tokio::pin!(handler);
+        loop {
+            let watch = self.pending.len() < MAX_PENDING;
+            tokio::select! {
+                biased;
+                answer = &mut handler => return Ok(answer.ok()),
+                ready = self.stream.readable(), if watch => {
+                    ready?;
+                    match self.read_more() {
+                        Ok(0) => return Ok(None),
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads what the socket has into `pending`; 0 at end of stream.
+    fn read_more(&mut self) -> io::Result<usize> {
+        READ_BUF.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            let n = self.stream.try_read(&mut buf[..])?;
+            self.pending.extend_from_slice(&buf[..n]);
+            Ok(n)
+        })
+    }
+
+    /// The next complete request; `Closed` when the client closes between
+    /// requests or `shutdown` fires while idle.
+    async fn next_request(
+        &mut self,
+        shutdown: &CancellationToken,
+    ) -> Result<Read, Result<Reject, io::Error>> {
+        let mut need = 1;
+        let mut continued = false;
+        if !self.pending.is_empty() {
+            match self.parse_pending().map_err(Ok)? {
+                Parse::Done(parsed, _) => return Ok(Read::Request(parsed)),
+                Parse::Need { at_least, .. } => need = at_least,
+            }
+        }
+        let idle = shutdown.cancelled();
+        tokio::pin!(idle);
+        loop {
+            // The socket first: shutdown is only looked at while waiting.
+            let step = poll_fn(|cx| match self.poll_read(cx) {
+                Poll::Pending if self.pending.is_empty() && idle.as_mut().poll(cx).is_ready() => {
+                    Poll::Ready(Ok(Some(Read::Closed)))
+                }
+                other => other,
+            })
+            .await?;
+            match step {
+                Some(Read::Closed) if !self.pending.is_empty() => {
+                    return Err(Ok(Reject::Malformed)); // a request cut short
+                }
+                Some(read) => return Ok(read),
+                None => {}
+            }
+            if self.pending.len() < need {
+                continue;
+            }
+            match self.parse_pending().map_err(Ok)? {
+                Parse::Done(parsed, _) => return Ok(Read::Request(parsed)),
+                Parse::Need {
+                    at_least,
+                    continue_,
+                } => {
+                    need = at_least;
+                    if continue_ && !continued {
+                        continued = true;
+                        write_all(&self.stream, b"HTTP/1.1 100 Continue\r\n\r\n", &[])
+                            .await
+                            .map_err(Err)?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One read into the per-thread buffer. A whole request in one read (the
+    /// usual case) is parsed in place; other bytes go to `pending` (`None`).
+    /// `AsyncRead` rather than `try_read`: a short read clears the socket's
+    /// readiness, which saves a `read` returning `EAGAIN` per request.
+    #[allow(clippy::type_complexity)]
+    fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Read>, Result<Reject, io::Error>>> {
+        READ_BUF.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            let mut read = ReadBuf::new(&mut buf[..]);
+            match Pin::new(&mut self.stream).poll_read(cx, &mut read) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(Err(e))),
+                Poll::Ready(Ok(())) => {}
+            }
+            let n = read.filled().len();
+            let data = &buf[..n];
+            Poll::Ready(if n == 0 {
+                Ok(Some(Read::Closed))
+            } else if !self.pending.is_empty() {
+                self.pending.extend_from_slice(data);
+                Ok(None)
+            } else {
+                match parse(data) {
+                    Ok(Parse::Done(parsed, used)) => {
+                        self.pending.extend_from_slice(&data[used..]);
+                        Ok(Some(Read::Request(parsed)))
+                    }
+                    Ok(Parse::Need { .. }) => {
+                        self.pending.extend_from_slice(data);
+                        Ok(None)
+                    }
+                    Err(reject) => Err(Ok(reject)),
+                }
+            })
+        })
+    }
+
+    /// Parses `pending`, dropping the bytes of a complete request.
+    fn parse_pending(&mut self) -> Result<Parse, Reject> {
+        let parse = parse(&self.pending)?;
+        if let Parse::Done(_, used) = &parse {
+            self.pending.drain(..*used);
+            if self.pending.is_empty() {
+                self.pending = Vec::new(); // hold nothing while idle
+            }
+        }
+        Ok(parse)
+    }
+
+    async fn reject(&mut self, reject: Reject) -> io::Result<()> {
+        let (status, message) = match reject {
+            Reject::Malformed => (StatusCode::BAD_REQUEST, "Malformed HTTP/1.1 request"),
+            Reject::HeadTooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "Request head larger than 65536 bytes or with more than 100 headers",
+            ),
+            Reject::BodyTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request body larger than 33554432 bytes",
+            ),
+        };
+        let body = format!(
+            r#"{{"error":{{"message":"{message}","type":"invalid_request_error","param":null,"code":null}}}}"#
+        );
+        let mut response = Response::new(Body::full(body));
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        self.write(response, false, false, false).await.map(|_| ())
+    }
+
+    /// Writes `answer`; false when its body failed part-way (the connection
+    /// must close) or has no length over HTTP/1.0.
+    async fn write(
+        &mut self,
+        answer: Response<Body>,
+        keep_alive: bool,
+        head_only: bool,
+        http10: bool,
+    ) -> io::Result<bool> {
+        let (parts, mut body) = answer.into_parts();
+        let length = body.size_hint().exact();
+        let chunked = length.is_none() && !http10;
+        let keep_alive = keep_alive && (length.is_some() || chunked);
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(if http10 { b"HTTP/1.0 " } else { b"HTTP/1.1 " });
+        out.extend_from_slice(parts.status.as_str().as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(parts.status.canonical_reason().unwrap_or("").as_bytes());
+        out.extend_from_slice(b"\r\n");
+        for (name, value) in &parts.headers {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        match length {
+            Some(len) => {
+                out.extend_from_slice(b"content-length: ");
+                push_decimal(&mut out, len);
+                out.extend_from_slice(b"\r\n");
+            }
+            None if chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+            None => {}
+        }
+        if !keep_alive {
+            out.extend_from_slice(b"connection: close\r\n");
+        } else if http10 {
+            out.extend_from_slice(b"connection: keep-alive\r\n");
+        }
+        push_date(&mut out);
+        out.extend_from_slice(b"\r\n");
+        if head_only {
+            write_all(&self.stream, &out, &[]).await?;
+            return Ok(keep_alive);
+        }
+        loop {
+            let next = poll_fn(|cx| match Pin::new(&mut body).poll_frame(cx) {
+                Poll::Ready(frame) => Poll::Ready(Some(frame)),
+                Poll::Pending if out.is_empty() => Poll::Pending,
+                Poll::Pending => Poll::Ready(None), // flush what is ready, then wait
+            })
+            .await;
+            let data = match next {
+                None => {
+                    write_all(&self.stream, &out, &[]).await?;
+                    out.clear();
+                    continue;
+                }
+                Some(None) => break,
+                Some(Some(Err(_))) => {
+                    // A body failing mid-way (truncation): send what came, then close.
+                    write_all(&self.stream, &out, &[]).await?;
+                    return Ok(false);
+                }
+                Some(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) if !data.is_empty() => data,
+                    _ => continue, // trailers, empty frames
+                },
+            };
+            if chunked {
+                push_hex(&mut out, data.len());
+                out.extend_from_slice(b"\r\n");
+            }
+            if out.len() + data.len() <= GATHER {
+                out.extend_from_slice(&data);
+            } else {
+                write_all(&self.stream, &out, &data).await?;
+                out.clear();
+            }
+            if chunked {
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        if chunked {
+            out.extend_from_slice(b"0\r\n\r\n");
+        }
+        write_all(&self.stream, &out, &[]).await?;
+        Ok(keep_alive)
+    }
+}
+
+/// Writes `a` then `b`, in one system call when the socket takes both.
+async fn write_all(stream: &TcpStream, mut a: &[u8], mut b: &[u8]) -> io::Result<()> {
+    while !a.is_empty() || !b.is_empty() {
+        let written = if b.is_empty() {
+            stream.try_write(a)
+        } else if a.is_empty() {
+            stream.try_write(b)
+        } else {
+            stream.try_write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
+        };
+        match written {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                let from_a = n.min(a.len());
+                a = &a[from_a..];
+                b = &b[n - from_a..];
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => stream.writable().await?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Parses one request from the start of `buf`.
+fn parse(buf: &[u8]) -> Result<Parse, Reject> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD => return Err(Reject::HeadTooLarge),
+        Ok(httparse::Status::Partial) => {
+            return Ok(Parse::Need {
+                at_least: buf.len() + 1,
+                continue_: false,
+            })
+        }
+        Err(httparse::Error::TooManyHeaders) => return Err(Reject::HeadTooLarge),
+        Err(_) => return Err(Reject::Malformed),
+    };
+    let http10 = req.version == Some(0);
+    let mut length: Option<usize> = None;
+    let mut chunked = false;
+    let mut close = http10;
+    let mut expect_continue = false;
+    for h in req.headers.iter() {
+        let name = h.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let len = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .ok_or(Reject::Malformed)?;
+            if length.is_some_and(|l| l != len) {
+                return Err(Reject::Malformed);
+            }
+            length = Some(len);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            chunked = h
+                .value
+                .rsplit(|&c| c == b',')
+                .next()
+                .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            if !chunked {
+                return Err(Reject::Malformed);
+            }
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in h.value.split(|&c| c == b',') {
+                let token = token.trim_ascii();
+                if token.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    close = false;
+                }
+            }
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            expect_continue = h.value.eq_ignore_ascii_case(b"100-continue");
+        }
+    }
+    let (raw, body, used) = if chunked {
+        match dechunk(&buf[head_len..])? {
+            Some((body, body_len)) => {
+                if body.len() > MAX_BODY {
+                    return Err(Reject::BodyTooLarge);
+                }
+                (
+                    Bytes::copy_from_slice(&buf[..head_len]),
+                    Bytes::from(body),
+                    head_len + body_len,
+                )
+            }
+            None if buf.len() - head_len > MAX_BODY + MAX_HEAD => return Err(Reject::BodyTooLarge),
+            None => {
+                return Ok(Parse::Need {
+                    at_least: buf.len() + 1,
+                    continue_: expect_continue && buf.len() == head_len,
+                })
+            }
+        }
+    } else {
+        let len = length.unwrap_or(0);
+        if len > MAX_BODY {
+            return Err(Reject::BodyTooLarge);
+        }
+        let end = head_len + len;
+        if buf.len() < end {
+            return Ok(Parse::Need {
+                at_least: end,
+                continue_: expect_continue && buf.len() == head_len,
+            });
+        }
+        let raw = Bytes::copy_from_slice(&buf[..end]);
+        let body = raw.slice(head_len..);
+        (raw, body, end)
+    };
+    let method =
+        Method::from_bytes(req.method.unwrap_or("").as_bytes()).map_err(|_| Reject::Malformed)?;
+    // The head was parsed in `buf`; its parts are the same ranges of `raw`.
+    let part = |bytes: &[u8]| {
+        let at = bytes.as_ptr() as usize - buf.as_ptr() as usize;
+        raw.slice(at..at + bytes.len())
+    };
+    let uri = Uri::from_maybe_shared(part(req.path.ok_or(Reject::Malformed)?.as_bytes()))
+        .map_err(|_| Reject::Malformed)?;
+    let mut map = HeaderMap::with_capacity(req.headers.len());
+    for h in req.headers.iter() {
+        let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| Reject::Malformed)?;
+        let value = HeaderValue::from_maybe_shared(part(h.value)).map_err(|_| Reject::Malformed)?;
+        map.append(name, value);
+    }
+    let head_only = method == Method::HEAD;
+    let mut request = Request::new(Incoming((!body.is_empty()).then_some(body)));
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.version_mut() = if http10 {
+        Version::HTTP_10
+    } else {
+        Version::HTTP_11
+    };
+    *request.headers_mut() = map;
+    Ok(Parse::Done(
+        Parsed {
+            request,
+            keep_alive: !close,
+            head_only,
+            http10,
+        },
+        used,
+    ))
+}
+
+/// Decodes a chunked body at the start of `buf`: the body and the bytes it
+/// took (trailers included), or `None` when it is not complete yet.
+fn dechunk(buf: &[u8]) -> Result<Option<(Vec<u8>, usize)>, Reject> {
+    let mut body = Vec::new();
+    let mut at = 0;
+    loop {
+        let (size_len, size) = match httparse::parse_chunk_size(&buf[at..]) {
+            Ok(httparse::Status::Complete(found)) => found,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(_) => return Err(Reject::Malformed),
+        };
+        at += size_len;
+        if size == 0 {
+            // Trailer lines up to an empty line.
+            loop {
+                let Some(end) = buf[at..].windows(2).position(|w| w == b"\r\n") else {
+                    return Ok(None);
+                };
+                at += end + 2;
+                if end == 0 {
+                    return Ok(Some((body, at)));
+                }
+            }
+        }
+        let size = usize::try_from(size).map_err(|_| Reject::BodyTooLarge)?;
+        if size > MAX_BODY || body.len() + size > MAX_BODY {
+            return Err(Reject::BodyTooLarge);
+        }
+        if buf.len() < at + size + 2 {
+            return Ok(None);
+        }
+        body.extend_from_slice(&buf[at..at + size]);
+        if &buf[at + size..at + size + 2] != b"\r\n" {
+            return Err(Reject::Malformed);
+        }
+        at += size + 2;
+    }
+}
+
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+fn push_hex(out: &mut Vec<u8>, n: usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = HEX[n & 15];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// `date: <IMF-fixdate>\r\n`, formatted once a second per thread.
+fn push_date(out: &mut Vec<u8>) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    DATE.with(|date| {
+        let mut date = date.borrow_mut();
+        if date.0 != now {
+            let format = time::macros::format_description!(
+                "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+            );
+            let text = time::OffsetDateTime::from_unix_timestamp(now as i64)
+                .ok()
+                .and_then(|t| t.format(format).ok())
+                .unwrap_or_default();
+            if text.len() == 29 {
+                date.1.copy_from_slice(text.as_bytes());
+                date.0 = now;
+            }
+        }
+        if date.0 == now {
+            out.extend_from_slice(b"date: ");
+            out.extend_from_slice(&date.1);
+            out.extend_from_slice(b"\r\n");
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn done(buf: &[u8]) -> (Parsed, usize) {
+        match parse(buf) {
+            Ok(Parse::Done(parsed, used)) => (parsed, used),
+            Ok(Parse::Need { .. }) => panic!("incomplete"),
+            Err(e) => panic!("rejected: {e:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_a_request_with_its_body_and_leaves_the_next() {
+        let buf = b"POST /v1/chat/completions?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}GET /health HTTP/1.1\r\n\r\n";
+        let (parsed, used) = done(buf);
+        assert_eq!(&buf[used..], b"GET /health HTTP/1.1\r\n\r\n");
+        assert_eq!(parsed.request.method(), Method::POST);
+        assert_eq!(parsed.request.uri().path(), "/v1/chat/completions");
+        assert_eq!(parsed.request.uri().query(), Some("x=1"));
+        assert_eq!(parsed.request.headers()["host"], "a");
+        assert!(parsed.keep_alive);
+        assert_eq!(parsed.request.into_body().0.as_deref(), Some(&b"{}"[..]));
+    }
+
+    #[test]
+    fn waits_for_the_body_and_asks_for_it_on_expect_continue() {
+        let head = b"POST / HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
+        match parse(head) {
+            Ok(Parse::Need {
+                at_least,
+                continue_,
+            }) => {
+                assert_eq!(at_least, head.len() + 5);
+                assert!(continue_);
+            }
+            _ => panic!("expected to wait for the body"),
+        }
+    }
+
+    #[test]
+    fn decodes_chunked_bodies_with_trailers() {
+        let buf = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nT: 1\r\n\r\n";
+        let (parsed, used) = done(buf);
+        assert_eq!(used, buf.len());
+        assert_eq!(parsed.request.into_body().0.as_deref(), Some(&b"abcde"[..]));
+        assert!(matches!(
+            parse(&buf[..buf.len() - 2]),
+            Ok(Parse::Need { .. })
+        ));
+    }
+
+    #[test]
+    fn http10_and_connection_close_end_the_connection() {
+        assert!(!done(b"GET / HTTP/1.0\r\n\r\n").0.keep_alive);
+        assert!(
+            done(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+                .0
+                .keep_alive
+        );
+        assert!(
+            !done(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+                .0
+                .keep_alive
+        );
+    }
+
+    #[test]
+    fn rejects_garbage_huge_bodies_and_huge_heads() {
+        assert!(matches!(
+            parse(b"\x01\x02 nonsense\r\n\r\n"),
+            Err(Reject::Malformed)
+        ));
+        assert!(matches!(
+            parse(b"POST / HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n"),
+            Err(Reject::BodyTooLarge)
+        ));
+        let mut long = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        long.resize(MAX_HEAD + 10, b'a');
+        assert!(matches!(parse(&long), Err(Reject::HeadTooLarge)));
+    }
+
+    #[test]
+    fn numbers_format() {
+        let mut out = Vec::new();
+        push_decimal(&mut out, 0);
+        out.push(b' ');
+        push_decimal(&mut out, 1234567);
+        out.push(b' ');
+        push_hex(&mut out, 255);
+        out.push(b' ');
+        push_date(&mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("0 1234567 ff date: "), "{text}");
+        assert!(text.ends_with(" GMT\r\n"), "{text}");
+    }
+}

@@ -54,7 +54,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{busy_share, ErrorClass, ErrorSummary, Recorder, Tokens, Window};
-use crate::metrics::{OpenLoopSummary, LATE};
+use crate::metrics::{OpenLoopSummary, Pacing, LATE};
 use crate::plan::{Step, Stop, Target};
 use crate::scenario::model::Selection;
 pub use conn::Prepared;
@@ -194,6 +194,8 @@ struct Shared {
     abort: AtomicBool,
     cancel: CancellationToken,
     live: Arc<Live>,
+    /// The pacing each stream is checked against (buffering, stalls).
+    pacing: Option<Pacing>,
     /// What the warm-up saw, merged once per thread.
     warm: Mutex<Recorder>,
 }
@@ -290,6 +292,7 @@ pub fn run_step(
         abort: AtomicBool::new(false),
         cancel,
         live,
+        pacing: plan.pacing,
         warm: Mutex::new(Recorder::default()),
     });
     let mut handles = Vec::with_capacity(threads);
@@ -609,7 +612,7 @@ async fn measure_loop(
             r.record_retry();
         }
         if failure.is_none() {
-            record_answer(&mut r, &probe, origin, end, busy);
+            record_answer(&mut r, &probe, shared.pacing.as_ref(), origin, end, busy);
         }
         drop(r);
         done += 1;
@@ -706,7 +709,14 @@ fn next_arrival(shared: &Shared, arrivals: &mut Arrivals, start: Instant) -> Nex
 
 /// Streaming and token figures of a successful answer (after the clock stopped).
 #[inline]
-fn record_answer(recorder: &mut Recorder, probe: &Probe, began: Instant, end: Instant, busy: f64) {
+fn record_answer(
+    recorder: &mut Recorder,
+    probe: &Probe,
+    pacing: Option<&Pacing>,
+    began: Instant,
+    end: Instant,
+    busy: f64,
+) {
     if let Some(ms) = probe.overhead_ms {
         recorder.record_gateway_overhead(ms);
     }
@@ -715,8 +725,11 @@ fn record_answer(recorder: &mut Recorder, probe: &Probe, began: Instant, end: In
             return;
         };
         recorder.record_stream(first - began, &probe.gaps);
-        let count = probe.completion_tokens.unwrap_or(probe.content_events);
         let span = probe.last.map_or(Duration::ZERO, |last| last - first);
+        if let Some(pacing) = pacing {
+            recorder.record_stream_check(pacing, span, &probe.gaps);
+        }
+        let count = probe.completion_tokens.unwrap_or(probe.content_events);
         recorder.record_tokens(
             Tokens {
                 count,

@@ -190,6 +190,11 @@ pub struct Target {
     pub timeout: Duration,
     /// Response headers in which the gateway reports its own overhead (ms).
     pub overhead_headers: Vec<String>,
+    /// The pacing streams should show (the fake upstream's ITL), against
+    /// which each is checked for buffering and stalls; absent when the load
+    /// does not go to this run's fake upstream or it sends tokens back to back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pacing: Option<crate::metrics::Pacing>,
     #[serde(skip)]
     pub body_bytes: Vec<Bytes>,
 }
@@ -433,6 +438,18 @@ fn target(
         seed: r.pool.seed,
         timeout: r.timeout,
         overhead_headers: overhead,
+        pacing: s
+            .model
+            .topology
+            .target
+            .is_none()
+            .then(|| {
+                crate::metrics::Pacing::of(
+                    s.model.upstream.itl_delay(),
+                    s.model.report.stall_factor,
+                )
+            })
+            .flatten(),
         body_bytes: s.bodies.clone(),
     }
 }

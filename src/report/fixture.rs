@@ -148,6 +148,7 @@ fn target(index: usize, concurrency: u32, run: u32) -> StepReport {
             streams: step.metrics.successes,
             ttft_ms: quantiles(step.metrics.successes, 12.0 + slower),
             itl_ms: quantiles(step.metrics.successes * 20, 1.5),
+            checks: None,
         });
     }
     step

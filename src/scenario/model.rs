@@ -512,6 +512,10 @@ pub struct ReportOptions {
     /// A relative path is taken from the working folder, like `--out`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<PathBuf>,
+    /// A gap between stream frames longer than this many times the fake
+    /// upstream's ITL is a stall.
+    #[serde(default = "default_stall_factor")]
+    pub stall_factor: f64,
 }
 
 impl Default for ReportOptions {
@@ -519,8 +523,13 @@ impl Default for ReportOptions {
         ReportOptions {
             formats: default_formats(),
             history: None,
+            stall_factor: default_stall_factor(),
         }
     }
+}
+
+fn default_stall_factor() -> f64 {
+    crate::metrics::stream::DEFAULT_STALL_FACTOR
 }
 
 fn default_formats() -> Vec<String> {

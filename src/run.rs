@@ -150,6 +150,7 @@ pub async fn execute(
         levels: Vec::new(),
         baseline_levels: Vec::new(),
         overhead: Vec::new(),
+        streams: None,
         verdicts: Vec::new(),
     };
     let formats = planned

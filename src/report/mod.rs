@@ -11,6 +11,7 @@ mod json;
 mod junit;
 pub(crate) mod markdown;
 mod ramp;
+pub mod stream;
 pub mod svg;
 pub mod terminal;
 pub mod variants;
@@ -60,6 +61,9 @@ pub struct Report {
     /// What the gateway adds: level minus baseline, per percentile.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overhead: Vec<Overhead>,
+    /// What the gateway did to the token streams; absent when nothing streamed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streams: Option<stream::StreamFigures>,
     pub verdicts: Vec<Verdict>,
 }
 
@@ -266,6 +270,7 @@ impl Report {
                 })
             })
             .collect();
+        self.streams = stream::StreamFigures::of(self);
     }
 
     pub fn passed(&self) -> bool {

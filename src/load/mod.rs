@@ -725,11 +725,11 @@ fn record_answer(
             return;
         };
         recorder.record_stream(first - began, &probe.gaps);
-        let span = probe.last.map_or(Duration::ZERO, |last| last - first);
         if let Some(pacing) = pacing {
-            recorder.record_stream_check(pacing, span, &probe.gaps);
+            recorder.record_stream_check(pacing, &probe.gaps);
         }
         let count = probe.completion_tokens.unwrap_or(probe.content_events);
+        let span = probe.last.map_or(Duration::ZERO, |last| last - first);
         recorder.record_tokens(
             Tokens {
                 count,

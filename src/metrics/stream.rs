@@ -1,19 +1,23 @@
 //! What a gateway does to a token stream, judged per stream against the
 //! pacing the fake upstream was told to keep: a stream whose frames arrive
-//! in one burst is `buffered`; a gap far longer than the upstream's is a
-//! stall. Checked after each stream's clock stopped, with no allocation:
+//! in bursts (most gaps near 0) is `buffered`; a gap far longer than the
+//! upstream's is a stall. Checked after each stream's clock stopped, with no allocation:
 //! the loop hands over the gaps it already recorded.
-
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::Recorder;
 use crate::upstream::config::DelayModel;
 
-/// A stream is buffered when its frames, first to last, span less than this
-/// share of what the upstream's pacing takes (gaps × its ITL).
+/// A gap under this share of the upstream's ITL is a frame that came in
+/// the same burst as the one before (frames read at once share a timestamp:
+/// their gap is 0).
 pub const BURST_SHARE: f64 = 0.1;
+
+/// A stream is buffered when at least this share of its gaps came in a
+/// burst: something on the path held frames back and let them go together,
+/// instead of passing each on at the upstream's pace.
+pub const BURST_GAPS: f64 = 0.75;
 
 /// Streams with fewer gaps than this are too short to judge for buffering.
 pub const MIN_GAPS: usize = 3;
@@ -47,21 +51,26 @@ impl Pacing {
             }
             DelayModel::Lognormal { p50_ms, p99_ms } => (p50_ms as f64, p99_ms.max(p50_ms) as f64),
         };
-        (typical > 0.0).then(|| Pacing {
+        (typical > 0.0).then_some(Pacing {
             itl_ms: typical,
             stall_ms: stall_factor * high,
         })
     }
 
-    /// Judge one stream: `span` from its first to its last content frame,
-    /// `gaps_us` between successive content frames.
+    /// Judge one stream by the gaps (µs) between its successive content
+    /// frames.
     #[inline]
-    pub fn check(&self, span: Duration, gaps_us: &[u32]) -> StreamCheck {
-        let expected_us = gaps_us.len() as f64 * self.itl_ms * 1000.0;
-        let buffered =
-            gaps_us.len() >= MIN_GAPS && (span.as_micros() as f64) < BURST_SHARE * expected_us;
+    pub fn check(&self, gaps_us: &[u32]) -> StreamCheck {
+        let burst_us = BURST_SHARE * self.itl_ms * 1000.0;
         let stall_us = self.stall_ms * 1000.0;
-        let stalls = gaps_us.iter().filter(|&&g| f64::from(g) > stall_us).count() as u64;
+        let (mut bursts, mut stalls) = (0usize, 0u64);
+        for &g in gaps_us {
+            let g = f64::from(g);
+            bursts += usize::from(g < burst_us);
+            stalls += u64::from(g > stall_us);
+        }
+        let buffered =
+            gaps_us.len() >= MIN_GAPS && bursts as f64 >= BURST_GAPS * gaps_us.len() as f64;
         StreamCheck { buffered, stalls }
     }
 }
@@ -69,7 +78,7 @@ impl Pacing {
 /// The verdict on one stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamCheck {
-    /// Its frames arrived in one burst.
+    /// Its frames arrived in bursts.
     pub buffered: bool,
     /// Gaps over the stall threshold.
     pub stalls: u64,
@@ -108,11 +117,11 @@ impl Tally {
 }
 
 impl Recorder {
-    /// Check a successful stream against the upstream's pacing: `span`
-    /// from its first to its last content frame, `gaps_us` between them.
+    /// Check a successful stream against the upstream's pacing by the gaps
+    /// (µs) between its successive content frames.
     #[inline]
-    pub fn record_stream_check(&mut self, pacing: &Pacing, span: Duration, gaps_us: &[u32]) {
-        let check = pacing.check(span, gaps_us);
+    pub fn record_stream_check(&mut self, pacing: &Pacing, gaps_us: &[u32]) {
+        let check = pacing.check(gaps_us);
         let t = &mut self.checks;
         t.pacing = Some(*pacing);
         t.checked += 1;
@@ -132,8 +141,8 @@ pub struct StreamChecks {
     pub stall_ms: f64,
     /// Successful streams checked.
     pub checked: u64,
-    /// Streams whose frames arrived in one burst: first to last frame under
-    /// [`BURST_SHARE`] of the span the upstream's pacing takes.
+    /// Streams whose frames arrived in bursts: at least [`BURST_GAPS`] of
+    /// their gaps under [`BURST_SHARE`] of the upstream's ITL.
     pub buffered: u64,
     /// Streams with at least one stall, and the stalls (gaps) over all.
     pub stalled_streams: u64,
@@ -165,7 +174,7 @@ mod tests {
     #[test]
     fn a_paced_stream_is_neither_buffered_nor_stalled() {
         let gaps = [20_000; 19];
-        let c = fixed(20).check(Duration::from_millis(380), &gaps);
+        let c = fixed(20).check(&gaps);
         assert_eq!(
             c,
             StreamCheck {
@@ -176,21 +185,27 @@ mod tests {
     }
 
     #[test]
-    fn frames_in_one_burst_are_buffered() {
+    fn frames_in_bursts_are_buffered() {
         // Twenty frames read at once share a timestamp: every gap is 0.
-        let gaps = [0; 19];
-        assert!(fixed(20).check(Duration::ZERO, &gaps).buffered);
-        // Just above the share of 380 ms is not a burst.
-        let gaps = [2_000; 19];
-        assert!(!fixed(20).check(Duration::from_millis(38), &gaps).buffered);
+        assert!(fixed(20).check(&[0; 19]).buffered);
+        // A buffer let go when full: 15 frames at once, then a wait, then 4.
+        let mut gaps = [0; 19];
+        gaps[15] = 300_000;
+        assert!(fixed(20).check(&gaps).buffered);
+        // A gap of a tenth of the ITL is no longer a burst.
+        assert!(!fixed(20).check(&[2_000; 19]).buffered);
+        // Fewer than three quarters in bursts: not buffered.
+        let mut gaps = [0; 8];
+        gaps[..3].fill(20_000);
+        assert!(!fixed(20).check(&gaps).buffered);
         // Too short a stream to judge.
-        assert!(!fixed(20).check(Duration::ZERO, &[0, 0]).buffered);
+        assert!(!fixed(20).check(&[0, 0]).buffered);
     }
 
     #[test]
     fn gaps_over_the_factor_are_stalls() {
         let gaps = [20_000, 200_001, 20_000, 450_000, 200_000];
-        let c = fixed(20).check(Duration::from_millis(890), &gaps);
+        let c = fixed(20).check(&gaps);
         assert_eq!(c.stalls, 2);
         assert!(!c.buffered);
     }
@@ -199,10 +214,10 @@ mod tests {
     fn tallies_merge_across_threads() {
         let p = fixed(20);
         let mut a = Recorder::default();
-        a.record_stream_check(&p, Duration::ZERO, &[0; 5]);
+        a.record_stream_check(&p, &[0; 5]);
         let mut b = Recorder::default();
-        b.record_stream_check(&p, Duration::from_millis(500), &[20_000, 400_000, 80_000]);
-        b.record_stream_check(&p, Duration::from_millis(100), &[20_000; 5]);
+        b.record_stream_check(&p, &[20_000, 400_000, 80_000]);
+        b.record_stream_check(&p, &[20_000; 5]);
         a.merge(&b);
         let s = a.checks.summary().expect("checked");
         assert_eq!(

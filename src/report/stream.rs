@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{LevelColumn, Report, Side, StepReport};
-use crate::metrics::stream::BURST_SHARE;
+use crate::metrics::stream::{BURST_GAPS, BURST_SHARE};
 use crate::metrics::Quantiles;
 use crate::plan::{Level, LevelKind};
 
@@ -52,7 +52,7 @@ pub struct StreamHealth {
     pub truncated: u64,
     /// Streams checked against the upstream's pacing (0 when it is unknown).
     pub checked: u64,
-    /// Streams whose frames arrived in one burst.
+    /// Streams whose frames arrived in bursts (see `metrics::stream`).
     pub buffered: u64,
     /// Streams with a stall, and the stalls over all.
     pub stalled_streams: u64,
@@ -263,14 +263,15 @@ pub(crate) fn lines(report: &Report) -> Vec<String> {
         };
         if c.buffered > 0 {
             out.push(format!(
-                "{}: BUFFERED: {} of {} streams arrived in one burst (first to last frame \
-                 under {:.0}% of what the upstream's pacing, a token every {} ms, takes): \
-                 something on the path holds the stream back and lets it go at once \
-                 (for nginx, `proxy_buffering off`)",
+                "{}: BUFFERED: {} of {} streams arrived in bursts ({:.0}% or more of their \
+                 gaps under {} ms, where the upstream sent a token every {} ms): something on \
+                 the path holds the stream back and lets it go at once (for nginx, \
+                 `proxy_buffering off`)",
                 s.name(report),
                 c.buffered,
                 c.checked,
-                BURST_SHARE * 100.0,
+                BURST_GAPS * 100.0,
+                trim(BURST_SHARE * c.expected_itl_ms),
                 trim(c.expected_itl_ms)
             ));
         }
@@ -430,7 +431,7 @@ mod tests {
         );
         let lines = lines(&r);
         assert!(
-            lines[0].starts_with("c=4 run 1: BUFFERED: 272 of 272 streams arrived in one burst"),
+            lines[0].starts_with("c=4 run 1: BUFFERED: 272 of 272 streams arrived in bursts"),
             "{lines:#?}"
         );
         assert!(lines[1].starts_with("c=4 run 2: STALLED: 3 gaps over 200 ms"));

@@ -22,7 +22,7 @@ pub fn check(s: &ScenarioFile, dir: &Path) -> Vec<Problem> {
     for (key, message) in s.upstream.validate() {
         out.push(Problem::new(format!("upstream.{key}"), message));
     }
-    if !(s.report.stall_factor > 1.0) {
+    if s.report.stall_factor.is_nan() || s.report.stall_factor <= 1.0 {
         out.push(
             Problem::new(
                 "report.stall_factor",

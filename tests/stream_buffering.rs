@@ -16,7 +16,7 @@ const ITL_MS: f64 = 20.0;
 const TOKENS: f64 = 12.0;
 
 /// A level's figures from `report.json`'s `streams`.
-fn level<'a>(list: &'a serde_json::Value, c: u64) -> &'a serde_json::Value {
+fn level(list: &serde_json::Value, c: u64) -> &serde_json::Value {
     list.as_array()
         .unwrap_or_else(|| panic!("a list: {list}"))
         .iter()

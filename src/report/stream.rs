@@ -317,7 +317,7 @@ pub(crate) const OVERHEAD_TITLE: &str =
     "streaming overhead vs baseline (gateway minus fake upstream direct, ms)";
 
 /// The heading of the health table.
-pub(crate) const HEALTH_TITLE: &str = "streams through the gateway";
+pub(crate) const HEALTH_TITLE: &str = "streams through the target";
 
 /// A target step's TTFT p50/p90/p99 and ITL p50/p90/p99 minus its direct
 /// twin's (the step with the same index and run), in ms; `None` for a

@@ -343,6 +343,7 @@ pub fn merge(mut shards: Vec<ShardResult>) -> Result<(Report, Vec<String>), Stri
         frontier: None,
         slo,
         search: None,
+        streams: None,
         verdicts: Vec::new(),
     };
     report.summarise_levels();

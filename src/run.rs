@@ -170,6 +170,7 @@ pub async fn execute(
         frontier: None,
         slo: scenario.model.report.slo,
         search: None,
+        streams: None,
         verdicts: Vec::new(),
     };
     let formats = planned

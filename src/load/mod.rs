@@ -55,7 +55,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::goodput::{GoodputSummary, Rule};
 use crate::metrics::{busy_share, ErrorClass, ErrorSummary, Recorder, Tokens, Window};
-use crate::metrics::{OpenLoopSummary, LATE};
+use crate::metrics::{OpenLoopSummary, Pacing, LATE};
 use crate::plan::{Step, Stop, Target};
 use crate::scenario::model::Selection;
 pub use conn::Prepared;
@@ -208,6 +208,8 @@ struct Shared {
     abort: AtomicBool,
     cancel: CancellationToken,
     live: Arc<Live>,
+    /// The pacing each stream is checked against (buffering, stalls).
+    pacing: Option<Pacing>,
     /// What the warm-up saw, merged once per thread.
     warm: Mutex<Recorder>,
 }
@@ -315,6 +317,7 @@ pub fn run_step(
         abort: AtomicBool::new(false),
         cancel,
         live,
+        pacing: plan.pacing,
         warm: Mutex::new(Recorder::default()),
     });
     let mut handles = Vec::with_capacity(threads);
@@ -649,7 +652,7 @@ async fn measure_loop(
             r.record_retry();
         }
         if failure.is_none() {
-            record_answer(&mut r, &probe, origin, end, busy);
+            record_answer(&mut r, &probe, shared.pacing.as_ref(), origin, end, busy);
             if let Some(rule) = &shared.slo {
                 let first = probe.first.filter(|_| probe.streamed).unwrap_or(end);
                 if rule.met(end - origin, first.max(origin) - origin, &probe.gaps) {
@@ -752,7 +755,14 @@ fn next_arrival(shared: &Shared, arrivals: &mut Arrivals, start: Instant) -> Nex
 
 /// Streaming and token figures of a successful answer (after the clock stopped).
 #[inline]
-fn record_answer(recorder: &mut Recorder, probe: &Probe, began: Instant, end: Instant, busy: f64) {
+fn record_answer(
+    recorder: &mut Recorder,
+    probe: &Probe,
+    pacing: Option<&Pacing>,
+    began: Instant,
+    end: Instant,
+    busy: f64,
+) {
     if let Some(ms) = probe.overhead_ms {
         recorder.record_gateway_overhead(ms);
     }
@@ -761,6 +771,9 @@ fn record_answer(recorder: &mut Recorder, probe: &Probe, began: Instant, end: In
             return;
         };
         recorder.record_stream(first - began, &probe.gaps);
+        if let Some(pacing) = pacing {
+            recorder.record_stream_check(pacing, &probe.gaps);
+        }
         let count = probe.completion_tokens.unwrap_or(probe.content_events);
         let span = probe.last.map_or(Duration::ZERO, |last| last - first);
         recorder.record_tokens(

@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::Level;
 
+pub mod stream;
+pub use stream::{Pacing, StreamChecks};
+
 /// Latencies are recorded in microseconds, from 1 µs to one hour.
 const HIGHEST_US: u64 = 3_600_000_000;
 
@@ -301,6 +304,8 @@ pub struct Recorder {
     streams: u64,
     ttft: Histogram<u64>,
     itl: Histogram<u64>,
+    /// Streams checked against the upstream's pacing (buffering, stalls).
+    checks: stream::Tally,
     /// Successful answers that reported tokens, the sum, and per-request rates.
     token_answers: u64,
     output_tokens: u64,
@@ -358,6 +363,7 @@ impl Default for Recorder {
             streams: 0,
             ttft: histogram(3),
             itl: histogram(3),
+            checks: stream::Tally::default(),
             token_answers: 0,
             output_tokens: 0,
             tps: rate_histogram(),
@@ -559,6 +565,7 @@ impl Recorder {
         self.streams += other.streams;
         self.ttft.add(&other.ttft).expect("histograms share bounds");
         self.itl.add(&other.itl).expect("histograms share bounds");
+        self.checks.merge(&other.checks);
         self.token_answers += other.token_answers;
         self.output_tokens += other.output_tokens;
         self.tps.add(&other.tps).expect("histograms share bounds");
@@ -646,6 +653,7 @@ impl Recorder {
                 streams: self.streams,
                 ttft_ms: Quantiles::of(&self.ttft, 1000.0),
                 itl_ms: Quantiles::of(&self.itl, 1000.0),
+                checks: self.checks.summary(),
             }),
             tokens: (self.token_answers > 0).then(|| TokenSummary {
                 answers: self.token_answers,
@@ -834,6 +842,10 @@ pub struct StreamingSummary {
     /// Inter-token latency: gaps between successive content events (the
     /// first token excluded), over every stream.
     pub itl_ms: Quantiles,
+    /// The streams judged against the fake upstream's pacing: buffered,
+    /// stalled; absent when the pacing is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<StreamChecks>,
 }
 
 /// Output tokens of successful answers: see the README, "Streaming metrics".

@@ -46,6 +46,9 @@ pub struct RawRecorder {
     /// Requests that met `[report] slo`.
     #[serde(default)]
     pub goodput: super::goodput::Counter,
+    /// Streams judged against the upstream's pacing.
+    #[serde(default)]
+    pub checks: super::stream::Tally,
     /// Non-2xx answers by status code.
     pub status: BTreeMap<u16, u64>,
     pub retries: u64,
@@ -128,6 +131,7 @@ impl Recorder {
             protocol: self.protocol,
             shape: self.shape,
             goodput: self.goodput,
+            checks: self.checks.clone(),
             status: self
                 .status
                 .iter()
@@ -192,6 +196,7 @@ impl RawRecorder {
             protocol: self.protocol,
             shape: self.shape,
             goodput: self.goodput,
+            checks: self.checks,
             retries: self.retries,
             last_end: Duration::from_micros(self.last_end_us) + later,
             busy_successes: self.busy_successes,

@@ -216,6 +216,11 @@ pub struct Target {
     /// path): how answers are read and the shape a 2xx answer must have.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dialect: Option<Dialect>,
+    /// The pacing streams should show (the fake upstream's ITL), against
+    /// which each is checked for buffering and stalls; absent when the load
+    /// does not go to this run's fake upstream or it sends tokens back to back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pacing: Option<crate::metrics::Pacing>,
     #[serde(skip)]
     pub body_bytes: Vec<Bytes>,
     /// What a good request is, for goodput (`[report] slo`; shown in `capacity`).
@@ -496,6 +501,18 @@ fn target(
         timeout: r.timeout,
         overhead_headers: overhead,
         dialect,
+        pacing: s
+            .model
+            .topology
+            .target
+            .is_none()
+            .then(|| {
+                crate::metrics::Pacing::of(
+                    s.model.upstream.itl_delay(),
+                    s.model.report.stall_factor,
+                )
+            })
+            .flatten(),
         body_bytes: s.bodies.clone(),
         slo: s.model.report.slo,
     }

@@ -188,6 +188,14 @@ impl Display for Plan {
                 t.overhead_headers.join(", ")
             )?;
         }
+        if let Some(p) = &t.pacing {
+            writeln!(
+                out,
+                "  streams checked against the upstream's pacing (a token every {} ms): \
+                 buffered when their frames come in bursts, a stall when a gap exceeds {} ms",
+                p.itl_ms, p.stall_ms
+            )?;
+        }
         if let Some(b) = &self.baseline {
             writeln!(
                 out,

@@ -21,6 +21,16 @@ min_ms,mean_ms,stddev_ms,p50_ms,p90_ms,p95_ms,p99_ms,p999_ms,max_ms";
 const STREAMING: &str = ",streams,ttft_p50_ms,ttft_p90_ms,ttft_p99_ms,\
 itl_p50_ms,itl_p90_ms,itl_p99_ms";
 
+/// Columns added when some step's streams were checked against the fake
+/// upstream's pacing.
+const CHECKS: &str = ",expected_itl_ms,stall_ms,streams_checked,buffered_streams,\
+stalled_streams,stalls";
+
+/// Columns added with the baseline when some step streamed: a target step
+/// minus its direct twin, empty on direct rows.
+const ADDED: &str = ",added_ttft_p50_ms,added_ttft_p90_ms,added_ttft_p99_ms,\
+added_itl_p50_ms,added_itl_p90_ms,added_itl_p99_ms";
+
 /// Columns added when some answer reported tokens.
 const TOKENS: &str = ",output_tokens,output_tokens_per_s,\
 request_tokens_per_s_p50,request_tokens_per_s_p90,request_tokens_per_s_p99";
@@ -48,6 +58,16 @@ impl Exporter for Csv {
     fn render(&self, report: &Report) -> String {
         let streaming = report.steps.iter().any(|s| s.metrics.streaming.is_some());
         let tokens = report.steps.iter().any(|s| s.metrics.tokens.is_some());
+        let checks = report.steps.iter().any(|s| {
+            s.metrics
+                .streaming
+                .as_ref()
+                .is_some_and(|st| st.checks.is_some())
+        });
+        let added = report
+            .streams
+            .as_ref()
+            .is_some_and(|f| !f.overhead.is_empty());
         let open = report.steps.iter().any(|s| s.metrics.open_loop.is_some());
         // Every fixed class, then each status code some step saw.
         let mut classes: Vec<ErrorClass> = ErrorClass::FIXED.to_vec();
@@ -67,6 +87,12 @@ impl Exporter for Csv {
         out.push_str(",status_errors,retries,cancelled");
         if streaming {
             out.push_str(STREAMING);
+        }
+        if checks {
+            out.push_str(CHECKS);
+        }
+        if added {
+            out.push_str(ADDED);
         }
         if tokens {
             out.push_str(TOKENS);
@@ -133,6 +159,33 @@ impl Exporter for Csv {
                         );
                     }
                     None => out.push_str(",0,,,,,,"),
+                }
+            }
+            if checks {
+                match m.streaming.as_ref().and_then(|st| st.checks) {
+                    Some(c) => {
+                        let _ = write!(
+                            out,
+                            ",{},{},{},{},{},{}",
+                            c.expected_itl_ms,
+                            c.stall_ms,
+                            c.checked,
+                            c.buffered,
+                            c.stalled_streams,
+                            c.stalls
+                        );
+                    }
+                    None => out.push_str(",,,0,0,0,0"),
+                }
+            }
+            if added {
+                match super::stream::added_over_twin(report, s) {
+                    Some(a) => {
+                        for v in a {
+                            let _ = write!(out, ",{v:.3}");
+                        }
+                    }
+                    None => out.push_str(&",".repeat(6)),
                 }
             }
             if tokens {

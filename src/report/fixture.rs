@@ -76,6 +76,7 @@ pub(crate) fn report() -> Report {
         frontier: None,
         slo: None,
         search: None,
+        streams: None,
         verdicts: vec![
             verdict(1, "max_p50_ms", 25.0, Some(20.5), true),
             verdict(4, "max_error_rate", 0.01, Some(0.0633), false),
@@ -151,6 +152,7 @@ fn target(index: usize, concurrency: u32, run: u32) -> StepReport {
             streams: step.metrics.successes,
             ttft_ms: quantiles(step.metrics.successes, 12.0 + slower),
             itl_ms: quantiles(step.metrics.successes * 20, 1.5),
+            checks: None,
         });
     }
     step

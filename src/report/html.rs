@@ -113,6 +113,18 @@ fn page(r: &Report) -> Value {
         })
         .collect();
     let safe = |s: String| Value::from_safe_string(s);
+    let streams = r.streams.clone().unwrap_or_default();
+    let (stream_overhead_header, stream_overhead_rows) = super::stream::overhead_table(&streams);
+    let (stream_health_header, mut stream_health_rows) = super::stream::health_table(&streams);
+    if !streams.levels.iter().any(|h| h.checked > 0) {
+        stream_health_rows.clear();
+    }
+    let stream_title = |t: &str| {
+        let mut c = t.chars();
+        c.next()
+            .map(|f| f.to_uppercase().chain(c).collect::<String>())
+            .unwrap_or_default()
+    };
     context! {
         name => r.scenario.name,
         description => r.scenario.description,
@@ -139,6 +151,13 @@ fn page(r: &Report) -> Value {
         direct_title => super::DIRECT_TITLE,
         direct_header,
         direct_rows,
+        stream_overhead_title => stream_title(super::stream::OVERHEAD_TITLE),
+        stream_overhead_header,
+        stream_overhead_rows,
+        stream_health_title => stream_title(super::stream::HEALTH_TITLE),
+        stream_health_header,
+        stream_health_rows,
+        stream_lines => super::stream::lines(r),
         verdicts,
         verdicts_failed => r.verdicts.iter().filter(|v| v.failed()).count(),
         verdicts_passed => r.verdicts.iter().filter(|v| v.passed).count(),

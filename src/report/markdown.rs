@@ -47,6 +47,26 @@ impl Exporter for Markdown {
         if let Some(line) = super::gateway_overhead_line(r) {
             let _ = writeln!(out, "\n{}", capitalise(&line));
         }
+        if let Some(f) = &r.streams {
+            use super::stream;
+            if !f.overhead.is_empty() {
+                let _ = writeln!(out, "\n**{}**\n", capitalise(stream::OVERHEAD_TITLE));
+                let (header, rows) = stream::overhead_table(f);
+                out.push_str(&pipe_table(&header, &rows));
+            }
+            if f.levels.iter().any(|h| h.checked > 0) {
+                let _ = writeln!(out, "\n**{}**\n", capitalise(stream::HEALTH_TITLE));
+                let (header, rows) = stream::health_table(f);
+                out.push_str(&pipe_table(&header, &rows));
+            }
+        }
+        let stream_lines = super::stream::lines(r);
+        if !stream_lines.is_empty() {
+            let _ = writeln!(out);
+            for text in stream_lines {
+                let _ = writeln!(out, "- {text}");
+            }
+        }
         let analysis = super::ceiling::Analysis::of(r);
         let lines: Vec<String> = [analysis.ceiling_line(), analysis.efficiency_line()]
             .into_iter()

@@ -14,6 +14,7 @@ mod json;
 mod junit;
 pub(crate) mod markdown;
 mod ramp;
+pub mod stream;
 pub mod svg;
 pub mod terminal;
 pub mod variants;
@@ -72,6 +73,9 @@ pub struct Report {
     /// Where `[load] search` ended, with every probe.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<crate::search::SearchResult>,
+    /// What the gateway did to the token streams; absent when nothing streamed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streams: Option<stream::StreamFigures>,
     pub verdicts: Vec<Verdict>,
 }
 
@@ -278,6 +282,7 @@ impl Report {
                 })
             })
             .collect();
+        self.streams = stream::StreamFigures::of(self);
     }
 
     pub fn passed(&self) -> bool {

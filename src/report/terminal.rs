@@ -98,6 +98,22 @@ pub fn render(r: &Report) -> String {
     if let Some(line) = super::gateway_overhead_line(r) {
         let _ = writeln!(out, "{line}");
     }
+    if let Some(f) = &r.streams {
+        use super::stream;
+        if !f.overhead.is_empty() {
+            let _ = writeln!(out, "{}:", stream::OVERHEAD_TITLE);
+            let (header, rows) = stream::overhead_table(f);
+            out.push_str(&aligned(&header, &rows, false));
+        }
+        if f.levels.iter().any(|h| h.checked > 0) {
+            let _ = writeln!(out, "{}:", stream::HEALTH_TITLE);
+            let (header, rows) = stream::health_table(f);
+            out.push_str(&aligned(&header, &rows, false));
+        }
+    }
+    for line in super::stream::lines(r) {
+        let _ = writeln!(out, "{line}");
+    }
     let analysis = super::ceiling::Analysis::of(r);
     for text in [analysis.ceiling_line(), analysis.efficiency_line()]
         .into_iter()

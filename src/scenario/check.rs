@@ -23,6 +23,18 @@ pub fn check(s: &ScenarioFile, dir: &Path) -> Vec<Problem> {
     for (key, message) in s.upstream.validate() {
         out.push(Problem::new(format!("upstream.{key}"), message));
     }
+    if s.report.stall_factor.is_nan() || s.report.stall_factor <= 1.0 {
+        out.push(
+            Problem::new(
+                "report.stall_factor",
+                "`stall_factor` must be a number above 1 (a stall is a gap that many times the upstream's ITL)",
+            )
+            .label(format!(
+                "the default is {}",
+                crate::metrics::stream::DEFAULT_STALL_FACTOR
+            )),
+        );
+    }
     for (i, format) in s.report.formats.iter().enumerate() {
         if !FORMATS.contains(&format.as_str()) {
             let p = Problem::new(

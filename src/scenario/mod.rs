@@ -417,6 +417,29 @@ mod tests {
         assert_eq!(err.sources.name(origin.source), "--set");
     }
 
+    /// issue 13: a stall factor of 1 or less would call every gap a stall.
+    #[test]
+    fn stall_factor_must_be_above_one() {
+        let dir = temp_dir("stall");
+        let file = write(
+            &dir,
+            "s.toml",
+            "[load]\nrequests = 10\n[report]\nstall_factor = 0.5\n",
+        );
+        let err = load(&file, &[]).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("report.stall_factor") || text.contains("stall_factor = 0.5"),
+            "{text}"
+        );
+        assert!(
+            text.contains("must be a number above 1") && text.contains("default is 10"),
+            "{text}"
+        );
+        let s = load(&file, &["report.stall_factor=4".into()]).unwrap();
+        assert_eq!(s.model.report.stall_factor, 4.0);
+    }
+
     /// issue 18: errors speak the user's words, never serde's or Rust's.
     #[test]
     fn wrong_types_are_explained_without_rust_type_names() {

@@ -585,6 +585,10 @@ pub struct ReportOptions {
     /// Largest error rate a level on the frontier may have; default 0.001.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frontier_max_error_rate: Option<f64>,
+    /// A gap between stream frames longer than this many times the fake
+    /// upstream's ITL is a stall.
+    #[serde(default = "default_stall_factor")]
+    pub stall_factor: f64,
 }
 
 impl Default for ReportOptions {
@@ -596,8 +600,13 @@ impl Default for ReportOptions {
             frontier_p99_ms: None,
             frontier_basis: None,
             frontier_max_error_rate: None,
+            stall_factor: default_stall_factor(),
         }
     }
+}
+
+fn default_stall_factor() -> f64 {
+    crate::metrics::stream::DEFAULT_STALL_FACTOR
 }
 
 fn default_formats() -> Vec<String> {

@@ -20,6 +20,7 @@ use crate::metrics::{SecondSample, StepMetrics};
 use crate::plan::{self, Plan, Stop};
 use crate::report::{self, Environment, Report, ScenarioInfo, Status, StepReport};
 use crate::scenario::Scenario;
+use crate::topology::cpus::{self, Pinning};
 use crate::topology::resources::Sampler;
 use crate::topology::{http_call, provision, Supervisor};
 
@@ -168,7 +169,9 @@ pub async fn execute(
         }
     };
 
+    report.environment.cpus = plan.cpus.clone();
     let mut services = Supervisor::new(&dir.join("logs"), &facts.exe);
+    services.pin(plan.cpus.clone());
     let result = drive(&plan, options, &cancel, &mut services, &mut report, &dir).await;
     services.stop_all(&interrupt.now).await;
     // Files that hold secrets (passwords in config files) do not outlive the run.
@@ -277,6 +280,7 @@ async fn drive(
                 cancel,
                 services,
                 &live,
+                plan.cpus.as_ref(),
             )
             .await?;
             // A dead service or a failed harness fails the step, and the run.
@@ -436,6 +440,7 @@ async fn run_one(
     cancel: &CancellationToken,
     services: &mut Supervisor,
     live: &Arc<Live>,
+    cpus: Option<&Pinning>,
 ) -> Result<(StepReport, Option<String>), String> {
     live.reset();
     let step_cancel = cancel.child_token();
@@ -447,12 +452,17 @@ async fn run_one(
             step_cancel.clone(),
             live.clone(),
         );
+        let harness = cpus.map(|p| p.harness.clone());
         tokio::task::spawn_blocking(move || {
             // Zeroed after the warm-up, so the counts cover the measured requests only.
             let mut reset_ok = false;
-            let outcome = load::run_step(prepared, &target, &step, token, live, || {
-                reset_ok = upstream.is_some_and(|a| upstream_stats::fetch(a, true).is_ok());
-            });
+            // The load threads inherit the harness's CPUs and are as many as those.
+            let outcome = cpus::pinned(harness.as_ref(), || {
+                load::run_step(prepared, &target, &step, token, live, || {
+                    reset_ok = upstream.is_some_and(|a| upstream_stats::fetch(a, true).is_ok());
+                })
+            })
+            .and_then(|o| o);
             let stats = upstream
                 .filter(|_| reset_ok)
                 .and_then(|a| upstream_stats::fetch(a, false).ok());

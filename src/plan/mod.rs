@@ -50,6 +50,13 @@ pub struct Plan {
     pub checks: Vec<Check>,
     /// Report formats written besides `report.json`.
     pub formats: Vec<String>,
+    /// `topology.cpus`: the CPUs of the gateway's side and of the harness.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<crate::topology::cpus::Pinning>,
+    /// `topology.quiet_period`: the wait, after the last step, before the
+    /// services' recovered RSS is sampled.
+    #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
+    pub quiet_period: Option<Duration>,
     /// Values never shown: passwords, keys. Replaced by `<redacted>`.
     #[serde(skip)]
     pub secrets: Vec<String>,
@@ -117,6 +124,17 @@ pub enum Wave {
     OtherInstances,
     /// nginx in front of the instances.
     Proxy,
+}
+
+impl Service {
+    /// Which side of the machine it belongs to: the fake upstream is the
+    /// harness's, everything else the gateway's.
+    pub fn role(&self) -> crate::topology::cpus::Role {
+        match self.wave {
+            Wave::Upstream => crate::topology::cpus::Role::Harness,
+            _ => crate::topology::cpus::Role::Gateway,
+        }
+    }
 }
 
 impl From<Wave> for u32 {
@@ -314,6 +332,7 @@ const UPSTREAM_READY: Duration = Duration::from_secs(10);
 /// knows of the machine is in `facts`.
 pub fn build(s: &Scenario, facts: &Facts, run_dir: &Path) -> Result<Plan, PlanError> {
     check_missing(s, facts)?;
+    check_cpus(s, facts)?;
     let m = &s.model;
     let mut ports = Ports(facts.ports.iter());
     let headers = request_headers(s);
@@ -377,9 +396,34 @@ pub fn build(s: &Scenario, facts: &Facts, run_dir: &Path) -> Result<Plan, PlanEr
         steps: steps(s),
         checks: checks(&m.assertions, &levels(&m.load)),
         formats: m.report.formats.clone(),
+        cpus: m.topology.cpus.clone(),
+        quiet_period: m.topology.quiet_period,
         secrets,
         context,
     })
+}
+
+/// Refuse CPUs this machine does not have (or this process may not use).
+fn check_cpus(s: &Scenario, facts: &Facts) -> Result<(), PlanError> {
+    let Some(pins) = &s.model.topology.cpus else {
+        return Ok(());
+    };
+    if facts.cpus.cpus().is_empty() {
+        return Ok(());
+    }
+    for (side, list) in [("gateway", &pins.gateway), ("harness", &pins.harness)] {
+        let missing = list.missing_from(&facts.cpus);
+        if !missing.is_empty() {
+            let names: Vec<String> = missing.iter().map(usize::to_string).collect();
+            return Err(PlanError::Message(format!(
+                "topology.cpus.{side} = \"{list}\": CPU {} does not exist on this machine \
+                 (or this process may not use it); the CPUs there are {}",
+                names.join(", "),
+                facts.cpus
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Refuse to plan what this machine cannot run.

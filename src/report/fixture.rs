@@ -66,6 +66,7 @@ pub(crate) fn report() -> Report {
             kernel: "6.0.0-test".into(),
             cpu: "Test CPU @ 3.00GHz".into(),
             cores: 4,
+            cpus: None,
         },
         started_at: "2026-01-02T03:04:05.678Z".into(),
         finished_at: Some("2026-01-02T03:05:06.789Z".into()),

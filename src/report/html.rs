@@ -151,16 +151,25 @@ fn page(r: &Report) -> Value {
         error_legend => error_legend(r),
         steps => step_rows(r),
         scenario_toml => scenario_text(&r.scenario.resolved),
-        environment => vec![
-            ("tool", format!("scenario {}", r.environment.tool_version)),
-            ("git commit", r.environment.git_commit.clone()),
-            ("OS", r.environment.os.clone()),
-            ("kernel", r.environment.kernel.clone()),
-            ("CPU", r.environment.cpu.clone()),
-            ("cores", r.environment.cores.to_string()),
-            ("schema version", r.schema_version.to_string()),
-        ],
+        environment => environment_rows(r),
     }
+}
+
+fn environment_rows(r: &Report) -> Vec<(&'static str, String)> {
+    let e = &r.environment;
+    let mut rows = vec![
+        ("tool", format!("scenario {}", e.tool_version)),
+        ("git commit", e.git_commit.clone()),
+        ("OS", e.os.clone()),
+        ("kernel", e.kernel.clone()),
+        ("CPU", e.cpu.clone()),
+        ("cores", e.cores.to_string()),
+    ];
+    if let Some(p) = &e.cpus {
+        rows.push(("pinning", p.to_string()));
+    }
+    rows.push(("schema version", r.schema_version.to_string()));
+    rows
 }
 
 fn cards(r: &Report, a: &Analysis) -> Vec<Card> {

@@ -70,9 +70,14 @@ impl Exporter for Markdown {
             }
         }
         let e = &r.environment;
+        let pinning = e
+            .cpus
+            .as_ref()
+            .map(|p| format!(" · {p}"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "\n<sub>scenario {} ({}) · {} · {} cores · {} · started {}</sub>",
+            "\n<sub>scenario {} ({}) · {} · {} cores{pinning} · {} · started {}</sub>",
             e.tool_version, e.git_commit, e.cpu, e.cores, e.os, r.started_at
         );
         out

@@ -94,6 +94,9 @@ pub struct Environment {
     pub kernel: String,
     pub cpu: String,
     pub cores: usize,
+    /// `topology.cpus`: the CPUs the gateway's side and the harness were pinned to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<crate::topology::cpus::Pinning>,
 }
 
 impl Environment {
@@ -116,6 +119,7 @@ impl Environment {
             kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
             cpu,
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpus: None,
         }
     }
 }

@@ -84,6 +84,9 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(out, "{line}");
         }
     }
+    if let Some(p) = &r.environment.cpus {
+        let _ = writeln!(out, "pinned: {p}");
+    }
     if !r.baseline_levels.is_empty() {
         let _ = writeln!(out, "{DIRECT_TITLE}:");
         let (header, rows) = level_table(r, Side::Direct);

@@ -340,6 +340,7 @@ fn check_topology(s: &ScenarioFile, out: &mut Vec<Problem>) {
             ("options", !t.options.is_empty()),
             ("baseline", t.baseline),
             ("baseline_path", t.baseline_path.is_some()),
+            ("cpus", t.cpus.is_some()),
         ];
         for (key, set) in needs_gateway {
             if set {
@@ -408,9 +409,37 @@ fn check_topology(s: &ScenarioFile, out: &mut Vec<Problem>) {
             .label("use database = \"postgres\", or instances = 1"),
         );
     }
+    if let Some(pins) = &t.cpus {
+        if pins
+            .gateway
+            .cpus()
+            .iter()
+            .any(|c| pins.harness.cpus().contains(c))
+        {
+            out.push(
+                Problem::new(
+                    "topology.cpus",
+                    format!(
+                        "the gateway's CPUs ({}) and the harness's ({}) overlap",
+                        pins.gateway, pins.harness
+                    ),
+                )
+                .label("give each side its own CPUs, e.g. { gateway = \"1\", harness = \"0\" }"),
+            );
+        }
+    }
     let Some(target) = &t.target else {
         return;
     };
+    if t.quiet_period.is_some() {
+        out.push(
+            Problem::new(
+                "topology.quiet_period",
+                "`quiet_period` samples the services this tool starts; a `target` starts none",
+            )
+            .label("remove quiet_period, or run a gateway profile instead of a target"),
+        );
+    }
     if t.gateway.is_some() {
         out.push(
             Problem::new(

@@ -74,6 +74,19 @@ pub struct Topology {
     /// First port for the services this tool starts (then +1, +2, …);
     /// unset: free ports are picked and shown in the plan.
     pub base_port: Option<u16>,
+    /// CPU isolation: `{ gateway = "1", harness = "0" }` pins the gateway's
+    /// processes (and its database and nginx) and the harness (load threads,
+    /// fake upstream) to these CPU lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<crate::topology::cpus::Pinning>,
+    /// After the last step, wait this long with no load and sample each
+    /// service's RSS again (`recovered` RSS); unset: not measured.
+    #[serde(
+        default,
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub quiet_period: Option<Duration>,
 }
 
 impl Topology {
@@ -114,6 +127,8 @@ impl Default for Topology {
             baseline: false,
             baseline_path: None,
             base_port: None,
+            cpus: None,
+            quiet_period: None,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! `RUN_DIR/logs/`, wait until it is ready, watch it, and tear everything
 //! down in reverse order — on success, failure, Ctrl-C and panic alike.
 
+pub mod cpus;
 pub mod guardian;
 mod probe;
 pub mod provision;
@@ -31,6 +32,8 @@ struct Running {
 pub struct Supervisor {
     log_dir: PathBuf,
     running: Vec<Running>,
+    /// `topology.cpus`: each service is started pinned to its side's CPUs.
+    cpus: Option<cpus::Pinning>,
     /// Kills what is left should this process die without tearing down
     /// (dropped last, after the services).
     _guardian: Option<guardian::Guardian>,
@@ -56,8 +59,15 @@ impl Supervisor {
         Supervisor {
             log_dir: log_dir.to_path_buf(),
             running: Vec::new(),
+            cpus: None,
             _guardian: guardian,
         }
+    }
+
+    /// Start every service from now on pinned to its side's CPUs (its
+    /// children inherit the affinity).
+    pub fn pin(&mut self, cpus: Option<cpus::Pinning>) {
+        self.cpus = cpus;
     }
 
     /// Start a wave of services together, then wait until each is ready
@@ -111,10 +121,16 @@ impl Supervisor {
             run_to_end(service, argv, &log).await?;
         }
         let mut command = command(service, &service.command, &log)?;
-        // SAFETY: only async-signal-safe work (one prctl call) between fork and exec.
+        let pin = self.cpus.as_ref().map(|p| p.of(service.role()).clone());
+        // SAFETY: only async-signal-safe work (a prctl and a sched_setaffinity
+        // call on memory allocated before the fork) between fork and exec.
         unsafe {
-            command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+            command.pre_exec(move || {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+                match &pin {
+                    Some(cpus) => cpus.pin_current(),
+                    None => Ok(()),
+                }
             });
         }
         let child = command.spawn().map_err(|e| {

@@ -18,10 +18,11 @@ use crate::assertions;
 use crate::load::{self, upstream_stats, Live};
 use crate::metrics::{SecondSample, StepMetrics};
 use crate::plan::{self, Plan, Stop};
+use crate::report::memory::Memory;
 use crate::report::{self, Environment, Report, ScenarioInfo, Status, StepReport};
 use crate::scenario::Scenario;
 use crate::topology::cpus::{self, Pinning};
-use crate::topology::resources::Sampler;
+use crate::topology::resources::{self, Sampler};
 use crate::topology::{http_call, provision, Supervisor};
 
 /// How a run is carried out (from the command line).
@@ -151,6 +152,7 @@ pub async fn execute(
         levels: Vec::new(),
         baseline_levels: Vec::new(),
         overhead: Vec::new(),
+        memory: None,
         verdicts: Vec::new(),
     };
     let formats = planned
@@ -247,6 +249,17 @@ async fn drive(
             plan.services.iter().filter(|s| s.wave == wave).collect();
         services.start_wave(&members, cancel).await?;
     }
+    // Idle: every service ready, no request made yet.
+    let roots = services.roots();
+    if !roots.is_empty() {
+        let idle = resources::rss_now(&roots);
+        let idle: Vec<_> = roots
+            .iter()
+            .zip(idle)
+            .map(|(r, rss)| (r.name.clone(), r.role, rss))
+            .collect();
+        report.memory = Some(Memory::idle(&idle));
+    }
     setup_calls(plan, &logs.join("setup.log")).await?;
 
     let target = Arc::new(load::prepare(&plan.target)?);
@@ -296,6 +309,25 @@ async fn drive(
         }
     }
     // The last step can end before a dying service is noticed.
+    if let Some(dead) = services.dead() {
+        return Err(dead);
+    }
+    if let (Some(quiet), Some(memory)) = (plan.quiet_period, report.memory.as_mut()) {
+        tokio::select! {
+            _ = tokio::time::sleep(quiet) => {}
+            _ = cancel.cancelled() => return Ok(()),
+        }
+        let roots = services.roots();
+        let now = resources::rss_now(&roots);
+        for (root, rss) in roots.iter().zip(now) {
+            if let Some(m) = memory.services.iter_mut().find(|m| m.service == root.name) {
+                m.recovered_rss_mib = Some(rss);
+            }
+        }
+        memory.quiet_period_s = Some(quiet.as_secs_f64());
+        report::write(dir, report, &plan.formats)
+            .map_err(|e| format!("cannot write the report in {}: {e}", dir.display()))?;
+    }
     match services.dead() {
         Some(dead) => Err(dead),
         None => Ok(()),

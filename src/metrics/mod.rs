@@ -1032,6 +1032,10 @@ pub struct LevelSummary {
     /// judged against).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ramp_target_rate: Option<f64>,
+    /// The fastest RSS growth (MiB/min) of the services under test over the
+    /// level's runs (see `report::memory::under_test`); set by the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_growth_mib_per_min: Option<f64>,
 }
 
 impl LevelSummary {
@@ -1096,6 +1100,7 @@ impl LevelSummary {
                 .then(|| optional(runs, |m| m.open_loop.as_ref().map(|o| o.target_rate)))
                 .flatten()
                 .map(|s| s.mean),
+            rss_growth_mib_per_min: None,
         }
     }
 }

@@ -282,6 +282,8 @@ pub enum Metric {
     MinAchievedRateRatio,
     /// Open loop: arrivals left unsent, per run.
     MaxDropped,
+    /// The fastest RSS growth of the services under test, MiB per minute.
+    MaxRssGrowthMibPerMin,
 }
 
 impl Metric {
@@ -295,6 +297,7 @@ impl Metric {
             Metric::MaxErrorRate => "max_error_rate",
             Metric::MinAchievedRateRatio => "min_achieved_rate_ratio",
             Metric::MaxDropped => "max_dropped",
+            Metric::MaxRssGrowthMibPerMin => "max_rss_growth_mib_per_min",
         }
     }
 
@@ -709,6 +712,10 @@ fn checks(t: &Thresholds, levels: &[Level]) -> Vec<Check> {
                 pick(|t| t.min_achieved_rate_ratio),
             ),
             (Metric::MaxDropped, pick(|t| t.max_dropped)),
+            (
+                Metric::MaxRssGrowthMibPerMin,
+                pick(|t| t.max_rss_growth_mib_per_min),
+            ),
         ];
         for (metric, limit) in limits {
             if let Some(limit) = limit {

@@ -40,6 +40,7 @@ impl Display for Check {
                 format!("{}% of target", self.limit * 100.0),
             ),
             Metric::MaxDropped => ("dropped per run", format!("{}", self.limit)),
+            Metric::MaxRssGrowthMibPerMin => ("RSS growth", format!("{} MiB/min", self.limit)),
         };
         write!(f, "{name} {op} {limit}")
     }

@@ -9,6 +9,7 @@ use std::fmt::Write;
 use super::{Exporter, Report};
 use crate::metrics::ErrorClass;
 use crate::plan::LevelKind;
+use crate::topology::resources::ServiceUsage;
 
 pub struct Csv;
 
@@ -30,6 +31,10 @@ request_tokens_per_s_p50,request_tokens_per_s_p90,request_tokens_per_s_p99";
 const OPEN_LOOP: &str = ",target_rate,achieved_rate,scheduled,sent,late,dropped,\
 service_p50_ms,service_p99_ms,queue_p50_ms,queue_p99_ms";
 
+/// Columns added when services were sampled: the services under test
+/// (the gateway's side; see `memory::under_test`), the largest of them.
+const MEMORY: &str = ",steady_rss_mib,rss_growth_mib_per_min";
+
 /// The error column of a class: `timeout_errors`, `truncated_errors`,
 /// `http_500_errors`.
 fn column(class: ErrorClass) -> String {
@@ -45,6 +50,7 @@ impl Exporter for Csv {
         let streaming = report.steps.iter().any(|s| s.metrics.streaming.is_some());
         let tokens = report.steps.iter().any(|s| s.metrics.tokens.is_some());
         let open = report.steps.iter().any(|s| s.metrics.open_loop.is_some());
+        let memory = report.steps.iter().any(|s| !s.resources.is_empty());
         // Every fixed class, then each status code some step saw.
         let mut classes: Vec<ErrorClass> = ErrorClass::FIXED.to_vec();
         for s in &report.steps {
@@ -69,6 +75,9 @@ impl Exporter for Csv {
         }
         if open {
             out.push_str(OPEN_LOOP);
+        }
+        if memory {
+            out.push_str(MEMORY);
         }
         out.push('\n');
         for s in &report.steps {
@@ -155,6 +164,22 @@ impl Exporter for Csv {
                     }
                     None => out.push_str(&",".repeat(10)),
                 }
+            }
+            if memory {
+                let under: Vec<_> = super::memory::under_test(&s.resources).collect();
+                let most = |f: fn(&ServiceUsage) -> Option<f64>| {
+                    under
+                        .iter()
+                        .filter_map(|u| f(u))
+                        .reduce(f64::max)
+                        .map_or(String::new(), |v| format!("{v:.2}"))
+                };
+                let _ = write!(
+                    out,
+                    ",{},{}",
+                    most(|u| u.steady_rss_mib),
+                    most(|u| u.rss_growth_mib_per_min)
+                );
             }
             out.push('\n');
         }

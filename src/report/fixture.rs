@@ -74,6 +74,7 @@ pub(crate) fn report() -> Report {
         levels: Vec::new(),
         baseline_levels: Vec::new(),
         overhead: Vec::new(),
+        memory: None,
         verdicts: vec![
             verdict(1, "max_p50_ms", 25.0, Some(20.5), true),
             verdict(4, "max_error_rate", 0.01, Some(0.0633), false),

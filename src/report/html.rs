@@ -152,6 +152,10 @@ fn page(r: &Report) -> Value {
         steps => step_rows(r),
         scenario_toml => scenario_text(&r.scenario.resolved),
         environment => environment_rows(r),
+        memory => r.memory.as_ref().map(|m| {
+            let (header, rows) = super::memory::memory_table(m);
+            context! { header, rows }
+        }),
     }
 }
 

@@ -47,6 +47,12 @@ impl Exporter for Markdown {
         if let Some(line) = super::gateway_overhead_line(r) {
             let _ = writeln!(out, "\n{}", capitalise(&line));
         }
+        if let Some(m) = &r.memory {
+            let _ = writeln!(out, "\n**Memory (RSS per service)**\n");
+            let (header, rows) = super::memory::memory_table(m);
+            let header: Vec<&str> = header.iter().map(String::as_str).collect();
+            out.push_str(&pipe_table(&header, &rows));
+        }
         let analysis = super::ceiling::Analysis::of(r);
         let lines: Vec<String> = [analysis.ceiling_line(), analysis.efficiency_line()]
             .into_iter()

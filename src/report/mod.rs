@@ -10,6 +10,7 @@ pub mod html;
 mod json;
 mod junit;
 pub(crate) mod markdown;
+pub mod memory;
 mod ramp;
 pub mod svg;
 pub mod terminal;
@@ -60,6 +61,9 @@ pub struct Report {
     /// What the gateway adds: level minus baseline, per percentile.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overhead: Vec<Overhead>,
+    /// RSS of each service started: idle, steady, growth, recovered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<memory::Memory>,
     pub verdicts: Vec<Verdict>,
 }
 
@@ -247,6 +251,7 @@ impl Report {
     /// Recompute the level summaries (and baseline overhead) from the steps.
     pub fn summarise_levels(&mut self) {
         self.levels = summarise(self.steps_of(Side::Target));
+        self.summarise_memory();
         self.baseline_levels = summarise(self.steps_of(Side::Direct));
         self.overhead = self
             .levels
@@ -307,7 +312,16 @@ fn summarise<'a>(steps: impl Iterator<Item = &'a StepReport> + Clone) -> Vec<Lev
                 .filter(|s| s.level == level && s.measured())
                 .map(|s| &s.metrics)
                 .collect();
-            LevelSummary::of(level, &runs)
+            let growth = steps
+                .clone()
+                .filter(|s| s.level == level && s.measured())
+                .flat_map(|s| memory::under_test(&s.resources))
+                .filter_map(|u| u.rss_growth_mib_per_min)
+                .reduce(f64::max);
+            LevelSummary {
+                rss_growth_mib_per_min: growth,
+                ..LevelSummary::of(level, &runs)
+            }
         })
         .collect()
 }

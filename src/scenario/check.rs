@@ -543,6 +543,7 @@ fn check_thresholds(t: &Thresholds, at: &str, levels: &[u32], top: bool, out: &m
         ("max_p95_ms", t.max_p95_ms),
         ("max_p99_ms", t.max_p99_ms),
         ("max_dropped", t.max_dropped),
+        ("max_rss_growth_mib_per_min", t.max_rss_growth_mib_per_min),
     ];
     for (key, value) in limits {
         if value.is_some_and(|v| !(v >= 0.0 && v.is_finite())) {

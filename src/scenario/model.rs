@@ -430,6 +430,10 @@ pub struct Thresholds {
     /// Open loop: most arrivals a step may leave unsent (mean over runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_dropped: Option<f64>,
+    /// Most RSS growth, MiB per minute, of the gateway's services (of the
+    /// fake upstream without a gateway), fitted over each step's later half.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rss_growth_mib_per_min: Option<f64>,
     /// Per level: `[assert.concurrency.N]`, or `[assert.rate.N]` for a rate sweep.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty", alias = "rate")]
     pub concurrency: BTreeMap<String, Thresholds>,

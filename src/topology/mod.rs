@@ -23,6 +23,7 @@ pub use probe::{http_call, http_get};
 
 struct Running {
     name: String,
+    role: cpus::Role,
     child: Child,
     log: PathBuf,
     stop_timeout: Duration,
@@ -141,6 +142,7 @@ impl Supervisor {
         })?;
         self.running.push(Running {
             name: service.name.clone(),
+            role: service.role(),
             child,
             log,
             stop_timeout: service.stop_timeout,
@@ -206,10 +208,14 @@ impl Supervisor {
     }
 
     /// Each running service's name and pid, the root of its process tree (for sampling).
-    pub fn roots(&self) -> Vec<(String, i32)> {
+    pub fn roots(&self) -> Vec<resources::Root> {
         self.running
             .iter()
-            .map(|r| (r.name.clone(), r.child.id() as i32))
+            .map(|r| resources::Root {
+                name: r.name.clone(),
+                role: r.role,
+                pid: r.child.id() as i32,
+            })
             .collect()
     }
 

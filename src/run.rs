@@ -23,6 +23,7 @@ use crate::report::{self, Environment, Report, ScenarioInfo, Status, StepReport}
 use crate::scenario::Scenario;
 use crate::topology::cpus::{self, Pinning};
 use crate::topology::resources::{self, Sampler};
+use crate::topology::scrape::{Scraper, Source};
 use crate::topology::{http_call, provision, Supervisor};
 
 /// How a run is carried out (from the command line).
@@ -294,6 +295,7 @@ async fn drive(
                 services,
                 &live,
                 plan.cpus.as_ref(),
+                (&plan.metrics, &plan.metrics_series),
             )
             .await?;
             // A dead service or a failed harness fails the step, and the run.
@@ -473,6 +475,7 @@ async fn run_one(
     services: &mut Supervisor,
     live: &Arc<Live>,
     cpus: Option<&Pinning>,
+    metrics: (&[Source], &[String]),
 ) -> Result<(StepReport, Option<String>), String> {
     live.reset();
     let step_cancel = cancel.child_token();
@@ -507,6 +510,8 @@ async fn run_one(
     let mut died = None;
     let roots = services.roots();
     let mut sampler = (!roots.is_empty()).then(|| Sampler::new(roots));
+    // The gateway's own series, through the target only.
+    let mut scraper = Scraper::new(metrics.0.to_vec(), metrics.1.to_vec()).filter(|_| !baseline);
     let mut ticks = 0u32;
     let outcome = loop {
         tokio::select! {
@@ -525,6 +530,9 @@ async fn run_one(
                     if let Some(s) = sampler.as_mut() {
                         s.sample();
                     }
+                    if let Some(s) = scraper.as_mut() {
+                        s.scrape().await;
+                    }
                 }
                 if died.is_none() {
                     if let Some(dead) = services.dead() {
@@ -536,6 +544,9 @@ async fn run_one(
         }
     };
     bar.finish_and_clear();
+    if let Some(e) = scraper.as_ref().and_then(|s| s.error.as_ref()) {
+        eprintln!("warning: step {}: {e}", step.index + 1);
+    }
     // A service that died between two ticks, or in the step's last moments,
     // fails the step all the same.
     if died.is_none() {
@@ -573,6 +584,7 @@ async fn run_one(
             },
             resources: sampler.map(Sampler::finish).unwrap_or_default(),
             upstream: upstream_stats,
+            server_metrics: scraper.map(Scraper::finish).unwrap_or_default(),
         },
         died,
     ))

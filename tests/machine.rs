@@ -11,7 +11,7 @@ use common::{descendants_of, out_dir, report, run_folder, scenario, start_run, t
 
 /// A gateway in Python's standard library that forwards to the fake
 /// upstream and keeps `leak_kib` KiB per request forever.
-const LEAKY_PY: &str = r#"
+const LEAKY_PY: &str = r##"
 import http.client, http.server, os, sys, threading, urllib.parse
 port, upstream, leak = int(sys.argv[1]), urllib.parse.urlsplit(sys.argv[2]), int(sys.argv[3]) * 1024
 kept = []
@@ -20,7 +20,13 @@ local = threading.local()
 class Gateway(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
-        self.answer(200, b"ok")
+        if self.path == "/metrics":
+            text = "# TYPE leaked_bytes gauge\nleaked_bytes %d\n" % (len(kept) * leak)
+            text += '# TYPE gateway_requests_total counter\ngateway_requests_total{route="chat"} %d\n' % len(kept)
+            text += "# TYPE unselected gauge\nunselected 1\n"
+            self.answer(200, text.encode())
+        else:
+            self.answer(200, b"ok")
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
         if not hasattr(local, "conn"):
@@ -40,7 +46,7 @@ class Gateway(http.server.BaseHTTPRequestHandler):
         pass
 
 http.server.ThreadingHTTPServer(("127.0.0.1", port), Gateway).serve_forever()
-"#;
+"##;
 
 const LEAKY_PROFILE: &str = r#"
 name = "leaky"
@@ -58,6 +64,7 @@ command = "{{ bin.python3 }} {{ profile_dir }}/leaky.py {{ port }} {{ upstream.u
 ready_path = "/health"
 ready_timeout = "20s"
 stop_timeout = "5s"
+metrics_path = "/metrics"
 
 [request]
 path = "/v1/chat/completions"
@@ -66,6 +73,11 @@ path = "/v1/chat/completions"
 /// A scenario in `dir` with `topology` (TOML lines) and a steady open loop:
 /// 100 req/s for 8 s (the growth is fitted over the later 4 s).
 fn write_scenario(dir: &Path, name: &str, topology: &str) -> PathBuf {
+    write_scenario_with(dir, name, topology, "")
+}
+
+/// The same with more TOML at the end (e.g. a `[report]` table).
+fn write_scenario_with(dir: &Path, name: &str, topology: &str, more: &str) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let file = dir.join(format!("{name}.toml"));
     std::fs::write(
@@ -94,7 +106,7 @@ max_in_flight = 20
 [assert]
 max_error_rate = 0.0
 max_rss_growth_mib_per_min = 30
-"#
+{more}"#
         ),
     )
     .unwrap();
@@ -127,10 +139,11 @@ fn a_leaking_gateway_fails_max_rss_growth_and_the_fake_upstream_passes() {
     std::fs::write(files.join("leaky.py"), LEAKY_PY).unwrap();
     std::fs::write(files.join("leaky-profile.toml"), LEAKY_PROFILE).unwrap();
     let profile = files.join("leaky-profile.toml");
-    let leaky = write_scenario(
+    let leaky = write_scenario_with(
         &files,
         "leaky",
         &format!("gateway = {:?}", profile.to_str().unwrap()),
+        "\n[report]\nmetrics = [\"leaked_bytes\", \"gateway_requests_total\"]\n",
     );
     let leaky_out = out.join("leaky");
     let run = scenario(&[
@@ -166,6 +179,29 @@ fn a_leaking_gateway_fails_max_rss_growth_and_the_fake_upstream_passes() {
     assert!(md.contains("**Memory (RSS per service)**"), "{md}");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains(r#"id="memory-table""#));
+    assert!(html.contains(r#"id="server-metrics-table""#));
+    // The gateway's own series, scraped each second of the step.
+    let series = r["steps"][0]["server_metrics"].as_array().unwrap();
+    let names: Vec<&str> = series
+        .iter()
+        .map(|s| s["series"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["gateway_requests_total{route=\"chat\"}", "leaked_bytes"],
+        "the selected series only"
+    );
+    let leaked: Vec<f64> = series[1]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_f64())
+        .collect();
+    assert!(leaked.len() >= 6, "about one scrape a second: {leaked:?}");
+    assert!(
+        leaked.windows(2).all(|w| w[1] >= w[0]) && leaked.last() > leaked.first(),
+        "the leak grows scrape by scrape: {leaked:?}"
+    );
     let csv = std::fs::read_to_string(dir.join("steps.csv")).unwrap();
     assert!(csv
         .lines()

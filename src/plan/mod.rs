@@ -57,6 +57,12 @@ pub struct Plan {
     /// services' recovered RSS is sampled.
     #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
     pub quiet_period: Option<Duration>,
+    /// Prometheus endpoints scraped during steps (the profile's
+    /// `metrics_path` on each instance), and the series kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<crate::topology::scrape::Source>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metrics_series: Vec<String>,
     /// Values never shown: passwords, keys. Replaced by `<redacted>`.
     #[serde(skip)]
     pub secrets: Vec<String>,
@@ -385,6 +391,7 @@ pub fn build(s: &Scenario, facts: &Facts, run_dir: &Path) -> Result<Plan, PlanEr
         Some(g) => (g.provision, g.files, g.setup, g.secrets, g.context),
         None => Default::default(),
     };
+    let metrics = metrics_sources(s, &services);
     Ok(Plan {
         scenario: s.name.clone(),
         description: m.scenario.description.clone(),
@@ -401,9 +408,33 @@ pub fn build(s: &Scenario, facts: &Facts, run_dir: &Path) -> Result<Plan, PlanEr
         formats: m.report.formats.clone(),
         cpus: m.topology.cpus.clone(),
         quiet_period: m.topology.quiet_period,
+        metrics,
+        metrics_series: m.report.metrics.clone(),
         secrets,
         context,
     })
+}
+
+/// Each gateway instance's metrics endpoint, when its profile has one.
+fn metrics_sources(s: &Scenario, services: &[Service]) -> Vec<crate::topology::scrape::Source> {
+    if s.model.report.metrics.is_empty() {
+        return Vec::new();
+    }
+    let Some(path) = s
+        .profile
+        .as_ref()
+        .and_then(|(p, _)| p.instance.metrics_path.as_ref())
+    else {
+        return Vec::new();
+    };
+    services
+        .iter()
+        .filter(|sv| matches!(sv.wave, Wave::FirstInstance | Wave::OtherInstances))
+        .map(|sv| crate::topology::scrape::Source {
+            service: sv.name.clone(),
+            url: format!("http://127.0.0.1:{}{path}", sv.port),
+        })
+        .collect()
 }
 
 /// Refuse CPUs this machine does not have (or this process may not use).

@@ -183,6 +183,15 @@ impl Display for Plan {
                 "  CPUs: {p} (the load threads and the fake upstream are the harness)"
             )?;
         }
+        for m in &self.metrics {
+            writeln!(
+                out,
+                "  scrapes {} ({}) each second for: {}",
+                m.url,
+                m.service,
+                self.metrics_series.join(", ")
+            )?;
+        }
         if let Some(q) = self.quiet_period {
             writeln!(
                 out,

@@ -43,6 +43,7 @@ pub(crate) fn report() -> Report {
         side: Side::Target,
         resources: Vec::new(),
         upstream: None,
+        server_metrics: Vec::new(),
     });
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
@@ -274,6 +275,7 @@ fn step(
         side,
         resources: Vec::new(),
         upstream: None,
+        server_metrics: Vec::new(),
     }
 }
 

@@ -152,6 +152,7 @@ fn page(r: &Report) -> Value {
         steps => step_rows(r),
         scenario_toml => scenario_text(&r.scenario.resolved),
         environment => environment_rows(r),
+        server_metrics => server_metric_rows(r),
         memory => r.memory.as_ref().map(|m| {
             let (header, rows) = super::memory::memory_table(m);
             context! { header, rows }
@@ -661,6 +662,33 @@ fn error_legend(r: &Report) -> Vec<(String, &'static str)> {
         .into_iter()
         .map(|c| (c.label(), c.meaning()))
         .collect()
+}
+
+/// Per step and scraped series: the step, service, series, first, last,
+/// min and max value over the step, and how many scrapes had it.
+fn server_metric_rows(r: &Report) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for s in &r.steps {
+        for m in &s.server_metrics {
+            let values: Vec<f64> = m.values.iter().flatten().copied().collect();
+            let (Some(first), Some(last)) = (values.first(), values.last()) else {
+                continue;
+            };
+            let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            rows.push(vec![
+                s.name(r),
+                m.service.clone(),
+                m.series.clone(),
+                num(*first),
+                num(*last),
+                num(min),
+                num(max),
+                format!("{}/{}", values.len(), m.values.len()),
+            ]);
+        }
+    }
+    rows
 }
 
 fn step_rows(r: &Report) -> Vec<Vec<String>> {

@@ -158,6 +158,10 @@ pub struct StepReport {
     /// the run started no fake upstream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<crate::upstream::Stats>,
+    /// The series `[report] metrics` selects from the gateway's Prometheus
+    /// endpoint, one value per second of the step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_metrics: Vec<crate::topology::scrape::ServerSeries>,
 }
 
 /// Which side of the topology a step measured. With `topology.baseline`

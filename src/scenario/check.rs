@@ -342,6 +342,12 @@ fn check_topology(s: &ScenarioFile, out: &mut Vec<Problem>) {
             ("baseline_path", t.baseline_path.is_some()),
             ("cpus", t.cpus.is_some()),
         ];
+        if !s.report.metrics.is_empty() {
+            out.push(
+                Problem::new("report.metrics", "`metrics` are scraped from a gateway")
+                    .label("set topology.gateway to a profile with [instance] metrics_path"),
+            );
+        }
         for (key, set) in needs_gateway {
             if set {
                 out.push(
@@ -666,6 +672,18 @@ fn check_thresholds(t: &Thresholds, at: &str, levels: &[u32], top: bool, out: &m
 pub fn check_gateway(s: &ScenarioFile, profile: &super::profile::Profile) -> Vec<Problem> {
     let mut out = Vec::new();
     let t = &s.topology;
+    if !s.report.metrics.is_empty() && profile.instance.metrics_path.is_none() {
+        out.push(
+            Problem::new(
+                "report.metrics",
+                format!(
+                    "gateway `{}` has no metrics endpoint to scrape",
+                    profile.name
+                ),
+            )
+            .label("set [instance] metrics_path in its profile, or remove report.metrics"),
+        );
+    }
     if let Some(db) = &t.database {
         let kind = db.kind();
         if kind != "url" && !profile.databases.contains_key(kind) {

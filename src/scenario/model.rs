@@ -531,6 +531,10 @@ pub struct ReportOptions {
     /// A relative path is taken from the working folder, like `--out`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<PathBuf>,
+    /// Server-side series to keep from the gateway's Prometheus endpoint
+    /// (its profile's `metrics_path`), by metric name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<String>,
 }
 
 impl Default for ReportOptions {
@@ -538,6 +542,7 @@ impl Default for ReportOptions {
         ReportOptions {
             formats: default_formats(),
             history: None,
+            metrics: Vec::new(),
         }
     }
 }

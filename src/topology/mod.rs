@@ -7,6 +7,7 @@ pub mod guardian;
 mod probe;
 pub mod provision;
 pub mod resources;
+pub mod scrape;
 
 use std::fs::File;
 use std::os::unix::process::CommandExt;

@@ -383,5 +383,43 @@ fn a_cpu_this_machine_lacks_is_refused_before_anything_starts() {
     assert_eq!(run.status.code(), Some(2), "{err}");
     assert!(err.contains("not a CPU list"), "{err}");
     assert!(err.contains("badlist.toml:6"), "located in the file: {err}");
+
+    for (name, topology, more, says) in [
+        (
+            "overlap",
+            "cpus = { gateway = \"0-1\", harness = \"1\" }",
+            "",
+            "overlap",
+        ),
+        (
+            "nogateway",
+            "",
+            "\n[report]\nmetrics = [\"x\"]\n",
+            "scraped from a gateway",
+        ),
+    ] {
+        let topology = format!("gateway = {:?}\n{topology}", profile.to_str().unwrap());
+        let topology = if name == "nogateway" {
+            String::new()
+        } else {
+            topology
+        };
+        let file = write_scenario_with(&out, name, &topology, more);
+        let run = scenario(&["validate", file.to_str().unwrap()]);
+        let err = text(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains(says), "{name}: {err}");
+    }
+    // nginx-passthrough has no metrics endpoint.
+    let file = write_scenario_with(
+        &out,
+        "nometrics",
+        &format!("gateway = {:?}", profile.to_str().unwrap()),
+        "\n[report]\nmetrics = [\"x\"]\n",
+    );
+    let run = scenario(&["validate", file.to_str().unwrap()]);
+    let err = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(err.contains("has no metrics endpoint"), "{err}");
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -134,6 +134,30 @@ mod tests {
     }
 
     #[test]
+    fn every_text_format_shows_the_lifecycle() {
+        let mut r = super::super::fixture::report();
+        r.memory = Some(Memory {
+            quiet_period_s: Some(3.0),
+            services: vec![ServiceMemory {
+                service: "gw-0".into(),
+                role: Role::Gateway,
+                idle_rss_mib: Some(20.25),
+                steady_rss_mib: Some(41.5),
+                rss_growth_mib_per_min: Some(183.2),
+                recovered_rss_mib: None,
+            }],
+        });
+        let row = "gw-0 | 20.2 | 41.5 | +183.2 | –";
+        let md = super::super::exporter("md").unwrap().render(&r);
+        assert!(md.contains("recovered MiB (after 3s quiet)"), "{md}");
+        assert!(md.contains(row), "{md}");
+        let html = super::super::exporter("html").unwrap().render(&r);
+        assert!(html.contains("<td>+183.2</td>"), "{html}");
+        let term = super::super::terminal::render(&r);
+        assert!(term.contains("+183.2"), "{term}");
+    }
+
+    #[test]
     fn the_gateway_side_is_under_test_unless_there_is_none() {
         let both = [
             usage("upstream", Role::Harness, Some(1.0)),

@@ -344,6 +344,7 @@ pub fn merge(mut shards: Vec<ShardResult>) -> Result<(Report, Vec<String>), Stri
         slo,
         search: None,
         streams: None,
+        memory: None,
         verdicts: Vec::new(),
     };
     report.summarise_levels();
@@ -413,8 +414,10 @@ fn merge_step(parts: &[&RawStep], n: u32, goodput: bool) -> Result<(StepReport, 
             cancelled: parts.iter().any(|p| p.cancelled),
             error: (!errors.is_empty()).then(|| errors.join("; ")),
             side: first.side,
+            // A shard runs no service: nothing sampled or scraped.
             resources: Vec::new(),
             upstream: None,
+            server_metrics: Vec::new(),
         },
         Duration::from_micros(latest - origin),
     ))

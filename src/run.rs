@@ -20,10 +20,13 @@ use crate::merge::{RawStep, ShardResult};
 use crate::metrics::{SecondSample, StepMetrics};
 use crate::plan::shard::{self, Shard};
 use crate::plan::{self, Plan, Stop};
+use crate::report::memory::Memory;
 use crate::report::{self, frontier, Environment, Report, ScenarioInfo, Status, StepReport};
 use crate::scenario::Scenario;
 use crate::search::Bisection;
-use crate::topology::resources::Sampler;
+use crate::topology::cpus::{self, Pinning};
+use crate::topology::resources::{self, Sampler};
+use crate::topology::scrape::{Scraper, Source};
 use crate::topology::{http_call, provision, Supervisor};
 
 /// How a run is carried out (from the command line).
@@ -171,6 +174,7 @@ pub async fn execute(
         slo: scenario.model.report.slo,
         search: None,
         streams: None,
+        memory: None,
         verdicts: Vec::new(),
     };
     let formats = planned
@@ -193,7 +197,9 @@ pub async fn execute(
         }
     };
 
+    report.environment.cpus = plan.cpus.clone();
     let mut services = Supervisor::new(&dir.join("logs"), &facts.exe);
+    services.pin(plan.cpus.clone());
     let mut raw = Vec::new();
     let result = drive(
         &plan,
@@ -310,6 +316,17 @@ async fn drive(
             plan.services.iter().filter(|s| s.wave == wave).collect();
         services.start_wave(&members, cancel).await?;
     }
+    // Idle: every service ready, no request made yet.
+    let roots = services.roots();
+    if !roots.is_empty() {
+        let idle = resources::rss_now(&roots);
+        let idle: Vec<_> = roots
+            .iter()
+            .zip(idle)
+            .map(|(r, rss)| (r.name.clone(), r.role, rss))
+            .collect();
+        report.memory = Some(Memory::idle(&idle));
+    }
     setup_calls(plan, &logs.join("setup.log")).await?;
 
     let target = Arc::new(load::prepare(&plan.target)?);
@@ -361,6 +378,25 @@ async fn drive(
         run.write(report)?;
     }
     // The last step can end before a dying service is noticed.
+    if let Some(dead) = services.dead() {
+        return Err(dead);
+    }
+    if let (Some(quiet), Some(memory)) = (plan.quiet_period, report.memory.as_mut()) {
+        tokio::select! {
+            _ = tokio::time::sleep(quiet) => {}
+            _ = cancel.cancelled() => return Ok(()),
+        }
+        let roots = services.roots();
+        let now = resources::rss_now(&roots);
+        for (root, rss) in roots.iter().zip(now) {
+            if let Some(m) = memory.services.iter_mut().find(|m| m.service == root.name) {
+                m.recovered_rss_mib = Some(rss);
+            }
+        }
+        memory.quiet_period_s = Some(quiet.as_secs_f64());
+        report::write(dir, report, &plan.formats)
+            .map_err(|e| format!("cannot write the report in {}: {e}", dir.display()))?;
+    }
     match services.dead() {
         Some(dead) => Err(dead),
         None => Ok(()),
@@ -429,6 +465,8 @@ impl Runner<'_> {
                 services,
                 &self.live,
                 planned,
+                plan.cpus.as_ref(),
+                (&plan.metrics, &plan.metrics_series),
             )
             .await?;
             let failure = died.or_else(|| harness_failure(&report_step, &target_plan.url).err());
@@ -595,6 +633,8 @@ async fn run_one(
     services: &mut Supervisor,
     live: &Arc<Live>,
     planned: Option<SystemTime>,
+    cpus: Option<&Pinning>,
+    metrics: (&[Source], &[String]),
 ) -> Result<(StepReport, Option<String>, Option<RawStep>), String> {
     live.reset();
     let step_cancel = cancel.child_token();
@@ -606,16 +646,21 @@ async fn run_one(
             step_cancel.clone(),
             live.clone(),
         );
+        let harness = cpus.map(|p| p.harness.clone());
         tokio::task::spawn_blocking(move || {
             // Zeroed after the warm-up, so the counts cover the measured requests only.
             let mut reset_ok = false;
             let wait = token.clone();
-            let outcome = load::run_step(prepared, &target, &step, token, live, || {
-                reset_ok = upstream.is_some_and(|a| upstream_stats::fetch(a, true).is_ok());
-                if let Some(at) = planned {
-                    wait_until(at, &wait);
-                }
-            });
+            // The load threads inherit the harness's CPUs and are as many as those.
+            let outcome = cpus::pinned(harness.as_ref(), || {
+                load::run_step(prepared, &target, &step, token, live, || {
+                    reset_ok = upstream.is_some_and(|a| upstream_stats::fetch(a, true).is_ok());
+                    if let Some(at) = planned {
+                        wait_until(at, &wait);
+                    }
+                })
+            })
+            .and_then(|o| o);
             let stats = upstream
                 .filter(|_| reset_ok)
                 .and_then(|a| upstream_stats::fetch(a, false).ok());
@@ -628,6 +673,8 @@ async fn run_one(
     let mut died = None;
     let roots = services.roots();
     let mut sampler = (!roots.is_empty()).then(|| Sampler::new(roots));
+    // The gateway's own series, through the target only.
+    let mut scraper = Scraper::new(metrics.0.to_vec(), metrics.1.to_vec()).filter(|_| !baseline);
     let mut ticks = 0u32;
     let outcome = loop {
         tokio::select! {
@@ -646,6 +693,9 @@ async fn run_one(
                     if let Some(s) = sampler.as_mut() {
                         s.sample();
                     }
+                    if let Some(s) = scraper.as_mut() {
+                        s.scrape().await;
+                    }
                 }
                 if died.is_none() {
                     if let Some(dead) = services.dead() {
@@ -657,6 +707,9 @@ async fn run_one(
         }
     };
     bar.finish_and_clear();
+    if let Some(e) = scraper.as_ref().and_then(|s| s.error.as_ref()) {
+        eprintln!("warning: step {}: {e}", step.index + 1);
+    }
     // A service that died between two ticks, or in the step's last moments,
     // fails the step all the same.
     if died.is_none() {
@@ -726,6 +779,7 @@ async fn run_one(
             },
             resources: sampler.map(Sampler::finish).unwrap_or_default(),
             upstream: upstream_stats,
+            server_metrics: scraper.map(Scraper::finish).unwrap_or_default(),
         },
         died,
         raw,

@@ -43,6 +43,7 @@ impl Verdict {
             "max_dropped" => ("dropped per run", "", 1.0),
             "min_goodput" => ("goodput", "% of requests", 100.0),
             "min_capacity_rps" => ("capacity (search)", " req/s", 1.0),
+            "max_rss_growth_mib_per_min" => ("RSS growth", " MiB/min", 1.0),
             other => (other, "", 1.0),
         };
         let measured = match self.measured {
@@ -76,8 +77,8 @@ impl Verdict {
     }
 }
 
-fn measure(metric: Metric, level: &LevelSummary) -> f64 {
-    match metric {
+fn measure(metric: Metric, level: &LevelSummary) -> Option<f64> {
+    Some(match metric {
         Metric::MinRps => level.rps.mean,
         Metric::MaxP50Ms => level.p50_ms.mean,
         Metric::MaxP95Ms => level.p95_ms.mean,
@@ -92,7 +93,9 @@ fn measure(metric: Metric, level: &LevelSummary) -> f64 {
             .dropped
             .map_or(f64::INFINITY, |d| d as f64 / f64::from(level.runs.max(1))),
         Metric::MinGoodput => level.goodput.map_or(0.0, |g| g.mean),
-    }
+        // No fit (no service sampled, or steps too short): not measured, no PASS.
+        Metric::MaxRssGrowthMibPerMin => return level.rss_growth_mib_per_min,
+    })
 }
 
 /// Judge every check against the level it names. `swept` are the levels
@@ -104,7 +107,7 @@ pub fn judge(checks: &[Check], levels: &[LevelSummary], swept: &[Level]) -> Vec<
             let level = levels.iter().find(|l| l.level == check.level);
             let measured = level
                 .filter(|l| l.runs > 0)
-                .map(|l| measure(check.metric, l));
+                .and_then(|l| measure(check.metric, l));
             let passed = measured.is_some_and(|m| {
                 if check.metric.is_max() {
                     m <= check.limit

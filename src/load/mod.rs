@@ -248,8 +248,9 @@ impl Shared {
 }
 
 /// How many load threads to use for `concurrency` workers:
-/// `SCENARIO_LOAD_THREADS` if set, else one per core; never more than the
-/// workers. Measured on 2 cores against the local fake upstream at c=50 on
+/// `SCENARIO_LOAD_THREADS` if set, else one per core this thread may run on
+/// (with `topology.cpus`, the harness's CPUs: the step runs pinned to them);
+/// never more than the workers. Measured on 2 cores against the local fake upstream at c=50 on
 /// a quiet machine, alternating: two threads 158-159k req/s, one 139k (oha
 /// 160k). An idle load thread costs the gateway under test nothing.
 pub fn threads_for(concurrency: u32) -> usize {

@@ -1128,6 +1128,10 @@ pub struct LevelSummary {
     pub goodput: Option<Spread>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goodput_per_s: Option<Spread>,
+    /// The fastest RSS growth (MiB/min) of the services under test over the
+    /// level's runs (see `report::memory::under_test`); set by the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_growth_mib_per_min: Option<f64>,
 }
 
 impl LevelSummary {
@@ -1202,6 +1206,7 @@ impl LevelSummary {
                 .map(|s| s.mean),
             goodput: optional(runs, |m| m.goodput.map(|g| g.share)),
             goodput_per_s: optional(runs, |m| m.goodput.map(|g| g.per_s)),
+            rss_growth_mib_per_min: None,
         }
     }
 }

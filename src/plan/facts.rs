@@ -63,6 +63,9 @@ pub struct Facts {
     pub secret_key: String,
     /// The password of the PostgreSQL superuser.
     pub db_password: String,
+    /// The CPUs this process may run on (what `topology.cpus` may name);
+    /// empty when not looked at (then any CPU is taken as present).
+    pub cpus: crate::topology::cpus::CpuList,
     /// What the scenario needs and this machine lacks (`scenario doctor`).
     pub missing: Vec<Requirement>,
     /// Lock files of the ports picked, held (never read) while these facts live.
@@ -111,6 +114,7 @@ impl Facts {
             exe: exe.to_string(),
             ports,
             root: nix::unistd::geteuid().is_root(),
+            cpus: crate::topology::cpus::CpuList::allowed(),
             cache_dir: cache_dir(),
             secret_key: random_secret(),
             db_password: random_secret(),

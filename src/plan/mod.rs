@@ -57,6 +57,19 @@ pub struct Plan {
     pub capacity: Capacity,
     /// Report formats written besides `report.json`.
     pub formats: Vec<String>,
+    /// `topology.cpus`: the CPUs of the gateway's side and of the harness.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<crate::topology::cpus::Pinning>,
+    /// `topology.quiet_period`: the wait, after the last step, before the
+    /// services' recovered RSS is sampled.
+    #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
+    pub quiet_period: Option<Duration>,
+    /// Prometheus endpoints scraped during steps (the profile's
+    /// `metrics_path` on each instance), and the series kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<crate::topology::scrape::Source>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metrics_series: Vec<String>,
     /// Values never shown: passwords, keys. Replaced by `<redacted>`.
     #[serde(skip)]
     pub secrets: Vec<String>,
@@ -132,6 +145,17 @@ pub enum Wave {
     OtherInstances,
     /// nginx in front of the instances.
     Proxy,
+}
+
+impl Service {
+    /// Which side of the machine it belongs to: the fake upstream is the
+    /// harness's, everything else the gateway's.
+    pub fn role(&self) -> crate::topology::cpus::Role {
+        match self.wave {
+            Wave::Upstream => crate::topology::cpus::Role::Harness,
+            _ => crate::topology::cpus::Role::Gateway,
+        }
+    }
 }
 
 impl From<Wave> for u32 {
@@ -314,6 +338,8 @@ pub enum Metric {
     MaxDropped,
     /// Share of requests that met `[report] slo`.
     MinGoodput,
+    /// The fastest RSS growth of the services under test, MiB per minute.
+    MaxRssGrowthMibPerMin,
 }
 
 impl Metric {
@@ -332,6 +358,7 @@ impl Metric {
             Metric::MinAchievedRateRatio => "min_achieved_rate_ratio",
             Metric::MaxDropped => "max_dropped",
             Metric::MinGoodput => "min_goodput",
+            Metric::MaxRssGrowthMibPerMin => "max_rss_growth_mib_per_min",
         }
     }
 
@@ -372,6 +399,7 @@ const UPSTREAM_READY: Duration = Duration::from_secs(10);
 /// knows of the machine is in `facts`.
 pub fn build(s: &Scenario, facts: &Facts, run_dir: &Path) -> Result<Plan, PlanError> {
     check_missing(s, facts)?;
+    check_cpus(s, facts)?;
     let m = &s.model;
     let mut ports = Ports(facts.ports.iter());
     let headers = request_headers(s);
@@ -422,6 +450,7 @@ pub fn build(s: &Scenario, facts: &Facts, run_dir: &Path) -> Result<Plan, PlanEr
         Some(g) => (g.provision, g.files, g.setup, g.secrets, g.context),
         None => Default::default(),
     };
+    let metrics = metrics_sources(s, &services);
     Ok(Plan {
         scenario: s.name.clone(),
         description: m.scenario.description.clone(),
@@ -437,9 +466,58 @@ pub fn build(s: &Scenario, facts: &Facts, run_dir: &Path) -> Result<Plan, PlanEr
         checks: checks(&m.assertions, &levels(&m.load)),
         capacity: capacity::resolve(s, stop_rule(&m.load)),
         formats: m.report.formats.clone(),
+        cpus: m.topology.cpus.clone(),
+        quiet_period: m.topology.quiet_period,
+        metrics,
+        metrics_series: m.report.metrics.clone(),
         secrets,
         context,
     })
+}
+
+/// Each gateway instance's metrics endpoint, when its profile has one.
+fn metrics_sources(s: &Scenario, services: &[Service]) -> Vec<crate::topology::scrape::Source> {
+    if s.model.report.metrics.is_empty() {
+        return Vec::new();
+    }
+    let Some(path) = s
+        .profile
+        .as_ref()
+        .and_then(|(p, _)| p.instance.metrics_path.as_ref())
+    else {
+        return Vec::new();
+    };
+    services
+        .iter()
+        .filter(|sv| matches!(sv.wave, Wave::FirstInstance | Wave::OtherInstances))
+        .map(|sv| crate::topology::scrape::Source {
+            service: sv.name.clone(),
+            url: format!("http://127.0.0.1:{}{path}", sv.port),
+        })
+        .collect()
+}
+
+/// Refuse CPUs this machine does not have (or this process may not use).
+fn check_cpus(s: &Scenario, facts: &Facts) -> Result<(), PlanError> {
+    let Some(pins) = &s.model.topology.cpus else {
+        return Ok(());
+    };
+    if facts.cpus.cpus().is_empty() {
+        return Ok(());
+    }
+    for (side, list) in [("gateway", &pins.gateway), ("harness", &pins.harness)] {
+        let missing = list.missing_from(&facts.cpus);
+        if !missing.is_empty() {
+            let names: Vec<String> = missing.iter().map(usize::to_string).collect();
+            return Err(PlanError::Message(format!(
+                "topology.cpus.{side} = \"{list}\": CPU {} does not exist on this machine \
+                 (or this process may not use it); the CPUs there are {}",
+                names.join(", "),
+                facts.cpus
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Refuse to plan what this machine cannot run.
@@ -757,6 +835,10 @@ fn checks(t: &Thresholds, levels: &[Level]) -> Vec<Check> {
             ),
             (Metric::MaxDropped, pick(|t| t.max_dropped)),
             (Metric::MinGoodput, pick(|t| t.min_goodput)),
+            (
+                Metric::MaxRssGrowthMibPerMin,
+                pick(|t| t.max_rss_growth_mib_per_min),
+            ),
         ];
         for (metric, limit) in limits {
             if let Some(limit) = limit {

@@ -41,6 +41,7 @@ impl Display for Check {
             ),
             Metric::MaxDropped => ("dropped per run", format!("{}", self.limit)),
             Metric::MinGoodput => ("goodput", format!("{}% of requests", self.limit * 100.0)),
+            Metric::MaxRssGrowthMibPerMin => ("RSS growth", format!("{} MiB/min", self.limit)),
         };
         write!(f, "{name} {op} {limit}")
     }
@@ -95,9 +96,14 @@ impl Display for Plan {
                     .as_ref()
                     .map(|u| format!(" as user {u}"))
                     .unwrap_or_default();
+                let pinned = self
+                    .cpus
+                    .as_ref()
+                    .map(|p| format!(", on CPUs {}", p.of(s.role())))
+                    .unwrap_or_default();
                 writeln!(
                     out,
-                    "  {}. {} on 127.0.0.1:{} (wave {}){user}",
+                    "  {}. {} on 127.0.0.1:{} (wave {}{pinned}){user}",
                     i + 1,
                     s.name,
                     s.port,
@@ -201,6 +207,28 @@ impl Display for Plan {
                 out,
                 "  baseline: each step is run again straight to {}",
                 b.url
+            )?;
+        }
+        if let Some(p) = &self.cpus {
+            writeln!(
+                out,
+                "  CPUs: {p} (the load threads and the fake upstream are the harness)"
+            )?;
+        }
+        for m in &self.metrics {
+            writeln!(
+                out,
+                "  scrapes {} ({}) each second for: {}",
+                m.url,
+                m.service,
+                self.metrics_series.join(", ")
+            )?;
+        }
+        if let Some(q) = self.quiet_period {
+            writeln!(
+                out,
+                "  after the last step: {} quiet, then each service's recovered RSS",
+                humantime::format_duration(q)
             )?;
         }
         writeln!(out)?;

@@ -9,6 +9,7 @@ use std::fmt::Write;
 use super::{Exporter, Report};
 use crate::metrics::ErrorClass;
 use crate::plan::LevelKind;
+use crate::topology::resources::ServiceUsage;
 
 pub struct Csv;
 
@@ -43,6 +44,9 @@ service_p50_ms,service_p99_ms,queue_p50_ms,queue_p99_ms";
 /// Columns added when `[report] slo` is set: requests that met it, their
 /// share and rate.
 const GOODPUT: &str = ",good,goodput_share,goodput_per_s";
+/// Columns added when services were sampled: the services under test
+/// (the gateway's side; see `memory::under_test`), the largest of them.
+const MEMORY: &str = ",steady_rss_mib,rss_growth_mib_per_min";
 
 /// The error column of a class: `timeout_errors`, `truncated_errors`,
 /// `http_500_errors`.
@@ -69,6 +73,7 @@ impl Exporter for Csv {
             .as_ref()
             .is_some_and(|f| !f.overhead.is_empty());
         let open = report.steps.iter().any(|s| s.metrics.open_loop.is_some());
+        let memory = report.steps.iter().any(|s| !s.resources.is_empty());
         // Every fixed class, then each status code some step saw.
         let mut classes: Vec<ErrorClass> = ErrorClass::FIXED.to_vec();
         for s in &report.steps {
@@ -108,6 +113,9 @@ impl Exporter for Csv {
         let probes = report.search.as_ref().map(|s| &s.probes);
         if probes.is_some() {
             out.push_str(",search_probe");
+        }
+        if memory {
+            out.push_str(MEMORY);
         }
         out.push('\n');
         for s in &report.steps {
@@ -239,6 +247,22 @@ impl Exporter for Csv {
                     Some(_) => ",fail",
                     None => ",",
                 });
+            }
+            if memory {
+                let under: Vec<_> = super::memory::under_test(&s.resources).collect();
+                let most = |f: fn(&ServiceUsage) -> Option<f64>| {
+                    under
+                        .iter()
+                        .filter_map(|u| f(u))
+                        .reduce(f64::max)
+                        .map_or(String::new(), |v| format!("{v:.2}"))
+                };
+                let _ = write!(
+                    out,
+                    ",{},{}",
+                    most(|u| u.steady_rss_mib),
+                    most(|u| u.rss_growth_mib_per_min)
+                );
             }
             out.push('\n');
         }

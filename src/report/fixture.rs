@@ -43,6 +43,7 @@ pub(crate) fn report() -> Report {
         side: Side::Target,
         resources: Vec::new(),
         upstream: None,
+        server_metrics: Vec::new(),
     });
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
@@ -66,6 +67,7 @@ pub(crate) fn report() -> Report {
             kernel: "6.0.0-test".into(),
             cpu: "Test CPU @ 3.00GHz".into(),
             cores: 4,
+            cpus: None,
         },
         started_at: "2026-01-02T03:04:05.678Z".into(),
         finished_at: Some("2026-01-02T03:05:06.789Z".into()),
@@ -77,6 +79,7 @@ pub(crate) fn report() -> Report {
         slo: None,
         search: None,
         streams: None,
+        memory: None,
         verdicts: vec![
             verdict(1, "max_p50_ms", 25.0, Some(20.5), true),
             verdict(4, "max_error_rate", 0.01, Some(0.0633), false),
@@ -278,6 +281,7 @@ fn step(
         side,
         resources: Vec::new(),
         upstream: None,
+        server_metrics: Vec::new(),
     }
 }
 

@@ -171,16 +171,30 @@ fn page(r: &Report) -> Value {
         error_legend => error_legend(r),
         steps => step_rows(r),
         scenario_toml => scenario_text(&r.scenario.resolved),
-        environment => vec![
-            ("tool", format!("scenario {}", r.environment.tool_version)),
-            ("git commit", r.environment.git_commit.clone()),
-            ("OS", r.environment.os.clone()),
-            ("kernel", r.environment.kernel.clone()),
-            ("CPU", r.environment.cpu.clone()),
-            ("cores", r.environment.cores.to_string()),
-            ("schema version", r.schema_version.to_string()),
-        ],
+        environment => environment_rows(r),
+        server_metrics => server_metric_rows(r),
+        memory => r.memory.as_ref().map(|m| {
+            let (header, rows) = super::memory::memory_table(m);
+            context! { header, rows }
+        }),
     }
+}
+
+fn environment_rows(r: &Report) -> Vec<(&'static str, String)> {
+    let e = &r.environment;
+    let mut rows = vec![
+        ("tool", format!("scenario {}", e.tool_version)),
+        ("git commit", e.git_commit.clone()),
+        ("OS", e.os.clone()),
+        ("kernel", e.kernel.clone()),
+        ("CPU", e.cpu.clone()),
+        ("cores", e.cores.to_string()),
+    ];
+    if let Some(p) = &e.cpus {
+        rows.push(("pinning", p.to_string()));
+    }
+    rows.push(("schema version", r.schema_version.to_string()));
+    rows
 }
 
 fn cards(r: &Report, a: &Analysis) -> Vec<Card> {
@@ -672,6 +686,33 @@ fn error_legend(r: &Report) -> Vec<(String, &'static str)> {
         .into_iter()
         .map(|c| (c.label(), c.meaning()))
         .collect()
+}
+
+/// Per step and scraped series: the step, service, series, first, last,
+/// min and max value over the step, and how many scrapes had it.
+fn server_metric_rows(r: &Report) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for s in &r.steps {
+        for m in &s.server_metrics {
+            let values: Vec<f64> = m.values.iter().flatten().copied().collect();
+            let (Some(first), Some(last)) = (values.first(), values.last()) else {
+                continue;
+            };
+            let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            rows.push(vec![
+                s.name(r),
+                m.service.clone(),
+                m.series.clone(),
+                num(*first),
+                num(*last),
+                num(min),
+                num(max),
+                format!("{}/{}", values.len(), m.values.len()),
+            ]);
+        }
+    }
+    rows
 }
 
 fn step_rows(r: &Report) -> Vec<Vec<String>> {

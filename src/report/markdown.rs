@@ -67,6 +67,12 @@ impl Exporter for Markdown {
                 let _ = writeln!(out, "- {text}");
             }
         }
+        if let Some(m) = &r.memory {
+            let _ = writeln!(out, "\n**Memory (RSS per service)**\n");
+            let (header, rows) = super::memory::memory_table(m);
+            let header: Vec<&str> = header.iter().map(String::as_str).collect();
+            out.push_str(&pipe_table(&header, &rows));
+        }
         let analysis = super::ceiling::Analysis::of(r);
         let lines: Vec<String> = [analysis.ceiling_line(), analysis.efficiency_line()]
             .into_iter()
@@ -103,9 +109,14 @@ impl Exporter for Markdown {
             }
         }
         let e = &r.environment;
+        let pinning = e
+            .cpus
+            .as_ref()
+            .map(|p| format!(" · {p}"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "\n<sub>scenario {} ({}) · {} · {} cores · {} · started {}</sub>",
+            "\n<sub>scenario {} ({}) · {} · {} cores{pinning} · {} · started {}</sub>",
             e.tool_version, e.git_commit, e.cpu, e.cores, e.os, r.started_at
         );
         out

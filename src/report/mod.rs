@@ -13,6 +13,7 @@ pub mod html_capacity;
 mod json;
 mod junit;
 pub(crate) mod markdown;
+pub mod memory;
 mod ramp;
 pub mod stream;
 pub mod svg;
@@ -76,6 +77,9 @@ pub struct Report {
     /// What the gateway did to the token streams; absent when nothing streamed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub streams: Option<stream::StreamFigures>,
+    /// RSS of each service started: idle, steady, growth, recovered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<memory::Memory>,
     pub verdicts: Vec<Verdict>,
 }
 
@@ -110,6 +114,9 @@ pub struct Environment {
     pub kernel: String,
     pub cpu: String,
     pub cores: usize,
+    /// `topology.cpus`: the CPUs the gateway's side and the harness were pinned to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<crate::topology::cpus::Pinning>,
 }
 
 impl Environment {
@@ -132,6 +139,7 @@ impl Environment {
             kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
             cpu,
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpus: None,
         }
     }
 }
@@ -166,6 +174,10 @@ pub struct StepReport {
     /// the run started no fake upstream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<crate::upstream::Stats>,
+    /// The series `[report] metrics` selects from the gateway's Prometheus
+    /// endpoint, one value per second of the step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_metrics: Vec<crate::topology::scrape::ServerSeries>,
 }
 
 /// Which side of the topology a step measured. With `topology.baseline`
@@ -259,6 +271,7 @@ impl Report {
     /// Recompute the level summaries (and baseline overhead) from the steps.
     pub fn summarise_levels(&mut self) {
         self.levels = summarise(self.steps_of(Side::Target));
+        self.summarise_memory();
         self.baseline_levels = summarise(self.steps_of(Side::Direct));
         self.overhead = self
             .levels
@@ -320,7 +333,16 @@ fn summarise<'a>(steps: impl Iterator<Item = &'a StepReport> + Clone) -> Vec<Lev
                 .filter(|s| s.level == level && s.measured())
                 .map(|s| &s.metrics)
                 .collect();
-            LevelSummary::of(level, &runs)
+            let growth = steps
+                .clone()
+                .filter(|s| s.level == level && s.measured())
+                .flat_map(|s| memory::under_test(&s.resources))
+                .filter_map(|u| u.rss_growth_mib_per_min)
+                .reduce(f64::max);
+            LevelSummary {
+                rss_growth_mib_per_min: growth,
+                ..LevelSummary::of(level, &runs)
+            }
         })
         .collect()
 }

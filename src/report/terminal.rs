@@ -82,6 +82,15 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(out, "{line}");
         }
     }
+    if let Some(m) = &r.memory {
+        let _ = writeln!(out, "memory (RSS per service):");
+        let (header, rows) = super::memory::memory_table(m);
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        out.push_str(&aligned(&header, &rows, false));
+    }
+    if let Some(p) = &r.environment.cpus {
+        let _ = writeln!(out, "pinned: {p}");
+    }
     if !r.baseline_levels.is_empty() {
         let _ = writeln!(out, "{DIRECT_TITLE}:");
         let (header, rows) = level_table(r, Side::Direct);

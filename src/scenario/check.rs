@@ -354,7 +354,14 @@ fn check_topology(s: &ScenarioFile, out: &mut Vec<Problem>) {
             ("options", !t.options.is_empty()),
             ("baseline", t.baseline),
             ("baseline_path", t.baseline_path.is_some()),
+            ("cpus", t.cpus.is_some()),
         ];
+        if !s.report.metrics.is_empty() {
+            out.push(
+                Problem::new("report.metrics", "`metrics` are scraped from a gateway")
+                    .label("set topology.gateway to a profile with [instance] metrics_path"),
+            );
+        }
         for (key, set) in needs_gateway {
             if set {
                 out.push(
@@ -468,9 +475,37 @@ fn check_topology(s: &ScenarioFile, out: &mut Vec<Problem>) {
             .label("use database = \"postgres\", or instances = 1"),
         );
     }
+    if let Some(pins) = &t.cpus {
+        if pins
+            .gateway
+            .cpus()
+            .iter()
+            .any(|c| pins.harness.cpus().contains(c))
+        {
+            out.push(
+                Problem::new(
+                    "topology.cpus",
+                    format!(
+                        "the gateway's CPUs ({}) and the harness's ({}) overlap",
+                        pins.gateway, pins.harness
+                    ),
+                )
+                .label("give each side its own CPUs, e.g. { gateway = \"1\", harness = \"0\" }"),
+            );
+        }
+    }
     let Some(target) = &t.target else {
         return;
     };
+    if t.quiet_period.is_some() {
+        out.push(
+            Problem::new(
+                "topology.quiet_period",
+                "`quiet_period` samples the services this tool starts; a `target` starts none",
+            )
+            .label("remove quiet_period, or run a gateway profile instead of a target"),
+        );
+    }
     if t.gateway.is_some() {
         out.push(
             Problem::new(
@@ -575,6 +610,7 @@ fn check_thresholds(t: &Thresholds, at: &str, levels: &[u32], top: bool, out: &m
         ("max_p99_ms", t.max_p99_ms),
         ("max_dropped", t.max_dropped),
         ("min_capacity_rps", t.min_capacity_rps),
+        ("max_rss_growth_mib_per_min", t.max_rss_growth_mib_per_min),
     ];
     for (key, value) in limits {
         if value.is_some_and(|v| !(v >= 0.0 && v.is_finite())) {
@@ -715,6 +751,18 @@ fn check_thresholds(t: &Thresholds, at: &str, levels: &[u32], top: bool, out: &m
 pub fn check_gateway(s: &ScenarioFile, profile: &super::profile::Profile) -> Vec<Problem> {
     let mut out = Vec::new();
     let t = &s.topology;
+    if !s.report.metrics.is_empty() && profile.instance.metrics_path.is_none() {
+        out.push(
+            Problem::new(
+                "report.metrics",
+                format!(
+                    "gateway `{}` has no metrics endpoint to scrape",
+                    profile.name
+                ),
+            )
+            .label("set [instance] metrics_path in its profile, or remove report.metrics"),
+        );
+    }
     if let Some(db) = &t.database {
         let kind = db.kind();
         if kind != "url" && !profile.databases.contains_key(kind) {

@@ -75,6 +75,19 @@ pub struct Topology {
     /// First port for the services this tool starts (then +1, +2, …);
     /// unset: free ports are picked and shown in the plan.
     pub base_port: Option<u16>,
+    /// CPU isolation: `{ gateway = "1", harness = "0" }` pins the gateway's
+    /// processes (and its database and nginx) and the harness (load threads,
+    /// fake upstream) to these CPU lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<crate::topology::cpus::Pinning>,
+    /// After the last step, wait this long with no load and sample each
+    /// service's RSS again (`recovered` RSS); unset: not measured.
+    #[serde(
+        default,
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub quiet_period: Option<Duration>,
 }
 
 impl Topology {
@@ -115,6 +128,8 @@ impl Default for Topology {
             baseline: false,
             baseline_path: None,
             base_port: None,
+            cpus: None,
+            quiet_period: None,
         }
     }
 }
@@ -473,6 +488,10 @@ pub struct Thresholds {
     /// Smallest capacity `[load] search` may find, req/s (whole sweep only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_capacity_rps: Option<f64>,
+    /// Most RSS growth, MiB per minute, of the gateway's services (of the
+    /// fake upstream without a gateway), fitted over each step's later half.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rss_growth_mib_per_min: Option<f64>,
     /// Per level: `[assert.concurrency.N]`, or `[assert.rate.N]` for a rate sweep.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty", alias = "rate")]
     pub concurrency: BTreeMap<String, Thresholds>,
@@ -589,6 +608,10 @@ pub struct ReportOptions {
     /// upstream's ITL is a stall.
     #[serde(default = "default_stall_factor")]
     pub stall_factor: f64,
+    /// Server-side series to keep from the gateway's Prometheus endpoint
+    /// (its profile's `metrics_path`), by metric name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<String>,
 }
 
 impl Default for ReportOptions {
@@ -601,6 +624,7 @@ impl Default for ReportOptions {
             frontier_basis: None,
             frontier_max_error_rate: None,
             stall_factor: default_stall_factor(),
+            metrics: Vec::new(),
         }
     }
 }

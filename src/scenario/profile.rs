@@ -115,6 +115,10 @@ pub struct Instance {
     /// How long an instance may take to exit after SIGTERM.
     #[serde(default = "default_stop_timeout", with = "duration")]
     pub stop_timeout: Duration,
+    /// Its Prometheus endpoint (e.g. `/metrics`): scraped each second during
+    /// steps for the series `[report] metrics` selects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_path: Option<String>,
 }
 
 fn default_ready_path() -> String {

@@ -2,11 +2,13 @@
 //! `RUN_DIR/logs/`, wait until it is ready, watch it, and tear everything
 //! down in reverse order — on success, failure, Ctrl-C and panic alike.
 
+pub mod cpus;
 pub mod guardian;
 pub mod logs;
 mod probe;
 pub mod provision;
 pub mod resources;
+pub mod scrape;
 
 use std::fs::File;
 use std::os::unix::process::CommandExt;
@@ -23,6 +25,7 @@ pub use probe::{http_call, http_get};
 
 struct Running {
     name: String,
+    role: cpus::Role,
     child: Child,
     log: PathBuf,
     stop_timeout: Duration,
@@ -32,6 +35,8 @@ struct Running {
 pub struct Supervisor {
     log_dir: PathBuf,
     running: Vec<Running>,
+    /// `topology.cpus`: each service is started pinned to its side's CPUs.
+    cpus: Option<cpus::Pinning>,
     /// Kills what is left should this process die without tearing down
     /// (dropped last, after the services).
     _guardian: Option<guardian::Guardian>,
@@ -57,8 +62,15 @@ impl Supervisor {
         Supervisor {
             log_dir: log_dir.to_path_buf(),
             running: Vec::new(),
+            cpus: None,
             _guardian: guardian,
         }
+    }
+
+    /// Start every service from now on pinned to its side's CPUs (its
+    /// children inherit the affinity).
+    pub fn pin(&mut self, cpus: Option<cpus::Pinning>) {
+        self.cpus = cpus;
     }
 
     /// Start a wave of services together, then wait until each is ready
@@ -112,10 +124,16 @@ impl Supervisor {
             run_to_end(service, argv, &log).await?;
         }
         let mut command = command(service, &service.command, &log)?;
-        // SAFETY: only async-signal-safe work (one prctl call) between fork and exec.
+        let pin = self.cpus.as_ref().map(|p| p.of(service.role()).clone());
+        // SAFETY: only async-signal-safe work (a prctl and a sched_setaffinity
+        // call on memory allocated before the fork) between fork and exec.
         unsafe {
-            command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+            command.pre_exec(move || {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
+                match &pin {
+                    Some(cpus) => cpus.pin_current(),
+                    None => Ok(()),
+                }
             });
         }
         let child = command.spawn().map_err(|e| {
@@ -126,6 +144,7 @@ impl Supervisor {
         })?;
         self.running.push(Running {
             name: service.name.clone(),
+            role: service.role(),
             child,
             log,
             stop_timeout: service.stop_timeout,
@@ -213,10 +232,14 @@ impl Supervisor {
     }
 
     /// Each running service's name and pid, the root of its process tree (for sampling).
-    pub fn roots(&self) -> Vec<(String, i32)> {
+    pub fn roots(&self) -> Vec<resources::Root> {
         self.running
             .iter()
-            .map(|r| (r.name.clone(), r.child.id() as i32))
+            .map(|r| resources::Root {
+                name: r.name.clone(),
+                role: r.role,
+                pid: r.child.id() as i32,
+            })
             .collect()
     }
 

@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::cpus::Role;
+
 /// One process as read from `/proc/PID/stat`.
 pub(crate) struct Proc {
     pub(crate) pid: i32,
@@ -67,6 +69,10 @@ fn parse_stat(pid: i32, stat: &str) -> Option<Proc> {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServiceUsage {
     pub service: String,
+    /// The gateway's side (gateway, database, nginx) or the harness's (the
+    /// fake upstream).
+    #[serde(default)]
+    pub role: Role,
     /// CPU in percent of one core (200 = two cores busy), per second.
     pub cpu_pct: Vec<f64>,
     /// Resident memory of the whole tree, MiB, per second.
@@ -74,15 +80,87 @@ pub struct ServiceUsage {
     pub cpu_pct_mean: f64,
     pub cpu_pct_max: f64,
     pub rss_mib_max: f64,
+    /// Mean RSS over the later half of the step (MiB), when it had at least
+    /// [`FIT_MIN_SAMPLES`] samples there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steady_rss_mib: Option<f64>,
+    /// How fast RSS grew over the later half of the step: the least-squares
+    /// slope, MiB per minute (a leak shows here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_growth_mib_per_min: Option<f64>,
     /// The busiest processes of the tree (mean CPU% over the step).
     pub processes: Vec<ProcessUsage>,
 }
+
+/// The fewest samples the later half of a step needs for a steady RSS and a
+/// growth rate (about 6 s of step at one sample a second).
+pub const FIT_MIN_SAMPLES: usize = 3;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProcessUsage {
     pub pid: i32,
     pub name: String,
     pub cpu_pct_mean: f64,
+    /// The CPUs it was allowed to run on at the end of the step
+    /// (`Cpus_allowed_list`), when it was still running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<String>,
+}
+
+/// The CPUs process `pid` may run on, as `/proc/PID/status` lists them.
+pub fn cpus_allowed(pid: i32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(|v| v.trim().to_string())
+}
+
+/// The least-squares slope and the mean of `ys` over `xs`.
+pub fn fit(xs: &[f64], ys: &[f64]) -> Option<(f64, f64)> {
+    let n = xs.len().min(ys.len());
+    if n < 2 {
+        return None;
+    }
+    let mx = xs[..n].iter().sum::<f64>() / n as f64;
+    let my = ys[..n].iter().sum::<f64>() / n as f64;
+    let sxy: f64 = (0..n).map(|i| (xs[i] - mx) * (ys[i] - my)).sum();
+    let sxx: f64 = (0..n).map(|i| (xs[i] - mx).powi(2)).sum();
+    (sxx > 0.0).then(|| (sxy / sxx, my))
+}
+
+/// The resident memory (MiB) of each service's whole process tree now.
+pub fn rss_now(roots: &[Root]) -> Vec<f64> {
+    let procs = read_procs();
+    let page_mib = page_mib();
+    roots
+        .iter()
+        .map(|r| {
+            let tree = tree_of(r.pid, &procs);
+            let pages: u64 = procs
+                .iter()
+                .filter(|p| tree.contains(&p.pid))
+                .map(|p| p.rss_pages)
+                .sum();
+            pages as f64 * page_mib
+        })
+        .collect()
+}
+
+fn page_mib() -> f64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .unwrap_or(4096) as f64
+        / (1024.0 * 1024.0)
+}
+
+/// A running service: its name, its side and the root of its process tree.
+#[derive(Debug, Clone)]
+pub struct Root {
+    pub name: String,
+    pub role: Role,
+    pub pid: i32,
 }
 
 /// `root` and every process below it (PostgreSQL's backends leave the
@@ -100,10 +178,12 @@ pub(crate) fn tree_of(root: i32, procs: &[Proc]) -> Vec<i32> {
 
 /// Samples the process trees of the running services.
 pub struct Sampler {
-    roots: Vec<(String, i32)>,
+    roots: Vec<Root>,
     tick_hz: f64,
     page_mib: f64,
     start: Instant,
+    /// When each pushed sample was taken, seconds since `start`.
+    times: Vec<f64>,
     last: Option<(Instant, HashMap<i32, u64>)>,
     /// Per process: CPU ticks when first seen, name, and its service's root pid.
     first_ticks: HashMap<i32, (u64, String, i32)>,
@@ -111,28 +191,26 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    /// `roots`: service name and the service's pid (the root of its tree).
-    pub fn new(roots: Vec<(String, i32)>) -> Sampler {
+    /// `roots`: the running services and the roots of their trees.
+    pub fn new(roots: Vec<Root>) -> Sampler {
         let tick_hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
             .ok()
             .flatten()
             .unwrap_or(100) as f64;
-        let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
-            .ok()
-            .flatten()
-            .unwrap_or(4096) as f64;
         let usage = roots
             .iter()
-            .map(|(name, _)| ServiceUsage {
-                service: name.clone(),
+            .map(|r| ServiceUsage {
+                service: r.name.clone(),
+                role: r.role,
                 ..ServiceUsage::default()
             })
             .collect();
         let mut sampler = Sampler {
             roots,
             tick_hz,
-            page_mib: page / (1024.0 * 1024.0),
+            page_mib: page_mib(),
             start: Instant::now(),
+            times: Vec::new(),
             last: None,
             first_ticks: HashMap::new(),
             usage,
@@ -146,8 +224,8 @@ impl Sampler {
         let now = Instant::now();
         let procs = read_procs();
         let mut owner: HashMap<i32, usize> = HashMap::new();
-        for (i, (_, root)) in self.roots.iter().enumerate() {
-            for pid in tree_of(*root, &procs) {
+        for (i, root) in self.roots.iter().enumerate() {
+            for pid in tree_of(root.pid, &procs) {
                 owner.insert(pid, i);
             }
         }
@@ -160,7 +238,7 @@ impl Sampler {
             ticks.insert(p.pid, p.ticks);
             self.first_ticks
                 .entry(p.pid)
-                .or_insert((p.ticks, p.name.clone(), self.roots[i].1));
+                .or_insert((p.ticks, p.name.clone(), self.roots[i].pid));
             let before = self
                 .last
                 .as_ref()
@@ -171,6 +249,8 @@ impl Sampler {
         }
         if let Some((then, _)) = &self.last {
             let secs = now.duration_since(*then).as_secs_f64().max(1e-3);
+            self.times
+                .push(now.duration_since(self.start).as_secs_f64());
             for (u, (dticks, rss)) in self.usage.iter_mut().zip(per_service) {
                 u.cpu_pct.push(dticks as f64 / self.tick_hz / secs * 100.0);
                 u.rss_mib.push(rss as f64 * self.page_mib);
@@ -189,7 +269,15 @@ impl Sampler {
             u.cpu_pct_mean = u.cpu_pct.iter().sum::<f64>() / n;
             u.cpu_pct_max = u.cpu_pct.iter().copied().fold(0.0, f64::max);
             u.rss_mib_max = u.rss_mib.iter().copied().fold(0.0, f64::max);
-            let group = self.roots[i].1;
+            // The later half: past the warm-up and the first allocations.
+            let later = u.rss_mib.len() / 2;
+            if u.rss_mib.len() - later >= FIT_MIN_SAMPLES {
+                if let Some((slope, mean)) = fit(&self.times[later..], &u.rss_mib[later..]) {
+                    u.steady_rss_mib = Some(mean);
+                    u.rss_growth_mib_per_min = Some(slope * 60.0);
+                }
+            }
+            let group = self.roots[i].pid;
             let mut procs: Vec<ProcessUsage> = self
                 .first_ticks
                 .iter()
@@ -201,6 +289,7 @@ impl Sampler {
                         name: name.clone(),
                         cpu_pct_mean: end.saturating_sub(*first) as f64 / self.tick_hz / secs
                             * 100.0,
+                        cpus: cpus_allowed(*pid),
                     }
                 })
                 .collect();
@@ -227,13 +316,27 @@ mod tests {
     }
 
     #[test]
+    fn fits_a_line() {
+        let xs = [0.0, 1.0, 2.0, 3.0];
+        let ys = [10.0, 12.0, 14.0, 16.0];
+        let (slope, mean) = fit(&xs, &ys).unwrap();
+        assert!((slope - 2.0).abs() < 1e-9 && (mean - 13.0).abs() < 1e-9);
+        assert_eq!(fit(&[1.0, 1.0], &[3.0, 4.0]), None, "no spread in time");
+        assert_eq!(fit(&[1.0], &[3.0]), None);
+    }
+
+    #[test]
     fn samples_a_busy_process_group() {
         let mut child = std::process::Command::new("sh")
             .args(["-c", "while :; do :; done"])
             .spawn()
             .unwrap();
         let pid = child.id() as i32;
-        let mut sampler = Sampler::new(vec![("spin".into(), pid)]);
+        let mut sampler = Sampler::new(vec![Root {
+            name: "spin".into(),
+            role: Role::Gateway,
+            pid,
+        }]);
         std::thread::sleep(std::time::Duration::from_millis(300));
         sampler.sample();
         std::thread::sleep(std::time::Duration::from_millis(300));

@@ -20,44 +20,7 @@ const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.37.0";
 
 /// A venv with `kubernetes-validate` installed, made on first use.
 fn venv() -> PathBuf {
-    let venv = scenario::plan::cache_dir().join("test-venvs/kubernetes-validate-1.37.0");
-    let ready = venv.join(".installed");
-    if ready.exists() {
-        return venv;
-    }
-    let version = Command::new("python3").arg("--version").output();
-    if !matches!(&version, Ok(out) if out.status.success()) {
-        panic!("python3 is missing; install it with: apt-get install -y python3 python3-venv");
-    }
-    std::fs::create_dir_all(venv.parent().unwrap()).unwrap();
-    let out = Command::new("python3")
-        .args(["-m", "venv", "--clear"])
-        .arg(&venv)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python3 -m venv failed (install it with: apt-get install -y python3 python3-venv):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = Command::new(venv.join("bin/python"))
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .arg(KUBERNETES_VALIDATE)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "pip install {KUBERNETES_VALIDATE} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::write(&ready, "").unwrap();
-    venv
+    common::test_venv("kubernetes-validate-1.37.0", &[KUBERNETES_VALIDATE])
 }
 
 /// `kubernetes-validate --strict` (unknown fields are errors) on `file`.

@@ -2,9 +2,8 @@
 //! (plain and streamed), completions, embeddings, models and the Responses
 //! API (plain and streamed); `anthropic` for Messages (plain, streamed, the
 //! stream helper, and an injected 429 as its `RateLimitError`). The tests
-//! make one venv under `target/test-venvs/openai` with both SDKs from the
-//! package index (so a cold cache works too) and reuse it; a venv made
-//! before a package was added gets it installed on first use.
+//! make one venv in the scenario cache with both SDKs from the package
+//! index (so a cold cache works too) and reuse it (`common::test_venv`).
 
 mod common;
 
@@ -17,53 +16,9 @@ use common::Server;
 /// here installs it into an existing venv.
 const PACKAGES: [&str; 2] = ["openai", "anthropic"];
 
-/// A venv with [`PACKAGES`] installed, made on first use (once, whichever
-/// test of this binary comes first).
+/// A venv with [`PACKAGES`] installed, made on first use.
 fn venv_python() -> PathBuf {
-    static MADE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _once = MADE.lock().unwrap_or_else(|e| e.into_inner());
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let venv = root.join("target/test-venvs/openai");
-    let python = venv.join("bin/python");
-    let ready = venv.join(".installed");
-    let wanted = PACKAGES.join(" ");
-    if std::fs::read_to_string(&ready).is_ok_and(|had| had == wanted) {
-        return python;
-    }
-    let version = Command::new("python3").arg("--version").output();
-    if !matches!(&version, Ok(out) if out.status.success()) {
-        panic!("python3 is missing; install it with: apt-get install -y python3 python3-venv");
-    }
-    if !python.exists() {
-        let out = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "python3 -m venv failed (install it with: apt-get install -y python3 python3-venv):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let out = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(PACKAGES)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "pip install {wanted} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::write(&ready, &wanted).unwrap();
-    python
+    common::test_venv("sdks", &PACKAGES).join("bin/python")
 }
 
 /// Runs `tests/python/SCRIPT URL` in the venv; its stdout, after success.

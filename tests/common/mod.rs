@@ -497,3 +497,56 @@ pub fn chromium(what: &str) -> String {
     );
     chromium
 }
+
+/// A venv for test tools from the package index (`packages`, pip
+/// arguments), made on first use under the scenario cache
+/// (`$SCENARIO_CACHE_DIR/test-venvs/NAME`, so a cold cache in CI installs
+/// it) and reused; a marker records what it holds, so adding a package
+/// installs it into an existing venv. Returns the venv's folder.
+#[allow(dead_code)]
+pub fn test_venv(name: &str, packages: &[&str]) -> PathBuf {
+    static MADE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _once = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    let venv = scenario::plan::cache_dir().join("test-venvs").join(name);
+    let python = venv.join("bin/python");
+    let ready = venv.join(".installed");
+    let wanted = packages.join(" ");
+    if std::fs::read_to_string(&ready).is_ok_and(|had| had == wanted) {
+        return venv;
+    }
+    let version = Command::new("python3").arg("--version").output();
+    if !matches!(&version, Ok(out) if out.status.success()) {
+        panic!("python3 is missing; install it with: apt-get install -y python3 python3-venv");
+    }
+    if !python.exists() {
+        std::fs::create_dir_all(venv.parent().unwrap()).unwrap();
+        let out = Command::new("python3")
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "python3 -m venv failed (install it with: apt-get install -y python3 python3-venv):\n{}",
+            text(&out.stderr)
+        );
+    }
+    let out = Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(packages)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pip install {wanted} failed:\n{}",
+        text(&out.stderr)
+    );
+    std::fs::write(&ready, &wanted).unwrap();
+    venv
+}

@@ -17,31 +17,10 @@ SECS=${SECS:-5}
 RATES=${RATES:-"1000 10000 50000"}
 CONNS=${CONNS:-100}
 CLOSED_C=${CLOSED_C:-50}
-CACHE=${CACHE:-$HOME/.cache/scenario-bench}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$ROOT/target/release/scenario
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 
-log() { echo "$*" >&2; }
-
-# --- tools (as benches/vs_peers.sh installs them) ------------------------------
-(cd "$ROOT" && cargo build --release --quiet)
-if ! command -v wrk >/dev/null; then
-    log "installing wrk …"
-    apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-fi
-OHA=$CACHE/bin/oha
-if [ ! -x "$OHA" ]; then
-    log "building oha into $CACHE (once; slow) …"
-    cargo install oha --locked --root "$CACHE" >&2
-fi
-log "tools: $("$BIN" --version), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $("$OHA" --version)"
+# --- tools (benches/lib.sh) --------------------------------------------------
+peers
 
 # --- the same request for every tool ------------------------------------------
 BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}'

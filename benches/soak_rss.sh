@@ -18,17 +18,7 @@ CONCURRENCY=${CONCURRENCY:-200}
 DELAY_MS=${DELAY_MS:-20}
 EVERY=${EVERY:-5}
 SETTLE=${SETTLE:-10}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=${BIN:-$ROOT/target/release/scenario}
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-log() { echo "$*" >&2; }
+source "$(dirname "$0")/lib.sh"
 
 if [ ! -x "$BIN" ]; then
     (cd "$ROOT" && cargo build --release --quiet)

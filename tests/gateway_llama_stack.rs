@@ -20,6 +20,7 @@ fn small(
     workers: Option<u32>,
     concurrency: &str,
     requests: u64,
+    extra: &[&str],
 ) -> (std::path::PathBuf, Vec<String>) {
     let out = out_dir(tag);
     let trace = out.with_extension("strace");
@@ -42,6 +43,7 @@ fn small(
     if let Some(w) = &workers {
         args.extend(["--set", w.as_str()]);
     }
+    args.extend(extra);
     let (run, outbound) = scenario_traced(&args, &trace);
     assert_eq!(
         run.status.code(),
@@ -65,7 +67,7 @@ fn gateway_steps(r: &serde_json::Value) -> Vec<&serde_json::Value> {
 
 #[test]
 fn llama_stack_one_worker_end_to_end_with_baseline_and_no_outbound_connection() {
-    let (dir, outbound) = small("llama-stack-1", Some(1), "[1, 4]", 150);
+    let (dir, outbound) = small("llama-stack-1", Some(1), "[1, 4]", 150, &[]);
     let r = report(&dir);
     assert_eq!(r["status"], "complete");
     assert!(
@@ -127,7 +129,15 @@ fn llama_stack_one_worker_end_to_end_with_baseline_and_no_outbound_connection() 
 fn llama_stack_worker_variants_are_compared_and_two_workers_are_two_processes() {
     // The file's `workers = [1, 2]`: one variant per worker count, each with
     // its baseline, compared side by side.
-    let (dir, outbound) = small("llama-stack-variants", None, "[8]", 150);
+    let (dir, outbound) = small(
+        "llama-stack-variants",
+        None,
+        "[8]",
+        150,
+        // issue 13: the stack (parent and workers) on CPU 1, the harness
+        // (load threads, fake upstream) on CPU 0.
+        &["--set", r#"topology.cpus={ gateway = "1", harness = "0" }"#],
+    );
     assert!(
         outbound.is_empty(),
         "connections beyond loopback: {outbound:#?}"
@@ -155,6 +165,15 @@ fn llama_stack_worker_variants_are_compared_and_two_workers_are_two_processes() 
                 processes.len() >= 3,
                 "parent + 2 workers, each with its own CPU: {processes:#?}"
             );
+        }
+        // Every process of the stack ran only on the gateway's CPU, the
+        // fake upstream only on the harness's; the report records the pinning.
+        assert_eq!(r["environment"]["cpus"]["gateway"], "1");
+        for u in steps[0]["resources"].as_array().unwrap() {
+            let want = if u["service"] == "upstream" { "0" } else { "1" };
+            for p in u["processes"].as_array().unwrap() {
+                assert_eq!(p["cpus"], want, "{}: {p}", u["service"]);
+            }
         }
         ports_are_free(&r);
     }

@@ -26,6 +26,23 @@ fn workdir(tag: &str) -> PathBuf {
     dir
 }
 
+/// `s.toml` in `dir` as one process (no shards) into `dir/single`; it passes.
+fn single_run(dir: &Path) {
+    let single = run(
+        dir,
+        &[
+            "run",
+            "s.toml",
+            "--quiet",
+            "--out",
+            "single",
+            "--no-history",
+        ],
+        &[],
+    );
+    assert_eq!(single.status.code(), Some(0), "{}", text(&single.stderr));
+}
+
 fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(BIN)
         .args(args)
@@ -300,19 +317,7 @@ formats = ["json", "csv", "md", "html", "junit"]
         ),
     )
     .unwrap();
-    let single = run(
-        &dir,
-        &[
-            "run",
-            "s.toml",
-            "--quiet",
-            "--out",
-            "single",
-            "--no-history",
-        ],
-        &[],
-    );
-    assert_eq!(single.status.code(), Some(0), "{}", text(&single.stderr));
+    single_run(&dir);
     let single_dir = run_folder(&dir.join("single"));
     stats(server.port, true);
     let outs = shards(&dir, "s.toml", 4, &[]);
@@ -465,19 +470,7 @@ max_in_flight = 30
         ),
     )
     .unwrap();
-    let single = run(
-        &dir,
-        &[
-            "run",
-            "s.toml",
-            "--quiet",
-            "--out",
-            "single",
-            "--no-history",
-        ],
-        &[],
-    );
-    assert_eq!(single.status.code(), Some(0), "{}", text(&single.stderr));
+    single_run(&dir);
     let outs = shards(&dir, "s.toml", 3, &[]);
     let logs: String = outs.iter().map(|o| text(&o.stdout)).collect();
     std::fs::write(dir.join("all.log"), logs).unwrap();

@@ -65,8 +65,24 @@ fn is_executable(path: &Path) -> bool {
 /// Where Debian keeps the PostgreSQL server binaries.
 pub const POSTGRES_DIRS: &[&str] = &["/usr/lib/postgresql/*/bin"];
 
-/// `(major, minor)` of a Python interpreter.
+/// `(major, minor)` of a Python interpreter, asked once per process: a
+/// command over many scenarios (`validate scenarios/*.toml`) would
+/// otherwise start every candidate (pyenv shims are slow) per variant.
 fn python_version(python: &Path) -> Option<(u32, u32)> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Seen = Mutex<HashMap<PathBuf, Option<(u32, u32)>>>;
+    static SEEN: OnceLock<Seen> = OnceLock::new();
+    let seen = SEEN.get_or_init(Default::default);
+    if let Some(v) = seen.lock().unwrap().get(python) {
+        return *v;
+    }
+    let v = ask_python_version(python);
+    seen.lock().unwrap().insert(python.to_path_buf(), v);
+    v
+}
+
+fn ask_python_version(python: &Path) -> Option<(u32, u32)> {
     let out = Command::new(python)
         .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
         .output()

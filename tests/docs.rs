@@ -1,18 +1,26 @@
 //! The documentation is tested: every `scenario …` command shown in the
-//! README, in `docs/*.md` and in the `--help` examples is run, so an example
-//! can never rot. Each runs through `sh` in a sandbox folder that links the
+//! README, in `docs/*.md` and in the `--help` examples is run, and every
+//! TOML snippet in them is checked, so an example can never rot.
+//!
+//! Commands run through `sh` in a sandbox folder that links the
 //! repository's `scenarios/` and `templates/` and holds the run folders the
 //! examples name (`results/quickstart/20260101T000000Z`, `base/`, `new/` …),
 //! made from one real run. Its exit code and the start of its output are
-//! checked.
+//! checked. What is adapted, and why: a `run` of a scenario on the built-in
+//! fake upstream gets small counts first (`load.requests=100`, a 5 ms
+//! upstream; the example's own `--set`s come after and win), so a
+//! minute-long sweep takes a second; a `run` of a gateway scenario is
+//! checked as its `plan`, and a `provision` as its `doctor` (which resolves
+//! the same venvs and says whether each is ready, without installing from
+//! PyPI: the gateway tests provision and run the gateways themselves, with
+//! the same `scenario provision`); `fake-upstream` listens on a port the OS
+//! picks and is stopped once it says so; a pipe into `jq` is left out;
+//! `/tmp/` is the sandbox's.
 //!
-//! What is adapted, and why: a `run` of a scenario on the built-in fake
-//! upstream gets small counts first (`load.requests=100`, a 5 ms upstream;
-//! the example's own `--set`s come after and win), so a minute-long sweep
-//! takes a second; a `run` of a gateway scenario is checked as its `plan`
-//! (the gateway tests run the gateways themselves); `fake-upstream` listens
-//! on a port the OS picks and is stopped once it says so; a pipe into `jq`
-//! is left out; `/tmp/` is the sandbox's.
+//! A ```` ```toml ```` block is a scenario (or a part of one that stands
+//! alone) and must pass `scenario validate`; a ```` ```toml profile=NAME ````
+//! block is a part of the gateway profile `templates/gateways/NAME.toml`,
+//! and each of its lines must be a line of that file.
 
 mod common;
 
@@ -29,15 +37,7 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// Every documented command line, with where it was found.
 fn documented() -> Vec<(String, String)> {
     let mut found = Vec::new();
-    let mut files = vec![PathBuf::from(ROOT).join("README.md")];
-    let mut docs: Vec<PathBuf> = std::fs::read_dir(Path::new(ROOT).join("docs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "md"))
-        .collect();
-    docs.sort();
-    files.extend(docs);
-    for file in files {
+    for file in pages() {
         let name = file.strip_prefix(ROOT).unwrap().display().to_string();
         let mut in_block = false;
         for (i, line) in std::fs::read_to_string(&file).unwrap().lines().enumerate() {
@@ -81,6 +81,109 @@ fn documented() -> Vec<(String, String)> {
     found
 }
 
+/// The documentation pages: the README, then `docs/*.md`.
+fn pages() -> Vec<PathBuf> {
+    let mut files = vec![PathBuf::from(ROOT).join("README.md")];
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(Path::new(ROOT).join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    files.extend(docs);
+    files
+}
+
+/// A ```` ```toml ```` block of the documentation.
+struct Snippet {
+    /// `FILE:LINE` of its opening fence.
+    at: String,
+    /// `Some(NAME)` for a part of `templates/gateways/NAME.toml`
+    /// (```` ```toml profile=NAME ````), `None` for a scenario.
+    profile: Option<String>,
+    text: String,
+}
+
+/// Every TOML block of the documentation pages.
+fn snippets() -> Vec<Snippet> {
+    let mut found = Vec::new();
+    for file in pages() {
+        let name = file.strip_prefix(ROOT).unwrap().display().to_string();
+        let mut open: Option<Snippet> = None;
+        let mut in_other = false;
+        for (i, line) in std::fs::read_to_string(&file).unwrap().lines().enumerate() {
+            let fence = line.trim_start().strip_prefix("```");
+            match (fence, open.take()) {
+                (Some(_), Some(done)) => found.push(done),
+                (Some(_), None) if in_other => in_other = false,
+                (Some(info), None) => {
+                    let mut words = info.split_whitespace();
+                    if words.next() == Some("toml") {
+                        open = Some(Snippet {
+                            at: format!("{name}:{}", i + 1),
+                            profile: words
+                                .find_map(|w| w.strip_prefix("profile=").map(String::from)),
+                            text: String::new(),
+                        });
+                    } else {
+                        in_other = true;
+                    }
+                }
+                (None, Some(mut s)) => {
+                    s.text.push_str(line);
+                    s.text.push('\n');
+                    open = Some(s);
+                }
+                (None, None) => {}
+            }
+        }
+    }
+    found
+}
+
+/// Whether a snippet is what it says: a scenario `scenario validate`
+/// accepts (written into `dir`, next to a link to the prompt pools), or
+/// lines of the profile it names.
+fn check_snippet(snippet: &Snippet, dir: &Path, n: usize) -> Result<(), String> {
+    if let Some(profile) = &snippet.profile {
+        let path = Path::new(ROOT).join(format!("templates/gateways/{profile}.toml"));
+        let file = std::fs::read_to_string(&path)
+            .map_err(|e| format!("profile `{}`: {e}", path.display()))?;
+        let lines: BTreeSet<&str> = file.lines().map(str::trim).collect();
+        let missing: Vec<&str> = snippet
+            .text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#') && !lines.contains(l))
+            .collect();
+        return if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "not in templates/gateways/{profile}.toml: {missing:?}"
+            ))
+        };
+    }
+    let file = dir.join(format!("snippet-{n}.toml"));
+    std::fs::write(&file, &snippet.text).unwrap();
+    let out = Command::new(BIN)
+        .arg("validate")
+        .arg(&file)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`scenario validate` exit {:?}:\n{}{}",
+            out.status.code(),
+            text(&out.stdout),
+            text(&out.stderr)
+        ))
+    }
+}
+
 /// The command on a documentation line, if it is one: `scenario …`,
 /// `$ scenario …`, `VAR=x scenario …` or `cargo run --release -- …`,
 /// without a trailing `# comment`.
@@ -109,13 +212,19 @@ fn sandbox(tag: &str) -> PathBuf {
     }
     let out = dir.join("seed");
     let run = Command::new(BIN)
-        .args(["run", "scenarios/quickstart.toml", "--quiet", "--out"])
+        .args(["run", "scenarios/quickstart.toml", "--out"])
         .arg(&out)
         .args(small())
         .current_dir(&dir)
         .output()
         .unwrap();
-    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}{}",
+        text(&run.stdout),
+        text(&run.stderr)
+    );
     let made = std::fs::read_dir(out.join("quickstart"))
         .unwrap()
         .next()
@@ -233,6 +342,9 @@ fn adapt(cmd: &str, sandbox: &Path, target: &str) -> String {
             *w = format!("SCENARIO_CACHE_DIR={cache}");
         }
     }
+    if sub == "provision" {
+        words[at + 1] = "doctor".into();
+    }
     if sub == "fake-upstream" {
         if let Some(p) = words.iter().position(|w| w == "--port") {
             words[p + 1] = "0".into();
@@ -270,7 +382,8 @@ fn expected_start(cmd: &str) -> &'static [&'static str] {
         "plan" if has("--json") => &["{"],
         "plan" => &["Plan for", "=== variant"],
         "doctor" => &["scenarios/"],
-        "provision" => &["ready ", "provisioned ", "provisioning "],
+        // Checked as its `doctor` (see the module doc).
+        "provision" => &["scenarios/"],
         "compare" if has("json") => &["{"],
         "compare" if has("--markdown") || has("md") => &["|", "#", "**"],
         "compare" => &["compare "],
@@ -316,6 +429,7 @@ fn every_documented_command_works_as_written() {
         let where_ = &commands.iter().find(|(_, c)| c == cmd).unwrap().0;
         let line = adapt(cmd, &dir, &target);
         let starts = expected_start(cmd);
+        let started = std::time::Instant::now();
         let (code, output) = if cmd.contains("fake-upstream") {
             serve_briefly(&line, &dir)
         } else {
@@ -330,10 +444,14 @@ fn every_documented_command_works_as_written() {
                 .iter()
                 .any(|s| part.trim_start_matches('\n').starts_with(s))
         });
+        // A `provision` checked as its `doctor` must have found the venvs.
+        let ok_venvs = !cmd.contains(" provision ") || output.contains("\n  venv ");
         let codes = expected_codes(cmd);
-        if !code.is_some_and(|c| codes.contains(&c)) || !ok_start {
+        eprintln!("{:>6.1} s  {cmd}", started.elapsed().as_secs_f64());
+        if !code.is_some_and(|c| codes.contains(&c)) || !ok_start || !ok_venvs {
             broken.push(format!(
-                "{where_}: `{cmd}`\n  ran: {line}\n  exit {code:?}, expected {codes:?} and output starting with {starts:?}; got:\n{}",
+                "{where_}: `{cmd}`\n  ran: {line}\n  exit {code:?}, expected {codes:?} and output starting with {starts:?}{}; got:\n{}",
+                if cmd.contains(" provision ") { " listing each venv" } else { "" },
                 output.chars().take(1500).collect::<String>()
             ));
         }
@@ -379,6 +497,69 @@ fn serve_briefly(line: &str, dir: &Path) -> (Option<i32>, String) {
     let _ = child.kill();
     let _ = child.wait();
     (Some(0).filter(|_| !first.is_empty()), first)
+}
+
+#[test]
+fn every_documented_toml_snippet_is_valid() {
+    let snippets = snippets();
+    assert!(
+        snippets.len() >= 10 && snippets.iter().filter(|s| s.profile.is_some()).count() >= 5,
+        "found only {} snippets",
+        snippets.len()
+    );
+    let dir = snippet_dir("snippets");
+    let broken: Vec<String> = snippets
+        .iter()
+        .enumerate()
+        .filter_map(|(n, s)| {
+            check_snippet(s, &dir, n)
+                .err()
+                .map(|e| format!("{}:\n{}\n{e}", s.at, s.text))
+        })
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        broken.is_empty(),
+        "{} broken:\n\n{}",
+        broken.len(),
+        broken.join("\n\n")
+    );
+}
+
+/// A folder for snippets, where their relative paths (`prompts/…`)
+/// resolve as they do from `scenarios/`.
+fn snippet_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("scenario-docs-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink(
+        Path::new(ROOT).join("scenarios/prompts"),
+        dir.join("prompts"),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn a_broken_snippet_is_caught() {
+    // The snippet checker itself can fail: a typo'd key, and a profile line
+    // that is not in the profile.
+    let dir = snippet_dir("broken-snippets");
+    let scenario = Snippet {
+        at: "here".into(),
+        profile: None,
+        text: "[load]\nconcurency = [1, 10]\n".into(),
+    };
+    let err = check_snippet(&scenario, &dir, 0).unwrap_err();
+    assert!(err.contains("concurency"), "{err}");
+    let profile = Snippet {
+        at: "here".into(),
+        profile: Some("llama-stack".into()),
+        text: "[instance]\nready_path = \"/v1/healthz\"\n".into(),
+    };
+    let err = check_snippet(&profile, &dir, 1).unwrap_err();
+    assert!(err.contains("/v1/healthz"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -1,9 +1,10 @@
-//! The real Llama Stack from PyPI (seed 004), end to end: provisioned into the
-//! cached venv on first use (~1.5 min, ~800 MB; needs Python >= 3.12, which
-//! `scenario doctor` looks for), started natively with the YAML config the
-//! profile renders, swept small against the fake upstream with the baseline,
-//! torn down. Runs under `strace -f` to prove that neither the stack nor
-//! anything else the run starts connects anywhere but loopback.
+//! The real Llama Stack from PyPI (the vertical-scaling benchmark's system),
+//! end to end: provisioned into the cached venv on first use (~1.5 min, ~800
+//! MB; needs Python >= 3.12, which `scenario doctor` looks for), started
+//! natively with the YAML config the profile renders, swept small against the
+//! fake upstream with the baseline, torn down. Runs under `strace -f` to prove
+//! that neither the stack nor anything else the run starts connects anywhere
+//! but loopback.
 
 mod common;
 

@@ -1,9 +1,9 @@
-//! The real PromptFlow from PyPI (seed 002), end to end, both flavours: our
-//! flows under templates/promptflow/ served by gunicorn (sync: Flask engine,
-//! workers x threads; async: FastAPI engine, uvicorn workers), their last
-//! node calling the fake upstream's mock route. Provisioned into the cached
-//! venv on first use (~45 s, ~410 MB). Runs under `strace -f` to prove no
-//! process of the run connects anywhere but loopback.
+//! The real PromptFlow from PyPI (the PromptFlow serving study's system), end
+//! to end, both flavours: our flows under templates/promptflow/ served by
+//! gunicorn (sync: Flask engine, workers x threads; async: FastAPI engine,
+//! uvicorn workers), their last node calling the fake upstream's mock route.
+//! Provisioned into the cached venv on first use (~45 s, ~410 MB). Runs under
+//! `strace -f` to prove no process of the run connects anywhere but loopback.
 
 mod common;
 

@@ -1,7 +1,8 @@
 //! Regressions against a baseline: two reports compared level by level and
 //! metric by metric, each delta graded OK, WARN or FAIL by the
-//! `[assert.regression]` limits (seed 003's criteria by default), rendered as
-//! a terminal table or Markdown for a pull-request comment.
+//! `[assert.regression]` limits (by default an LLM inference platform
+//! harness's criteria: FAIL on p95 +20% or errors over 1%, WARN on p95
+//! +10%), rendered as a terminal table or Markdown for a pull-request comment.
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};

@@ -46,7 +46,8 @@ pub struct Meta {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Topology {
-    /// Benchmark this URL as is and start nothing (like seed 000's `--url`).
+    /// Benchmark this URL as is and start nothing (like the MLflow gateway
+    /// benchmark's `--url`, which skips all setup).
     pub target: Option<String>,
     /// A gateway profile: a name under `templates/gateways/` or a path to one.
     pub gateway: Option<String>,
@@ -505,7 +506,8 @@ pub struct Thresholds {
 }
 
 /// `[assert.regression]`: limits for `scenario compare` and `run --baseline`,
-/// as shares (0.20 = 20%). Defaults are seed 003's criteria.
+/// as shares (0.20 = 20%). The defaults are an LLM inference platform
+/// harness's criteria: FAIL on p95 +20% or errors over 1%, WARN on p95 +10%.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Regression {

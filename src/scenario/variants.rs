@@ -2,8 +2,9 @@
 //!
 //! `[variants.NAME]` tables are partial scenarios merged over the rest of the
 //! file (tables key by key, like `extends`); a list in `topology.workers` or
-//! `topology.instances` makes one variant per value (seed 004's vertical
-//! scaling in one file). `--set` overrides apply to every variant, last.
+//! `topology.instances` makes one variant per value (a vertical-scaling sweep
+//! over worker counts, as the Llama Stack benchmark runs, in one file).
+//! `--set` overrides apply to every variant, last.
 
 use super::tree::{merge, KeyPath, Node, Seg, Value};
 use super::Override;

@@ -218,9 +218,9 @@ fn sandbox(tag: &str) -> PathBuf {
         .current_dir(&dir)
         .output()
         .unwrap();
-    assert_eq!(
-        run.status.code(),
-        Some(0),
+    // Exit 1 is a verdict on this machine's speed; the report is what counts.
+    assert!(
+        matches!(run.status.code(), Some(0 | 1)),
         "{}{}",
         text(&run.stdout),
         text(&run.stderr)
@@ -404,11 +404,19 @@ fn expected_start(cmd: &str) -> &'static [&'static str] {
     }
 }
 
-/// The exit codes a command may end with: 0, or 1 for a comparison
-/// against a baseline (two small runs may differ by more than the limits:
-/// a verdict, not a broken example).
+/// The exit codes a command may end with: 0, or 1 where the command
+/// judges a run: a comparison against a baseline (two small runs may
+/// differ by more than the limits), or a run's (or merge's) assertions,
+/// which are about speed (`min_rps`, `max_p50_ms`), and speed is the
+/// machine's, shared with other builds. Either is a verdict, not a broken
+/// example; bad input and run errors exit 2.
 fn expected_codes(cmd: &str) -> &'static [i32] {
-    if cmd.contains("--baseline") {
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    let sub = words
+        .iter()
+        .position(|w| *w == "scenario")
+        .and_then(|at| words.get(at + 1));
+    if cmd.contains("--baseline") || matches!(sub, Some(&"run" | &"merge")) {
         &[0, 1]
     } else {
         &[0]

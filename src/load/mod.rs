@@ -19,7 +19,7 @@
 //! rate. Every request adds its send and its time in flight to the
 //! per-second series, so a ramp's achieved load shows beside its target.
 //!
-//! Layout (chosen by measurement, see the README's "Performance"): OS threads,
+//! Layout (chosen by measurement, see docs/performance.md): OS threads,
 //! each with a current-thread tokio runtime and its own [`Recorder`] shared
 //! by the workers on it (no locks, no contended atomics on the sample path:
 //! each worker owns every `c`-th ticket, so a fixed count is split in fair

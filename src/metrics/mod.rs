@@ -832,7 +832,7 @@ impl Quantiles {
     }
 }
 
-/// Streamed answers (successful ones only): see the README, "Streaming metrics".
+/// Streamed answers (successful ones only): see docs/measurement.md, "Streaming".
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StreamingSummary {
     /// Successful streamed answers.
@@ -848,7 +848,7 @@ pub struct StreamingSummary {
     pub checks: Option<StreamChecks>,
 }
 
-/// Output tokens of successful answers: see the README, "Streaming metrics".
+/// Output tokens of successful answers: see docs/measurement.md, "Streaming".
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TokenSummary {
     /// Successful answers whose token count was known.
@@ -985,7 +985,7 @@ impl StepMetrics {
     }
 }
 
-/// How an open-loop step kept to its schedule: see the README, "Load models".
+/// How an open-loop step kept to its schedule: see docs/measurement.md, "Open-loop clocks".
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OpenLoopSummary {
     /// Requests per second the schedule asked for.

@@ -131,8 +131,8 @@ impl Recorder {
     }
 }
 
-/// A step's streams judged against the upstream's pacing (see the README,
-/// "Streaming metrics"); absent when the pacing is unknown.
+/// A step's streams judged against the upstream's pacing (see docs/measurement.md,
+/// "What the gateway does to the stream"); absent when the pacing is unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct StreamChecks {
     /// The gap between tokens the upstream was told to keep (median), ms.

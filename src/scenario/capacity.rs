@@ -1,7 +1,7 @@
 //! The capacity keys: `[load] search` (bisection for the highest load that
 //! meets a latency bound), `[report] slo` (what a good request is, for
 //! goodput) and `[report] frontier_*` (capacity at each latency bound).
-//! Checked in [`check`]; the README's "Capacity" section documents them.
+//! Checked in [`check`]; docs/capacity.md documents them.
 
 use serde::{Deserialize, Serialize};
 

@@ -11,7 +11,7 @@ pub use super::capacity::{FrontierBasis, Search, Slo};
 use crate::upstream::UpstreamConfig;
 
 /// A whole scenario file after `extends` and `--set` were applied.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     #[serde(default)]
@@ -31,7 +31,7 @@ pub struct ScenarioFile {
 }
 
 /// `[scenario]`: what this benchmark is.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Meta {
     /// Name used for the results folder; defaults to the file's stem.
@@ -43,7 +43,7 @@ pub struct Meta {
 /// `[topology]`: what runs under test: a gateway profile's instances, its
 /// database, nginx in front, auth — or an existing URL, or (by default) the
 /// built-in fake upstream hit directly.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Topology {
     /// Benchmark this URL as is and start nothing (like seed 000's `--url`).
@@ -52,9 +52,11 @@ pub struct Topology {
     pub gateway: Option<String>,
     /// Gateway instances (default 1).
     #[serde(default = "one")]
+    #[schemars(schema_with = "crate::schema::count_or_sweep")]
     pub instances: u32,
     /// Workers per instance (default 1).
     #[serde(default = "one")]
+    #[schemars(schema_with = "crate::schema::count_or_sweep")]
     pub workers: u32,
     /// The gateway's database; the profile says which kinds it supports.
     pub database: Option<Database>,
@@ -87,6 +89,7 @@ pub struct Topology {
         with = "duration::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(schema_with = "crate::schema::duration")]
     pub quiet_period: Option<Duration>,
 }
 
@@ -135,7 +138,7 @@ impl Default for Topology {
 }
 
 /// `database = "sqlite" | "postgres" | { url = "…" }`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Database {
     /// A file in the run folder.
@@ -159,7 +162,7 @@ impl Database {
 /// `auth = { kind = "basic", username = "…", password = "…" }` or
 /// `auth = { kind = "bearer", token = "…" }`: which keys a kind needs is
 /// checked in `check.rs`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Auth {
     pub kind: AuthKind,
@@ -171,7 +174,7 @@ pub struct Auth {
     pub token: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthKind {
     /// HTTP Basic: `Authorization: Basic base64(user:password)`.
@@ -210,7 +213,7 @@ impl Auth {
 }
 
 /// `[request]`: what each request looks like.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
     #[serde(default = "default_method")]
@@ -234,6 +237,7 @@ pub struct Request {
     pub vars: IndexMap<String, serde_json::Value>,
     /// How long one request may take before it counts as a timeout.
     #[serde(default = "default_timeout", with = "duration")]
+    #[schemars(schema_with = "crate::schema::duration")]
     pub timeout: Duration,
     #[serde(default)]
     pub pool: Pool,
@@ -264,7 +268,7 @@ fn default_timeout() -> Duration {
 }
 
 /// `[request.pool]`: the entries templates are filled from.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pool {
     /// Inline entries: strings (taken as `prompt`) or tables of variables.
@@ -278,7 +282,9 @@ pub struct Pool {
     pub seed: u64,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Selection {
     #[default]
@@ -288,7 +294,7 @@ pub enum Selection {
 
 /// `[load]`: the sweep, over concurrency levels (closed loop) or arrival
 /// rates (open loop).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Load {
     /// Closed-loop worker counts; empty means unset (see [`Load::levels`]).
@@ -317,6 +323,7 @@ pub struct Load {
     pub requests: Option<u64>,
     /// Measure for this long per step instead of a request count.
     #[serde(default, with = "duration::option")]
+    #[schemars(schema_with = "crate::schema::duration")]
     pub duration: Option<Duration>,
     /// Requests per step before measuring (not recorded); default: the concurrency level.
     pub warmup: Option<u64>,
@@ -384,7 +391,7 @@ impl Load {
 /// One stage of `[load] stages`: over `duration`, the workers
 /// (`concurrency`) or the arrival rate (`rate`, req/s) move linearly to
 /// this target. Checked in `check.rs`: a duration and exactly one target.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Stage {
     #[serde(
@@ -392,6 +399,7 @@ pub struct Stage {
         with = "duration::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(schema_with = "crate::schema::duration")]
     pub duration: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<u32>,
@@ -467,7 +475,7 @@ fn default_runs() -> u32 {
 }
 
 /// `[assert]` thresholds; `[assert.concurrency.N]` overrides them for one level.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Thresholds {
     pub min_rps: Option<f64>,
@@ -506,7 +514,7 @@ pub struct Thresholds {
 
 /// `[assert.regression]`: limits for `scenario compare` and `run --baseline`,
 /// as shares (0.20 = 20%). Defaults are seed 003's criteria.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Regression {
     /// FAIL when p95 rose by more than this share.
@@ -579,7 +587,7 @@ fn default_drift_horizon_runs() -> usize {
 }
 
 /// `[report]`: what is written besides `report.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportOptions {
     /// Output formats; `json` is always written.

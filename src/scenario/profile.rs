@@ -14,7 +14,7 @@ use super::{de, resolve_path, tree};
 use crate::diag::{Problem, Sources};
 
 /// A gateway profile file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     pub name: String,
@@ -46,7 +46,7 @@ pub struct Profile {
 }
 
 /// `[python]`: the interpreter and packages the gateway runs on.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PythonEnv {
     /// Lowest interpreter version, e.g. "3.10".
@@ -76,7 +76,7 @@ fn default_python() -> String {
 }
 
 /// A program a profile needs, and how to install it when it is missing.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Binary {
     pub binary: String,
@@ -87,7 +87,7 @@ pub struct Binary {
 }
 
 /// `[instance]`: how one gateway instance starts and shows it is ready.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Instance {
     /// The command line, a minijinja template; split into words like a shell
@@ -108,12 +108,14 @@ pub struct Instance {
     #[serde(default)]
     pub ready_headers: IndexMap<String, String>,
     #[serde(default = "default_ready_timeout", with = "duration")]
+    #[schemars(schema_with = "crate::schema::duration")]
     pub ready_timeout: Duration,
     /// Start instance 0 alone first (it creates the schema), then the rest.
     #[serde(default = "yes")]
     pub first_alone: bool,
     /// How long an instance may take to exit after SIGTERM.
     #[serde(default = "default_stop_timeout", with = "duration")]
+    #[schemars(schema_with = "crate::schema::duration")]
     pub stop_timeout: Duration,
     /// Its Prometheus endpoint (e.g. `/metrics`): scraped each second during
     /// steps for the series `[report] metrics` selects.
@@ -135,7 +137,7 @@ fn yes() -> bool {
 }
 
 /// A file written into the run folder before start: `{{ files.NAME }}` is its path.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileTemplate {
     pub name: String,
@@ -153,7 +155,7 @@ pub struct FileTemplate {
 
 /// An HTTP call made after start. Values named in `capture` (JSON pointers
 /// into the answer) are available to later calls as `{{ captured.NAME }}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetupCall {
     pub name: String,
@@ -173,7 +175,7 @@ fn default_method() -> String {
 }
 
 /// `[request]`: where load goes on the gateway and what it measures of it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileRequest {
     /// Path benchmarked on the gateway; a scenario's `request.path`, when

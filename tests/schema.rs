@@ -18,6 +18,9 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// The validator, pinned so a new release cannot change the verdicts.
 const VALIDATOR: &str = "check-jsonschema==0.39.0";
 
+/// The TOML toolkit inside Even Better TOML (VS Code), as a CLI.
+const TAPLO: &str = "taplo==0.9.3";
+
 /// `scenario schema KIND`'s output.
 fn printed(kind: &str) -> String {
     let out = Command::new(BIN).args(["schema", kind]).output().unwrap();
@@ -115,6 +118,20 @@ fn every_shipped_file_names_and_meets_its_schema() {
             "shipped {kind} files do not meet schema/{kind}.schema.json:\n{said}"
         );
     }
+    // What an editor does: taplo finds each file's schema through its
+    // `#:schema` line alone, and the files meet it.
+    let all: Vec<PathBuf> = shipped().into_iter().flat_map(|(_, f)| f).collect();
+    let venv = common::test_venv("taplo", &[TAPLO]);
+    let out = Command::new(venv.join("bin/taplo"))
+        .args(["lint", "--no-auto-config", "--colors", "never"])
+        .args(&all)
+        .output()
+        .unwrap();
+    let said = text(&out.stderr);
+    assert!(
+        out.status.success() && said.contains(&format!("total={}", all.len())),
+        "taplo lint (the editor's engine) refused shipped files:\n{said}"
+    );
     // The directive is a comment to the tool: every runnable scenario still checks.
     let runnable: Vec<PathBuf> = shipped()[0]
         .1

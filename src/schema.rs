@@ -111,7 +111,7 @@ pub fn scenario() -> Value {
     properties.insert(
         "extends".into(),
         json!({
-            "description": "Base files merged under this one (tables key by key; this file wins), relative to this file: `extends = \"bases/fast-upstream.toml\"` or a list of such names, the later winning.",
+            "description": "Base files merged under this one (tables key by key; this file wins), relative to this file: `extends = \"bases/promptflow-serving.toml\"` or a list of such names, the later winning.",
             "anyOf": [
                 { "type": "string" },
                 { "type": "array", "items": { "type": "string" } }

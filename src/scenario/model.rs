@@ -165,11 +165,15 @@ impl Database {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Auth {
+    /// `"basic"` (needs `username` and `password`) or `"bearer"` (needs `token`).
     pub kind: AuthKind,
+    /// Basic auth: the user the gateway is set up with and requests send.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// Basic auth: its password (redacted wherever a plan, report or log shows it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// Bearer auth: the API key sent as `Authorization: Bearer …` (redacted like a password).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
 }
@@ -216,6 +220,7 @@ impl Auth {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
+    /// HTTP method of every request.
     #[serde(default = "default_method")]
     pub method: String,
     /// Path on the fake upstream; default `/v1/chat/completions`. With a
@@ -239,6 +244,7 @@ pub struct Request {
     #[serde(default = "default_timeout", with = "duration")]
     #[schemars(schema_with = "crate::schema::duration")]
     pub timeout: Duration,
+    /// `[request.pool]`: the entries templates are filled from.
     #[serde(default)]
     pub pool: Pool,
 }
@@ -275,6 +281,7 @@ pub struct Pool {
     pub prompts: Option<Vec<serde_json::Value>>,
     /// A JSONL file, one object per line, e.g. `{"prompt": "…", "max_tokens": 64}`.
     pub file: Option<PathBuf>,
+    /// How entries are picked: `"round-robin"` (in order) or `"random"` (seeded by `seed`).
     #[serde(default)]
     pub selection: Selection,
     /// Seed for `selection = "random"`.
@@ -399,10 +406,13 @@ pub struct Stage {
         with = "duration::option",
         skip_serializing_if = "Option::is_none"
     )]
+    /// How long this stage takes, e.g. "30s".
     #[schemars(schema_with = "crate::schema::duration")]
     pub duration: Option<Duration>,
+    /// Workers at the end of the stage (closed loop).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<u32>,
+    /// Arrival rate at the end of the stage, req/s (open loop).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<u32>,
 }
@@ -478,9 +488,13 @@ fn default_runs() -> u32 {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Thresholds {
+    /// Smallest throughput, successful requests per second.
     pub min_rps: Option<f64>,
+    /// Largest median latency, ms.
     pub max_p50_ms: Option<f64>,
+    /// Largest 95th percentile latency, ms.
     pub max_p95_ms: Option<f64>,
+    /// Largest 99th percentile latency, ms.
     pub max_p99_ms: Option<f64>,
     /// Largest share of failed requests, 0.0–1.0.
     pub max_error_rate: Option<f64>,

@@ -17,7 +17,10 @@ use crate::diag::{Problem, Sources};
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
+    /// The gateway's name: its instances are the services `NAME-0`, `NAME-1`, …
+    /// and its cached venv is named after it.
     pub name: String,
+    /// One line saying what runs.
     pub description: Option<String>,
     /// A Python virtual environment to create (once, cached) for the gateway.
     pub python: Option<PythonEnv>,
@@ -34,6 +37,7 @@ pub struct Profile {
     /// Programs the gateway needs; templates see each as `{{ bin.NAME }}`.
     #[serde(default)]
     pub requires: Vec<Binary>,
+    /// `[instance]`: how one gateway instance starts and shows it is ready.
     pub instance: Instance,
     /// Files rendered into the run folder before the instances start.
     #[serde(default)]
@@ -41,6 +45,7 @@ pub struct Profile {
     /// HTTP calls made once every instance is ready (create endpoints, …).
     #[serde(default)]
     pub setup: Vec<SetupCall>,
+    /// `[request]`: where load goes on the gateway and what it measures of it.
     #[serde(default)]
     pub request: ProfileRequest,
 }
@@ -79,7 +84,9 @@ fn default_python() -> String {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Binary {
+    /// The program's name, looked up on PATH (then in `dirs`).
     pub binary: String,
+    /// The command that installs it, shown by `scenario doctor` when it is missing.
     pub install: String,
     /// Folders searched after PATH (one `*` allowed, e.g. "/usr/lib/x/*/bin").
     #[serde(default)]
@@ -140,6 +147,7 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileTemplate {
+    /// The name templates use: `{{ files.NAME }}` is the file's path.
     pub name: String,
     /// Path inside the run folder.
     pub path: String,
@@ -158,12 +166,16 @@ pub struct FileTemplate {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetupCall {
+    /// What the call does, as progress and errors show it.
     pub name: String,
+    /// HTTP method (default POST).
     #[serde(default = "default_method")]
     pub method: String,
+    /// Path on instance 0, a template.
     pub path: String,
     /// JSON body, a minijinja template.
     pub body: Option<String>,
+    /// `{ NAME = "/json/pointer" }`: values of the answer later calls see as `{{ captured.NAME }}`.
     #[serde(default)]
     pub capture: IndexMap<String, String>,
     /// Only make the call when this template expression is true.

@@ -51,6 +51,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Merge(args) => merge_command(args),
         Command::K8s(args) => k8s_command(args),
         Command::Report(args) => report_command(args),
+        Command::Schema { kind } => crate::schema::main(kind),
         Command::History(args) => match args.command {
             Some(HistoryCommand::Import(import)) => history_import(import),
             None => history_command(args),

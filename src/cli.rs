@@ -133,6 +133,15 @@ Examples:
   scenario history import results"
     )]
     History(HistoryArgs),
+    /// Print the JSON Schema of scenario files or gateway profiles, for
+    /// editors: completion, hover docs and errors as you type (docs/editors.md).
+    #[command(after_help = "Examples:
+  scenario schema scenario > scenario.schema.json
+  scenario schema profile")]
+    Schema {
+        #[arg(value_enum, default_value = "scenario")]
+        kind: crate::schema::Kind,
+    },
     /// Internal: started by `run` to kill the run's processes should the
     /// tool die without tearing down.
     #[command(hide = true)]

@@ -23,6 +23,7 @@ pub mod prereq;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod schema;
 pub mod search;
 pub mod topology;
 pub mod upstream;

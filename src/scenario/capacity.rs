@@ -11,7 +11,7 @@ use crate::diag::Problem;
 /// the highest rate (or `concurrency`) whose p99 (corrected, for a rate)
 /// stays within `p99_ms` with no error rate above `max_error_rate`, found by
 /// bisection, one measured step per probe.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Search {
     /// The latency bound a probe must keep its p99 within, ms.
@@ -66,7 +66,7 @@ impl Search {
 /// count from the request's intended send time (open loop) like latency; a
 /// stream's ITL is its mean gap between tokens (as vLLM's goodput does); a
 /// non-streamed answer's TTFT is its latency and it has no ITL.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Slo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,7 +101,7 @@ impl Slo {
 
 /// What a frontier bound limits: the p99 itself, or the p99 the gateway
 /// adds over the direct path (`topology.baseline = true`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FrontierBasis {
     Absolute,

@@ -11,7 +11,7 @@ pub use super::capacity::{FrontierBasis, Search, Slo};
 use crate::upstream::UpstreamConfig;
 
 /// A whole scenario file after `extends` and `--set` were applied.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     #[serde(default)]
@@ -31,7 +31,7 @@ pub struct ScenarioFile {
 }
 
 /// `[scenario]`: what this benchmark is.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Meta {
     /// Name used for the results folder; defaults to the file's stem.
@@ -43,7 +43,7 @@ pub struct Meta {
 /// `[topology]`: what runs under test: a gateway profile's instances, its
 /// database, nginx in front, auth — or an existing URL, or (by default) the
 /// built-in fake upstream hit directly.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Topology {
     /// Benchmark this URL as is and start nothing (like the MLflow gateway
@@ -53,9 +53,11 @@ pub struct Topology {
     pub gateway: Option<String>,
     /// Gateway instances (default 1).
     #[serde(default = "one")]
+    #[schemars(schema_with = "crate::schema::count_or_sweep")]
     pub instances: u32,
     /// Workers per instance (default 1).
     #[serde(default = "one")]
+    #[schemars(schema_with = "crate::schema::count_or_sweep")]
     pub workers: u32,
     /// The gateway's database; the profile says which kinds it supports.
     pub database: Option<Database>,
@@ -88,6 +90,7 @@ pub struct Topology {
         with = "duration::option",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(schema_with = "crate::schema::duration")]
     pub quiet_period: Option<Duration>,
 }
 
@@ -136,7 +139,7 @@ impl Default for Topology {
 }
 
 /// `database = "sqlite" | "postgres" | { url = "…" }`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Database {
     /// A file in the run folder.
@@ -160,19 +163,23 @@ impl Database {
 /// `auth = { kind = "basic", username = "…", password = "…" }` or
 /// `auth = { kind = "bearer", token = "…" }`: which keys a kind needs is
 /// checked in `check.rs`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Auth {
+    /// `"basic"` (needs `username` and `password`) or `"bearer"` (needs `token`).
     pub kind: AuthKind,
+    /// Basic auth: the user the gateway is set up with and requests send.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// Basic auth: its password (redacted wherever a plan, report or log shows it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// Bearer auth: the API key sent as `Authorization: Bearer …` (redacted like a password).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthKind {
     /// HTTP Basic: `Authorization: Basic base64(user:password)`.
@@ -211,9 +218,10 @@ impl Auth {
 }
 
 /// `[request]`: what each request looks like.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
+    /// HTTP method of every request.
     #[serde(default = "default_method")]
     pub method: String,
     /// Path on the fake upstream; default `/v1/chat/completions`. With a
@@ -235,7 +243,9 @@ pub struct Request {
     pub vars: IndexMap<String, serde_json::Value>,
     /// How long one request may take before it counts as a timeout.
     #[serde(default = "default_timeout", with = "duration")]
+    #[schemars(schema_with = "crate::schema::duration")]
     pub timeout: Duration,
+    /// `[request.pool]`: the entries templates are filled from.
     #[serde(default)]
     pub pool: Pool,
 }
@@ -265,13 +275,14 @@ fn default_timeout() -> Duration {
 }
 
 /// `[request.pool]`: the entries templates are filled from.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pool {
     /// Inline entries: strings (taken as `prompt`) or tables of variables.
     pub prompts: Option<Vec<serde_json::Value>>,
     /// A JSONL file, one object per line, e.g. `{"prompt": "…", "max_tokens": 64}`.
     pub file: Option<PathBuf>,
+    /// How entries are picked: `"round-robin"` (in order) or `"random"` (seeded by `seed`).
     #[serde(default)]
     pub selection: Selection,
     /// Seed for `selection = "random"`.
@@ -279,7 +290,9 @@ pub struct Pool {
     pub seed: u64,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Selection {
     #[default]
@@ -289,7 +302,7 @@ pub enum Selection {
 
 /// `[load]`: the sweep, over concurrency levels (closed loop) or arrival
 /// rates (open loop).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Load {
     /// Closed-loop worker counts; empty means unset (see [`Load::levels`]).
@@ -318,6 +331,7 @@ pub struct Load {
     pub requests: Option<u64>,
     /// Measure for this long per step instead of a request count.
     #[serde(default, with = "duration::option")]
+    #[schemars(schema_with = "crate::schema::duration")]
     pub duration: Option<Duration>,
     /// Requests per step before measuring (not recorded); default: the concurrency level.
     pub warmup: Option<u64>,
@@ -385,7 +399,7 @@ impl Load {
 /// One stage of `[load] stages`: over `duration`, the workers
 /// (`concurrency`) or the arrival rate (`rate`, req/s) move linearly to
 /// this target. Checked in `check.rs`: a duration and exactly one target.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Stage {
     #[serde(
@@ -393,9 +407,13 @@ pub struct Stage {
         with = "duration::option",
         skip_serializing_if = "Option::is_none"
     )]
+    /// How long this stage takes, e.g. "30s".
+    #[schemars(schema_with = "crate::schema::duration")]
     pub duration: Option<Duration>,
+    /// Workers at the end of the stage (closed loop).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<u32>,
+    /// Arrival rate at the end of the stage, req/s (open loop).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<u32>,
 }
@@ -468,12 +486,16 @@ fn default_runs() -> u32 {
 }
 
 /// `[assert]` thresholds; `[assert.concurrency.N]` overrides them for one level.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Thresholds {
+    /// Smallest throughput, successful requests per second.
     pub min_rps: Option<f64>,
+    /// Largest median latency, ms.
     pub max_p50_ms: Option<f64>,
+    /// Largest 95th percentile latency, ms.
     pub max_p95_ms: Option<f64>,
+    /// Largest 99th percentile latency, ms.
     pub max_p99_ms: Option<f64>,
     /// Largest share of failed requests, 0.0–1.0.
     pub max_error_rate: Option<f64>,
@@ -508,7 +530,7 @@ pub struct Thresholds {
 /// `[assert.regression]`: limits for `scenario compare` and `run --baseline`,
 /// as shares (0.20 = 20%). The defaults are an LLM inference platform
 /// harness's criteria: FAIL on p95 +20% or errors over 1%, WARN on p95 +10%.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Regression {
     /// FAIL when p95 rose by more than this share.
@@ -581,7 +603,7 @@ fn default_drift_horizon_runs() -> usize {
 }
 
 /// `[report]`: what is written besides `report.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportOptions {
     /// Output formats; `json` is always written.

@@ -14,10 +14,13 @@ use super::{de, resolve_path, tree};
 use crate::diag::{Problem, Sources};
 
 /// A gateway profile file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
+    /// The gateway's name: its instances are the services `NAME-0`, `NAME-1`, …
+    /// and its cached venv is named after it.
     pub name: String,
+    /// One line saying what runs.
     pub description: Option<String>,
     /// A Python virtual environment to create (once, cached) for the gateway.
     pub python: Option<PythonEnv>,
@@ -34,6 +37,7 @@ pub struct Profile {
     /// Programs the gateway needs; templates see each as `{{ bin.NAME }}`.
     #[serde(default)]
     pub requires: Vec<Binary>,
+    /// `[instance]`: how one gateway instance starts and shows it is ready.
     pub instance: Instance,
     /// Files rendered into the run folder before the instances start.
     #[serde(default)]
@@ -41,12 +45,13 @@ pub struct Profile {
     /// HTTP calls made once every instance is ready (create endpoints, …).
     #[serde(default)]
     pub setup: Vec<SetupCall>,
+    /// `[request]`: where load goes on the gateway and what it measures of it.
     #[serde(default)]
     pub request: ProfileRequest,
 }
 
 /// `[python]`: the interpreter and packages the gateway runs on.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PythonEnv {
     /// Lowest interpreter version, e.g. "3.10".
@@ -76,10 +81,12 @@ fn default_python() -> String {
 }
 
 /// A program a profile needs, and how to install it when it is missing.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Binary {
+    /// The program's name, looked up on PATH (then in `dirs`).
     pub binary: String,
+    /// The command that installs it, shown by `scenario doctor` when it is missing.
     pub install: String,
     /// Folders searched after PATH (one `*` allowed, e.g. "/usr/lib/x/*/bin").
     #[serde(default)]
@@ -87,7 +94,7 @@ pub struct Binary {
 }
 
 /// `[instance]`: how one gateway instance starts and shows it is ready.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Instance {
     /// The command line, a minijinja template; split into words like a shell
@@ -108,12 +115,14 @@ pub struct Instance {
     #[serde(default)]
     pub ready_headers: IndexMap<String, String>,
     #[serde(default = "default_ready_timeout", with = "duration")]
+    #[schemars(schema_with = "crate::schema::duration")]
     pub ready_timeout: Duration,
     /// Start instance 0 alone first (it creates the schema), then the rest.
     #[serde(default = "yes")]
     pub first_alone: bool,
     /// How long an instance may take to exit after SIGTERM.
     #[serde(default = "default_stop_timeout", with = "duration")]
+    #[schemars(schema_with = "crate::schema::duration")]
     pub stop_timeout: Duration,
     /// Its Prometheus endpoint (e.g. `/metrics`): scraped each second during
     /// steps for the series `[report] metrics` selects.
@@ -135,9 +144,10 @@ fn yes() -> bool {
 }
 
 /// A file written into the run folder before start: `{{ files.NAME }}` is its path.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileTemplate {
+    /// The name templates use: `{{ files.NAME }}` is the file's path.
     pub name: String,
     /// Path inside the run folder.
     pub path: String,
@@ -153,15 +163,19 @@ pub struct FileTemplate {
 
 /// An HTTP call made after start. Values named in `capture` (JSON pointers
 /// into the answer) are available to later calls as `{{ captured.NAME }}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetupCall {
+    /// What the call does, as progress and errors show it.
     pub name: String,
+    /// HTTP method (default POST).
     #[serde(default = "default_method")]
     pub method: String,
+    /// Path on instance 0, a template.
     pub path: String,
     /// JSON body, a minijinja template.
     pub body: Option<String>,
+    /// `{ NAME = "/json/pointer" }`: values of the answer later calls see as `{{ captured.NAME }}`.
     #[serde(default)]
     pub capture: IndexMap<String, String>,
     /// Only make the call when this template expression is true.
@@ -173,7 +187,7 @@ fn default_method() -> String {
 }
 
 /// `[request]`: where load goes on the gateway and what it measures of it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileRequest {
     /// Path benchmarked on the gateway; a scenario's `request.path`, when

@@ -162,7 +162,7 @@ pub enum Role {
 
 /// `[topology] cpus`: the CPUs of each side, as planned and as recorded in
 /// the report's environment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pinning {
     pub gateway: CpuList,

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The fake upstream's behaviour, as written under `[upstream]` in a scenario.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpstreamConfig {
     /// Fixed delay before answering, in milliseconds (the simple form of `delay`).
@@ -83,7 +83,7 @@ impl Default for UpstreamConfig {
 }
 
 /// A latency distribution, e.g. `{ kind = "lognormal", p50_ms = 50, p99_ms = 400 }`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum DelayModel {
     /// Always `ms`.
@@ -97,7 +97,9 @@ pub enum DelayModel {
 }
 
 /// What one draw of `delay` covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DelayPer {
     /// One draw per request.
@@ -110,7 +112,7 @@ pub enum DelayPer {
 /// Shares in [0, 1] of model requests (chat, completions, embeddings, messages,
 /// responses) that get a fault instead of a normal answer. Their sum must not
 /// exceed 1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Faults {
     /// 429 Too Many Requests with a `Retry-After` header.
@@ -163,7 +165,7 @@ impl Faults {
 
 /// A mock route: `[[upstream.routes]]` with `path`, optional `method`,
 /// `status`, `body` (any table, sent as JSON) and `delay_ms`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
     /// Exact request path, e.g. `/api/answer` (the query string is ignored).

@@ -15,6 +15,8 @@
 //! headline `rps` is the sum of the shards' throughputs, each over its own
 //! busy window (a shard's drain does not lower another's rate).
 
+pub mod command;
+
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;

@@ -4,6 +4,8 @@
 //! a dead service or a failed step stops the run, keeps what was measured
 //! and always tears the services down.
 
+pub mod batch;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -56,7 +58,7 @@ pub struct Interrupt {
 }
 
 /// What a finished run leaves: its report and where it was written.
-pub struct Outcome {
+pub struct Finished {
     pub report: Report,
     pub dir: PathBuf,
     /// A shard's lossless result (also written as `shard.json` in `dir`).
@@ -136,7 +138,7 @@ pub async fn execute(
     dir: &Path,
     options: &Options,
     interrupt: &Interrupt,
-) -> std::io::Result<Outcome> {
+) -> std::io::Result<Finished> {
     let cancel = interrupt.stop.clone();
     std::fs::create_dir_all(dir)?;
     let dir = dir.canonicalize().unwrap_or(dir.to_path_buf());
@@ -189,7 +191,7 @@ pub async fn execute(
             report.error = Some(e);
             report.finished_at = Some(now());
             report::write(&dir, &report, &formats)?;
-            return Ok(Outcome {
+            return Ok(Finished {
                 report,
                 dir,
                 shard: None,
@@ -273,7 +275,7 @@ pub async fn execute(
         let json = serde_json::to_string(result).map_err(std::io::Error::other)?;
         std::fs::write(dir.join("shard.json"), json)?;
     }
-    Ok(Outcome { report, dir, shard })
+    Ok(Finished { report, dir, shard })
 }
 
 /// Provision, write files, start the services wave by wave, make the setup

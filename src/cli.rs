@@ -176,22 +176,8 @@ pub struct RunArgs {
     /// Folder the reports are written under.
     #[arg(long, default_value = "results", value_name = "DIR")]
     pub out: PathBuf,
-    /// No progress bars and no summary table.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Print a machine-readable summary as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-    /// Compare the run against this baseline (a report.json or a run folder):
-    /// the comparison is printed, written as compare.md, and a FAIL exits 1.
-    /// `history` compares with the median of the last comparable runs in
-    /// the history database, and checks for drift.
-    #[arg(long, value_name = "PATH")]
-    pub baseline: Option<PathBuf>,
-    /// The history database the run is recorded in (default
-    /// `[report] history`, else <--out>/history.sqlite).
-    #[arg(long, value_name = "PATH")]
-    pub history: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Do not record the run in the history database.
     #[arg(long, conflicts_with = "history")]
     pub no_history: bool,
@@ -230,17 +216,27 @@ pub struct MergeArgs {
     /// The run folder to write (created; must not hold a report yet).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// No summary table.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// What `run` and `merge` print, compare and record once the run is judged.
+#[derive(Debug, clap::Args)]
+pub struct OutputArgs {
+    /// No progress bars and no summary table.
     #[arg(long, short)]
     pub quiet: bool,
     /// Print a machine-readable summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Compare the merged run against this baseline (a report.json or a run
-    /// folder; `history` for the history database): as `run --baseline`.
+    /// Compare the run against this baseline (a report.json or a run folder):
+    /// the comparison is printed, written as compare.md, and a FAIL exits 1.
+    /// `history` compares with the median of the last comparable runs in
+    /// the history database, and checks for drift.
     #[arg(long, value_name = "PATH")]
     pub baseline: Option<PathBuf>,
-    /// Record the merged run in this history database (default: none).
+    /// The history database the run is recorded in (`run`: default
+    /// `[report] history`, else <--out>/history.sqlite; `merge`: default none).
     #[arg(long, value_name = "PATH")]
     pub history: Option<PathBuf>,
 }

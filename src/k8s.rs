@@ -98,6 +98,71 @@ pub fn files_of(path: &Path, sets: &[String]) -> Result<Vec<(PathBuf, String)>, 
         .collect()
 }
 
+/// `scenario k8s FILE --shards N --image IMAGE`: the manifest on stdout,
+/// how to collect and merge on stderr.
+pub fn command(args: &crate::cli::K8sArgs) -> crate::report::Outcome {
+    use crate::report::Outcome;
+    let Some(job) = job_of(args) else {
+        return Outcome::Error;
+    };
+    match job.manifest() {
+        Ok(manifest) => {
+            out!("{manifest}");
+            eprint!("{}", job.instructions());
+            Outcome::Pass
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Outcome::Error
+        }
+    }
+}
+
+/// The Job `args` describe, checked as shard 0's `run` would check it; `None`
+/// after printing why not.
+fn job_of(args: &crate::cli::K8sArgs) -> Option<Job> {
+    use crate::plan::command::{check_sharding, gather, make_plan};
+    let all = crate::scenario::command::load_or_explain(&args.file, &args.scenario.set)?;
+    let start_at = match args
+        .start_at
+        .as_deref()
+        .map(crate::plan::shard::parse_start_at)
+    {
+        Some(Err(e)) => {
+            eprintln!("error: --start-at {e}");
+            return None;
+        }
+        Some(Ok(t)) => t,
+        None => default_start(),
+    };
+    let facts = gather(&all)?;
+    let plan = make_plan(&all[0], &facts[0])?;
+    if args.shards == 0 {
+        eprintln!("error: --shards must be at least 1");
+        return None;
+    }
+    let every = args.step_every.map(Into::into);
+    // Every pod's plan is refused for the same reasons as shard 0's.
+    let shard = crate::plan::shard::Shard {
+        index: 0,
+        count: args.shards,
+    };
+    check_sharding(&all[0], &plan, Some(shard), true, every)?;
+    let files = files_of(&args.file, &args.scenario.set)
+        .map_err(|e| eprintln!("error: {e}"))
+        .ok()?;
+    Some(Job {
+        name: args.name.clone().unwrap_or_else(|| name_for(&all[0].name)),
+        namespace: args.namespace.clone(),
+        image: args.image.clone(),
+        shards: args.shards,
+        start_at,
+        step_every: every,
+        sets: args.scenario.set.clone(),
+        files,
+    })
+}
+
 impl Job {
     fn rfc3339(&self) -> String {
         OffsetDateTime::from(self.start_at)

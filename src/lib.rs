@@ -7,6 +7,10 @@
 // Problems are built on the cold path of bad input; boxing them buys nothing.
 #![allow(clippy::result_large_err)]
 
+// `out!`/`outln!` for every module below.
+#[macro_use]
+mod out;
+
 pub mod app;
 pub mod assertions;
 pub mod builtin;

@@ -1,10 +1,16 @@
 //! What a scenario needs from the machine (binaries, a Python interpreter,
 //! a cached venv) and, for each missing piece, the command that installs it.
-//! `scenario doctor` prints this list; `plan` refuses to start without it.
+//! `scenario doctor` prints this list; `plan` refuses to start without it;
+//! `scenario provision` installs the venvs ahead of a run.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::cli::DoctorArgs;
+use crate::plan::command::{exe, gather, make_plan, RUN_DIR};
+use crate::plan::Provision;
+use crate::report::Outcome;
+use crate::scenario::command::load_or_explain;
 use crate::scenario::model::Database;
 use crate::scenario::Scenario;
 
@@ -201,4 +207,117 @@ pub fn needs(s: &Scenario) -> Vec<Requirement> {
         });
     }
     out
+}
+
+/// `scenario doctor`: what each scenario needs from this machine, found or
+/// not, with the command that installs what is missing.
+pub fn doctor(args: &DoctorArgs) -> Outcome {
+    let mut missing = 0;
+    for file in &args.files {
+        let Some(all) = load_or_explain(file, &args.scenario.set) else {
+            return Outcome::Error;
+        };
+        let mut needs: Vec<Requirement> = Vec::new();
+        for r in all.iter().flat_map(self::needs) {
+            if !needs.iter().any(|n| n.what == r.what) {
+                needs.push(r);
+            }
+        }
+        outln!("{}:", file.display());
+        if needs.is_empty() {
+            outln!("  needs nothing beyond this binary");
+        }
+        for r in &needs {
+            match &r.found {
+                Some(found) => outln!("  ok       {:<22} {found}", r.what),
+                None => {
+                    missing += 1;
+                    outln!(
+                        "  MISSING  {:<22} {}\n           install: {}",
+                        r.what,
+                        r.why,
+                        r.install
+                    );
+                }
+            }
+        }
+        show_venv(&all[0]);
+    }
+    if missing > 0 {
+        eprintln!("{missing} missing; install them and run `scenario doctor` again");
+    }
+    Outcome::checked(missing == 0)
+}
+
+/// The venv `s`'s gateway profile installs, and whether it is there yet.
+fn show_venv(s: &Scenario) {
+    let Some((profile, _)) = &s.profile else {
+        return;
+    };
+    let facts = crate::plan::Facts::gather(s, &exe());
+    let Ok(Ok(p)) = facts.map(|f| crate::plan::build(s, &f, Path::new(RUN_DIR))) else {
+        return;
+    };
+    if let Some(prov) = &p.provision {
+        let state = if crate::topology::provision::is_ready(prov) {
+            "ready"
+        } else {
+            "installed on the first run"
+        };
+        outln!(
+            "  venv     {:<22} {} ({state})",
+            profile.name,
+            prov.venv.display()
+        );
+    }
+}
+
+/// `scenario provision`: make every venv the scenarios' variants need, once.
+pub fn provision(args: &DoctorArgs) -> Outcome {
+    let Some(provisions) = provisions(args) else {
+        return Outcome::Error;
+    };
+    if provisions.is_empty() {
+        outln!("nothing to provision: these scenarios install nothing");
+        return Outcome::Pass;
+    }
+    let Some(runtime) = crate::run::batch::runtime() else {
+        return Outcome::Error;
+    };
+    for p in &provisions {
+        let log = p.venv.with_extension("log");
+        if crate::topology::provision::is_ready(p) {
+            outln!("ready        {}", p.venv.display());
+            continue;
+        }
+        eprintln!(
+            "provisioning {} (log: {}) …",
+            p.venv.display(),
+            log.display()
+        );
+        if let Err(e) = runtime.block_on(crate::topology::provision::ensure(p, &log)) {
+            eprintln!("error: {e}");
+            return Outcome::Error;
+        }
+        outln!("provisioned  {}", p.venv.display());
+    }
+    Outcome::Pass
+}
+
+/// Every distinct venv the variants of `args.files` install, or `None`
+/// after printing why not.
+fn provisions(args: &DoctorArgs) -> Option<Vec<Provision>> {
+    let mut provisions: Vec<Provision> = Vec::new();
+    for file in &args.files {
+        let all = load_or_explain(file, &args.scenario.set)?;
+        let facts = gather(&all)?;
+        for (s, facts) in all.iter().zip(&facts) {
+            if let Some(p) = make_plan(s, facts)?.provision {
+                if !provisions.iter().any(|q| q.venv == p.venv) {
+                    provisions.push(p);
+                }
+            }
+        }
+    }
+    Some(provisions)
 }

@@ -7,6 +7,7 @@
 //! its resolved scenario ([`identity`]) and by the machine it ran on.
 
 pub mod check;
+pub mod command;
 mod csv;
 mod html;
 mod json;

@@ -409,7 +409,7 @@ pub fn import(store: &mut Store, dir: &Path) -> Result<Imported, StoreError> {
     let mut reports = Vec::new();
     let mut done = Imported::default();
     for file in found {
-        match crate::report::compare::load(&file) {
+        match crate::report::Report::load(&file) {
             Ok((report, _)) => reports.push((report, file)),
             Err(e) => done.unreadable.push(e),
         }

@@ -4,6 +4,7 @@
 //! `scenario plan` prints exactly the plan that `scenario run` executes.
 
 pub mod capacity;
+pub mod command;
 mod facts;
 mod gateway;
 pub mod level;

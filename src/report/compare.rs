@@ -152,51 +152,6 @@ pub struct Comparison {
     pub grade: Grade,
 }
 
-/// Read a report: a `report.json`, a run folder holding one, or a scenario's
-/// results folder (its latest run is taken).
-pub fn load(path: &Path) -> Result<(Report, PathBuf), String> {
-    let file = if path.is_dir() {
-        let direct = path.join("report.json");
-        if direct.is_file() {
-            direct
-        } else {
-            latest_run(path).ok_or_else(|| {
-                format!(
-                    "{} holds no report.json (nor a run folder with one)",
-                    path.display()
-                )
-            })?
-        }
-    } else {
-        path.to_path_buf()
-    };
-    let text = std::fs::read_to_string(&file)
-        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let report: Report = serde_json::from_str(&text)
-        .map_err(|e| format!("{} is not a scenario report: {e}", file.display()))?;
-    if report.schema_version > super::SCHEMA_VERSION {
-        return Err(format!(
-            "{} has report schema {}, newer than this tool's {}",
-            file.display(),
-            report.schema_version,
-            super::SCHEMA_VERSION
-        ));
-    }
-    Ok((report, file))
-}
-
-/// The latest `<timestamp>/report.json` under a scenario's results folder.
-fn latest_run(dir: &Path) -> Option<PathBuf> {
-    let mut runs: Vec<PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .map(|e| e.path().join("report.json"))
-        .filter(|p| p.is_file())
-        .collect();
-    runs.sort();
-    runs.pop()
-}
-
 /// `[assert.regression]` from the report's resolved scenario, or the defaults.
 pub fn thresholds_of(report: &Report) -> Regression {
     report

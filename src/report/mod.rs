@@ -3,6 +3,7 @@
 //! The report is written when the run starts and rewritten after every step,
 //! so a failure or Ctrl-C later keeps everything measured so far.
 
+pub mod baseline;
 mod capacity;
 pub mod ceiling;
 pub mod compare;
@@ -12,10 +13,13 @@ pub mod html;
 pub mod html_capacity;
 mod json;
 mod junit;
+mod load;
 pub(crate) mod markdown;
 pub mod memory;
+pub mod outcome;
 mod ramp;
 pub mod stream;
+pub mod summary;
 pub mod svg;
 pub mod terminal;
 pub mod variants;
@@ -32,6 +36,9 @@ use serde::{Deserialize, Serialize};
 use crate::assertions::Verdict;
 use crate::metrics::{ErrorClass, LevelSummary, SecondSample, StepMetrics};
 use crate::plan::{Level, LevelKind};
+
+pub use load::rerender;
+pub use outcome::Outcome;
 
 /// Bumped whenever a field changes meaning or is removed.
 ///
@@ -636,15 +643,9 @@ pub(crate) fn gateway_overhead_line(report: &Report) -> Option<String> {
     })
 }
 
-/// A one-word outcome: PASS, FAIL, INTERRUPTED, FAILED (error) or RUNNING.
+/// A one-word outcome: PASS, FAIL, INTERRUPTED, ERROR or RUNNING (see [`Outcome`]).
 pub fn outcome_word(report: &Report) -> &'static str {
-    match report.status {
-        Status::Complete if report.passed() => "PASS",
-        Status::Complete => "FAIL",
-        Status::Interrupted => "INTERRUPTED",
-        Status::Failed => "ERROR",
-        Status::Running => "RUNNING",
-    }
+    report.outcome().word()
 }
 
 /// Every error class some of `steps` saw, in [`ErrorClass`] order.

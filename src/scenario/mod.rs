@@ -5,6 +5,7 @@
 
 pub mod capacity;
 pub mod check;
+pub mod command;
 pub mod de;
 pub mod model;
 pub mod profile;

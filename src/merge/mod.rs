@@ -15,6 +15,8 @@
 //! headline `rps` is the sum of the shards' throughputs, each over its own
 //! busy window (a shard's drain does not lower another's rate).
 
+pub mod command;
+
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
@@ -223,45 +225,7 @@ pub fn merge(mut shards: Vec<ShardResult>) -> Result<(Report, Vec<String>), Stri
     let first = shards.first().ok_or("no shard result to merge")?.clone();
     let n = first.shard.count;
     shards.sort_by_key(|s| s.shard.index);
-    for s in &shards {
-        if s.format != FORMAT {
-            return Err(format!(
-                "shard {} is in format {}; this scenario reads {FORMAT}",
-                s.shard, s.format
-            ));
-        }
-        if s.shard.count != n {
-            return Err(format!(
-                "shard {} is of a run in {} shards, shard {} of one in {n}: merge the shards of one run",
-                s.shard, s.shard.count, first.shard
-            ));
-        }
-        if s.scenario.resolved != first.scenario.resolved || s.start_at != first.start_at {
-            return Err(format!(
-                "shard {} ran another scenario (or another --start-at) than shard {}: merge the \
-                 shards of one run",
-                s.shard, first.shard
-            ));
-        }
-    }
-    let indices: Vec<u32> = shards.iter().map(|s| s.shard.index).collect();
-    if let Some(w) = indices.windows(2).find(|w| w[0] == w[1]) {
-        return Err(format!(
-            "shard {}/{n} is given twice: give each shard's result once",
-            w[0]
-        ));
-    }
-    let missing: Vec<String> = (0..n)
-        .filter(|i| !indices.contains(i))
-        .map(|i| format!("{i}/{n}"))
-        .collect();
-    if !missing.is_empty() {
-        return Err(format!(
-            "shards {} are missing: every one of the {n} is needed for the merged figures \
-             (did a pod fail? `kubectl get pods -l job-name=…` shows it)",
-            missing.join(", ")
-        ));
-    }
+    check_shards(&shards, &first)?;
 
     // What the shards' plan says of goodput and the frontier.
     let capacity = &first.plan["capacity"];
@@ -297,24 +261,7 @@ pub fn merge(mut shards: Vec<ShardResult>) -> Result<(Report, Vec<String>), Stri
         steps.push(report_step);
     }
 
-    let errors: Vec<String> = shards
-        .iter()
-        .filter_map(|s| s.error.as_ref().map(|e| format!("shard {}: {e}", s.shard)))
-        .collect();
-    let status = if shards.iter().any(|s| s.status == Status::Interrupted) {
-        Status::Interrupted
-    } else if shards.iter().all(|s| s.status == Status::Complete) {
-        Status::Complete
-    } else {
-        Status::Failed
-    };
-    let error = match status {
-        Status::Complete => None,
-        _ if errors.is_empty() => {
-            Some("a shard did not finish (its result says it was still running)".to_string())
-        }
-        _ => Some(errors.join("; ")),
-    };
+    let (status, error) = status_of(&shards);
     let mut plan = first.plan.clone();
     if let Some(list) = plan.get_mut("steps").and_then(|s| s.as_array_mut()) {
         for s in list {
@@ -356,6 +303,76 @@ pub fn merge(mut shards: Vec<ShardResult>) -> Result<(Report, Vec<String>), Stri
         report.verdicts = assertions::judge(&first.checks, &report.levels, &swept);
     }
     Ok((report, warnings))
+}
+
+/// Every one of the `N` shards of one run, each once (`shards` sorted by
+/// index), in this tool's format; `Err` says which is not.
+fn check_shards(shards: &[ShardResult], first: &ShardResult) -> Result<(), String> {
+    let n = first.shard.count;
+    for s in shards {
+        if s.format != FORMAT {
+            return Err(format!(
+                "shard {} is in format {}; this scenario reads {FORMAT}",
+                s.shard, s.format
+            ));
+        }
+        if s.shard.count != n {
+            return Err(format!(
+                "shard {} is of a run in {} shards, shard {} of one in {n}: merge the shards of one run",
+                s.shard, s.shard.count, first.shard
+            ));
+        }
+        if s.scenario.resolved != first.scenario.resolved || s.start_at != first.start_at {
+            return Err(format!(
+                "shard {} ran another scenario (or another --start-at) than shard {}: merge the \
+                 shards of one run",
+                s.shard, first.shard
+            ));
+        }
+    }
+    let indices: Vec<u32> = shards.iter().map(|s| s.shard.index).collect();
+    if let Some(w) = indices.windows(2).find(|w| w[0] == w[1]) {
+        return Err(format!(
+            "shard {}/{n} is given twice: give each shard's result once",
+            w[0]
+        ));
+    }
+    let missing: Vec<String> = (0..n)
+        .filter(|i| !indices.contains(i))
+        .map(|i| format!("{i}/{n}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "shards {} are missing: every one of the {n} is needed for the merged figures \
+             (did a pod fail? `kubectl get pods -l job-name=…` shows it)",
+            missing.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// The merged run's status, and why it stopped early: interrupted when a
+/// shard was, complete when every shard was, else failed.
+fn status_of(shards: &[ShardResult]) -> (Status, Option<String>) {
+    let errors: Vec<String> = shards
+        .iter()
+        .filter_map(|s| s.error.as_ref().map(|e| format!("shard {}: {e}", s.shard)))
+        .collect();
+    let status = if shards.iter().any(|s| s.status == Status::Interrupted) {
+        Status::Interrupted
+    } else if shards.iter().all(|s| s.status == Status::Complete) {
+        Status::Complete
+    } else {
+        Status::Failed
+    };
+    let error = match status {
+        Status::Complete => None,
+        _ if errors.is_empty() => {
+            Some("a shard did not finish (its result says it was still running)".to_string())
+        }
+        _ => Some(errors.join("; ")),
+    };
+    (status, error)
 }
 
 /// One step of every shard as one step, and how far apart the shards

@@ -5,7 +5,6 @@
 pub mod cpus;
 pub mod guardian;
 pub mod logs;
-mod probe;
 pub mod provision;
 pub mod resources;
 pub mod scrape;
@@ -21,7 +20,6 @@ use nix::unistd::Pid;
 use tokio_util::sync::CancellationToken;
 
 use crate::plan::{Probe, Service};
-pub use probe::{http_call, http_get};
 
 struct Running {
     name: String,
@@ -194,7 +192,7 @@ impl Supervisor {
             }
             let ready = match &service.ready {
                 Probe::Http { url, headers, .. } => {
-                    let answer = http_call(
+                    let answer = crate::control::call(
                         "GET",
                         url,
                         headers,
@@ -202,10 +200,10 @@ impl Supervisor {
                         left.min(Duration::from_secs(2)),
                     )
                     .await;
-                    if let Ok((status, _)) = answer {
-                        last = Some(status);
+                    if let Ok(a) = &answer {
+                        last = Some(a.status);
                     }
-                    matches!(answer, Ok((s, _)) if (200..300).contains(&s))
+                    answer.is_ok_and(|a| a.is_success())
                 }
                 Probe::Command { argv, .. } => {
                     // Bounded like an HTTP probe, and killed when abandoned.

@@ -116,7 +116,7 @@ pub struct Service {
     /// Run as this user (PostgreSQL refuses root).
     pub user: Option<String>,
     pub port: u16,
-    pub ready: Probe,
+    pub ready: ReadyCheck,
     /// Folders created (owned by `user`) before anything runs.
     pub dirs: Vec<PathBuf>,
     /// Commands run to completion before the service starts (e.g. initdb).
@@ -174,11 +174,11 @@ impl std::fmt::Display for Wave {
 /// How a service shows it is ready.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Probe {
+pub enum ReadyCheck {
     /// `GET url` answers 2xx.
     Http {
         url: String,
-        /// Headers the probe sends (the profile's `ready_headers`).
+        /// Headers the check sends (the profile's `ready_headers`).
         #[serde(
             default,
             skip_serializing_if = "Vec::is_empty",
@@ -196,10 +196,10 @@ pub enum Probe {
     },
 }
 
-impl Probe {
+impl ReadyCheck {
     pub fn timeout(&self) -> Duration {
         match self {
-            Probe::Http { timeout, .. } | Probe::Command { timeout, .. } => *timeout,
+            ReadyCheck::Http { timeout, .. } | ReadyCheck::Command { timeout, .. } => *timeout,
         }
     }
 }
@@ -392,7 +392,7 @@ impl std::fmt::Display for PlanError {
 
 impl std::error::Error for PlanError {}
 
-/// How long the fake upstream may take to answer its health probe.
+/// How long the fake upstream may take to answer its readiness check.
 const UPSTREAM_READY: Duration = Duration::from_secs(10);
 
 /// Expand a checked scenario into the plan `run` executes, with files and
@@ -625,7 +625,7 @@ fn upstream(s: &Scenario, facts: &Facts, port: u16) -> Result<Service, PlanError
         env: Vec::new(),
         user: None,
         port,
-        ready: Probe::Http {
+        ready: ReadyCheck::Http {
             headers: Vec::new(),
             url: format!("http://127.0.0.1:{port}/health"),
             timeout: UPSTREAM_READY,

@@ -122,14 +122,16 @@ impl Display for Plan {
                 }
                 writeln!(out, "     $ {program} {}", args.join(" "))?;
                 let ready = match &s.ready {
-                    super::Probe::Http { url, headers, .. } => {
+                    super::ReadyCheck::Http { url, headers, .. } => {
                         let headers: String = headers
                             .iter()
                             .map(|(k, v)| format!(" with {k}: {}", redact(k, v)))
                             .collect();
                         format!("GET {url}{headers} answers 2xx")
                     }
-                    super::Probe::Command { argv, .. } => format!("`{}` succeeds", words(argv)),
+                    super::ReadyCheck::Command { argv, .. } => {
+                        format!("`{}` succeeds", words(argv))
+                    }
                 };
                 writeln!(
                     out,

@@ -5,7 +5,6 @@
 pub mod cpus;
 pub mod guardian;
 pub mod logs;
-mod probe;
 pub mod provision;
 pub mod resources;
 pub mod scrape;
@@ -20,8 +19,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio_util::sync::CancellationToken;
 
-use crate::plan::{Probe, Service};
-pub use probe::{http_call, http_get};
+use crate::plan::{ReadyCheck, Service};
 
 struct Running {
     name: String,
@@ -160,7 +158,7 @@ impl Supervisor {
         let timeout = service.ready.timeout();
         let deadline = Instant::now() + timeout;
         let log = self.log_of(&service.name);
-        // The probe's last answer, for the error should it never be 2xx.
+        // The check's last answer, for the error should it never be 2xx.
         let mut last: Option<u16> = None;
         loop {
             if let Some(dead) = self.dead() {
@@ -172,7 +170,7 @@ impl Supervisor {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 let what = match &service.ready {
-                    Probe::Http { url, .. } => match last {
+                    ReadyCheck::Http { url, .. } => match last {
                         Some(status) => format!(
                             "GET {url} never answered 2xx; last answer {status}{}",
                             match status {
@@ -182,7 +180,9 @@ impl Supervisor {
                         ),
                         None => format!("GET {url} never answered 2xx"),
                     },
-                    Probe::Command { argv, .. } => format!("`{}` never succeeded", argv.join(" ")),
+                    ReadyCheck::Command { argv, .. } => {
+                        format!("`{}` never succeeded", argv.join(" "))
+                    }
                 };
                 return Err(format!(
                     "`{}` was not ready within {} ({what}); from {}:\n{}",
@@ -193,8 +193,8 @@ impl Supervisor {
                 ));
             }
             let ready = match &service.ready {
-                Probe::Http { url, headers, .. } => {
-                    let answer = http_call(
+                ReadyCheck::Http { url, headers, .. } => {
+                    let answer = crate::control::call(
                         "GET",
                         url,
                         headers,
@@ -202,22 +202,22 @@ impl Supervisor {
                         left.min(Duration::from_secs(2)),
                     )
                     .await;
-                    if let Ok((status, _)) = answer {
-                        last = Some(status);
+                    if let Ok(a) = &answer {
+                        last = Some(a.status);
                     }
-                    matches!(answer, Ok((s, _)) if (200..300).contains(&s))
+                    answer.is_ok_and(|a| a.is_success())
                 }
-                Probe::Command { argv, .. } => {
-                    // Bounded like an HTTP probe, and killed when abandoned.
-                    let mut probe = tokio::process::Command::new(&argv[0]);
-                    probe
+                ReadyCheck::Command { argv, .. } => {
+                    // Bounded like an HTTP check, and killed when abandoned.
+                    let mut check = tokio::process::Command::new(&argv[0]);
+                    check
                         .args(&argv[1..])
                         .stdin(Stdio::null())
                         .stdout(Stdio::null())
                         .stderr(Stdio::null())
                         .kill_on_drop(true);
                     tokio::select! {
-                        s = tokio::time::timeout(left.min(Duration::from_secs(10)), probe.status()) => {
+                        s = tokio::time::timeout(left.min(Duration::from_secs(10)), check.status()) => {
                             matches!(s, Ok(Ok(s)) if s.success())
                         }
                         _ = cancel.cancelled() => false,

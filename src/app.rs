@@ -925,8 +925,7 @@ fn report_command(args: ReportArgs) -> ExitCode {
             return ExitCode::from(ERROR);
         }
     };
-    let exporter =
-        report::exporter(args.format.name()).expect("every ReportFormat has an exporter");
+    let exporter = args.format.exporter();
     let text = exporter.render(&report);
     emit(&text, args.out.as_deref())
 }

@@ -329,8 +329,8 @@ pub fn compare(
     for (side, r) in [("baseline", base), ("current run", current)] {
         if r.status != Status::Complete {
             notes.push(format!(
-                "the {side} did not complete (status {:?})",
-                r.status
+                "the {side} did not complete (status {})",
+                r.status.label()
             ));
         }
     }

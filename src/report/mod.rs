@@ -7,6 +7,7 @@ mod capacity;
 pub mod ceiling;
 pub mod compare;
 mod csv;
+mod format;
 pub mod frontier;
 pub mod html;
 pub mod html_capacity;
@@ -32,6 +33,8 @@ use serde::{Deserialize, Serialize};
 use crate::assertions::Verdict;
 use crate::metrics::{ErrorClass, LevelSummary, SecondSample, StepMetrics};
 use crate::plan::{Level, LevelKind};
+
+pub use format::Format;
 
 /// Bumped whenever a field changes meaning or is removed.
 ///
@@ -94,6 +97,19 @@ pub enum Status {
     Interrupted,
     /// Stopped by an error (a service died, a step could not run).
     Failed,
+}
+
+impl Status {
+    /// The name in JSON and in reports: `running`, `complete`,
+    /// `interrupted`, `failed`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Complete => "complete",
+            Status::Interrupted => "interrupted",
+            Status::Failed => "failed",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -182,8 +198,7 @@ pub struct StepReport {
 
 /// Which side of the topology a step measured. With `topology.baseline`
 /// every step runs on both sides, under the same `index`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum Side {
     /// Through the system under test (the gateway, or the upstream when the
     /// scenario has no gateway).
@@ -206,7 +221,14 @@ impl Side {
     }
 }
 
-/// `"target"` / `"direct"`, or schema 1's `baseline: bool` (`true` is direct).
+/// [`Side::label`].
+impl Serialize for Side {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.label())
+    }
+}
+
+/// [`Side::label`], or schema 1's `baseline: bool` (`true` is direct).
 impl<'de> Deserialize<'de> for Side {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Side, D::Error> {
         struct Visitor;
@@ -219,11 +241,10 @@ impl<'de> Deserialize<'de> for Side {
                 Ok(if direct { Side::Direct } else { Side::Target })
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Side, E> {
-                match v {
-                    "target" => Ok(Side::Target),
-                    "direct" => Ok(Side::Direct),
-                    other => Err(E::unknown_variant(other, &["target", "direct"])),
-                }
+                Side::ALL
+                    .into_iter()
+                    .find(|s| s.label() == v)
+                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(v), &self))
             }
         }
         d.deserialize_any(Visitor)
@@ -353,37 +374,29 @@ pub trait Exporter {
     fn render(&self, report: &Report) -> String;
 }
 
-/// The exporter for a `[report] formats` name.
+/// The exporter for a `[report] formats` name, `None` for an unknown one.
 pub fn exporter(format: &str) -> Option<Box<dyn Exporter>> {
-    match format {
-        "json" => Some(Box::new(json::Json)),
-        "csv" => Some(Box::new(csv::Csv)),
-        "md" => Some(Box::new(markdown::Markdown)),
-        "html" => Some(Box::new(html::Html)),
-        "junit" => Some(Box::new(junit::Junit)),
-        _ => None,
-    }
+    Format::parse(format).map(Format::exporter)
 }
 
 /// Write `report` in `formats` (JSON always) into `dir`, each file replaced
 /// atomically: written beside as `.NAME.tmp`, then renamed over `NAME`. On an
 /// error the temporary file is removed, so a full disk leaves no litter.
-pub fn write(dir: &Path, report: &Report, formats: &[String]) -> std::io::Result<()> {
-    let mut names: Vec<&str> = vec!["json"];
-    names.extend(formats.iter().map(String::as_str).filter(|f| *f != "json"));
-    for name in names {
-        if let Some(exporter) = exporter(name) {
-            let path = dir.join(exporter.file_name());
-            let tmp = dir.join(format!(".{}.tmp", exporter.file_name()));
-            let written = std::fs::write(&tmp, exporter.render(report))
-                .and_then(|()| std::fs::rename(&tmp, &path));
-            if let Err(e) = written {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(std::io::Error::new(
-                    e.kind(),
-                    format!("cannot write {}: {e}", path.display()),
-                ));
-            }
+pub fn write(dir: &Path, report: &Report, formats: &[Format]) -> std::io::Result<()> {
+    let mut all = vec![Format::Json];
+    all.extend(formats.iter().copied().filter(|f| *f != Format::Json));
+    for format in all {
+        let exporter = format.exporter();
+        let path = dir.join(exporter.file_name());
+        let tmp = dir.join(format!(".{}.tmp", exporter.file_name()));
+        let written = std::fs::write(&tmp, exporter.render(report))
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!("cannot write {}: {e}", path.display()),
+            ));
         }
     }
     Ok(())

@@ -504,6 +504,25 @@ pub struct Thresholds {
     pub regression: Option<Regression>,
 }
 
+impl Thresholds {
+    /// The limit set for `metric` at this level of the table, if any.
+    pub fn limit(&self, metric: crate::assertions::Metric) -> Option<f64> {
+        use crate::assertions::Metric;
+        match metric {
+            Metric::MinRps => self.min_rps,
+            Metric::MaxP50Ms => self.max_p50_ms,
+            Metric::MaxP95Ms => self.max_p95_ms,
+            Metric::MaxP99Ms => self.max_p99_ms,
+            Metric::MaxErrorRate => self.max_error_rate,
+            Metric::MinAchievedRateRatio => self.min_achieved_rate_ratio,
+            Metric::MaxDropped => self.max_dropped,
+            Metric::MinGoodput => self.min_goodput,
+            Metric::MinCapacityRps => self.min_capacity_rps,
+            Metric::MaxRssGrowthMibPerMin => self.max_rss_growth_mib_per_min,
+        }
+    }
+}
+
 /// `[assert.regression]`: limits for `scenario compare` and `run --baseline`,
 /// as shares (0.20 = 20%). Defaults are seed 003's criteria.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -634,8 +653,8 @@ fn default_stall_factor() -> f64 {
 }
 
 fn default_formats() -> Vec<String> {
-    ["json", "csv", "md", "html", "junit"]
-        .map(String::from)
+    crate::report::Format::ALL
+        .map(|f| f.name().to_string())
         .to_vec()
 }
 

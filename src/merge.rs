@@ -345,6 +345,7 @@ pub fn merge(mut shards: Vec<ShardResult>) -> Result<(Report, Vec<String>), Stri
         search: None,
         streams: None,
         memory: None,
+        regression: None,
         verdicts: Vec::new(),
     };
     report.summarise_levels();

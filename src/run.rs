@@ -175,6 +175,7 @@ pub async fn execute(
         search: None,
         streams: None,
         memory: None,
+        regression: scenario.model.assertions.regression,
         verdicts: Vec::new(),
     };
     let formats = planned

@@ -8,12 +8,12 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use crate::upstream::Stats;
+use crate::report::UpstreamCounts;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The upstream's counts since its last reset; with `reset`, zeroed as read.
-pub fn fetch(addr: SocketAddr, reset: bool) -> Result<Stats, String> {
+pub fn fetch(addr: SocketAddr, reset: bool) -> Result<UpstreamCounts, String> {
     let path = if reset { "/stats?reset=1" } else { "/stats" };
     let fail = |e: std::io::Error| format!("GET {path} on {addr}: {e}");
     let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(fail)?;

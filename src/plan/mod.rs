@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::diag::Diagnostics;
 use crate::dialect::Dialect;
-use crate::scenario::model::{duration, Arrival, Selection, Thresholds, UPSTREAM_PATH};
+use crate::scenario::model::{duration, Arrival, Thresholds, UPSTREAM_PATH};
 use crate::scenario::Scenario;
 
 pub use capacity::{Capacity, SearchPlan};
@@ -313,6 +313,17 @@ impl Step {
 pub enum Stop {
     Requests(u64),
     Duration(#[serde(with = "duration")] Duration),
+}
+
+/// Which pool entry a request takes (`[request.pool] selection`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Selection {
+    /// Entries in turn, shared by all workers.
+    #[default]
+    RoundRobin,
+    /// Entries at random, from `seed`.
+    Random,
 }
 
 /// One pass/fail threshold applied to one level.

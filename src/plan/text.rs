@@ -149,8 +149,8 @@ impl Display for Plan {
         let t = &self.target;
         writeln!(out, "Requests: {} {}", t.method, t.url)?;
         let selection = match t.selection {
-            crate::scenario::model::Selection::RoundRobin => "round-robin".to_string(),
-            crate::scenario::model::Selection::Random => format!("random, seed {}", t.seed),
+            super::Selection::RoundRobin => "round-robin".to_string(),
+            super::Selection::Random => format!("random, seed {}", t.seed),
         };
         writeln!(
             out,

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::Regression;
 use super::{Report, Status};
 use crate::metrics::LevelSummary;
 use crate::plan::Level;
-use crate::scenario::model::Regression;
 
 /// How bad one delta (or a level, or the whole comparison) is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -196,14 +196,9 @@ fn latest_run(dir: &Path) -> Option<PathBuf> {
     runs.pop()
 }
 
-/// `[assert.regression]` from the report's resolved scenario, or the defaults.
+/// `[assert.regression]` of the report, or the defaults.
 pub fn thresholds_of(report: &Report) -> Regression {
-    report
-        .scenario
-        .resolved
-        .pointer("/assert/regression")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default()
+    report.regression_limits()
 }
 
 /// Grade one metric's move from `base` to `current`.
@@ -666,5 +661,15 @@ mod tests {
         let got = thresholds_of(&r);
         assert_eq!(got.fail_p95_increase, 0.5);
         assert_eq!(got.warn_p50_change, 0.15);
+        // issue 16: a report that stores its limits is graded by them, typed.
+        r.regression = Some(Regression {
+            fail_p95_increase: 0.3,
+            ..Regression::default()
+        });
+        assert_eq!(thresholds_of(&r).fail_p95_increase, 0.3);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["regression"]["fail_p95_increase"], 0.3);
+        let back: Report = serde_json::from_value(json).unwrap();
+        assert_eq!(back.regression, r.regression);
     }
 }

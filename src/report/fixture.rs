@@ -80,6 +80,7 @@ pub(crate) fn report() -> Report {
         search: None,
         streams: None,
         memory: None,
+        regression: None,
         verdicts: vec![
             verdict(1, Metric::MaxP50Ms, 25.0, Some(20.5), true),
             verdict(4, Metric::MaxErrorRate, 0.01, Some(0.0633), false),

@@ -16,9 +16,11 @@ mod junit;
 pub(crate) mod markdown;
 pub mod memory;
 mod ramp;
+mod regression;
 pub mod stream;
 pub mod svg;
 pub mod terminal;
+mod usage;
 pub mod variants;
 
 #[cfg(test)]
@@ -35,6 +37,8 @@ use crate::metrics::{ErrorClass, LevelSummary, SecondSample, StepMetrics};
 use crate::plan::{Level, LevelKind};
 
 pub use format::Format;
+pub use regression::Regression;
+pub use usage::{EndpointCounts, FaultCounts, ProcessUsage, ServiceUsage, UpstreamCounts};
 
 /// Bumped whenever a field changes meaning or is removed.
 ///
@@ -83,6 +87,10 @@ pub struct Report {
     /// RSS of each service started: idle, steady, growth, recovered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<memory::Memory>,
+    /// `[assert.regression]`, when the scenario sets it: the limits a later
+    /// run is compared by (see [`Report::regression_limits`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regression: Option<Regression>,
     pub verdicts: Vec<Verdict>,
 }
 
@@ -184,12 +192,12 @@ pub struct StepReport {
     pub side: Side,
     /// CPU and memory of each service during the step.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub resources: Vec<crate::topology::resources::ServiceUsage>,
+    pub resources: Vec<ServiceUsage>,
     /// What the fake upstream started by this run counted over the measured
     /// requests (reset after the warm-up, read after the step); absent when
     /// the run started no fake upstream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upstream: Option<crate::upstream::Stats>,
+    pub upstream: Option<UpstreamCounts>,
     /// The series `[report] metrics` selects from the gateway's Prometheus
     /// endpoint, one value per second of the step.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -59,6 +59,18 @@ pub enum TopologyError {
     },
     /// Ctrl-C or a signal arrived while services were starting.
     Interrupted,
+    /// A provisioning program (python, pip) could not be started.
+    Run {
+        program: String,
+        source: std::io::Error,
+    },
+    /// A provisioning command (making a venv, installing requirements) failed.
+    SetupFailed {
+        command: String,
+        status: ExitStatus,
+        log: PathBuf,
+        excerpt: String,
+    },
 }
 
 impl fmt::Display for TopologyError {
@@ -127,6 +139,17 @@ impl fmt::Display for TopologyError {
                 log.display()
             ),
             Interrupted => f.write_str("interrupted while starting services"),
+            Run { program, source } => write!(f, "cannot run {program}: {source}"),
+            SetupFailed {
+                command,
+                status,
+                log,
+                excerpt,
+            } => write!(
+                f,
+                "`{command}` failed ({status}); from {}:\n{excerpt}",
+                log.display()
+            ),
         }
     }
 }
@@ -134,9 +157,9 @@ impl fmt::Display for TopologyError {
 impl std::error::Error for TopologyError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            TopologyError::File { source, .. } | TopologyError::Spawn { source, .. } => {
-                Some(source)
-            }
+            TopologyError::File { source, .. }
+            | TopologyError::Spawn { source, .. }
+            | TopologyError::Run { source, .. } => Some(source),
             TopologyError::Chown { source, .. } => Some(source),
             _ => None,
         }

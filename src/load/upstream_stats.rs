@@ -11,12 +11,12 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::control;
-use crate::upstream::Stats;
+use crate::report::UpstreamCounts;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The upstream's counts since its last reset; with `reset`, zeroed as read.
-pub fn fetch(addr: SocketAddr, reset: bool) -> Result<Stats, String> {
+pub fn fetch(addr: SocketAddr, reset: bool) -> Result<UpstreamCounts, String> {
     let path = if reset { "/stats?reset=1" } else { "/stats" };
     let url = format!("http://{addr}{path}");
     let answer = control::call_blocking("GET", &url, &[], Bytes::new(), TIMEOUT)

@@ -156,6 +156,7 @@ fn new_report(scenario: &Scenario, planned: Option<&Plan>) -> Report {
         search: None,
         streams: None,
         memory: None,
+        regression: scenario.model.assertions.regression,
         verdicts: Vec::new(),
     }
 }

@@ -305,8 +305,10 @@ mod tests {
         let _ = child.kill();
         let _ = child.wait();
         let spin = &usage[0];
+        // An idle process shows 0%; a spinning one shows its share of a
+        // core, which on a loaded 2-core machine can be under 10%.
         assert!(
-            spin.cpu_pct_max > 20.0,
+            spin.cpu_pct_max > 2.0,
             "a spinning shell shows CPU: {spin:?}"
         );
         assert!(spin.rss_mib_max > 0.0);

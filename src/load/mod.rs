@@ -5,7 +5,8 @@
 //! answered. Open loop: arrivals have intended send times
 //! ([`schedule`]); each thread takes every `k`-th arrival of the global
 //! sequence, and a free worker claims the thread's next arrival, sleeps
-//! until its intended time (tokio's timer: millisecond-granular), sends, and
+//! until its intended time (tokio's millisecond timer for most of the way,
+//! a nanosecond `timerfd` for the last stretch: [`pace`]), sends, and
 //! records the latency from the intended time (coordinated omission
 //! corrected), the service time from the actual send, and the gap (client
 //! queue time). An arrival no worker was free for waits, and is counted

@@ -296,24 +296,29 @@ fn cpus_pin_nginx_workers_to_the_gateway_and_the_harness_elsewhere() {
             seen.push((comm(pid), cpus_allowed(pid)));
         }
     }
-    // The load threads of the tool itself.
+    // Every thread of the tool itself (name, CPUs): the main runtime's,
+    // tokio's blocking pool and the load threads.
     let tasks = std::fs::read_dir(format!("/proc/{}/task", child.id())).unwrap();
-    let load: Vec<String> = tasks
+    let threads: Vec<(String, String)> = tasks
         .flatten()
         .filter_map(|t| {
             let tid: u32 = t.file_name().to_str()?.parse().ok()?;
             let name =
                 std::fs::read_to_string(format!("/proc/{}/task/{tid}/comm", child.id())).ok()?;
-            name.starts_with("load-").then(|| {
-                std::fs::read_to_string(format!("/proc/{}/task/{tid}/status", child.id()))
-                    .unwrap()
-                    .lines()
-                    .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-                    .unwrap()
-                    .trim()
-                    .to_string()
-            })
+            let status =
+                std::fs::read_to_string(format!("/proc/{}/task/{tid}/status", child.id())).ok()?;
+            let cpus = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))?
+                .trim()
+                .to_string();
+            Some((name.trim().to_string(), cpus))
         })
+        .collect();
+    let load: Vec<&String> = threads
+        .iter()
+        .filter(|(name, _)| name.starts_with("load-"))
+        .map(|(_, cpus)| cpus)
         .collect();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "the run passed");
@@ -325,7 +330,11 @@ fn cpus_pin_nginx_workers_to_the_gateway_and_the_harness_elsewhere() {
         assert_eq!(cpus, want, "{name} runs on CPUs {cpus}: {seen:?}");
     }
     assert!(!load.is_empty(), "the load threads were seen");
-    assert!(load.iter().all(|c| c == "0"), "load threads on {load:?}");
+    assert!(load.iter().all(|c| *c == "0"), "load threads on {load:?}");
+    assert!(
+        threads.iter().all(|(_, c)| c == "0"),
+        "every thread of the tool on the harness's CPU: {threads:?}"
+    );
     assert_eq!(load.len(), 1, "one load thread per harness CPU");
 
     let r = report(&run_folder(&results));

@@ -16,11 +16,13 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 use super::http1::{parse_head, Body, Framing, Head, Violation};
 use super::sse::{Event, KeyNumber, Markers, PairScan, SseScanner};
@@ -258,6 +260,10 @@ enum Idle {
 /// requests plus its resends.
 pub struct Conn {
     stream: Option<TcpStream>,
+    /// The request timeout's timer, kept from one request to the next:
+    /// moving a timer's deadline later is an atomic store, registering a
+    /// new one a lock and a timer-wheel insertion (and removal) per request.
+    timer: Option<Pin<Box<Sleep>>>,
     /// Received bytes not consumed yet: `buf[pos..]`.
     buf: Vec<u8>,
     pos: usize,
@@ -269,6 +275,7 @@ impl Default for Conn {
     fn default() -> Self {
         Conn {
             stream: None,
+            timer: None,
             buf: Vec::with_capacity(BUF),
             pos: 0,
             resent: false,
@@ -296,22 +303,32 @@ impl Conn {
         self.resent
     }
 
-    /// [`Conn::send`] within `timeout`; after a timeout the connection's
-    /// state is unknown, so it is dropped.
+    /// [`Conn::send`], given up at `deadline`; after a timeout the
+    /// connection's state is unknown, so it is dropped.
     pub async fn send_within(
         &mut self,
-        timeout: std::time::Duration,
+        deadline: Instant,
         target: &Prepared,
         wire: &[u8],
         scanner: &mut BodyScanner,
     ) -> Option<Failure> {
-        match tokio::time::timeout(timeout, self.send(target, wire, scanner)).await {
-            Ok(failure) => failure,
-            Err(_) => {
-                self.reset();
-                Some(Failure::Timeout)
+        let mut timer = match self.timer.take() {
+            Some(mut timer) => {
+                timer.as_mut().reset(deadline.into());
+                timer
             }
-        }
+            None => Box::pin(tokio::time::sleep_until(deadline.into())),
+        };
+        let answer = tokio::select! {
+            biased;
+            failure = self.send(target, wire, scanner) => Some(failure),
+            () = timer.as_mut() => None,
+        };
+        self.timer = Some(timer);
+        answer.unwrap_or_else(|| {
+            self.reset();
+            Some(Failure::Timeout)
+        })
     }
 
     /// Send `wire` and read the whole answer into `scanner`. Returns `None` for

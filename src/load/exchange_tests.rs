@@ -189,7 +189,12 @@ fn run(script: Vec<Vec<Act>>, drive: Drive) -> Seen {
             }
             let began = Instant::now();
             let failure = conn
-                .send_within(drive.timeout, &target, &drive.request, &mut scanner)
+                .send_within(
+                    Instant::now() + drive.timeout,
+                    &target,
+                    &drive.request,
+                    &mut scanner,
+                )
                 .await;
             recorder.record(Duration::ZERO, began.elapsed(), failure, 1.0);
             if conn.resent() {

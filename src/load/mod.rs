@@ -5,7 +5,8 @@
 //! answered. Open loop: arrivals have intended send times
 //! ([`schedule`]); each thread takes every `k`-th arrival of the global
 //! sequence, and a free worker claims the thread's next arrival, sleeps
-//! until its intended time (tokio's timer: millisecond-granular), sends, and
+//! until its intended time (tokio's millisecond timer for most of the way,
+//! a nanosecond `timerfd` for the last stretch: [`pace`]), sends, and
 //! records the latency from the intended time (coordinated omission
 //! corrected), the service time from the actual send, and the gap (client
 //! queue time). An arrival no worker was free for waits, and is counted
@@ -36,6 +37,7 @@ mod conn;
 mod exchange_tests;
 mod http1;
 pub mod limits;
+mod pace;
 pub mod schedule;
 pub mod sse;
 pub mod upstream_stats;
@@ -222,11 +224,12 @@ impl Shared {
     /// (worker `w` of `c` gets `n / c`, one more when `w < n % c`) with no
     /// shared counter, and round-robin body selection still covers the bodies
     /// in ticket order.
+    /// `elapsed` is the time since the start of measurement.
     #[inline]
-    fn measured(&self, ticket: u64, start: Instant) -> bool {
+    fn measured(&self, ticket: u64, elapsed: Duration) -> bool {
         match self.stop {
             Stop::Requests(n) => ticket < n,
-            Stop::Duration(d) => start.elapsed() < d,
+            Stop::Duration(d) => elapsed < d,
         }
     }
 
@@ -469,6 +472,9 @@ fn load_thread(shared: Arc<Shared>, workers: Vec<u32>, thread: usize) -> std::io
             return;
         }
         let start = *shared.start.get().expect("set before the go barrier");
+        if !shared.schedule.is_closed() {
+            pace::tight_timers();
+        }
         let (first, every) = shared.arrivals;
         let arrivals = shared
             .schedule
@@ -530,7 +536,7 @@ async fn warm_up(shared: Arc<Shared>, recorder: Rc<RefCell<Recorder>>, worker: u
         let wire = &target.wire[(ticket % n) as usize];
         let began = Instant::now();
         let failure = tokio::select! {
-            f = conn.send_within(shared.timeout, target, wire, &mut scanner) => f,
+            f = conn.send_within(began + shared.timeout, target, wire, &mut scanner) => f,
             _ = shared.cancel.cancelled() => break,
         };
         let mut r = recorder.borrow_mut();
@@ -561,6 +567,7 @@ async fn measure_loop(
     let n = target.wire.len() as u64;
     let mut rng = SmallRng::seed_from_u64(shared.seed.wrapping_add(u64::from(worker)));
     let mut scanner = BodyScanner::new(target.dialect);
+    let mut pace = pace::Pace::default();
     let (mut done, mut errors) = (0u64, 0u64);
     let mut ticket = u64::from(worker);
     let mut worked = false;
@@ -569,17 +576,21 @@ async fn measure_loop(
     // server closed while the threads met at the barrier is seen as closed
     // before the first request (see the resend rule on `Conn`).
     tokio::task::yield_now().await;
+    // The clock as last read: a closed loop's next request follows the
+    // last answer at once, so its end tells whether there is time left.
+    let mut now = Instant::now();
     loop {
         if let Some(ramp) = shared.schedule.workers() {
             // A ramp's worker runs while the target is above its index;
             // stopped, it closes its connection, as a leaving user would.
-            let now = start.elapsed().as_secs_f64();
-            if ramp.at(now) <= f64::from(worker) {
+            let t = (now - start).as_secs_f64();
+            if ramp.at(t) <= f64::from(worker) {
                 conn = Conn::default();
-                match ramp.first_above(f64::from(worker), now) {
+                match ramp.first_above(f64::from(worker), t) {
                     Some(at) => {
                         let at = start + Duration::from_secs_f64(at);
                         tokio::time::sleep_until(at.into()).await;
+                        now = Instant::now();
                     }
                     None => {
                         ramped_out = true;
@@ -589,7 +600,7 @@ async fn measure_loop(
             }
         }
         let intended = match &arrivals {
-            None if shared.measured(ticket, start) => None,
+            None if shared.measured(ticket, now - start) => None,
             None => break,
             Some(dispatch) => {
                 dispatch.lead().await;
@@ -623,9 +634,7 @@ async fn measure_loop(
                 tokio::time::sleep_until(early.into()).await;
             }
             dispatch.hand_off();
-            if at > Instant::now() {
-                tokio::time::sleep_until(at.into()).await;
-            }
+            pace.until(at).await;
         }
         let body = match shared.selection {
             Selection::RoundRobin => ticket % n,
@@ -634,9 +643,10 @@ async fn measure_loop(
         let wire = &target.wire[body as usize];
         let began = Instant::now();
         let failure = conn
-            .send_within(shared.timeout, target, wire, &mut scanner)
+            .send_within(began + shared.timeout, target, wire, &mut scanner)
             .await;
         let end = Instant::now();
+        now = end;
         // Open loop: latency (and TTFT) from the intended time.
         let origin = intended.map_or(began, |at| at.min(began));
         let (from, to) = (origin - start, end - start);

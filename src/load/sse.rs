@@ -14,6 +14,8 @@
 //! count and [`PairScan`] the dialect's shape marker in a plain JSON body the
 //! same way.
 
+use memchr::memmem;
+
 use crate::dialect::Dialect;
 
 /// Matches `"key"`, optional blanks, `:` and optional blanks, then reports
@@ -122,13 +124,36 @@ impl KeyMatcher {
     }
 }
 
+/// Where a scan waiting for its key's opening quote can jump to: the next
+/// whole occurrence of the key (SIMD search, built once per scanner), or,
+/// with none left, the first place a key cut off by the end of the piece
+/// could begin. No skipped byte could start a match.
+#[derive(Debug, Clone)]
+struct Skip(memmem::Finder<'static>);
+
+impl Skip {
+    fn new(key: &'static [u8]) -> Self {
+        Skip(memmem::Finder::new(key))
+    }
+
+    /// Where to resume in `bytes`, at or after `i`.
+    #[inline]
+    fn next(&self, bytes: &[u8], i: usize) -> usize {
+        match self.0.find(&bytes[i..]) {
+            Some(at) => i + at,
+            None => bytes.len().saturating_sub(self.0.needle().len() - 1).max(i),
+        }
+    }
+}
+
 /// Finds the number after a key (`"completion_tokens":` by default) in a
 /// JSON body fed in pieces.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct KeyNumber {
     matcher: KeyMatcher,
     acc: u64,
     found: Option<u64>,
+    skip: Skip,
 }
 
 impl Default for KeyNumber {
@@ -139,20 +164,24 @@ impl Default for KeyNumber {
 
 impl KeyNumber {
     /// `key` with its quotes, e.g. `"output_tokens"`.
-    pub const fn new(key: &'static [u8]) -> Self {
+    pub fn new(key: &'static [u8]) -> Self {
         KeyNumber {
             matcher: KeyMatcher::new(key),
             acc: 0,
             found: None,
+            skip: Skip::new(key),
         }
     }
 
     pub fn reset(&mut self) {
-        *self = KeyNumber::new(self.matcher.key);
+        self.matcher.reset();
+        self.acc = 0;
+        self.found = None;
     }
 
-    /// Feed the next piece of the body. Between keys it jumps from quote to
-    /// quote eight bytes at a time, so a body costs little more than a copy.
+    /// Feed the next piece of the body. Between keys it jumps to the next
+    /// occurrence of the key ([`Skip`]), so a body costs little more than
+    /// a copy.
     pub fn feed(&mut self, bytes: &[u8]) {
         if self.found.is_some() {
             return;
@@ -160,6 +189,7 @@ impl KeyNumber {
         let mut i = 0;
         while i < bytes.len() {
             if self.matcher.phase == Phase::Key(0) {
+                i = self.skip.next(bytes, i);
                 match find_quote(&bytes[i..]) {
                     Some(at) => i += at,
                     None => return,
@@ -276,16 +306,21 @@ impl Pair {
 }
 
 /// Whether a JSON body fed in pieces holds a [`Pair`] (outside strings'
-/// escaped quotes), jumping from quote to quote between keys.
-#[derive(Debug, Clone, Copy)]
+/// escaped quotes), jumping from key to key ([`Skip`]).
+#[derive(Debug, Clone)]
 pub struct PairScan {
     pair: Pair,
     found: bool,
+    skip: Skip,
 }
 
 impl PairScan {
-    pub const fn new(pair: Pair) -> Self {
-        PairScan { pair, found: false }
+    pub fn new(pair: Pair) -> Self {
+        PairScan {
+            pair,
+            found: false,
+            skip: Skip::new(pair.key),
+        }
     }
 
     pub fn reset(&mut self) {
@@ -297,6 +332,7 @@ impl PairScan {
         let mut i = 0;
         while !self.found && i < bytes.len() {
             if self.pair.phase == PairPhase::Key(0) {
+                i = self.skip.next(bytes, i);
                 match find_quote(&bytes[i..]) {
                     Some(at) => i += at,
                     None => return,
@@ -429,7 +465,9 @@ pub struct SseScanner {
     done_pos: u8,
     content: KeyMatcher,
     text: Option<KeyMatcher>,
-    usage: KeyNumber,
+    usage: KeyMatcher,
+    /// The token count's digits so far.
+    usage_acc: u64,
     end: Option<Pair>,
     shape: Option<Pair>,
     event: Event,
@@ -457,7 +495,8 @@ impl SseScanner {
             done_pos: 0,
             content: KeyMatcher::new(content.unwrap_or(b"\"content\"")),
             text: text.map(KeyMatcher::new),
-            usage: KeyNumber::new(markers.tokens),
+            usage: KeyMatcher::new(markers.tokens),
+            usage_acc: 0,
             end: markers.end,
             shape: markers.stream_shape,
             event: Event::default(),
@@ -530,8 +569,8 @@ impl SseScanner {
         if let Some(text) = &mut self.text {
             text.reset();
         }
-        self.usage.matcher.reset();
-        self.usage.acc = 0;
+        self.usage.reset();
+        self.usage_acc = 0;
         if let Some(end) = &mut self.end {
             end.reset();
         }
@@ -568,11 +607,11 @@ impl SseScanner {
                 self.shaped = shape.feed(b);
             }
         }
-        match self.usage.matcher.feed(b) {
+        match self.usage.feed(b) {
             Hit::Digit(d) => {
-                self.usage.acc = self.usage.acc.saturating_mul(10).saturating_add(d.into())
+                self.usage_acc = self.usage_acc.saturating_mul(10).saturating_add(d.into())
             }
-            Hit::NumberEnd => self.event.completion_tokens = Some(self.usage.acc),
+            Hit::NumberEnd => self.event.completion_tokens = Some(self.usage_acc),
             _ => {}
         }
     }
@@ -691,6 +730,17 @@ mod tests {
         let mut k = KeyNumber::default();
         k.feed(br#"{"completion_tokens_details":{"x":1},"text":"completion_tokens"}"#);
         assert_eq!(k.value(), None);
+        // Near misses before the real key, cut in three anywhere.
+        let body = br#"{"text":"completion_tokens","completion_tokens_x":2,"completion_tokens":"3","completion_tokens" :	41,"n":5}"#;
+        for a in 0..body.len() {
+            for b in a..body.len() {
+                let mut k = KeyNumber::default();
+                for piece in [&body[..a], &body[a..b], &body[b..]] {
+                    k.feed(piece);
+                }
+                assert_eq!(k.value(), Some(41), "cut at {a} and {b}");
+            }
+        }
     }
 
     const ANTHROPIC: &str = concat!(

@@ -231,6 +231,12 @@ pub async fn execute(
     report.environment.cpus = plan.cpus.clone();
     let mut services = Supervisor::new(&dir.join("logs"), &facts.exe);
     services.pin(plan.cpus.clone());
+    // The tool's own threads (this runtime's, the blocking pool's) are the harness's.
+    let _pinned = plan
+        .cpus
+        .as_ref()
+        .map(|p| crate::topology::cpus::pin_process(&p.harness))
+        .transpose()?;
     let mut raw = Vec::new();
     let result = drive(
         &plan,

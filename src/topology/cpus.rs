@@ -108,6 +108,45 @@ pub fn pinned<T>(cpus: Option<&CpuList>, f: impl FnOnce() -> T) -> std::io::Resu
     Ok(out)
 }
 
+/// Every thread of this process (the main runtime's, tokio's blocking
+/// pool, and so every thread they start later) pinned to `cpus` until the
+/// guard drops, which gives each thread back the process's affinity from
+/// before. With `[topology] cpus` the tool's own threads are the harness's.
+pub fn pin_process(cpus: &CpuList) -> std::io::Result<ProcessPin> {
+    let before = sched_getaffinity(Pid::from_raw(0)).map_err(std::io::Error::from)?;
+    set_every_thread(&cpus.set())
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot pin to CPUs {cpus}: {e}")))?;
+    Ok(ProcessPin { before })
+}
+
+/// Pins the whole process while it lives (see [`pin_process`]).
+#[must_use = "the process is unpinned when the guard drops"]
+pub struct ProcessPin {
+    before: CpuSet,
+}
+
+impl Drop for ProcessPin {
+    fn drop(&mut self) {
+        let _ = set_every_thread(&self.before);
+    }
+}
+
+/// `sched_setaffinity` on each thread of this process; a thread that ended
+/// meanwhile is skipped.
+fn set_every_thread(set: &CpuSet) -> std::io::Result<()> {
+    sched_setaffinity(Pid::from_raw(0), set).map_err(std::io::Error::from)?;
+    for task in std::fs::read_dir("/proc/self/task")?.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        match sched_setaffinity(Pid::from_raw(tid), set) {
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
 impl fmt::Display for CpuList {
     /// Runs of consecutive CPUs as ranges: `0-2,5`.
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -229,5 +268,52 @@ mod tests {
             assert_eq!(seen.1, 1, "load threads are sized to the pinned CPUs");
         }
         assert_eq!(seen.2.cpus(), [first], "threads started later inherit it");
+    }
+
+    /// Set in the child process the test below starts: pinning the whole
+    /// process would disturb the other tests running beside it.
+    const PIN_CHILD: &str = "SCENARIO_TEST_PIN_PROCESS_CHILD";
+
+    #[test]
+    fn pinning_the_process_reaches_threads_already_running_and_is_undone() {
+        if std::env::var_os(PIN_CHILD).is_none() {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "topology::cpus::tests::pinning_the_process_reaches_threads_already_running_and_is_undone",
+                    "--test-threads=1",
+                    "--nocapture",
+                ])
+                .env(PIN_CHILD, "1")
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && stdout.contains("1 passed"),
+                "child failed: {stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return;
+        }
+        let first = CpuList::allowed().cpus()[0];
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (back, seen) = std::sync::mpsc::channel();
+        // A thread started before the pinning, asked what it may use after.
+        let older = std::thread::spawn(move || {
+            while rx.recv().is_ok() {
+                back.send(CpuList::allowed()).unwrap();
+            }
+        });
+        let before = CpuList::allowed();
+        let pin = pin_process(&CpuList(vec![first])).unwrap();
+        tx.send(()).unwrap();
+        assert_eq!(seen.recv().unwrap().cpus(), [first]);
+        assert_eq!(CpuList::allowed().cpus(), [first]);
+        drop(pin);
+        tx.send(()).unwrap();
+        assert_eq!(seen.recv().unwrap(), before);
+        assert_eq!(CpuList::allowed(), before);
+        drop(tx);
+        older.join().unwrap();
     }
 }

@@ -15,6 +15,7 @@ mod secret;
 mod service;
 pub mod shard;
 mod step;
+mod stock;
 mod target;
 mod text;
 mod untaken;

@@ -272,6 +272,23 @@ fn read_tree(
     })
 }
 
+/// The text of the file `key` names, added to `sources` (its id returned
+/// with it) so problems in it can point at their line.
+fn read_source(
+    key: &str,
+    path: &Path,
+    sources: &mut Sources,
+) -> Result<(String, usize), Vec<Problem>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![Problem::new(
+            key,
+            format!("cannot read `{}`: {e}", path.display()),
+        )]
+    })?;
+    let id = sources.add(path.display().to_string(), text.clone());
+    Ok((text, id))
+}
+
 /// An empty (or comment-only) file is a mistake, not the default sweep:
 /// a truncated or wrong file must not look like success.
 fn empty_file(path: &Path, id: usize) -> Box<Problem> {

@@ -108,13 +108,7 @@ fn template_text(
         Some(rel) => {
             // A missing template was already reported by the checks.
             let path = resolve_path(dir, rel).ok_or_else(Vec::new)?;
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                vec![Problem::new(
-                    "request.template",
-                    format!("cannot read `{}`: {e}", path.display()),
-                )]
-            })?;
-            let id = sources.add(path.display().to_string(), text.clone());
+            let (text, id) = super::read_source("request.template", &path, sources)?;
             (path.display().to_string(), text, Some(id))
         }
     })
@@ -227,13 +221,7 @@ fn pool_entries(
         }]);
     };
     let path = resolve_path(dir, file).ok_or_else(Vec::new)?;
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        vec![Problem::new(
-            "request.pool.file",
-            format!("cannot read `{}`: {e}", path.display()),
-        )]
-    })?;
-    let id = sources.add(path.display().to_string(), text.clone());
+    let (text, id) = super::read_source("request.pool.file", &path, sources)?;
     let mut entries = Vec::new();
     let mut problems = Vec::new();
     let mut offset = 0;

@@ -4,7 +4,9 @@
 # Part 1: fake upstream at 0 ms delay vs nginx `return 200 '<same body>'`, both
 #         on loopback with 2 workers, driven by wrk with the same threads,
 #         connections and duration, alternating for a few rounds. Prints req/s
-#         of each round and the ratio of the medians (target >= 1.0).
+#         of each round and the ratio of the medians (target >= 1.0), and the
+#         CPU time each server spent per request (user + system, from /proc;
+#         less skewed than req/s when other work shares the cores).
 # Part 2: fake upstream at 1 s delay holding 10,000 open requests (wrk -c 10000);
 #         prints req/s (Little's law allows ~10,000), the most requests the
 #         upstream held open at once, and its peak RSS (VmHWM; target < 64 MB).
@@ -72,6 +74,21 @@ wrk_rps() {
     awk '/^Requests\/sec/ {print $2}' "$WORK/wrk.out"
 }
 
+# cpu_ticks PID... -> user + system clock ticks of these processes
+cpu_ticks() { for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{t += $1} END {print t}'; }
+TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
+
+# wrk_cpu URL CONNS DURATION PID... -> "req/s µs-of-CPU-per-request"
+wrk_cpu() {
+    local url=$1 conns=$2 duration=$3; shift 3
+    local t0 t1 rps n
+    t0=$(cpu_ticks "$@")
+    rps=$(wrk_rps "$url" "$conns" "$duration")
+    t1=$(cpu_ticks "$@")
+    n=$(awk '/requests in/ {print $1}' "$WORK/wrk.out")
+    awk -v r="$rps" -v t="$((t1 - t0))" -v n="$n" -v u="$TICK_US" 'BEGIN { printf "%s %.2f\n", r, t * u / n }'
+}
+
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on these cores skews both servers)"
@@ -110,17 +127,26 @@ NGINX_BODY=$(curl -s -X POST -d "$REQUEST" "http://127.0.0.1:$NGINX_PORT/v1/chat
 : > "$WORK/nginx.rps"
 wrk_rps "http://127.0.0.1:$FAKE_PORT/v1/chat/completions" "$CONNS" 1 > /dev/null # warm-up
 wrk_rps "http://127.0.0.1:$NGINX_PORT/v1/chat/completions" "$CONNS" 1 > /dev/null
+NGINX_WORKERS=$(pgrep -P "$(cat "$WORK/nginx.pid")" | tr '\n' ' ')
+: > "$WORK/fake.cpu"
+: > "$WORK/nginx.cpu"
 for round in $(seq "$ROUNDS"); do
-    fake=$(wrk_rps "http://127.0.0.1:$FAKE_PORT/v1/chat/completions" "$CONNS" "$DURATION")
-    ngx=$(wrk_rps "http://127.0.0.1:$NGINX_PORT/v1/chat/completions" "$CONNS" "$DURATION")
+    read -r fake fake_cpu < <(wrk_cpu "http://127.0.0.1:$FAKE_PORT/v1/chat/completions" "$CONNS" "$DURATION" "$FAKE_PID")
+    # shellcheck disable=SC2086 # one argument per worker pid
+    read -r ngx ngx_cpu < <(wrk_cpu "http://127.0.0.1:$NGINX_PORT/v1/chat/completions" "$CONNS" "$DURATION" $NGINX_WORKERS)
     echo "$fake" >> "$WORK/fake.rps"
     echo "$ngx" >> "$WORK/nginx.rps"
-    printf 'round %d: fake upstream %10.0f req/s   nginx %10.0f req/s\n' "$round" "$fake" "$ngx"
+    echo "$fake_cpu" >> "$WORK/fake.cpu"
+    echo "$ngx_cpu" >> "$WORK/nginx.cpu"
+    printf 'round %d: fake upstream %10.0f req/s %6.2f us CPU/req   nginx %10.0f req/s %6.2f us CPU/req\n' \
+        "$round" "$fake" "$fake_cpu" "$ngx" "$ngx_cpu"
 done
 FAKE_MED=$(median < "$WORK/fake.rps")
 NGINX_MED=$(median < "$WORK/nginx.rps")
 awk -v f="$FAKE_MED" -v n="$NGINX_MED" \
     'BEGIN { printf "median: fake upstream %.0f req/s, nginx %.0f req/s, ratio %.2f (target >= 1.00)\n", f, n, f / n }'
+awk -v f="$(median < "$WORK/fake.cpu")" -v n="$(median < "$WORK/nginx.cpu")" \
+    'BEGIN { printf "median CPU per request: fake upstream %.2f us, nginx %.2f us, nginx/fake %.2f (target >= 1.00)\n", f, n, n / f }'
 echo "fake upstream VmHWM after part 1: $(awk '/VmHWM/ {print $2, $3}' "/proc/$FAKE_PID/status")"
 kill "$(cat "$WORK/nginx.pid")"
 kill "$FAKE_PID"

@@ -395,36 +395,13 @@ pub struct ImportArgs {
     pub history: Option<PathBuf>,
 }
 
-/// Formats `report` can render.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportFormat {
-    Html,
-    Md,
-    Csv,
-    Json,
-    Junit,
-}
-
-impl ReportFormat {
-    /// The `[report] formats` name.
-    pub fn name(self) -> &'static str {
-        match self {
-            ReportFormat::Html => "html",
-            ReportFormat::Md => "md",
-            ReportFormat::Csv => "csv",
-            ReportFormat::Json => "json",
-            ReportFormat::Junit => "junit",
-        }
-    }
-}
-
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
     /// A run folder (or its report.json).
     #[arg(value_name = "RUN_DIR")]
     pub run: PathBuf,
     #[arg(long, value_enum)]
-    pub format: ReportFormat,
+    pub format: crate::report::Format,
     /// Write to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,

@@ -15,6 +15,7 @@ pub mod app;
 pub mod assertions;
 pub mod builtin;
 pub mod cli;
+pub mod control;
 pub mod diag;
 pub mod dialect;
 pub mod history;

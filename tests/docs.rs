@@ -20,7 +20,9 @@
 //! A ```` ```toml ```` block is a scenario (or a part of one that stands
 //! alone) and must pass `scenario validate`; a ```` ```toml profile=NAME ````
 //! block is a part of the gateway profile `templates/gateways/NAME.toml`,
-//! and each of its lines must be a line of that file.
+//! and each of its lines must be a line of that file; a ```` ```toml
+//! file=NAME ```` block is another tool's file (`.taplo.toml`) and must be
+//! TOML.
 
 mod common;
 
@@ -101,6 +103,8 @@ struct Snippet {
     /// `Some(NAME)` for a part of `templates/gateways/NAME.toml`
     /// (```` ```toml profile=NAME ````), `None` for a scenario.
     profile: Option<String>,
+    /// `Some(NAME)` for another tool's file (```` ```toml file=NAME ````).
+    file: Option<String>,
     text: String,
 }
 
@@ -119,10 +123,16 @@ fn snippets() -> Vec<Snippet> {
                 (Some(info), None) => {
                     let mut words = info.split_whitespace();
                     if words.next() == Some("toml") {
+                        let words: Vec<&str> = words.collect();
+                        let value = |key: &str| {
+                            words
+                                .iter()
+                                .find_map(|w| w.strip_prefix(key).map(String::from))
+                        };
                         open = Some(Snippet {
                             at: format!("{name}:{}", i + 1),
-                            profile: words
-                                .find_map(|w| w.strip_prefix("profile=").map(String::from)),
+                            profile: value("profile="),
+                            file: value("file="),
                             text: String::new(),
                         });
                     } else {
@@ -145,6 +155,13 @@ fn snippets() -> Vec<Snippet> {
 /// accepts (written into `dir`, next to a link to the prompt pools), or
 /// lines of the profile it names.
 fn check_snippet(snippet: &Snippet, dir: &Path, n: usize) -> Result<(), String> {
+    if let Some(name) = &snippet.file {
+        return snippet
+            .text
+            .parse::<toml::Table>()
+            .map(drop)
+            .map_err(|e| format!("`{name}` is not TOML: {e}"));
+    }
     if let Some(profile) = &snippet.profile {
         let path = Path::new(ROOT).join(format!("templates/gateways/{profile}.toml"));
         let file = std::fs::read_to_string(&path)
@@ -556,6 +573,7 @@ fn a_broken_snippet_is_caught() {
     let scenario = Snippet {
         at: "here".into(),
         profile: None,
+        file: None,
         text: "[load]\nconcurency = [1, 10]\n".into(),
     };
     let err = check_snippet(&scenario, &dir, 0).unwrap_err();
@@ -563,6 +581,7 @@ fn a_broken_snippet_is_caught() {
     let profile = Snippet {
         at: "here".into(),
         profile: Some("llama-stack".into()),
+        file: None,
         text: "[instance]\nready_path = \"/v1/healthz\"\n".into(),
     };
     let err = check_snippet(&profile, &dir, 1).unwrap_err();

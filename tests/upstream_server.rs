@@ -521,3 +521,44 @@ fn max_concurrent_queues_requests_beyond_the_capacity() {
     let r = request(port, "GET", "/health", None).unwrap();
     assert_eq!(r.status, 200);
 }
+
+/// SIGTERM while a request is open: its answer still comes (with
+/// `connection: close`), an idle keep-alive connection is closed,
+/// and the server exits 0.
+#[test]
+fn sigterm_lets_an_open_request_finish_and_closes_idle_connections() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let server = Server::start(&["--delay-ms", "600", "--workers", "2"]);
+    let port = server.port;
+    let mut idle = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 512];
+    assert!(idle.read(&mut first).unwrap() > 0);
+    let open = std::thread::spawn(move || {
+        let body = r#"{"messages":[{"role":"user","content":"hi"}]}"#;
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            s,
+            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        answer
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(server.stop(), Some(0));
+    let answer = open.join().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("connection: close\r\n"), "{answer}");
+    assert!(answer.contains("chat.completion"), "{answer}");
+    idle.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(
+        idle.read(&mut first).unwrap_or(0),
+        0,
+        "the idle connection is closed"
+    );
+}

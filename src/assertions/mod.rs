@@ -1,9 +1,13 @@
 //! Pass/fail verdicts: each planned check against the measured level summaries.
 
+mod metric;
+
+pub use metric::{Direction, Metric};
+
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::LevelSummary;
-use crate::plan::{Check, Level, Metric};
+use crate::plan::{Check, Level};
 use crate::search::{Outcome, SearchResult};
 
 /// The outcome of one check.
@@ -13,7 +17,7 @@ pub struct Verdict {
     #[serde(flatten, with = "crate::plan::level::flag")]
     pub level: Level,
     /// The `[assert]` key, e.g. `max_p50_ms`.
-    pub metric: String,
+    pub metric: Metric,
     pub limit: f64,
     /// The measured value (mean over the level's runs); `None` when the level never ran.
     pub measured: Option<f64>,
@@ -26,36 +30,25 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// A one-line description, e.g. `c=100 p50 51.2 ms ≤ 60 ms`.
+    /// A one-line description, e.g. `PASS c=100 p50 51.20 ms (limit ≤ 60 ms)`.
     pub fn describe(&self) -> String {
-        let op = if self.metric.starts_with("max") {
-            "≤"
-        } else {
-            "≥"
-        };
-        let (name, unit, scale) = match self.metric.as_str() {
-            "min_rps" => ("throughput", " req/s", 1.0),
-            "max_p50_ms" => ("p50", " ms", 1.0),
-            "max_p95_ms" => ("p95", " ms", 1.0),
-            "max_p99_ms" => ("p99", " ms", 1.0),
-            "max_error_rate" => ("error rate", "%", 100.0),
-            "min_achieved_rate_ratio" => ("achieved rate", "% of target", 100.0),
-            "max_dropped" => ("dropped per run", "", 1.0),
-            "min_goodput" => ("goodput", "% of requests", 100.0),
-            "min_capacity_rps" => ("capacity (search)", " req/s", 1.0),
-            "max_rss_growth_mib_per_min" => ("RSS growth", " MiB/min", 1.0),
-            other => (other, "", 1.0),
-        };
+        format!("{} {} {}", self.word(), self.level.label(), self.figure())
+    }
+
+    /// The metric, the measured value and the limit, without the outcome
+    /// and level: `p50 51.20 ms (limit ≤ 60 ms)`.
+    pub fn figure(&self) -> String {
+        let m = self.metric;
         let measured = match self.measured {
-            Some(m) => format!("{:.2}{unit}", m * scale),
+            Some(v) => m.value_text(v),
             None if self.not_measured => "(this run's sweep has no such level)".to_string(),
             None => "not measured".to_string(),
         };
         format!(
-            "{} {} {name} {measured} (limit {op} {}{unit})",
-            self.word(),
-            self.level.label(),
-            self.limit * scale
+            "{} {measured} (limit {} {})",
+            m.label(),
+            m.direction().op(),
+            m.limit_text(self.limit)
         )
     }
 }
@@ -95,6 +88,8 @@ fn measure(metric: Metric, level: &LevelSummary) -> Option<f64> {
         Metric::MinGoodput => level.goodput.map_or(0.0, |g| g.mean),
         // No fit (no service sampled, or steps too short): not measured, no PASS.
         Metric::MaxRssGrowthMibPerMin => return level.rss_growth_mib_per_min,
+        // Judged on the search, by `judge_capacity`.
+        Metric::MinCapacityRps => return None,
     })
 }
 
@@ -108,16 +103,10 @@ pub fn judge(checks: &[Check], levels: &[LevelSummary], swept: &[Level]) -> Vec<
             let measured = level
                 .filter(|l| l.runs > 0)
                 .and_then(|l| measure(check.metric, l));
-            let passed = measured.is_some_and(|m| {
-                if check.metric.is_max() {
-                    m <= check.limit
-                } else {
-                    m >= check.limit
-                }
-            });
+            let passed = measured.is_some_and(|m| check.metric.direction().holds(m, check.limit));
             Verdict {
                 level: check.level,
-                metric: check.metric.key().to_string(),
+                metric: check.metric,
                 limit: check.limit,
                 measured,
                 passed,
@@ -141,10 +130,11 @@ pub fn judge_capacity(limit: f64, search: Option<&SearchResult>) -> Verdict {
             capacity.map_or(search.map_or(0, |s| s.low), |c| c.level),
             search.is_some_and(|s| s.open),
         ),
-        metric: Metric::MIN_CAPACITY_RPS.to_string(),
+        metric: Metric::MinCapacityRps,
         limit,
         measured,
-        passed: ended && measured.is_some_and(|m| m >= limit),
+        passed: ended
+            && measured.is_some_and(|m| Metric::MinCapacityRps.direction().holds(m, limit)),
         not_measured: false,
     }
 }

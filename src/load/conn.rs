@@ -50,7 +50,7 @@ pub struct Prepared {
 /// reused for every request, so reading it allocates nothing once `gaps`
 /// has grown to the longest stream's length.
 #[derive(Debug, Default)]
-pub struct Probe {
+pub struct BodyScanner {
     sse: SseScanner,
     usage: KeyNumber,
     /// A plain body's shape marker; `None` when the dialect is unchecked.
@@ -76,15 +76,15 @@ pub struct Probe {
     pub overhead_ms: Option<f64>,
 }
 
-impl Probe {
-    /// A probe that reads answers of `dialect`.
+impl BodyScanner {
+    /// A scanner that reads answers of `dialect`.
     pub fn new(dialect: Option<Dialect>) -> Self {
         let markers = Markers::of(dialect);
-        Probe {
+        BodyScanner {
             sse: SseScanner::new(markers),
             usage: KeyNumber::new(markers.tokens),
             shape: markers.body_shape.map(PairScan::new),
-            ..Probe::default()
+            ..BodyScanner::default()
         }
     }
 
@@ -119,7 +119,7 @@ impl Probe {
             return;
         }
         let mut now = None;
-        let Probe {
+        let BodyScanner {
             sse,
             done,
             first,
@@ -303,9 +303,9 @@ impl Conn {
         timeout: std::time::Duration,
         target: &Prepared,
         wire: &[u8],
-        probe: &mut Probe,
+        scanner: &mut BodyScanner,
     ) -> Option<Failure> {
-        match tokio::time::timeout(timeout, self.send(target, wire, probe)).await {
+        match tokio::time::timeout(timeout, self.send(target, wire, scanner)).await {
             Ok(failure) => failure,
             Err(_) => {
                 self.reset();
@@ -314,14 +314,14 @@ impl Conn {
         }
     }
 
-    /// Send `wire` and read the whole answer into `probe`. Returns `None` for
+    /// Send `wire` and read the whole answer into `scanner`. Returns `None` for
     /// a 2xx in the shape of the dialect (a stream must also end with its
     /// last event, `data: [DONE]` for chat). Resends follow the rule on [`Conn`].
     pub async fn send(
         &mut self,
         target: &Prepared,
         wire: &[u8],
-        probe: &mut Probe,
+        scanner: &mut BodyScanner,
     ) -> Option<Failure> {
         self.resent = false;
         match self.idle() {
@@ -335,11 +335,11 @@ impl Conn {
             }
         }
         let reused = self.stream.is_some();
-        let result = match self.exchange(target, wire, probe).await {
+        let result = match self.exchange(target, wire, scanner).await {
             Err(ExchangeError::Unsent) if reused => {
                 self.reset();
                 self.resent = true;
-                self.exchange(target, wire, probe).await
+                self.exchange(target, wire, scanner).await
             }
             other => other,
         };
@@ -372,7 +372,7 @@ impl Conn {
         &mut self,
         target: &Prepared,
         wire: &[u8],
-        probe: &mut Probe,
+        scanner: &mut BodyScanner,
     ) -> Result<Option<Failure>, ExchangeError> {
         if let Err(f) = self.ensure(target.addr).await {
             return Ok(Some(f));
@@ -393,15 +393,15 @@ impl Conn {
                 break head;
             }
         };
-        probe.start(head.event_stream, !target.head_only);
-        probe.overhead_ms = head.overhead_ms;
+        scanner.start(head.event_stream, !target.head_only);
+        scanner.overhead_ms = head.overhead_ms;
         let framing = if target.head_only {
             Framing::Length(0)
         } else {
             head.framing
         };
-        self.read_body(Body::new(framing), probe).await?;
-        probe.finish();
+        self.read_body(Body::new(framing), scanner).await?;
+        scanner.finish();
         if self.pos != self.buf.len() {
             return Err(ExchangeError::Protocol(Violation::TrailingBytes));
         }
@@ -413,9 +413,9 @@ impl Conn {
         }
         Ok(if !(200..300).contains(&head.status) {
             Some(Failure::Status(head.status))
-        } else if !probe.shaped {
+        } else if !scanner.shaped {
             Some(Failure::Shape)
-        } else if head.event_stream && !probe.done {
+        } else if head.event_stream && !scanner.done {
             Some(Failure::Truncated)
         } else {
             None
@@ -453,10 +453,14 @@ impl Conn {
         }
     }
 
-    async fn read_body(&mut self, mut body: Body, probe: &mut Probe) -> Result<(), ExchangeError> {
+    async fn read_body(
+        &mut self,
+        mut body: Body,
+        scanner: &mut BodyScanner,
+    ) -> Result<(), ExchangeError> {
         loop {
             let (used, done) = body
-                .advance(&self.buf[self.pos..], |data| probe.body(data))
+                .advance(&self.buf[self.pos..], |data| scanner.body(data))
                 .map_err(ExchangeError::Protocol)?;
             self.pos += used;
             if done {

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::conn::{Conn, Prepared, Probe};
+use super::conn::{BodyScanner, Conn, Prepared};
 use super::http1::{MAX_HEADERS, MAX_TRAILER};
 use crate::metrics::{ErrorClass, Recorder, StepMetrics, Window};
 
@@ -180,7 +180,7 @@ fn run(script: Vec<Vec<Act>>, drive: Drive) -> Seen {
         let received = Arc::new(AtomicU64::new(0));
         let server = tokio::spawn(serve(listener, script, received.clone()));
         let mut conn = Conn::default();
-        let mut probe = Probe::new(target.dialect);
+        let mut scanner = BodyScanner::new(target.dialect);
         let mut recorder = Recorder::default();
         let started = Instant::now();
         for i in 0..drive.requests {
@@ -189,7 +189,7 @@ fn run(script: Vec<Vec<Act>>, drive: Drive) -> Seen {
             }
             let began = Instant::now();
             let failure = conn
-                .send_within(drive.timeout, &target, &drive.request, &mut probe)
+                .send_within(drive.timeout, &target, &drive.request, &mut scanner)
                 .await;
             recorder.record(Duration::ZERO, began.elapsed(), failure, 1.0);
             if conn.resent() {

@@ -56,10 +56,9 @@ use tokio_util::sync::CancellationToken;
 use crate::metrics::goodput::{GoodputSummary, Rule};
 use crate::metrics::{busy_share, ErrorClass, ErrorSummary, Recorder, Tokens, Window};
 use crate::metrics::{OpenLoopSummary, Pacing, LATE};
-use crate::plan::{Step, Stop, Target};
-use crate::scenario::model::Selection;
+use crate::plan::{Selection, Step, Stop, Target};
 pub use conn::Prepared;
-use conn::{Conn, Probe};
+use conn::{BodyScanner, Conn};
 use schedule::Arrivals;
 pub use schedule::Schedule;
 
@@ -525,13 +524,13 @@ async fn warm_up(shared: Arc<Shared>, recorder: Rc<RefCell<Recorder>>, worker: u
         let _ = tokio::time::timeout(shared.timeout, conn.ensure(target.addr)).await;
     }
     let n = target.wire.len() as u64;
-    let mut probe = Probe::new(target.dialect);
+    let mut scanner = BodyScanner::new(target.dialect);
     let mut ticket = u64::from(worker);
     while ticket < shared.warmup {
         let wire = &target.wire[(ticket % n) as usize];
         let began = Instant::now();
         let failure = tokio::select! {
-            f = conn.send_within(shared.timeout, target, wire, &mut probe) => f,
+            f = conn.send_within(shared.timeout, target, wire, &mut scanner) => f,
             _ = shared.cancel.cancelled() => break,
         };
         let mut r = recorder.borrow_mut();
@@ -561,7 +560,7 @@ async fn measure_loop(
     let target = &*shared.target;
     let n = target.wire.len() as u64;
     let mut rng = SmallRng::seed_from_u64(shared.seed.wrapping_add(u64::from(worker)));
-    let mut probe = Probe::new(target.dialect);
+    let mut scanner = BodyScanner::new(target.dialect);
     let (mut done, mut errors) = (0u64, 0u64);
     let mut ticket = u64::from(worker);
     let mut worked = false;
@@ -635,7 +634,7 @@ async fn measure_loop(
         let wire = &target.wire[body as usize];
         let began = Instant::now();
         let failure = conn
-            .send_within(shared.timeout, target, wire, &mut probe)
+            .send_within(shared.timeout, target, wire, &mut scanner)
             .await;
         let end = Instant::now();
         // Open loop: latency (and TTFT) from the intended time.
@@ -653,10 +652,10 @@ async fn measure_loop(
             r.record_retry();
         }
         if failure.is_none() {
-            record_answer(&mut r, &probe, shared.pacing.as_ref(), origin, end, busy);
+            record_answer(&mut r, &scanner, shared.pacing.as_ref(), origin, end, busy);
             if let Some(rule) = &shared.slo {
-                let first = probe.first.filter(|_| probe.streamed).unwrap_or(end);
-                if rule.met(end - origin, first.max(origin) - origin, &probe.gaps) {
+                let first = scanner.first.filter(|_| scanner.streamed).unwrap_or(end);
+                if rule.met(end - origin, first.max(origin) - origin, &scanner.gaps) {
                     r.record_good(busy);
                 }
             }
@@ -758,25 +757,25 @@ fn next_arrival(shared: &Shared, arrivals: &mut Arrivals, start: Instant) -> Nex
 #[inline]
 fn record_answer(
     recorder: &mut Recorder,
-    probe: &Probe,
+    scanner: &BodyScanner,
     pacing: Option<&Pacing>,
     began: Instant,
     end: Instant,
     busy: f64,
 ) {
-    if let Some(ms) = probe.overhead_ms {
+    if let Some(ms) = scanner.overhead_ms {
         recorder.record_gateway_overhead(ms);
     }
-    if probe.streamed {
-        let Some(first) = probe.first else {
+    if scanner.streamed {
+        let Some(first) = scanner.first else {
             return;
         };
-        recorder.record_stream(first - began, &probe.gaps);
+        recorder.record_stream(first - began, &scanner.gaps);
         if let Some(pacing) = pacing {
-            recorder.record_stream_check(pacing, &probe.gaps);
+            recorder.record_stream_check(pacing, &scanner.gaps);
         }
-        let count = probe.completion_tokens.unwrap_or(probe.content_events);
-        let span = probe.last.map_or(Duration::ZERO, |last| last - first);
+        let count = scanner.completion_tokens.unwrap_or(scanner.content_events);
+        let span = scanner.last.map_or(Duration::ZERO, |last| last - first);
         recorder.record_tokens(
             Tokens {
                 count,
@@ -785,7 +784,7 @@ fn record_answer(
             },
             busy,
         );
-    } else if let Some(count) = probe.completion_tokens {
+    } else if let Some(count) = scanner.completion_tokens {
         let span = end - began;
         recorder.record_tokens(
             Tokens {

@@ -55,7 +55,7 @@ pub struct ShardResult {
     /// The pass/fail thresholds `merge` judges (a shard judges nothing).
     pub checks: Vec<Check>,
     /// Report formats the merged run is written in (besides JSON).
-    pub formats: Vec<String>,
+    pub formats: Vec<crate::report::Format>,
     pub environment: Environment,
     pub started_at: String,
     pub finished_at: Option<String>,
@@ -258,6 +258,7 @@ pub fn merge(mut shards: Vec<ShardResult>) -> Result<(Report, Vec<String>), Stri
         search: None,
         streams: None,
         memory: None,
+        regression: None,
         verdicts: Vec::new(),
     };
     report.summarise_levels();

@@ -15,52 +15,8 @@ pub struct Check {
     pub limit: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    MinRps,
-    MaxP50Ms,
-    MaxP95Ms,
-    MaxP99Ms,
-    MaxErrorRate,
-    /// Open loop: achieved rate over the target.
-    MinAchievedRateRatio,
-    /// Open loop: arrivals left unsent, per run.
-    MaxDropped,
-    /// Share of requests that met `[report] slo`.
-    MinGoodput,
-    /// The fastest RSS growth of the services under test, MiB per minute.
-    MaxRssGrowthMibPerMin,
-}
-
-impl Metric {
-    /// `[assert] min_capacity_rps`: one figure for the whole search, judged
-    /// by `assertions::judge_capacity`, not per level.
-    pub const MIN_CAPACITY_RPS: &'static str = "min_capacity_rps";
-
-    /// The key as written under `[assert]`.
-    pub fn key(self) -> &'static str {
-        match self {
-            Metric::MinRps => "min_rps",
-            Metric::MaxP50Ms => "max_p50_ms",
-            Metric::MaxP95Ms => "max_p95_ms",
-            Metric::MaxP99Ms => "max_p99_ms",
-            Metric::MaxErrorRate => "max_error_rate",
-            Metric::MinAchievedRateRatio => "min_achieved_rate_ratio",
-            Metric::MaxDropped => "max_dropped",
-            Metric::MinGoodput => "min_goodput",
-            Metric::MaxRssGrowthMibPerMin => "max_rss_growth_mib_per_min",
-        }
-    }
-
-    /// True when the measured value must stay at or below the limit.
-    pub fn is_max(self) -> bool {
-        !matches!(
-            self,
-            Metric::MinRps | Metric::MinAchievedRateRatio | Metric::MinGoodput
-        )
-    }
-}
+/// The `[assert]` metrics are the verdicts' vocabulary, defined once there.
+pub use crate::assertions::Metric;
 
 /// Thresholds for each level: `[assert]`, overridden by `[assert.concurrency.N]`.
 /// One check per level and threshold: every swept level with the shared
@@ -91,28 +47,15 @@ pub(super) fn checks(t: &Thresholds, levels: &[Level]) -> Vec<Check> {
     for &level in &all {
         let swept = levels.contains(&level);
         let local = t.concurrency.get(&level.key());
-        let pick = |f: fn(&Thresholds) -> Option<f64>| {
+        let pick = |m: Metric| {
             local
-                .and_then(f)
-                .or_else(|| if swept { f(t) } else { None })
+                .and_then(|l| l.limit(m))
+                .or_else(|| if swept { t.limit(m) } else { None })
         };
-        let limits = [
-            (Metric::MinRps, pick(|t| t.min_rps)),
-            (Metric::MaxP50Ms, pick(|t| t.max_p50_ms)),
-            (Metric::MaxP95Ms, pick(|t| t.max_p95_ms)),
-            (Metric::MaxP99Ms, pick(|t| t.max_p99_ms)),
-            (Metric::MaxErrorRate, pick(|t| t.max_error_rate)),
-            (
-                Metric::MinAchievedRateRatio,
-                pick(|t| t.min_achieved_rate_ratio),
-            ),
-            (Metric::MaxDropped, pick(|t| t.max_dropped)),
-            (Metric::MinGoodput, pick(|t| t.min_goodput)),
-            (
-                Metric::MaxRssGrowthMibPerMin,
-                pick(|t| t.max_rss_growth_mib_per_min),
-            ),
-        ];
+        let limits = Metric::ALL
+            .into_iter()
+            .filter(|m| m.per_level())
+            .map(|m| (m, pick(m)));
         for (metric, limit) in limits {
             if let Some(limit) = limit {
                 out.push(Check {

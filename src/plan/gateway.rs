@@ -14,7 +14,9 @@ use serde_json::{json, Map, Value};
 use super::facts::fnv;
 use super::render::Renderer;
 use super::stock::{nginx, postgres};
-use super::{Facts, PlanError, PlannedFile, Ports, Probe, Provision, Service, SetupStep, Wave};
+use super::{
+    Facts, PlanError, PlannedFile, Ports, Provision, ReadyCheck, Service, SetupStep, Wave,
+};
 use crate::diag::Problem;
 use crate::scenario::check::header_problem;
 use crate::scenario::model::{AuthKind, Database};
@@ -349,7 +351,7 @@ impl Gateway<'_> {
                 env,
                 user: None,
                 port,
-                ready: Probe::Http {
+                ready: ReadyCheck::Http {
                     url: format!("http://127.0.0.1:{port}{}", inst.ready_path),
                     headers: self.ready_headers(&local)?,
                     timeout: inst.ready_timeout,
@@ -368,7 +370,7 @@ impl Gateway<'_> {
         Ok(instance_ports)
     }
 
-    /// The readiness probe's headers, rendered under `ctx` and checked.
+    /// The readiness check's headers, rendered under `ctx` and checked.
     fn ready_headers(&self, ctx: &Value) -> Result<Vec<(String, String)>, PlanError> {
         let headers = &self.profile.instance.ready_headers;
         self.render_headers("instance.ready_headers", headers, ctx)
@@ -410,7 +412,7 @@ impl Gateway<'_> {
         let ready_path = &self.profile.instance.ready_path;
         let headers = self.ready_headers(&self.ctx)?;
         let (mut service, file) = nginx(self.facts, port, upstreams, self.run_dir, ready_path)?;
-        if let Probe::Http { headers: h, .. } = &mut service.ready {
+        if let ReadyCheck::Http { headers: h, .. } = &mut service.ready {
             *h = headers;
         }
         self.services.push(service);

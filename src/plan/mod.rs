@@ -37,11 +37,11 @@ pub use level::{Level, LevelKind};
 pub use ramp::{Ramp, RampCursor, RampStage};
 pub use secret::{hide, redact, redact_secrets};
 use service::{metrics_sources, upstream};
-pub use service::{PlannedFile, Probe, Provision, Service, SetupStep, Wave};
+pub use service::{PlannedFile, Provision, ReadyCheck, Service, SetupStep, Wave};
 use step::{levels, steps};
 pub use step::{stop_rule, Open, Step, Stop};
-pub use target::Target;
 use target::{gateway_target, request_headers, target};
+pub use target::{Selection, Target};
 pub use text::shell_word;
 
 /// Everything a run does, decided before anything starts.
@@ -69,7 +69,7 @@ pub struct Plan {
     /// The capacity frontier, `[load] search` and the goodput SLO.
     pub capacity: Capacity,
     /// Report formats written besides `report.json`.
-    pub formats: Vec<String>,
+    pub formats: Vec<crate::report::Format>,
     /// `topology.cpus`: the CPUs of the gateway's side and of the harness.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpus: Option<crate::topology::cpus::Pinning>,
@@ -182,7 +182,7 @@ pub fn build(s: &Scenario, facts: &Facts, run_dir: &Path) -> Result<Plan, PlanEr
         steps: steps(s),
         checks: checks(&m.assertions, &levels(&m.load)),
         capacity: capacity::resolve(s, stop_rule(&m.load)),
-        formats: m.report.formats.clone(),
+        formats: formats(s),
         cpus: m.topology.cpus.clone(),
         quiet_period: m.topology.quiet_period,
         metrics,
@@ -190,6 +190,15 @@ pub fn build(s: &Scenario, facts: &Facts, run_dir: &Path) -> Result<Plan, PlanEr
         secrets,
         context,
     })
+}
+
+/// The report formats asked for (`check` rejected unknown names).
+fn formats(s: &Scenario) -> Vec<crate::report::Format> {
+    let names = &s.model.report.formats;
+    names
+        .iter()
+        .filter_map(|f| crate::report::Format::parse(f))
+        .collect()
 }
 
 /// Refuse CPUs this machine does not have (or this process may not use).

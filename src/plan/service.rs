@@ -1,5 +1,5 @@
 //! The processes a run starts and how: services with their start waves and
-//! readiness probes, the venv, the files written first, the setup calls, and
+//! readiness checks, the venv, the files written first, the setup calls, and
 //! the fake upstream's own service.
 
 use std::path::PathBuf;
@@ -50,7 +50,7 @@ pub struct Service {
     /// Run as this user (PostgreSQL refuses root).
     pub user: Option<String>,
     pub port: u16,
-    pub ready: Probe,
+    pub ready: ReadyCheck,
     /// Folders created (owned by `user`) before anything runs.
     pub dirs: Vec<PathBuf>,
     /// Commands run to completion before the service starts (e.g. initdb).
@@ -108,11 +108,11 @@ impl std::fmt::Display for Wave {
 /// How a service shows it is ready.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Probe {
+pub enum ReadyCheck {
     /// `GET url` answers 2xx.
     Http {
         url: String,
-        /// Headers the probe sends (the profile's `ready_headers`).
+        /// Headers the check sends (the profile's `ready_headers`).
         #[serde(
             default,
             skip_serializing_if = "Vec::is_empty",
@@ -130,10 +130,10 @@ pub enum Probe {
     },
 }
 
-impl Probe {
+impl ReadyCheck {
     pub fn timeout(&self) -> Duration {
         match self {
-            Probe::Http { timeout, .. } | Probe::Command { timeout, .. } => *timeout,
+            ReadyCheck::Http { timeout, .. } | ReadyCheck::Command { timeout, .. } => *timeout,
         }
     }
 }
@@ -154,7 +154,7 @@ pub struct SetupStep {
     pub capture: IndexMap<String, String>,
 }
 
-/// How long the fake upstream may take to answer its health probe.
+/// How long the fake upstream may take to answer its readiness check.
 const UPSTREAM_READY: Duration = Duration::from_secs(10);
 
 /// The fake upstream on `port`, configured by `[upstream]`.
@@ -171,7 +171,7 @@ pub(super) fn upstream(s: &Scenario, facts: &Facts, port: u16) -> Result<Service
         env: Vec::new(),
         user: None,
         port,
-        ready: Probe::Http {
+        ready: ReadyCheck::Http {
             headers: Vec::new(),
             url: format!("http://127.0.0.1:{port}/health"),
             timeout: UPSTREAM_READY,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{json, Value};
 
-use super::{Facts, PlanError, PlannedFile, Probe, Service, Wave};
+use super::{Facts, PlanError, PlannedFile, ReadyCheck, Service, Wave};
 
 /// A program the facts found, or why the plan cannot use it.
 fn binary(facts: &Facts, name: &str, install: &str) -> Result<String, PlanError> {
@@ -51,7 +51,7 @@ pub(super) fn postgres(
         env: vec![("PGPASSWORD".into(), password.clone())],
         user: user.clone(),
         port,
-        ready: Probe::Command {
+        ready: ReadyCheck::Command {
             argv: vec![
                 bin("pg_isready")?,
                 "-h".into(),
@@ -149,7 +149,7 @@ pub(super) fn nginx(
         env: Vec::new(),
         user: None,
         port,
-        ready: Probe::Http {
+        ready: ReadyCheck::Http {
             url: format!("http://127.0.0.1:{port}{ready_path}"),
             headers: Vec::new(),
             timeout: Duration::from_secs(30),

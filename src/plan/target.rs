@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::gateway;
 use super::secret::redacted_headers;
 use crate::dialect::Dialect;
-use crate::scenario::model::{duration, Selection};
+use crate::scenario::model::duration;
 use crate::scenario::Scenario;
 
 /// Where the load goes and what each request carries.
@@ -43,6 +43,19 @@ pub struct Target {
     /// What a good request is, for goodput (`[report] slo`; shown in `capacity`).
     #[serde(skip)]
     pub slo: Option<crate::scenario::model::Slo>,
+}
+
+/// Which pool entry a request takes (`[request.pool] selection`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Selection {
+    /// Entries in turn, shared by all workers.
+    #[default]
+    RoundRobin,
+    /// Entries at random, from `seed`.
+    Random,
 }
 
 /// The scenario's request headers, lower-cased, with a JSON content type

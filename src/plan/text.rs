@@ -2,7 +2,7 @@
 
 use std::fmt::{self, Display, Write};
 
-use super::{redact, Check, Level, Metric, Plan, Stop};
+use super::{redact, Check, Level, Plan, Stop};
 
 /// Quote a word for a shell if it needs it, so a shown command can be pasted.
 pub fn shell_word(word: &str) -> String {
@@ -28,22 +28,9 @@ impl Display for Stop {
 
 impl Display for Check {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let op = if self.metric.is_max() { "≤" } else { "≥" };
-        let (name, limit) = match self.metric {
-            Metric::MinRps => ("throughput", format!("{} req/s", self.limit)),
-            Metric::MaxP50Ms => ("p50", format!("{} ms", self.limit)),
-            Metric::MaxP95Ms => ("p95", format!("{} ms", self.limit)),
-            Metric::MaxP99Ms => ("p99", format!("{} ms", self.limit)),
-            Metric::MaxErrorRate => ("error rate", format!("{}%", self.limit * 100.0)),
-            Metric::MinAchievedRateRatio => (
-                "achieved rate",
-                format!("{}% of target", self.limit * 100.0),
-            ),
-            Metric::MaxDropped => ("dropped per run", format!("{}", self.limit)),
-            Metric::MinGoodput => ("goodput", format!("{}% of requests", self.limit * 100.0)),
-            Metric::MaxRssGrowthMibPerMin => ("RSS growth", format!("{} MiB/min", self.limit)),
-        };
-        write!(f, "{name} {op} {limit}")
+        let m = self.metric;
+        let op = m.direction().op();
+        write!(f, "{} {op} {}", m.label(), m.limit_text(self.limit))
     }
 }
 
@@ -145,14 +132,16 @@ impl Plan {
                 }
                 writeln!(out, "     $ {program} {}", args.join(" "))?;
                 let ready = match &s.ready {
-                    super::Probe::Http { url, headers, .. } => {
+                    super::ReadyCheck::Http { url, headers, .. } => {
                         let headers: String = headers
                             .iter()
                             .map(|(k, v)| format!(" with {k}: {}", redact(k, v)))
                             .collect();
                         format!("GET {url}{headers} answers 2xx")
                     }
-                    super::Probe::Command { argv, .. } => format!("`{}` succeeds", words(argv)),
+                    super::ReadyCheck::Command { argv, .. } => {
+                        format!("`{}` succeeds", words(argv))
+                    }
                 };
                 writeln!(
                     out,
@@ -194,8 +183,8 @@ impl Plan {
         let t = &self.target;
         writeln!(out, "Requests: {} {}", t.method, t.url)?;
         let selection = match t.selection {
-            crate::scenario::model::Selection::RoundRobin => "round-robin".to_string(),
-            crate::scenario::model::Selection::Random => format!("random, seed {}", t.seed),
+            super::Selection::RoundRobin => "round-robin".to_string(),
+            super::Selection::Random => format!("random, seed {}", t.seed),
         };
         writeln!(
             out,

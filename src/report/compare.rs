@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::Regression;
 use super::{Report, Status};
 use crate::metrics::LevelSummary;
 use crate::plan::Level;
-use crate::scenario::model::Regression;
 
 /// How bad one delta (or a level, or the whole comparison) is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -152,14 +152,9 @@ pub struct Comparison {
     pub grade: Grade,
 }
 
-/// `[assert.regression]` from the report's resolved scenario, or the defaults.
+/// `[assert.regression]` of the report, or the defaults.
 pub fn thresholds_of(report: &Report) -> Regression {
-    report
-        .scenario
-        .resolved
-        .pointer("/assert/regression")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default()
+    report.regression_limits()
 }
 
 /// Grade one metric's move from `base` to `current`.
@@ -285,8 +280,8 @@ pub fn compare(
     for (side, r) in [("baseline", base), ("current run", current)] {
         if r.status != Status::Complete {
             notes.push(format!(
-                "the {side} did not complete (status {:?})",
-                r.status
+                "the {side} did not complete (status {})",
+                r.status.label()
             ));
         }
     }
@@ -622,5 +617,15 @@ mod tests {
         let got = thresholds_of(&r);
         assert_eq!(got.fail_p95_increase, 0.5);
         assert_eq!(got.warn_p50_change, 0.15);
+        // issue 16: a report that stores its limits is graded by them, typed.
+        r.regression = Some(Regression {
+            fail_p95_increase: 0.3,
+            ..Regression::default()
+        });
+        assert_eq!(thresholds_of(&r).fail_p95_increase, 0.3);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["regression"]["fail_p95_increase"], 0.3);
+        let back: Report = serde_json::from_value(json).unwrap();
+        assert_eq!(back.regression, r.regression);
     }
 }

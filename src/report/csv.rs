@@ -6,10 +6,10 @@
 
 use std::fmt::Write;
 
+use super::ServiceUsage;
 use super::{Exporter, Report};
 use crate::metrics::ErrorClass;
 use crate::plan::LevelKind;
-use crate::topology::resources::ServiceUsage;
 
 pub struct Csv;
 

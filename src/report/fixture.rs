@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::{Environment, Report, ScenarioInfo, Side, Status, StepReport, SCHEMA_VERSION};
-use crate::assertions::Verdict;
+use crate::assertions::{Metric, Verdict};
 use crate::metrics::{
     ErrorSummary, LatencySummary, OpenLoopSummary, Quantiles, SecondSample, StepMetrics,
     StreamingSummary,
@@ -80,14 +80,15 @@ pub(crate) fn report() -> Report {
         search: None,
         streams: None,
         memory: None,
+        regression: None,
         verdicts: vec![
-            verdict(1, "max_p50_ms", 25.0, Some(20.5), true),
-            verdict(4, "max_error_rate", 0.01, Some(0.0633), false),
-            verdict(8, "min_rps", 10.0, None, false),
+            verdict(1, Metric::MaxP50Ms, 25.0, Some(20.5), true),
+            verdict(4, Metric::MaxErrorRate, 0.01, Some(0.0633), false),
+            verdict(8, Metric::MinRps, 10.0, None, false),
             // A per-level threshold for a level the sweep left out.
             Verdict {
                 not_measured: true,
-                ..verdict(100, "min_rps", 1800.0, None, false)
+                ..verdict(100, Metric::MinRps, 1800.0, None, false)
             },
         ],
     };
@@ -97,14 +98,14 @@ pub(crate) fn report() -> Report {
 
 fn verdict(
     concurrency: u32,
-    metric: &str,
+    metric: Metric,
     limit: f64,
     measured: Option<f64>,
     passed: bool,
 ) -> Verdict {
     Verdict {
         level: Level::workers(concurrency),
-        metric: metric.into(),
+        metric,
         limit,
         measured,
         passed,
@@ -346,15 +347,15 @@ pub(crate) fn open_report() -> Report {
     report.verdicts = vec![
         Verdict {
             level: Level::rate(100),
-            ..verdict(100, "min_achieved_rate_ratio", 0.99, Some(0.998), true)
+            ..verdict(100, Metric::MinAchievedRateRatio, 0.99, Some(0.998), true)
         },
         Verdict {
             level: Level::rate(500),
-            ..verdict(500, "min_achieved_rate_ratio", 0.99, Some(0.86), false)
+            ..verdict(500, Metric::MinAchievedRateRatio, 0.99, Some(0.86), false)
         },
         Verdict {
             level: Level::rate(500),
-            ..verdict(500, "max_dropped", 0.0, Some(55.0), false)
+            ..verdict(500, Metric::MaxDropped, 0.0, Some(55.0), false)
         },
     ];
     report.summarise_levels();
@@ -393,7 +394,7 @@ pub(crate) fn ramp_report() -> Report {
     report.steps = vec![step];
     report.verdicts = vec![Verdict {
         level: Level::ramp(crate::plan::LevelKind::Workers, 10),
-        ..verdict(10, "max_error_rate", 0.0, Some(0.0), true)
+        ..verdict(10, Metric::MaxErrorRate, 0.0, Some(0.0), true)
     }];
     report.summarise_levels();
     report

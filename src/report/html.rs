@@ -71,7 +71,7 @@ struct VerdictRow {
     /// `PASS`, `FAIL` or `NOT MEASURED`.
     word: &'static str,
     level: String,
-    metric: String,
+    metric: &'static str,
     text: String,
 }
 
@@ -87,15 +87,9 @@ fn page(r: &Report) -> Value {
             passed: v.passed,
             word: v.word(),
             level: LevelColumn::of(r.verdicts.iter().map(|v| &v.level)).cell(v.level),
-            metric: v.metric.clone(),
-            // `PASS c=1 p50 …`: the result and level have their own columns.
-            text: v
-                .describe()
-                .trim_start_matches(v.word())
-                .trim_start()
-                .trim_start_matches(&v.level.label())
-                .trim_start()
-                .to_string(),
+            metric: v.metric.key(),
+            // The result and level have their own columns.
+            text: v.figure(),
         })
         .collect();
     let efficiency: Vec<Vec<String>> = analysis
@@ -131,7 +125,7 @@ fn page(r: &Report) -> Value {
         file => r.scenario.file.display().to_string(),
         outcome,
         outcome_class => outcome.to_lowercase(),
-        status => format!("{:?}", r.status).to_lowercase(),
+        status => r.status.label(),
         error => r.error,
         started_at => short_time(&r.started_at),
         finished_at => r.finished_at.as_deref().map(short_time),

@@ -40,7 +40,7 @@ impl Exporter for Junit {
         let e = &r.environment;
         let mut props = vec![
             ("scenario.file", r.scenario.file.display().to_string()),
-            ("status", format!("{:?}", r.status).to_lowercase()),
+            ("status", r.status.label().to_string()),
             ("tool_version", e.tool_version.clone()),
             ("git_commit", e.git_commit.clone()),
             ("cpu", e.cpu.clone()),
@@ -64,12 +64,12 @@ impl Exporter for Junit {
                 let why = r
                     .error
                     .clone()
-                    .unwrap_or_else(|| format!("the run is {status:?}").to_lowercase());
+                    .unwrap_or_else(|| format!("the run is {}", status.label()));
                 let _ = writeln!(
                     out,
                     ">\n      <error message=\"{}\" type=\"{}\">{}</error>\n    </testcase>",
                     esc(&why),
-                    format!("{status:?}").to_lowercase(),
+                    status.label(),
                     esc(&why)
                 );
             }
@@ -94,7 +94,7 @@ fn testcase(out: &mut String, suite: &str, r: &Report, v: &Verdict) {
         out,
         r#"    <testcase name="{} {}" classname="{suite}.{}" time="{time:.3}""#,
         esc(&v.level.label()),
-        esc(&v.metric),
+        v.metric.key(),
         v.level.ident()
     );
     if v.passed {
@@ -112,18 +112,14 @@ fn testcase(out: &mut String, suite: &str, r: &Report, v: &Verdict) {
         );
         return;
     }
-    let op = if v.metric.starts_with("max") {
-        "≤"
-    } else {
-        "≥"
-    };
+    let op = v.metric.direction().op();
     let measured = v.measured.map_or("not measured".into(), |m| format!("{m}"));
     let message = v.describe();
     let _ = writeln!(
         out,
         ">\n      <failure message=\"{}\" type=\"{}\">measured: {}\nallowed: {op} {}\nlevel: {}</failure>\n    </testcase>",
         esc(&message),
-        esc(&v.metric),
+        v.metric.key(),
         esc(&measured),
         v.limit,
         esc(&v.level.words())

@@ -5,9 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ServiceUsage;
 use super::{Report, Side};
 use crate::topology::cpus::Role;
-use crate::topology::resources::ServiceUsage;
 
 /// The run's memory lifecycle, one entry per service.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ mod capacity;
 pub mod ceiling;
 pub mod compare;
 mod csv;
+mod format;
 pub mod frontier;
 pub mod html;
 pub mod html_capacity;
@@ -18,10 +19,12 @@ pub(crate) mod markdown;
 pub mod memory;
 pub mod outcome;
 mod ramp;
+mod regression;
 pub mod stream;
 pub mod summary;
 pub mod svg;
 pub mod terminal;
+mod usage;
 pub mod variants;
 
 #[cfg(test)]
@@ -37,8 +40,11 @@ use crate::assertions::Verdict;
 use crate::metrics::{ErrorClass, LevelSummary, SecondSample, StepMetrics};
 use crate::plan::{Level, LevelKind};
 
+pub use format::Format;
 pub use load::rerender;
 pub use outcome::Outcome;
+pub use regression::Regression;
+pub use usage::{EndpointCounts, FaultCounts, ProcessUsage, ServiceUsage, UpstreamCounts};
 
 /// Bumped whenever a field changes meaning or is removed.
 ///
@@ -87,6 +93,10 @@ pub struct Report {
     /// RSS of each service started: idle, steady, growth, recovered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<memory::Memory>,
+    /// `[assert.regression]`, when the scenario sets it: the limits a later
+    /// run is compared by (see [`Report::regression_limits`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regression: Option<Regression>,
     pub verdicts: Vec<Verdict>,
 }
 
@@ -101,6 +111,19 @@ pub enum Status {
     Interrupted,
     /// Stopped by an error (a service died, a step could not run).
     Failed,
+}
+
+impl Status {
+    /// The name in JSON and in reports: `running`, `complete`,
+    /// `interrupted`, `failed`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Complete => "complete",
+            Status::Interrupted => "interrupted",
+            Status::Failed => "failed",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -175,12 +198,12 @@ pub struct StepReport {
     pub side: Side,
     /// CPU and memory of each service during the step.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub resources: Vec<crate::topology::resources::ServiceUsage>,
+    pub resources: Vec<ServiceUsage>,
     /// What the fake upstream started by this run counted over the measured
     /// requests (reset after the warm-up, read after the step); absent when
     /// the run started no fake upstream.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upstream: Option<crate::upstream::Stats>,
+    pub upstream: Option<UpstreamCounts>,
     /// The series `[report] metrics` selects from the gateway's Prometheus
     /// endpoint, one value per second of the step.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -189,8 +212,7 @@ pub struct StepReport {
 
 /// Which side of the topology a step measured. With `topology.baseline`
 /// every step runs on both sides, under the same `index`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum Side {
     /// Through the system under test (the gateway, or the upstream when the
     /// scenario has no gateway).
@@ -213,7 +235,14 @@ impl Side {
     }
 }
 
-/// `"target"` / `"direct"`, or schema 1's `baseline: bool` (`true` is direct).
+/// [`Side::label`].
+impl Serialize for Side {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.label())
+    }
+}
+
+/// [`Side::label`], or schema 1's `baseline: bool` (`true` is direct).
 impl<'de> Deserialize<'de> for Side {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Side, D::Error> {
         struct Visitor;
@@ -226,11 +255,10 @@ impl<'de> Deserialize<'de> for Side {
                 Ok(if direct { Side::Direct } else { Side::Target })
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Side, E> {
-                match v {
-                    "target" => Ok(Side::Target),
-                    "direct" => Ok(Side::Direct),
-                    other => Err(E::unknown_variant(other, &["target", "direct"])),
-                }
+                Side::ALL
+                    .into_iter()
+                    .find(|s| s.label() == v)
+                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(v), &self))
             }
         }
         d.deserialize_any(Visitor)
@@ -360,37 +388,29 @@ pub trait Exporter {
     fn render(&self, report: &Report) -> String;
 }
 
-/// The exporter for a `[report] formats` name.
+/// The exporter for a `[report] formats` name, `None` for an unknown one.
 pub fn exporter(format: &str) -> Option<Box<dyn Exporter>> {
-    match format {
-        "json" => Some(Box::new(json::Json)),
-        "csv" => Some(Box::new(csv::Csv)),
-        "md" => Some(Box::new(markdown::Markdown)),
-        "html" => Some(Box::new(html::Html)),
-        "junit" => Some(Box::new(junit::Junit)),
-        _ => None,
-    }
+    Format::parse(format).map(Format::exporter)
 }
 
 /// Write `report` in `formats` (JSON always) into `dir`, each file replaced
 /// atomically: written beside as `.NAME.tmp`, then renamed over `NAME`. On an
 /// error the temporary file is removed, so a full disk leaves no litter.
-pub fn write(dir: &Path, report: &Report, formats: &[String]) -> std::io::Result<()> {
-    let mut names: Vec<&str> = vec!["json"];
-    names.extend(formats.iter().map(String::as_str).filter(|f| *f != "json"));
-    for name in names {
-        if let Some(exporter) = exporter(name) {
-            let path = dir.join(exporter.file_name());
-            let tmp = dir.join(format!(".{}.tmp", exporter.file_name()));
-            let written = std::fs::write(&tmp, exporter.render(report))
-                .and_then(|()| std::fs::rename(&tmp, &path));
-            if let Err(e) = written {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(std::io::Error::new(
-                    e.kind(),
-                    format!("cannot write {}: {e}", path.display()),
-                ));
-            }
+pub fn write(dir: &Path, report: &Report, formats: &[Format]) -> std::io::Result<()> {
+    let mut all = vec![Format::Json];
+    all.extend(formats.iter().copied().filter(|f| *f != Format::Json));
+    for format in all {
+        let exporter = format.exporter();
+        let path = dir.join(exporter.file_name());
+        let tmp = dir.join(format!(".{}.tmp", exporter.file_name()));
+        let written = std::fs::write(&tmp, exporter.render(report))
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!("cannot write {}: {e}", path.display()),
+            ));
         }
     }
     Ok(())

@@ -289,7 +289,7 @@ fn a_failed_write_leaves_no_temporary_file() {
     let _ = std::fs::remove_dir_all(&dir);
     // A directory where report.html goes: the rename over it fails.
     std::fs::create_dir_all(dir.join("report.html")).unwrap();
-    let err = super::write(&dir, &fixture::report(), &["html".to_string()]).unwrap_err();
+    let err = super::write(&dir, &fixture::report(), &[super::Format::Html]).unwrap_err();
     assert!(err.to_string().contains("report.html"), "{err}");
     let left: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -298,4 +298,30 @@ fn a_failed_write_leaves_no_temporary_file() {
     assert!(left.iter().all(|n| !n.ends_with(".tmp")), "{left:?}");
     assert!(left.contains(&"report.json".to_string()), "{left:?}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// issue 16: a status and a side have one name, the same in JSON and in
+/// every renderer (none formats `Debug` output as data).
+#[test]
+fn status_and_side_names_are_their_json_names() {
+    use super::Status;
+    for status in [
+        Status::Running,
+        Status::Complete,
+        Status::Interrupted,
+        Status::Failed,
+    ] {
+        assert_eq!(serde_json::to_value(status).unwrap(), status.label());
+    }
+    for side in Side::ALL {
+        let json = serde_json::to_value(side).unwrap();
+        assert_eq!(json, side.label());
+        assert_eq!(serde_json::from_value::<Side>(json).unwrap(), side);
+    }
+    assert!(serde_json::from_value::<Side>("sideways".into()).is_err());
+    let mut report = fixture::report();
+    report.status = Status::Interrupted;
+    let junit = exporter("junit").expect("junit").render(&report);
+    assert!(junit.contains(r#"<property name="status" value="interrupted"/>"#));
+    assert!(junit.contains(r#"type="interrupted""#), "{junit}");
 }

@@ -27,7 +27,7 @@ use crate::report::{self, Environment, Report, ScenarioInfo, Status};
 use crate::scenario::Scenario;
 use crate::search::Bisection;
 use crate::topology::resources;
-use crate::topology::{http_call, provision, Supervisor};
+use crate::topology::{provision, Supervisor};
 
 /// How a run is carried out (from the command line).
 #[derive(Debug, Clone)]
@@ -156,6 +156,7 @@ fn new_report(scenario: &Scenario, planned: Option<&Plan>) -> Report {
         search: None,
         streams: None,
         memory: None,
+        regression: scenario.model.assertions.regression,
         verdicts: Vec::new(),
     }
 }
@@ -529,7 +530,7 @@ async fn setup_calls(plan: &Plan, log: &Path) -> Result<(), String> {
             })?,
             None => String::new(),
         };
-        let answer = http_call(
+        let answer = crate::control::call(
             &call.method,
             &call.url,
             &call.headers,
@@ -537,7 +538,10 @@ async fn setup_calls(plan: &Plan, log: &Path) -> Result<(), String> {
             Duration::from_secs(60),
         )
         .await;
-        let (status, answer) = answer.map_err(|e| format!("setup call `{}`: {e}", call.name))?;
+        let crate::control::Answer {
+            status,
+            body: answer,
+        } = answer.map_err(|e| format!("setup call `{}`: {e}", call.name))?;
         let text = String::from_utf8_lossy(&answer);
         lines.push_str(&format!(
             "{} {} -> {status}\n  sent: {body}\n  got: {text}\n",

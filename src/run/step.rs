@@ -252,8 +252,8 @@ fn show_progress(bar: &ProgressBar, step: &plan::Step, live: &Live, started: std
 
 /// What was watched beside the load during a step.
 struct Watched {
-    resources: Vec<crate::topology::resources::ServiceUsage>,
-    upstream: Option<crate::upstream::Stats>,
+    resources: Vec<crate::report::ServiceUsage>,
+    upstream: Option<crate::report::UpstreamCounts>,
     server_metrics: Vec<crate::topology::scrape::ServerSeries>,
 }
 
@@ -290,7 +290,7 @@ fn step_report(
 
 /// What a step's blocking load task returns: the step, and the fake
 /// upstream's counts over the measured requests.
-type LoadResult = std::io::Result<(load::StepOutcome, Option<crate::upstream::Stats>)>;
+type LoadResult = std::io::Result<(load::StepOutcome, Option<crate::report::UpstreamCounts>)>;
 
 /// Start the step's load on a blocking thread, pinned to the harness's CPUs.
 #[allow(clippy::too_many_arguments)]

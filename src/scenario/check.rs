@@ -6,10 +6,9 @@
 use std::path::Path;
 
 use super::model::{ScenarioFile, Thresholds};
+use crate::assertions::Metric;
 use crate::diag::{did_you_mean, Problem};
-
-/// Output formats `[report] formats` accepts.
-pub const FORMATS: &[&str] = &["json", "csv", "md", "html", "junit"];
+use crate::report::Format;
 
 const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
@@ -36,13 +35,14 @@ pub fn check(s: &ScenarioFile, dir: &Path) -> Vec<Problem> {
         );
     }
     for (i, format) in s.report.formats.iter().enumerate() {
-        if !FORMATS.contains(&format.as_str()) {
+        if Format::parse(format).is_none() {
+            let names = Format::names();
             let p = Problem::new(
                 format!("report.formats[{i}]"),
                 format!("unknown report format `{format}`"),
             )
-            .note(format!("valid formats: {}", FORMATS.join(", ")));
-            out.push(match did_you_mean(format, FORMATS) {
+            .note(format!("valid formats: {}", names.join(", ")));
+            out.push(match did_you_mean(format, &names) {
                 Some(s) => p.label(format!("did you mean `{s}`?")),
                 None => p,
             });
@@ -603,15 +603,11 @@ pub fn check_ports(s: &ScenarioFile, profile: Option<&super::profile::Profile>) 
 }
 
 fn check_thresholds(t: &Thresholds, at: &str, levels: &[u32], top: bool, out: &mut Vec<Problem>) {
-    let limits = [
-        ("min_rps", t.min_rps),
-        ("max_p50_ms", t.max_p50_ms),
-        ("max_p95_ms", t.max_p95_ms),
-        ("max_p99_ms", t.max_p99_ms),
-        ("max_dropped", t.max_dropped),
-        ("min_capacity_rps", t.min_capacity_rps),
-        ("max_rss_growth_mib_per_min", t.max_rss_growth_mib_per_min),
-    ];
+    // Shares (0–1) are checked below, each with its own example.
+    let limits = Metric::ALL
+        .into_iter()
+        .filter(|m| !m.is_share())
+        .map(|m| (m.key(), t.limit(m)));
     for (key, value) in limits {
         if value.is_some_and(|v| !(v >= 0.0 && v.is_finite())) {
             out.push(Problem::new(

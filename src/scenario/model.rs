@@ -290,15 +290,8 @@ pub struct Pool {
     pub seed: u64,
 }
 
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Selection {
-    #[default]
-    RoundRobin,
-    Random,
-}
+/// `selection`: the plan defines it, for the load stage that obeys it.
+pub use crate::plan::Selection;
 
 /// `[load]`: the sweep, over concurrency levels (closed loop) or arrival
 /// rates (open loop).
@@ -527,80 +520,27 @@ pub struct Thresholds {
     pub regression: Option<Regression>,
 }
 
-/// `[assert.regression]`: limits for `scenario compare` and `run --baseline`,
-/// as shares (0.20 = 20%). The defaults are an LLM inference platform
-/// harness's criteria: FAIL on p95 +20% or errors over 1%, WARN on p95 +10%.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Regression {
-    /// FAIL when p95 rose by more than this share.
-    #[serde(default = "default_fail_p95_increase")]
-    pub fail_p95_increase: f64,
-    /// FAIL when the current error rate is above this share.
-    #[serde(default = "default_fail_error_rate")]
-    pub fail_error_rate: f64,
-    /// WARN when p95 rose by more than this share.
-    #[serde(default = "default_warn_p95_increase")]
-    pub warn_p95_increase: f64,
-    /// WARN when p50 moved (either way) by more than this share.
-    #[serde(default = "default_warn_p50_change")]
-    pub warn_p50_change: f64,
-    /// WARN when throughput moved (either way) by more than this share.
-    #[serde(default = "default_warn_rps_change")]
-    pub warn_rps_change: f64,
-    /// `--baseline history`: the baseline is the median of this many latest
-    /// comparable runs in the history (same scenario hash, same machine).
-    #[serde(default = "default_history_runs")]
-    pub history_runs: usize,
-    /// Drift: the least-squares slope of p95 and throughput is fitted over
-    /// this many latest comparable runs (the current one included).
-    #[serde(default = "default_drift_runs")]
-    pub drift_runs: usize,
-    /// Drift: WARN when the fitted line crosses the limit within this many
-    /// runs after the current one.
-    #[serde(default = "default_drift_horizon_runs")]
-    pub drift_horizon_runs: usize,
-}
-
-impl Default for Regression {
-    fn default() -> Self {
-        Regression {
-            fail_p95_increase: default_fail_p95_increase(),
-            fail_error_rate: default_fail_error_rate(),
-            warn_p95_increase: default_warn_p95_increase(),
-            warn_p50_change: default_warn_p50_change(),
-            warn_rps_change: default_warn_rps_change(),
-            history_runs: default_history_runs(),
-            drift_runs: default_drift_runs(),
-            drift_horizon_runs: default_drift_horizon_runs(),
+impl Thresholds {
+    /// The limit set for `metric` at this level of the table, if any.
+    pub fn limit(&self, metric: crate::assertions::Metric) -> Option<f64> {
+        use crate::assertions::Metric;
+        match metric {
+            Metric::MinRps => self.min_rps,
+            Metric::MaxP50Ms => self.max_p50_ms,
+            Metric::MaxP95Ms => self.max_p95_ms,
+            Metric::MaxP99Ms => self.max_p99_ms,
+            Metric::MaxErrorRate => self.max_error_rate,
+            Metric::MinAchievedRateRatio => self.min_achieved_rate_ratio,
+            Metric::MaxDropped => self.max_dropped,
+            Metric::MinGoodput => self.min_goodput,
+            Metric::MinCapacityRps => self.min_capacity_rps,
+            Metric::MaxRssGrowthMibPerMin => self.max_rss_growth_mib_per_min,
         }
     }
 }
 
-fn default_fail_p95_increase() -> f64 {
-    0.20
-}
-fn default_fail_error_rate() -> f64 {
-    0.01
-}
-fn default_warn_p95_increase() -> f64 {
-    0.10
-}
-fn default_warn_p50_change() -> f64 {
-    0.15
-}
-fn default_warn_rps_change() -> f64 {
-    0.15
-}
-fn default_history_runs() -> usize {
-    5
-}
-fn default_drift_runs() -> usize {
-    10
-}
-fn default_drift_horizon_runs() -> usize {
-    10
-}
+/// `[assert.regression]`: the report keeps these limits, so it defines them.
+pub use crate::report::Regression;
 
 /// `[report]`: what is written besides `report.json`.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -658,8 +598,8 @@ fn default_stall_factor() -> f64 {
 }
 
 fn default_formats() -> Vec<String> {
-    ["json", "csv", "md", "html", "junit"]
-        .map(String::from)
+    crate::report::Format::ALL
+        .map(|f| f.name().to_string())
         .to_vec()
 }
 

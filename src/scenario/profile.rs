@@ -1,6 +1,6 @@
-//! Gateway profiles: how to provision, start, probe and set up one gateway,
+//! Gateway profiles: how to provision, start, await and set up one gateway,
 //! written as data (`templates/gateways/NAME.toml`), so adding a gateway is a
-//! config-only change. Rust knows services, templates, probes and HTTP
+//! config-only change. Rust knows services, templates, readiness checks and HTTP
 //! calls; nothing here knows any particular gateway.
 
 use std::path::{Path, PathBuf};
@@ -110,7 +110,7 @@ pub struct Instance {
     /// Readiness: `GET path` answers 2xx.
     #[serde(default = "default_ready_path")]
     pub ready_path: String,
-    /// Headers the readiness probe sends (values are templates, e.g.
+    /// Headers the readiness check sends (values are templates, e.g.
     /// `Authorization = "Bearer {{ auth.token }}"`).
     #[serde(default)]
     pub ready_headers: IndexMap<String, String>,

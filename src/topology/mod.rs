@@ -3,9 +3,9 @@
 //! down in reverse order — on success, failure, Ctrl-C and panic alike.
 
 pub mod cpus;
+mod error;
 pub mod guardian;
 pub mod logs;
-mod probe;
 pub mod provision;
 pub mod resources;
 pub mod scrape;
@@ -20,8 +20,9 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio_util::sync::CancellationToken;
 
-use crate::plan::{Probe, Service};
-pub use probe::{http_call, http_get};
+pub use error::TopologyError;
+
+use crate::plan::{ReadyCheck, Service};
 
 struct Running {
     name: String,
@@ -82,7 +83,7 @@ impl Supervisor {
         &mut self,
         wave: &[&Service],
         cancel: &CancellationToken,
-    ) -> Result<(), String> {
+    ) -> Result<(), TopologyError> {
         for service in wave {
             self.spawn(service).await?;
         }
@@ -99,27 +100,29 @@ impl Supervisor {
         self.log_dir.join(format!("{name}.log"))
     }
 
-    async fn spawn(&mut self, service: &Service) -> Result<(), String> {
+    async fn spawn(&mut self, service: &Service) -> Result<(), TopologyError> {
         if std::net::TcpListener::bind(("127.0.0.1", service.port)).is_err() {
-            return Err(format!(
-                "port {} for `{}` is already in use; stop what holds it or set topology.base_port",
-                service.port, service.name
-            ));
+            return Err(TopologyError::PortInUse {
+                service: service.name.clone(),
+                port: service.port,
+            });
         }
-        std::fs::create_dir_all(&self.log_dir)
-            .map_err(|e| format!("cannot create {}: {e}", self.log_dir.display()))?;
+        std::fs::create_dir_all(&self.log_dir).map_err(|e| file("create", &self.log_dir, e))?;
         let owner = user_ids(service.user.as_deref())?;
         for dir in &service.dirs {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| file("create", dir, e))?;
             if let Some((uid, gid)) = owner {
-                nix::unistd::chown(dir, Some(uid), Some(gid)).map_err(|e| {
-                    format!("cannot hand {} to `{}`: {e}", dir.display(), service.name)
+                nix::unistd::chown(dir, Some(uid), Some(gid)).map_err(|source| {
+                    TopologyError::Chown {
+                        service: service.name.clone(),
+                        path: dir.clone(),
+                        source,
+                    }
                 })?;
             }
         }
         let log = self.log_of(&service.name);
-        File::create(&log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+        File::create(&log).map_err(|e| file("create", &log, e))?;
         for argv in &service.prepare {
             run_to_end(service, argv, &log).await?;
         }
@@ -136,11 +139,10 @@ impl Supervisor {
                 }
             });
         }
-        let child = command.spawn().map_err(|e| {
-            format!(
-                "cannot start `{}` ({}): {e}",
-                service.name, service.command[0]
-            )
+        let child = command.spawn().map_err(|source| TopologyError::Spawn {
+            service: service.name.clone(),
+            program: service.command[0].clone(),
+            source,
         })?;
         self.running.push(Running {
             name: service.name.clone(),
@@ -156,23 +158,23 @@ impl Supervisor {
         &mut self,
         service: &Service,
         cancel: &CancellationToken,
-    ) -> Result<(), String> {
+    ) -> Result<(), TopologyError> {
         let timeout = service.ready.timeout();
         let deadline = Instant::now() + timeout;
         let log = self.log_of(&service.name);
-        // The probe's last answer, for the error should it never be 2xx.
+        // The check's last answer, for the error should it never be 2xx.
         let mut last: Option<u16> = None;
         loop {
-            if let Some(dead) = self.dead() {
+            if let Some(dead) = self.exited() {
                 return Err(dead);
             }
             if cancel.is_cancelled() {
-                return Err("interrupted while starting services".into());
+                return Err(TopologyError::Interrupted);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 let what = match &service.ready {
-                    Probe::Http { url, .. } => match last {
+                    ReadyCheck::Http { url, .. } => match last {
                         Some(status) => format!(
                             "GET {url} never answered 2xx; last answer {status}{}",
                             match status {
@@ -182,19 +184,21 @@ impl Supervisor {
                         ),
                         None => format!("GET {url} never answered 2xx"),
                     },
-                    Probe::Command { argv, .. } => format!("`{}` never succeeded", argv.join(" ")),
+                    ReadyCheck::Command { argv, .. } => {
+                        format!("`{}` never succeeded", argv.join(" "))
+                    }
                 };
-                return Err(format!(
-                    "`{}` was not ready within {} ({what}); from {}:\n{}",
-                    service.name,
-                    humantime::format_duration(timeout),
-                    log.display(),
-                    logs::excerpt(&log)
-                ));
+                return Err(TopologyError::NotReady {
+                    service: service.name.clone(),
+                    timeout,
+                    probe: what,
+                    excerpt: logs::excerpt(&log),
+                    log,
+                });
             }
             let ready = match &service.ready {
-                Probe::Http { url, headers, .. } => {
-                    let answer = http_call(
+                ReadyCheck::Http { url, headers, .. } => {
+                    let answer = crate::control::call(
                         "GET",
                         url,
                         headers,
@@ -202,22 +206,22 @@ impl Supervisor {
                         left.min(Duration::from_secs(2)),
                     )
                     .await;
-                    if let Ok((status, _)) = answer {
-                        last = Some(status);
+                    if let Ok(a) = &answer {
+                        last = Some(a.status);
                     }
-                    matches!(answer, Ok((s, _)) if (200..300).contains(&s))
+                    answer.is_ok_and(|a| a.is_success())
                 }
-                Probe::Command { argv, .. } => {
-                    // Bounded like an HTTP probe, and killed when abandoned.
-                    let mut probe = tokio::process::Command::new(&argv[0]);
-                    probe
+                ReadyCheck::Command { argv, .. } => {
+                    // Bounded like an HTTP check, and killed when abandoned.
+                    let mut check = tokio::process::Command::new(&argv[0]);
+                    check
                         .args(&argv[1..])
                         .stdin(Stdio::null())
                         .stdout(Stdio::null())
                         .stderr(Stdio::null())
                         .kill_on_drop(true);
                     tokio::select! {
-                        s = tokio::time::timeout(left.min(Duration::from_secs(10)), probe.status()) => {
+                        s = tokio::time::timeout(left.min(Duration::from_secs(10)), check.status()) => {
                             matches!(s, Ok(Ok(s)) if s.success())
                         }
                         _ = cancel.cancelled() => false,
@@ -245,17 +249,20 @@ impl Supervisor {
 
     /// The first service that has exited, described with the end of its log.
     pub fn dead(&mut self) -> Option<String> {
-        for r in &mut self.running {
-            if let Ok(Some(status)) = r.child.try_wait() {
-                return Some(format!(
-                    "service `{}` exited ({status}); from {}:\n{}",
-                    r.name,
-                    r.log.display(),
-                    logs::excerpt(&r.log)
-                ));
-            }
-        }
-        None
+        self.exited().map(|e| e.to_string())
+    }
+
+    /// The first service that has exited, with the end of its log.
+    pub fn exited(&mut self) -> Option<TopologyError> {
+        self.running.iter_mut().find_map(|r| {
+            let status = r.child.try_wait().ok()??;
+            Some(TopologyError::Exited {
+                service: r.name.clone(),
+                status,
+                log: r.log.clone(),
+                excerpt: logs::excerpt(&r.log),
+            })
+        })
     }
 
     /// Stop every service in reverse start order: SIGTERM to its process
@@ -331,28 +338,32 @@ impl Drop for Supervisor {
 }
 
 /// The uid and gid of `user`, if one is named.
-fn user_ids(user: Option<&str>) -> Result<Option<(nix::unistd::Uid, nix::unistd::Gid)>, String> {
+fn user_ids(
+    user: Option<&str>,
+) -> Result<Option<(nix::unistd::Uid, nix::unistd::Gid)>, TopologyError> {
     let Some(name) = user else {
         return Ok(None);
     };
     match nix::unistd::User::from_name(name) {
         Ok(Some(u)) => Ok(Some((u.uid, u.gid))),
-        _ => Err(format!("user `{name}` does not exist")),
+        _ => Err(TopologyError::NoUser(name.to_string())),
     }
 }
 
 /// A service's command (or one of its prepare/after commands): its env,
 /// its user, its own process group, output appended to its log.
-fn command(service: &Service, argv: &[String], log: &Path) -> Result<Command, String> {
+fn command(service: &Service, argv: &[String], log: &Path) -> Result<Command, TopologyError> {
     let (program, args) = argv
         .split_first()
-        .ok_or_else(|| format!("service `{}` has an empty command", service.name))?;
+        .ok_or_else(|| TopologyError::EmptyCommand {
+            service: service.name.clone(),
+        })?;
     let out = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .open(log)
-        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
-    let err = out.try_clone().map_err(|e| e.to_string())?;
+        .map_err(|e| file("open", log, e))?;
+    let err = out.try_clone().map_err(|e| file("open", log, e))?;
     let mut command = Command::new(program);
     for name in &service.env_remove {
         command.env_remove(name);
@@ -371,21 +382,34 @@ fn command(service: &Service, argv: &[String], log: &Path) -> Result<Command, St
 }
 
 /// Run a prepare/after command to the end; a failure shows its log.
-async fn run_to_end(service: &Service, argv: &[String], log: &Path) -> Result<(), String> {
+async fn run_to_end(service: &Service, argv: &[String], log: &Path) -> Result<(), TopologyError> {
     let command = command(service, argv, log)?;
     let status = tokio::process::Command::from(command)
         .status()
         .await
-        .map_err(|e| format!("cannot run `{}` for `{}`: {e}", argv[0], service.name))?;
+        .map_err(|source| TopologyError::Spawn {
+            service: service.name.clone(),
+            program: argv[0].clone(),
+            source,
+        })?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!(
-            "`{}` for `{}` failed ({status}); from {}:\n{}",
-            argv.join(" "),
-            service.name,
-            log.display(),
-            logs::excerpt(log)
-        ))
+        Err(TopologyError::CommandFailed {
+            service: service.name.clone(),
+            command: argv.join(" "),
+            status,
+            log: log.to_path_buf(),
+            excerpt: logs::excerpt(log),
+        })
+    }
+}
+
+/// A folder or file that could not be made or opened.
+fn file(action: &'static str, path: &Path, source: std::io::Error) -> TopologyError {
+    TopologyError::File {
+        action,
+        path: path.to_path_buf(),
+        source,
     }
 }

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::Stdio;
 
+use super::TopologyError;
 use crate::plan::Provision;
 
 /// Marks a venv whose install finished (a half-made one is made again).
@@ -16,13 +17,12 @@ pub fn is_ready(p: &Provision) -> bool {
 
 /// Create the venv and install the requirements, unless already done.
 /// Output goes to `log`.
-pub async fn ensure(p: &Provision, log: &Path) -> Result<(), String> {
+pub async fn ensure(p: &Provision, log: &Path) -> Result<(), TopologyError> {
     if is_ready(p) {
         return Ok(());
     }
     if let Some(parent) = p.venv.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(|e| file("create", parent, e))?;
     }
     // Another run may be making the same venv: wait for it, then look again.
     let lock_path = p.venv.with_extension("lock");
@@ -31,23 +31,21 @@ pub async fn ensure(p: &Provision, log: &Path) -> Result<(), String> {
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
+        .map_err(|e| file("open", &lock_path, e))?;
     let _lock = tokio::task::spawn_blocking(move || {
         nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| e)
     })
     .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+    .map_err(|e| file("lock", &lock_path, std::io::Error::other(e)))?
+    .map_err(|e| file("lock", &lock_path, e.into()))?;
     if is_ready(p) {
         return Ok(());
     }
     if p.venv.exists() {
-        std::fs::remove_dir_all(&p.venv)
-            .map_err(|e| format!("cannot clear {}: {e}", p.venv.display()))?;
+        std::fs::remove_dir_all(&p.venv).map_err(|e| file("clear", &p.venv, e))?;
     }
     if let Some(parent) = p.venv.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(|e| file("create", parent, e))?;
     }
     let venv = p.venv.display().to_string();
     run(log, &p.python.display().to_string(), &["-m", "venv", &venv]).await?;
@@ -63,18 +61,18 @@ pub async fn ensure(p: &Provision, log: &Path) -> Result<(), String> {
         args.extend(["-r", f.as_str()]);
     }
     run(log, &pip, &args).await?;
-    std::fs::write(p.venv.join(DONE), p.requirements.join("\n"))
-        .map_err(|e| format!("cannot mark {} complete: {e}", p.venv.display()))?;
+    let done = p.venv.join(DONE);
+    std::fs::write(&done, p.requirements.join("\n")).map_err(|e| file("write", &done, e))?;
     Ok(())
 }
 
-async fn run(log: &Path, program: &str, args: &[&str]) -> Result<(), String> {
+async fn run(log: &Path, program: &str, args: &[&str]) -> Result<(), TopologyError> {
     let out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
-        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
-    let err = out.try_clone().map_err(|e| e.to_string())?;
+        .map_err(|e| file("open", log, e))?;
+    let err = out.try_clone().map_err(|e| file("open", log, e))?;
     let status = tokio::process::Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -83,15 +81,26 @@ async fn run(log: &Path, program: &str, args: &[&str]) -> Result<(), String> {
         .kill_on_drop(true)
         .status()
         .await
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
+        .map_err(|source| TopologyError::Run {
+            program: program.to_string(),
+            source,
+        })?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!(
-            "`{program} {}` failed ({status}); from {}:\n{}",
-            args.join(" "),
-            log.display(),
-            super::logs::excerpt(log)
-        ))
+        Err(TopologyError::SetupFailed {
+            command: format!("{program} {}", args.join(" ")),
+            status,
+            log: log.to_path_buf(),
+            excerpt: super::logs::excerpt(log),
+        })
+    }
+}
+
+fn file(action: &'static str, path: &Path, source: std::io::Error) -> TopologyError {
+    TopologyError::File {
+        action,
+        path: path.to_path_buf(),
+        source,
     }
 }

@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// One scraped series over a step: a value per scrape (`null` when the
@@ -96,18 +95,11 @@ impl Scraper {
     /// Scrape every source once (each bounded to half a second).
     pub async fn scrape(&mut self) {
         for (i, source) in self.sources.iter().enumerate() {
-            let got = super::http_call(
-                "GET",
-                &source.url,
-                &[],
-                Bytes::new(),
-                Duration::from_millis(500),
-            )
-            .await
-            .and_then(|(status, body)| match status {
-                200..=299 => select(&String::from_utf8_lossy(&body), &self.names),
-                other => Err(format!("answered {other}")),
-            });
+            let got = match crate::control::get(&source.url, Duration::from_millis(500)).await {
+                Ok(a) if a.is_success() => select(&String::from_utf8_lossy(&a.body), &self.names),
+                Ok(a) => Err(format!("answered {}", a.status)),
+                Err(e) => Err(e.to_string()),
+            };
             let values = match got {
                 Ok(v) => v,
                 Err(e) => {

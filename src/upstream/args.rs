@@ -129,7 +129,7 @@ fn load_toml(path: &std::path::Path) -> Result<UpstreamConfig, String> {
 }
 
 fn apply_fault(config: &mut UpstreamConfig, spec: &str) -> Result<(), String> {
-    let usage = "expected KIND=SHARE with KIND one of 429, 500, 503, hang, reset, truncated and SHARE in [0, 1]";
+    let usage = "expected KIND=SHARE with KIND one of 429, 500, 503, hang, reset, truncated, stall and SHARE in [0, 1]";
     let (kind, share) = spec
         .split_once('=')
         .ok_or_else(|| format!("--fault {spec}: {usage}"))?;
@@ -145,6 +145,7 @@ fn apply_fault(config: &mut UpstreamConfig, spec: &str) -> Result<(), String> {
         "hang" => &mut f.hang,
         "reset" => &mut f.reset,
         "truncated" => &mut f.truncated,
+        "stall" => &mut f.stall,
         _ => return Err(format!("--fault {spec}: {usage}")),
     };
     *slot = share;

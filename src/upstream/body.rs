@@ -122,7 +122,8 @@ enum Step {
 /// ones `itl` apart), a finish chunk, an optional usage chunk, `[DONE]`
 /// (Chat, Text); or the dialect's opening events, one delta event per
 /// token, and its closing events with the usage (Messages, Responses).
-/// A truncated stream ends cleanly after half its tokens, without the rest.
+/// A truncated stream ends cleanly after half its tokens, without the rest;
+/// a stalled one waits its stall longer before the middle token.
 pub struct SseStream {
     flavor: Flavor,
     /// Chat, Text: `data: {"id":…,"choices":[` shared by every chunk.
@@ -135,6 +136,9 @@ pub struct SseStream {
     next: u32,
     tokens: u32,
     truncate_after: Option<u32>,
+    /// The stall fault: the gap before this token is longer by `stall`.
+    stall_before: Option<u32>,
+    stall: std::time::Duration,
     usage: Option<Usage>,
     prompt_tokens: u64,
     itl: Sampler,
@@ -157,6 +161,8 @@ pub struct SseParams {
     /// the other flavors always report usage.
     pub include_usage: bool,
     pub truncated: bool,
+    /// The stall fault: the pause added before the middle token (zero: none).
+    pub stall: std::time::Duration,
     pub itl: Sampler,
     pub rng: SmallRng,
     /// When the first token goes out; later ones are scheduled from it.
@@ -188,6 +194,8 @@ impl SseStream {
             next: 0,
             tokens: p.tokens,
             truncate_after: p.truncated.then_some(p.tokens / 2),
+            stall_before: (!p.stall.is_zero()).then_some((p.tokens / 2).max(1)),
+            stall: p.stall,
             usage: (p.include_usage || !chunked).then_some(usage),
             prompt_tokens: p.prompt_tokens,
             itl: p.itl,
@@ -258,10 +266,15 @@ impl SseStream {
     }
 
     fn schedule_next_token(&mut self) {
-        if self.itl.is_zero() {
+        let stall = if self.stall_before == Some(self.next) {
+            self.stall
+        } else {
+            std::time::Duration::ZERO
+        };
+        if self.itl.is_zero() && stall.is_zero() {
             return;
         }
-        self.deadline += self.itl.sample(&mut self.rng);
+        self.deadline += self.itl.sample(&mut self.rng) + stall;
         self.sleep = Some(Box::pin(super::timer::sleep_until(self.deadline)));
     }
 

@@ -128,10 +128,15 @@ pub struct Faults {
     /// The answer stops half-way: streams end without `data: [DONE]`,
     /// plain answers close the connection after half the body.
     pub truncated: f64,
+    /// The answer pauses `stall_ms` part-way: a stream before its middle
+    /// token, a plain answer before it is sent; then it completes normally.
+    pub stall: f64,
     /// Value of the `Retry-After` header on injected 429s, in seconds.
     pub retry_after_s: u64,
     /// How long a hung request is held before its connection is closed, in ms.
     pub hang_ms: u64,
+    /// How long a stalled answer pauses, in ms.
+    pub stall_ms: u64,
 }
 
 impl Default for Faults {
@@ -143,15 +148,17 @@ impl Default for Faults {
             hang: 0.0,
             reset: 0.0,
             truncated: 0.0,
+            stall: 0.0,
             retry_after_s: 1,
             hang_ms: 300_000,
+            stall_ms: 1000,
         }
     }
 }
 
 impl Faults {
     /// `(key, share)` for every fault kind, in the order draws are matched.
-    pub fn shares(&self) -> [(&'static str, f64); 6] {
+    pub fn shares(&self) -> [(&'static str, f64); 7] {
         [
             ("status_429", self.status_429),
             ("status_500", self.status_500),
@@ -159,6 +166,7 @@ impl Faults {
             ("hang", self.hang),
             ("reset", self.reset),
             ("truncated", self.truncated),
+            ("stall", self.stall),
         ]
     }
 }

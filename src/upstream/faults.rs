@@ -15,27 +15,30 @@ pub enum Fault {
     Hang,
     Reset,
     Truncated,
+    /// Answered normally after a pause part-way.
+    Stall,
 }
 
-const KINDS: [Fault; 6] = [
+const KINDS: [Fault; 7] = [
     Fault::Status429,
     Fault::Status500,
     Fault::Status503,
     Fault::Hang,
     Fault::Reset,
     Fault::Truncated,
+    Fault::Stall,
 ];
 
 /// The fault shares as cumulative thresholds, ready for draws.
 #[derive(Debug, Clone, Copy)]
 pub struct FaultPicker {
-    cumulative: [f64; 6],
+    cumulative: [f64; 7],
     any: bool,
 }
 
 impl FaultPicker {
     pub fn new(faults: &Faults) -> Self {
-        let mut cumulative = [0.0; 6];
+        let mut cumulative = [0.0; 7];
         let mut sum = 0.0;
         for (slot, (_, share)) in cumulative.iter_mut().zip(faults.shares()) {
             sum += share;
@@ -67,12 +70,12 @@ mod tests {
     use super::super::delay::request_rng;
     use super::*;
 
-    fn count(faults: Faults, n: u64) -> [u64; 7] {
+    fn count(faults: Faults, n: u64) -> [u64; 8] {
         let picker = FaultPicker::new(&faults);
-        let mut counts = [0u64; 7];
+        let mut counts = [0u64; 8];
         for seq in 0..n {
             let i = match picker.pick(&mut request_rng(42, seq)) {
-                None => 6,
+                None => 7,
                 Some(f) => KINDS.iter().position(|&k| k == f).unwrap(),
             };
             counts[i] += 1;
@@ -89,6 +92,7 @@ mod tests {
             hang: 0.04,
             reset: 0.05,
             truncated: 0.10,
+            stall: 0.06,
             ..Faults::default()
         };
         let n = 200_000;
@@ -111,6 +115,6 @@ mod tests {
             ..Faults::default()
         };
         assert_eq!(count(all_reset, 1000)[4], 1000);
-        assert_eq!(count(Faults::default(), 1000)[6], 1000);
+        assert_eq!(count(Faults::default(), 1000)[7], 1000);
     }
 }

@@ -48,6 +48,7 @@ pub struct Shared {
     faults: FaultPicker,
     retry_after: HeaderValue,
     hang: Duration,
+    stall: Duration,
     seq: AtomicU64,
     counters: Arc<Counters>,
     health: Bytes,
@@ -97,6 +98,7 @@ impl Shared {
             faults: FaultPicker::new(&config.faults),
             retry_after: HeaderValue::from(config.faults.retry_after_s),
             hang: Duration::from_millis(config.faults.hang_ms),
+            stall: Duration::from_millis(config.faults.stall_ms),
             seq: AtomicU64::new(0),
             counters: Arc::new(Counters::default()),
             health: Bytes::from_static(br#"{"status":"ok"}"#),
@@ -117,6 +119,10 @@ pub struct ConnState {
     pub shared: Arc<Shared>,
     /// Set by the reset fault: the socket closes with RST when dropped.
     pub reset: AtomicBool,
+    /// Waiting for a request with none of its bytes read: safe to drop.
+    pub idle: AtomicBool,
+    /// The server is shutting down: close after the answer in progress.
+    pub closing: AtomicBool,
 }
 
 /// Answers one request. An `Err` closes the connection without an answer
@@ -245,6 +251,11 @@ async fn generate(
         Err(answer) => return answer,
     };
     let truncated = fault == Some(Fault::Truncated);
+    let stall = if fault == Some(Fault::Stall) {
+        s.stall
+    } else {
+        Duration::ZERO
+    };
     let tokens = request.completion_tokens(s.completion_tokens);
     let prompt_tokens = request.prompt_tokens();
     let id = Id {
@@ -279,6 +290,7 @@ async fn generate(
                 prompt_tokens,
                 include_usage: request.include_usage(),
                 truncated,
+                stall,
                 itl: s.itl,
                 rng,
                 first_token_at,
@@ -293,11 +305,12 @@ async fn generate(
             .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         return Ok(response);
     }
-    let delay = if s.per_token {
-        s.request_delay.sample_sum(&mut rng, tokens)
-    } else {
-        s.request_delay.sample(&mut rng)
-    };
+    let delay = stall
+        + if s.per_token {
+            s.request_delay.sample_sum(&mut rng, tokens)
+        } else {
+            s.request_delay.sample(&mut rng)
+        };
     let text = s.texts.get(tokens);
     let usage = Usage::new(prompt_tokens, u64::from(tokens));
     let bytes = match flavor {
@@ -331,7 +344,10 @@ async fn embeddings(
         Ok(drawn) => drawn,
         Err(answer) => return answer,
     };
-    let delay = s.request_delay.sample(&mut rng);
+    let mut delay = s.request_delay.sample(&mut rng);
+    if fault == Some(Fault::Stall) {
+        delay += s.stall;
+    }
     let prompt_tokens = request.input.chars.tokens();
     let dims = request
         .dimensions
@@ -432,7 +448,7 @@ async fn inject(
             reset.store(true, Ordering::Relaxed);
             Err(io::Error::new(io::ErrorKind::ConnectionReset, "injected reset"))
         }
-        Fault::Truncated => return None,
+        Fault::Truncated | Fault::Stall => return None,
     })
 }
 

@@ -407,86 +407,95 @@ pub struct Meta<'a> {
 
 const FINGERPRINT: &str = "fp_scenario_fake";
 
-/// `chat.completion` body.
+/// `chat.completion` body, written straight into bytes (no serializer: it
+/// is the hottest path of the server).
 pub fn chat_completion(meta: Meta, text: &str, usage: Usage) -> Vec<u8> {
-    #[derive(Serialize)]
-    struct Body<'a> {
-        id: Id,
-        object: &'static str,
-        created: u64,
-        model: &'a str,
-        system_fingerprint: &'static str,
-        choices: [Choice<'a>; 1],
-        usage: Usage,
-    }
-    #[derive(Serialize)]
-    struct Choice<'a> {
-        index: u32,
-        message: Message<'a>,
-        logprobs: Option<()>,
-        finish_reason: &'static str,
-    }
-    #[derive(Serialize)]
-    struct Message<'a> {
-        role: &'static str,
-        content: &'a str,
-        refusal: Option<()>,
-    }
-    let body = Body {
-        id: meta.id,
-        object: "chat.completion",
-        created: meta.created,
-        model: meta.model,
-        system_fingerprint: FINGERPRINT,
-        choices: [Choice {
-            index: 0,
-            message: Message {
-                role: "assistant",
-                content: text,
-                refusal: None,
-            },
-            logprobs: None,
-            finish_reason: "stop",
-        }],
-        usage,
-    };
-    to_vec(&body, 320 + text.len())
+    let mut out = Vec::with_capacity(320 + meta.model.len() + text.len());
+    push_meta(&mut out, &meta, "chat.completion");
+    out.extend_from_slice(br#","choices":[{"index":0,"message":{"role":"assistant","content":"#);
+    push_json_str(&mut out, text);
+    out.extend_from_slice(br#","refusal":null},"logprobs":null,"finish_reason":"stop"}],"#);
+    push_usage(&mut out, usage);
+    out
 }
 
-/// `text_completion` body.
+/// `text_completion` body, written like [`chat_completion`].
 pub fn text_completion(meta: Meta, text: &str, usage: Usage) -> Vec<u8> {
-    #[derive(Serialize)]
-    struct Body<'a> {
-        id: Id,
-        object: &'static str,
-        created: u64,
-        model: &'a str,
-        system_fingerprint: &'static str,
-        choices: [Choice<'a>; 1],
-        usage: Usage,
+    let mut out = Vec::with_capacity(280 + meta.model.len() + text.len());
+    push_meta(&mut out, &meta, "text_completion");
+    out.extend_from_slice(br#","choices":[{"text":"#);
+    push_json_str(&mut out, text);
+    out.extend_from_slice(br#","index":0,"logprobs":null,"finish_reason":"stop"}],"#);
+    push_usage(&mut out, usage);
+    out
+}
+
+/// `{"id":…,"object":…,"created":…,"model":…,"system_fingerprint":…`
+fn push_meta(out: &mut Vec<u8>, meta: &Meta, object: &str) {
+    out.extend_from_slice(br#"{"id":""#);
+    out.extend_from_slice(meta.id.prefix.as_bytes());
+    push_hex16(out, meta.id.seq);
+    out.extend_from_slice(br#"","object":""#);
+    out.extend_from_slice(object.as_bytes());
+    out.extend_from_slice(br#"","created":"#);
+    push_u64(out, meta.created);
+    out.extend_from_slice(br#","model":"#);
+    push_json_str(out, meta.model);
+    out.extend_from_slice(br#","system_fingerprint":""#);
+    out.extend_from_slice(FINGERPRINT.as_bytes());
+    out.push(b'"');
+}
+
+/// `"usage":{…}}`: the usage object and the body's closing brace.
+fn push_usage(out: &mut Vec<u8>, usage: Usage) {
+    out.extend_from_slice(br#""usage":{"prompt_tokens":"#);
+    push_u64(out, usage.prompt_tokens);
+    out.extend_from_slice(br#","completion_tokens":"#);
+    push_u64(out, usage.completion_tokens);
+    out.extend_from_slice(br#","total_tokens":"#);
+    push_u64(out, usage.total_tokens);
+    out.extend_from_slice(b"}}");
+}
+
+/// `s` as a JSON string; copied as is when nothing in it needs escaping
+/// (completion texts never do), else escaped by serde_json.
+pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    // A fold, not `any`: no early exit, so the scan is vectorised.
+    let escape = s
+        .bytes()
+        .fold(false, |e, b| e | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    if escape {
+        let _ = serde_json::to_writer(&mut *out, s);
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
     }
-    #[derive(Serialize)]
-    struct Choice<'a> {
-        text: &'a str,
-        index: u32,
-        logprobs: Option<()>,
-        finish_reason: &'static str,
+}
+
+/// `n` in decimal.
+pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
     }
-    let body = Body {
-        id: meta.id,
-        object: "text_completion",
-        created: meta.created,
-        model: meta.model,
-        system_fingerprint: FINGERPRINT,
-        choices: [Choice {
-            text,
-            index: 0,
-            logprobs: None,
-            finish_reason: "stop",
-        }],
-        usage,
-    };
-    to_vec(&body, 280 + text.len())
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// `n` as 16 lowercase hex digits (as `{:016x}` writes it).
+fn push_hex16(out: &mut Vec<u8>, n: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    for (i, d) in digits.iter_mut().enumerate() {
+        *d = HEX[((n >> (60 - 4 * i)) & 15) as usize];
+    }
+    out.extend_from_slice(&digits);
 }
 
 /// Embeddings body: `items` vectors of `dims` floats, as JSON numbers or as
@@ -673,6 +682,33 @@ mod tests {
         assert_eq!(v["data"][0]["embedding"].as_str().unwrap().len(), 24); // 16 bytes -> 24 chars
         let v: serde_json::Value = serde_json::from_slice(&error("no", "x", Some("c"))).unwrap();
         assert_eq!(v["error"]["code"], "c");
+    }
+
+    #[test]
+    fn written_bodies_match_the_openai_shape_exactly() {
+        let meta = Meta {
+            id: Id {
+                prefix: "cmpl-",
+                seq: 0xdead_beef_0123,
+            },
+            created: 1_700_000_000,
+            model: "m\\x\n",
+        };
+        let body = text_completion(meta, "a \"quoted\"\ttext", Usage::new(7, 3));
+        let expected = serde_json::json!({
+            "id": "cmpl-0000deadbeef0123", "object": "text_completion", "created": 1_700_000_000u64,
+            "model": "m\\x\n", "system_fingerprint": "fp_scenario_fake",
+            "choices": [{"text": "a \"quoted\"\ttext", "index": 0, "logprobs": null, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+        });
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            expected
+        );
+        let body = chat_completion(meta, "", Usage::new(0, 0));
+        let text = std::str::from_utf8(&body).unwrap();
+        assert!(text.starts_with(r#"{"id":"cmpl-0000deadbeef0123","object":"chat.completion","created":1700000000,"model":"m\\x\n","#), "{text}");
+        assert!(text.ends_with(r#""content":"","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}}"#), "{text}");
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! Accepting connections: one task per socket (TCP_NODELAY) speaking the
 //! lean HTTP/1.1 loop of [`super::conn`], on per-core runtimes.
 
+use std::collections::HashMap;
 use std::io;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::conn;
@@ -28,7 +30,9 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> io::Result<()> {
     let worker = Worker::new(Arc::new(Shared::new(config)), shutdown.clone());
-    accept_loop(&listener, &shutdown, |stream| worker.spawn(stream)).await
+    let result = accept_loop(&listener, &shutdown, |stream| worker.spawn(stream)).await;
+    worker.drain().await;
+    result
 }
 
 /// Serve `config` on `listener` from `threads` OS threads, each running its
@@ -55,21 +59,23 @@ pub fn serve_per_core(
         handles.push(on_own_runtime(i, async move {
             loop {
                 tokio::select! {
-                    _ = worker.shutdown.cancelled() => return Ok(()),
+                    _ = worker.shutdown.cancelled() => break,
                     stream = rx.recv() => match stream.map(TcpStream::from_std) {
                         Some(Ok(stream)) => worker.spawn(stream),
                         Some(Err(_)) => {} // the client is gone already
-                        None => return Ok(()),
+                        None => break,
                     },
                 }
             }
+            worker.drain().await;
+            Ok(())
         })?);
     }
     let worker = Worker::new(shared, shutdown.clone());
     handles.push(on_own_runtime(0, async move {
         let listener = TcpListener::from_std(listener)?;
         let mut next = 0usize;
-        accept_loop(&listener, &shutdown, |stream| {
+        let result = accept_loop(&listener, &shutdown, |stream| {
             let target = next % threads;
             next = next.wrapping_add(1);
             match target {
@@ -81,7 +87,9 @@ pub fn serve_per_core(
                 }
             }
         })
-        .await
+        .await;
+        worker.drain().await;
+        result
     })?);
     let mut result = Ok(());
     for handle in handles {
@@ -141,37 +149,99 @@ async fn accept_loop(
 struct Worker {
     shared: Arc<Shared>,
     shutdown: CancellationToken,
+    /// The connections open on this runtime, for [`Worker::drain`]; touched
+    /// once when a connection opens and once when it closes, never per request.
+    live: Arc<Mutex<Live>>,
+}
+
+#[derive(Default)]
+struct Live {
+    next: u64,
+    conns: HashMap<u64, (Arc<ConnState>, Option<AbortHandle>)>,
+}
+
+/// Forgets a connection when its task ends (or is aborted).
+struct Forget {
+    live: Arc<Mutex<Live>>,
+    key: u64,
+}
+
+impl Drop for Forget {
+    fn drop(&mut self) {
+        if let Ok(mut live) = self.live.lock() {
+            live.conns.remove(&self.key);
+        }
+    }
 }
 
 impl Worker {
-    /// Connections wait on a token of this worker's own, a child of
-    /// `shutdown`: registering a waiter locks only this thread's token.
+    /// `shutdown` is watched through a token of this worker's own, a child
+    /// of it: registering a waiter locks only this thread's token.
     fn new(shared: Arc<Shared>, shutdown: CancellationToken) -> Self {
         Self {
             shared,
             shutdown: shutdown.child_token(),
+            live: Arc::default(),
         }
     }
 
-    /// Serves `stream` on a task of the current runtime. Once `shutdown`
-    /// fires, an idle connection closes at once and an open request gets
-    /// [`DRAIN`] to finish.
+    /// Serves `stream` on a task of the current runtime until the client
+    /// leaves or [`Worker::drain`] closes it. The task watches no token:
+    /// the connection reads the flags `drain` sets, at no cost per request.
     fn spawn(&self, stream: TcpStream) {
         let state = Arc::new(ConnState {
             shared: self.shared.clone(),
             reset: AtomicBool::new(false),
+            idle: AtomicBool::new(true),
+            closing: AtomicBool::new(false),
         });
-        let shutdown = self.shutdown.clone();
-        tokio::spawn(async move {
-            let conn = conn::serve(stream, state, shutdown.clone());
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = shutdown.cancelled() => {
-                    let _ = tokio::time::timeout(DRAIN, conn).await;
+        let key = {
+            let Ok(mut live) = self.live.lock() else {
+                return;
+            };
+            let key = live.next;
+            live.next += 1;
+            live.conns.insert(key, (state.clone(), None));
+            key
+        };
+        let forget = Forget {
+            live: self.live.clone(),
+            key,
+        };
+        let task = tokio::spawn(async move {
+            let _forget = forget;
+            conn::serve(stream, state).await;
+        });
+        if let Ok(mut live) = self.live.lock() {
+            if let Some(entry) = live.conns.get_mut(&key) {
+                entry.1 = Some(task.abort_handle());
+            }
+        }
+    }
+
+    /// Once `shutdown` fired: idle connections close at once, those with a
+    /// request open close after its answer, and whatever is still open
+    /// after [`DRAIN`] is dropped.
+    async fn drain(&self) {
+        let deadline = tokio::time::Instant::now() + DRAIN;
+        if let Ok(live) = self.live.lock() {
+            for (state, abort) in live.conns.values() {
+                match abort {
+                    Some(abort) if state.idle.load(Ordering::Relaxed) => abort.abort(),
+                    _ => state.closing.store(true, Ordering::Relaxed),
                 }
             }
-        });
+        }
+        while self.live.lock().is_ok_and(|l| !l.conns.is_empty())
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if let Ok(live) = self.live.lock() {
+            for abort in live.conns.values().filter_map(|(_, abort)| abort.as_ref()) {
+                abort.abort();
+            }
+        }
     }
 }
 

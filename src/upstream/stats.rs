@@ -58,6 +58,8 @@ pub struct FaultCounts {
     pub hang: u64,
     pub reset: u64,
     pub truncated: u64,
+    #[serde(default)]
+    pub stall: u64,
 }
 
 /// Which endpoint a request hit.
@@ -83,7 +85,7 @@ struct Shard {
     streamed: AtomicU64,
     prompt_tokens: AtomicU64,
     completion_tokens: AtomicU64,
-    faults: [AtomicU64; 6],
+    faults: [AtomicU64; 7],
 }
 
 /// Shards; threads beyond this many share them (still exact, just contended).
@@ -170,6 +172,7 @@ impl Counters {
                 hang: f(Fault::Hang),
                 reset: f(Fault::Reset),
                 truncated: f(Fault::Truncated),
+                stall: f(Fault::Stall),
             },
         }
     }

@@ -114,12 +114,31 @@ impl Response {
     }
 }
 
+/// A connection to 127.0.0.1:`port` whose reads give up after 10 s, for a
+/// test that writes its request bytes itself (pipelining, HTTP/1.0, ...).
+pub fn connect(port: u16) -> TcpStream {
+    open(port).unwrap_or_else(|e| panic!("connect to 127.0.0.1:{port}: {e}"))
+}
+
+fn open(port: u16) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    Ok(stream)
+}
+
+/// Reads until the server closes the connection (or a read fails), as text.
+pub fn read_to_close(stream: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Sends one request on a fresh connection (`Connection: close`) and reads the
 /// answer to EOF. A connection closed before a complete answer is an
-/// `UnexpectedEof` error; a reset is `ConnectionReset`.
+/// `UnexpectedEof` error; a reset is `ConnectionReset`. Every test's HTTP
+/// request goes through this (or [`connect`] for hand-written bytes).
 pub fn request(port: u16, method: &str, path: &str, body: Option<&str>) -> io::Result<Response> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut stream = open(port)?;
     let body = body.unwrap_or("");
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nAuthorization: Bearer fake\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",

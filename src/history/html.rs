@@ -26,13 +26,14 @@ pub fn chart_id(f: Figure, c: u32) -> String {
     format!("chart-{}-c{c}", f.column())
 }
 
-pub fn render(v: &View) -> String {
-    let mut levels: Vec<u32> = v.rows().map(|(_, l)| l.concurrency).collect();
-    levels.sort_unstable();
-    levels.dedup();
-    // One series per identity (scenario, variant, hash, machine): only like
-    // is drawn as one line.
-    let mut groups: Vec<(String, Vec<(usize, &RunRecord)>)> = Vec::new();
+/// Runs (with their 1-based position) grouped by identity, in order of
+/// first appearance.
+type Groups<'a> = Vec<(String, Vec<(usize, &'a RunRecord)>)>;
+
+/// One series per identity (scenario, variant, hash, machine): only like
+/// is drawn as one line.
+fn groups<'a>(v: &View<'a>) -> Groups<'a> {
+    let mut groups: Groups = Vec::new();
     for (i, r) in v.runs.iter().enumerate() {
         let key = format!(
             "{} · {}",
@@ -49,42 +50,56 @@ pub fn render(v: &View) -> String {
             None => groups.push((key, vec![(i + 1, r)])),
         }
     }
+    groups
+}
+
+/// Figure `f` at level `c`: a line per group that has it, each point with
+/// its run's tip and a link to its report.
+fn series(groups: &Groups<'_>, f: Figure, c: u32) -> Vec<Series> {
+    groups
+        .iter()
+        .enumerate()
+        .map(|(gi, (name, runs))| {
+            let points: Vec<(usize, &RunRecord, f64)> = runs
+                .iter()
+                .filter_map(|&(x, r)| Some((x, r, r.level(c)?.get(f)?)))
+                .collect();
+            let mut s = Series::new(
+                name,
+                &level_color(gi, groups.len()),
+                points.iter().map(|&(x, _, y)| (x as f64, y)).collect(),
+            );
+            s.tips = points
+                .iter()
+                .map(|(_, r, y)| {
+                    format!(
+                        "{} · {} · commit {}: {}",
+                        r.name(),
+                        r.started_at,
+                        commit_of(r),
+                        f.show(*y)
+                    )
+                })
+                .collect();
+            s.links = points
+                .iter()
+                .map(|(_, r, _)| r.run_dir.join("report.html").display().to_string())
+                .collect();
+            s
+        })
+        .filter(|s| !s.points.is_empty())
+        .collect()
+}
+
+pub fn render(v: &View) -> String {
+    let mut levels: Vec<u32> = v.rows().map(|(_, l)| l.concurrency).collect();
+    levels.sort_unstable();
+    levels.dedup();
+    let groups = groups(v);
     let mut body = String::new();
     for &f in &v.figures {
         for &c in &levels {
-            let series: Vec<Series> = groups
-                .iter()
-                .enumerate()
-                .map(|(gi, (name, runs))| {
-                    let points: Vec<(usize, &RunRecord, f64)> = runs
-                        .iter()
-                        .filter_map(|&(x, r)| Some((x, r, r.level(c)?.get(f)?)))
-                        .collect();
-                    let mut s = Series::new(
-                        name,
-                        &level_color(gi, groups.len()),
-                        points.iter().map(|&(x, _, y)| (x as f64, y)).collect(),
-                    );
-                    s.tips = points
-                        .iter()
-                        .map(|(_, r, y)| {
-                            format!(
-                                "{} · {} · commit {}: {}",
-                                r.name(),
-                                r.started_at,
-                                commit_of(r),
-                                f.show(*y)
-                            )
-                        })
-                        .collect();
-                    s.links = points
-                        .iter()
-                        .map(|(_, r, _)| r.run_dir.join("report.html").display().to_string())
-                        .collect();
-                    s
-                })
-                .filter(|s| !s.points.is_empty())
-                .collect();
+            let series = series(&groups, f, c);
             if series.is_empty() {
                 continue;
             }

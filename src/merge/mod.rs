@@ -223,7 +223,6 @@ pub fn read(path: &Path) -> Result<Vec<ShardResult>, String> {
 /// apart). Errors when the results are not the `N` shards of one run.
 pub fn merge(mut shards: Vec<ShardResult>) -> Result<(Report, Vec<String>), String> {
     let first = shards.first().ok_or("no shard result to merge")?.clone();
-    let n = first.shard.count;
     shards.sort_by_key(|s| s.shard.index);
     check_shards(&shards, &first)?;
 
@@ -233,43 +232,10 @@ pub fn merge(mut shards: Vec<ShardResult>) -> Result<(Report, Vec<String>), Stri
         serde_json::from_value(capacity["slo"].clone()).unwrap_or(None);
     let frontier: Option<crate::plan::capacity::FrontierPlan> =
         serde_json::from_value(capacity["frontier"].clone()).ok();
-    let mut warnings = Vec::new();
-    let mut steps = Vec::new();
-    for step in &first.steps {
-        let parts: Vec<&RawStep> = shards
-            .iter()
-            .filter_map(|s| {
-                s.steps
-                    .iter()
-                    .find(|r| r.index == step.index && r.side == step.side)
-            })
-            .collect();
-        if parts.len() < shards.len() {
-            // A shard stopped before this step: its figures would be partial.
-            break;
-        }
-        let (report_step, skew) = merge_step(&parts, n, slo.is_some())?;
-        if skew > Duration::from_secs(1) {
-            warnings.push(format!(
-                "step {} ({}): the shards started measuring up to {:.2} s apart (planned \
-                 together): their windows only partly overlap",
-                step.index + 1,
-                step.level.label(),
-                skew.as_secs_f64()
-            ));
-        }
-        steps.push(report_step);
-    }
+    let (steps, warnings) = merge_steps(&shards, &first, slo.is_some())?;
 
     let (status, error) = status_of(&shards);
-    let mut plan = first.plan.clone();
-    if let Some(list) = plan.get_mut("steps").and_then(|s| s.as_array_mut()) {
-        for s in list {
-            if let Some(o) = s.as_object_mut() {
-                o.remove("shard");
-            }
-        }
-    }
+    let plan = without_shards(&first.plan);
     let mut report = Report {
         schema_version: crate::report::SCHEMA_VERSION,
         status,
@@ -304,6 +270,56 @@ pub fn merge(mut shards: Vec<ShardResult>) -> Result<(Report, Vec<String>), Stri
         report.verdicts = assertions::judge(&first.checks, &report.levels, &swept);
     }
     Ok((report, warnings))
+}
+
+/// Each step every shard measured, merged, and a warning for each whose
+/// shards started far apart; stops at the first step a shard lacks.
+fn merge_steps(
+    shards: &[ShardResult],
+    first: &ShardResult,
+    goodput: bool,
+) -> Result<(Vec<StepReport>, Vec<String>), String> {
+    let mut warnings = Vec::new();
+    let mut steps = Vec::new();
+    for step in &first.steps {
+        let parts: Vec<&RawStep> = shards
+            .iter()
+            .filter_map(|s| {
+                s.steps
+                    .iter()
+                    .find(|r| r.index == step.index && r.side == step.side)
+            })
+            .collect();
+        if parts.len() < shards.len() {
+            // A shard stopped before this step: its figures would be partial.
+            break;
+        }
+        let (report_step, skew) = merge_step(&parts, first.shard.count, goodput)?;
+        if skew > Duration::from_secs(1) {
+            warnings.push(format!(
+                "step {} ({}): the shards started measuring up to {:.2} s apart (planned \
+                 together): their windows only partly overlap",
+                step.index + 1,
+                step.level.label(),
+                skew.as_secs_f64()
+            ));
+        }
+        steps.push(report_step);
+    }
+    Ok((steps, warnings))
+}
+
+/// The shards' plan, as one process would have shown it: no step's shard.
+fn without_shards(plan: &serde_json::Value) -> serde_json::Value {
+    let mut plan = plan.clone();
+    if let Some(list) = plan.get_mut("steps").and_then(|s| s.as_array_mut()) {
+        for s in list {
+            if let Some(o) = s.as_object_mut() {
+                o.remove("shard");
+            }
+        }
+    }
+    plan
 }
 
 /// Every one of the `N` shards of one run, each once (`shards` sorted by

@@ -7,14 +7,13 @@
 //! looks at the machine.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use base64::Engine;
-use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{json, Map, Value};
 
 use super::facts::fnv;
 use super::render::Renderer;
+use super::stock::{nginx, postgres};
 use super::{
     Facts, PlanError, PlannedFile, Ports, Provision, ReadyCheck, Service, SetupStep, Wave,
 };
@@ -484,156 +483,4 @@ fn insert(ctx: &mut Value, key: &str, value: Value) {
     if let Value::Object(map) = ctx {
         map.insert(key.to_string(), value);
     }
-}
-
-/// A program the facts found, or why the plan cannot use it.
-fn binary(facts: &Facts, name: &str, install: &str) -> Result<String, PlanError> {
-    facts
-        .binaries
-        .get(name)
-        .map(|p| p.display().to_string())
-        .ok_or_else(|| PlanError::Message(format!("`{name}` not found: {install}")))
-}
-
-/// A PostgreSQL server in the run folder: initdb, then `postgres` in the
-/// foreground (so it is supervised like any service), then the database.
-fn postgres(
-    port: u16,
-    facts: &Facts,
-    run_dir: &Path,
-) -> Result<(Service, PlannedFile, Value), PlanError> {
-    let bin = |name: &str| binary(facts, name, "apt-get install -y postgresql");
-    let dir = run_dir.join("postgres");
-    let data = dir.join("data");
-    let pwfile = dir.join("pwfile");
-    let password = facts.db_password.clone();
-    // PostgreSQL refuses to run as root.
-    let user = facts.root.then(|| "postgres".to_string());
-    let d = |p: &Path| p.display().to_string();
-    let service = Service {
-        name: "postgres".into(),
-        command: vec![
-            bin("postgres")?,
-            "-D".into(),
-            d(&data),
-            "-c".into(),
-            "listen_addresses=127.0.0.1".into(),
-            "-c".into(),
-            format!("port={port}"),
-            "-c".into(),
-            "max_connections=500".into(),
-            "-c".into(),
-            format!("unix_socket_directories={}", d(&dir)),
-        ],
-        env: vec![("PGPASSWORD".into(), password.clone())],
-        user: user.clone(),
-        port,
-        ready: ReadyCheck::Command {
-            argv: vec![
-                bin("pg_isready")?,
-                "-h".into(),
-                "127.0.0.1".into(),
-                "-p".into(),
-                port.to_string(),
-            ],
-            timeout: Duration::from_secs(60),
-        },
-        dirs: vec![dir.clone()],
-        prepare: vec![vec![
-            bin("initdb")?,
-            "-D".into(),
-            d(&data),
-            "-U".into(),
-            "postgres".into(),
-            format!("--pwfile={}", d(&pwfile)),
-            "--auth-host=scram-sha-256".into(),
-            "--auth-local=trust".into(),
-            "-E".into(),
-            "UTF8".into(),
-            "--locale=C.UTF-8".into(),
-        ]],
-        after: vec![vec![
-            bin("psql")?,
-            "-h".into(),
-            "127.0.0.1".into(),
-            "-p".into(),
-            port.to_string(),
-            "-U".into(),
-            "postgres".into(),
-            "-d".into(),
-            "postgres".into(),
-            "-v".into(),
-            "ON_ERROR_STOP=1".into(),
-            "-c".into(),
-            "CREATE DATABASE gateway".into(),
-        ]],
-        wave: Wave::Database,
-        stop_timeout: Duration::from_secs(20),
-        env_remove: Vec::new(),
-    };
-    let file = PlannedFile {
-        path: pwfile,
-        owner: user,
-        content: format!("{password}\n"),
-    };
-    let db = json!({ "user": "postgres", "password": password, "host": "127.0.0.1", "port": port, "name": "gateway" });
-    Ok((service, file, db))
-}
-
-/// nginx load-balancing the instances, configured from `templates/nginx.conf.j2`.
-fn nginx(
-    facts: &Facts,
-    port: u16,
-    upstreams: &[u16],
-    run_dir: &Path,
-    ready_path: &str,
-) -> Result<(Service, PlannedFile), PlanError> {
-    let (template_path, template) = facts.nginx_template.as_ref().ok_or_else(|| {
-        PlanError::Message(
-            "templates/nginx.conf.j2 not found next to the scenario or above it".into(),
-        )
-    })?;
-    let prefix = run_dir.join("nginx");
-    let conf = prefix.join("nginx.conf");
-    let ctx = json!({ "prefix": prefix, "port": port, "upstreams": upstreams });
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    let content = env
-        .render_str(template, &ctx)
-        .map_err(|e| PlanError::Message(format!("{}: {e:#}", template_path.display())))?;
-    let nginx = binary(facts, "nginx", "apt-get install -y nginx")?;
-    let service = Service {
-        name: "nginx".into(),
-        command: vec![
-            nginx,
-            "-p".into(),
-            prefix.display().to_string(),
-            "-c".into(),
-            conf.display().to_string(),
-            "-g".into(),
-            "daemon off;".into(),
-        ],
-        env: Vec::new(),
-        user: None,
-        port,
-        ready: ReadyCheck::Http {
-            url: format!("http://127.0.0.1:{port}{ready_path}"),
-            headers: Vec::new(),
-            timeout: Duration::from_secs(30),
-        },
-        dirs: vec![prefix.clone(), prefix.join("logs"), prefix.join("tmp")],
-        prepare: Vec::new(),
-        after: Vec::new(),
-        wave: Wave::Proxy,
-        stop_timeout: Duration::from_secs(10),
-        env_remove: Vec::new(),
-    };
-    Ok((
-        service,
-        PlannedFile {
-            path: conf,
-            owner: None,
-            content,
-        },
-    ))
 }

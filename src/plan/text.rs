@@ -37,6 +37,24 @@ impl Display for Check {
 impl Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = String::new();
+        self.write_head(&mut out)?;
+        self.write_services(&mut out)?;
+        self.write_setup(&mut out)?;
+        writeln!(out)?;
+        self.write_requests(&mut out)?;
+        writeln!(out)?;
+        self.write_steps(&mut out)?;
+        writeln!(out)?;
+        write!(out, "{}", self.capacity)?;
+        writeln!(out)?;
+        self.write_assertions(&mut out)?;
+        f.write_str(&self.hide(&out))
+    }
+}
+
+impl Plan {
+    /// The title, the description, the provision and the files written first.
+    fn write_head(&self, out: &mut String) -> fmt::Result {
         writeln!(
             out,
             "Plan for `{}` ({})",
@@ -69,6 +87,11 @@ impl Display for Plan {
             }
             writeln!(out)?;
         }
+        Ok(())
+    }
+
+    /// The services in start order: command, environment, readiness.
+    fn write_services(&self, out: &mut String) -> fmt::Result {
         if self.services.is_empty() {
             writeln!(out, "Services: none (the target is used as it is)")?;
         } else {
@@ -130,6 +153,11 @@ impl Display for Plan {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// The HTTP calls made once everything is ready.
+    fn write_setup(&self, out: &mut String) -> fmt::Result {
         if !self.setup.is_empty() {
             writeln!(out)?;
             writeln!(out, "Setup calls, once everything is ready:")?;
@@ -147,7 +175,11 @@ impl Display for Plan {
                 }
             }
         }
-        writeln!(out)?;
+        Ok(())
+    }
+
+    /// Where the requests go and what they carry, and what else is measured.
+    fn write_requests(&self, out: &mut String) -> fmt::Result {
         let t = &self.target;
         writeln!(out, "Requests: {} {}", t.method, t.url)?;
         let selection = match t.selection {
@@ -220,7 +252,11 @@ impl Display for Plan {
                 humantime::format_duration(q)
             )?;
         }
-        writeln!(out)?;
+        Ok(())
+    }
+
+    /// The measured steps, one line each (with a ramp's stages and a shard's part).
+    fn write_steps(&self, out: &mut String) -> fmt::Result {
         if self.steps.is_empty() && self.capacity.search.is_some() {
             writeln!(
                 out,
@@ -292,9 +328,11 @@ impl Display for Plan {
                 )?;
             }
         }
-        writeln!(out)?;
-        write!(out, "{}", self.capacity)?;
-        writeln!(out)?;
+        Ok(())
+    }
+
+    /// The pass/fail checks per level.
+    fn write_assertions(&self, out: &mut String) -> fmt::Result {
         if let (true, Some(min)) = (self.checks.is_empty(), self.capacity.min_capacity_rps) {
             writeln!(
                 out,
@@ -316,7 +354,7 @@ impl Display for Plan {
                 writeln!(out, "  {}: {}", level.words(), list.join(", "))?;
             }
         }
-        f.write_str(&self.hide(&out))
+        Ok(())
     }
 }
 

@@ -118,6 +118,23 @@ fn variants_snapshot() {
     );
 }
 
+/// `variants.json` keeps the shape it had when built with `json!`: the
+/// scenario, then each variant's run in order.
+#[test]
+fn variants_json_is_the_scenario_then_each_run() {
+    let a = fixture::report();
+    let runs = [
+        VariantRun::of("one", &a, PathBuf::from("results/one")),
+        VariantRun::of("two", &a, PathBuf::from("results/two")),
+    ];
+    let text = variants::json("fixture", &runs);
+    let old = serde_json::json!({ "scenario": "fixture", "variants": runs });
+    assert_eq!(text, serde_json::to_string_pretty(&old).unwrap());
+    let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(back["variants"][1]["variant"], "two");
+    assert_eq!(back["variants"][0]["report_dir"], "results/one");
+}
+
 #[test]
 fn html_element_ids_are_unique_with_direct_steps() {
     let html = render("html");

@@ -33,6 +33,24 @@ impl VariantRun {
     }
 }
 
+/// `variants.json`: the scenario and each variant's run, first to last.
+#[derive(Debug, Serialize)]
+pub struct Comparison<'a> {
+    /// The scenario's name.
+    pub scenario: &'a str,
+    /// Each variant's run, in the order the scenario names them.
+    pub variants: &'a [VariantRun],
+}
+
+/// The comparison as pretty JSON (`variants.json`).
+pub fn json(scenario: &str, runs: &[VariantRun]) -> String {
+    let doc = Comparison {
+        scenario,
+        variants: runs,
+    };
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
 fn change(value: f64, first: f64) -> String {
     if first == 0.0 {
         String::new()

@@ -308,11 +308,10 @@ fn write_variants(name: &str, dir: &Path, runs: &[VariantRun], o: &crate::cli::O
         return;
     }
     let md = report::variants::markdown(name, runs);
-    let doc = serde_json::json!({ "scenario": name, "variants": runs });
     let written = std::fs::write(dir.join("variants.md"), md).and_then(|_| {
         std::fs::write(
             dir.join("variants.json"),
-            serde_json::to_string_pretty(&doc).unwrap_or_default(),
+            report::variants::json(name, runs),
         )
     });
     if let Err(e) = written {

@@ -331,28 +331,8 @@ async fn drive(
     };
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
-    if let Some(p) = &plan.provision {
-        if !provision::is_ready(p) {
-            eprintln!(
-                "provisioning {} (first run with these requirements; later runs reuse it) …",
-                p.venv.display()
-            );
-        }
-        let log = logs.join("provision.log");
-        tokio::select! {
-            r = provision::ensure(p, &log) => r?,
-            _ = cancel.cancelled() => return Ok(()),
-        }
-    }
-    for f in &plan.files {
-        write_file(f)?;
-    }
-    let mut waves: Vec<plan::Wave> = plan.services.iter().map(|s| s.wave).collect();
-    waves.dedup();
-    for wave in waves {
-        let members: Vec<&plan::Service> =
-            plan.services.iter().filter(|s| s.wave == wave).collect();
-        services.start_wave(&members, cancel).await?;
+    if !start_services(plan, cancel, services, &logs).await? {
+        return Ok(());
     }
     // Idle: every service ready, no request made yet.
     report.memory = idle_memory(services);
@@ -400,6 +380,40 @@ async fn drive(
         Some(dead) => Err(dead),
         None => Ok(()),
     }
+}
+
+/// Provision, write the files, then start the services wave by wave;
+/// `false` when cancelled while provisioning.
+async fn start_services(
+    plan: &Plan,
+    cancel: &CancellationToken,
+    services: &mut Supervisor,
+    logs: &Path,
+) -> Result<bool, String> {
+    if let Some(p) = &plan.provision {
+        if !provision::is_ready(p) {
+            eprintln!(
+                "provisioning {} (first run with these requirements; later runs reuse it) …",
+                p.venv.display()
+            );
+        }
+        let log = logs.join("provision.log");
+        tokio::select! {
+            r = provision::ensure(p, &log) => r?,
+            _ = cancel.cancelled() => return Ok(false),
+        }
+    }
+    for f in &plan.files {
+        write_file(f)?;
+    }
+    let mut waves: Vec<plan::Wave> = plan.services.iter().map(|s| s.wave).collect();
+    waves.dedup();
+    for wave in waves {
+        let members: Vec<&plan::Service> =
+            plan.services.iter().filter(|s| s.wave == wave).collect();
+        services.start_wave(&members, cancel).await?;
+    }
+    Ok(true)
 }
 
 /// Each started service's RSS before any request, or `None` without services.

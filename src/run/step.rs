@@ -196,14 +196,7 @@ async fn run_one(
         tokio::select! {
             done = &mut task => break done,
             _ = tick.tick() => {
-                let done = live.done.load(Ordering::Relaxed);
-                let errors = live.errors.load(Ordering::Relaxed);
-                let secs = started.elapsed().as_secs_f64().max(1e-3);
-                match step.stop {
-                    Stop::Requests(_) => bar.set_position(done),
-                    Stop::Duration(_) => bar.set_position(started.elapsed().as_millis() as u64),
-                }
-                bar.set_message(format!("{:.0} req/s, {errors} errors", done as f64 / secs));
+                show_progress(&bar, step, live, started);
                 ticks += 1;
                 if ticks % 5 == 0 {
                     if let Some(s) = sampler.as_mut() {
@@ -242,6 +235,19 @@ async fn run_one(
         server_metrics: scraper.map(Scraper::finish).unwrap_or_default(),
     };
     Ok((step_report(step, baseline, outcome, watched), died, raw))
+}
+
+/// The bar's position (requests or time, as the step stops) and the rate
+/// and errors so far.
+fn show_progress(bar: &ProgressBar, step: &plan::Step, live: &Live, started: std::time::Instant) {
+    let done = live.done.load(Ordering::Relaxed);
+    let errors = live.errors.load(Ordering::Relaxed);
+    let secs = started.elapsed().as_secs_f64().max(1e-3);
+    match step.stop {
+        Stop::Requests(_) => bar.set_position(done),
+        Stop::Duration(_) => bar.set_position(started.elapsed().as_millis() as u64),
+    }
+    bar.set_message(format!("{:.0} req/s, {errors} errors", done as f64 / secs));
 }
 
 /// What was watched beside the load during a step.

@@ -126,129 +126,153 @@ pub const DEFAULT_FRONTIER_ERROR_RATE: f64 = 0.001;
 
 /// Problems with the capacity keys (`search`, `slo`, `frontier_*`).
 pub fn check(s: &super::ScenarioFile, out: &mut Vec<Problem>) {
-    let number = |v: f64| v.is_finite() && v > 0.0;
-    if let Some(search) = &s.load.search {
-        if !number(search.p99_ms) {
-            out.push(
-                Problem::new("load.search.p99_ms", "`p99_ms` must be a number > 0")
-                    .label("e.g. 100: the p99 a probe may reach, ms"),
-            );
+    match &s.load.search {
+        Some(search) => {
+            check_search(search, out);
+            check_search_fits(s, search, out);
         }
-        if !(0.0..=1.0).contains(&search.max_error_rate) {
+        None if s.assertions.min_capacity_rps.is_some() => {
             out.push(
                 Problem::new(
-                    "load.search.max_error_rate",
-                    "`max_error_rate` is a share between 0 and 1",
+                    "assert.min_capacity_rps",
+                    "`min_capacity_rps` judges the result of `[load] search`, which is not set",
                 )
-                .label("e.g. 0.001 for 0.1%"),
+                .label("add e.g. search = { p99_ms = 100, rate = [10, 5000] } under [load]"),
             );
         }
-        if search.rate.is_some() && search.concurrency.is_some() {
-            out.push(
-                Problem::new(
-                    "load.search.concurrency",
-                    "search either `rate` (open loop) or `concurrency` (closed loop), not both",
-                )
-                .label("remove one of them"),
-            );
-        }
-        for (key, bounds) in [("rate", search.rate), ("concurrency", search.concurrency)] {
-            if let Some([low, high]) = bounds {
-                if low == 0 || high <= low {
-                    out.push(
-                        Problem::new(
-                            format!("load.search.{key}"),
-                            format!(
-                                "`{key}` is [low, high] with 1 ≤ low < high, not [{low}, {high}]"
-                            ),
-                        )
-                        .label(format!("e.g. {key} = [10, 5000]")),
-                    );
-                }
-            }
-        }
-        if !(search.tolerance > 0.0 && search.tolerance < 1.0) {
-            out.push(
-                Problem::new(
-                    "load.search.tolerance",
-                    "`tolerance` is a share between 0 and 1 (exclusive)",
-                )
-                .label("e.g. 0.02: stop when pass and fail are within 2%"),
-            );
-        }
-        if search.max_probes < 2 {
-            out.push(
-                Problem::new(
-                    "load.search.max_probes",
-                    "`max_probes` must be at least 2 (both bounds are probed)",
-                )
-                .label("the default is 12"),
-            );
-        }
-        let load = &s.load;
-        for (key, set) in [
-            ("rate", !load.rate.is_empty()),
-            ("concurrency", !load.concurrency.is_empty()),
-        ] {
-            if set {
-                out.push(
-                    Problem::new(
-                        format!("load.{key}"),
-                        format!("`search` picks its own levels; a `{key}` sweep cannot go with it"),
-                    )
-                    .label("remove it, or remove `search`"),
-                );
-            }
-        }
-        if !search.open() && load.max_in_flight.is_some() {
-            out.push(
-                Problem::new(
-                    "load.max_in_flight",
-                    "max_in_flight caps an open loop; this search is over `concurrency`",
-                )
-                .label("remove it, or search `rate` instead"),
-            );
-        }
-        let a = &s.assertions;
-        let per_level = [
-            ("min_rps", a.min_rps),
-            ("max_p50_ms", a.max_p50_ms),
-            ("max_p95_ms", a.max_p95_ms),
-            ("max_p99_ms", a.max_p99_ms),
-            ("max_error_rate", a.max_error_rate),
-            ("min_achieved_rate_ratio", a.min_achieved_rate_ratio),
-            ("max_dropped", a.max_dropped),
-            ("min_goodput", a.min_goodput),
-        ];
-        for (key, value) in per_level {
-            if value.is_some() {
-                out.push(
-                    Problem::new(
-                        format!("assert.{key}"),
-                        format!("`{key}` judges the levels of a sweep; a search picks its levels as it goes"),
-                    )
-                    .label("assert the search's result with `min_capacity_rps`, or sweep `rate`/`concurrency`"),
-                );
-            }
-        }
-        if !a.concurrency.is_empty() {
-            out.push(
-                Problem::new(
-                    "assert.concurrency",
-                    "per-level thresholds judge the levels of a sweep; a search picks its levels as it goes",
-                )
-                .label("assert the search's result with `min_capacity_rps`"),
-            );
-        }
-    } else if s.assertions.min_capacity_rps.is_some() {
+        None => {}
+    }
+    check_slo(s, out);
+    check_frontier(s, out);
+}
+
+/// A value that must be a number > 0.
+fn number(v: f64) -> bool {
+    v.is_finite() && v > 0.0
+}
+
+/// `[load] search`'s own keys: the bound, the error rate, the range, the
+/// tolerance and the number of probes.
+fn check_search(search: &Search, out: &mut Vec<Problem>) {
+    if !number(search.p99_ms) {
         out.push(
-            Problem::new(
-                "assert.min_capacity_rps",
-                "`min_capacity_rps` judges the result of `[load] search`, which is not set",
-            )
-            .label("add e.g. search = { p99_ms = 100, rate = [10, 5000] } under [load]"),
+            Problem::new("load.search.p99_ms", "`p99_ms` must be a number > 0")
+                .label("e.g. 100: the p99 a probe may reach, ms"),
         );
     }
+    if !(0.0..=1.0).contains(&search.max_error_rate) {
+        out.push(
+            Problem::new(
+                "load.search.max_error_rate",
+                "`max_error_rate` is a share between 0 and 1",
+            )
+            .label("e.g. 0.001 for 0.1%"),
+        );
+    }
+    if search.rate.is_some() && search.concurrency.is_some() {
+        out.push(
+            Problem::new(
+                "load.search.concurrency",
+                "search either `rate` (open loop) or `concurrency` (closed loop), not both",
+            )
+            .label("remove one of them"),
+        );
+    }
+    for (key, bounds) in [("rate", search.rate), ("concurrency", search.concurrency)] {
+        if let Some([low, high]) = bounds {
+            if low == 0 || high <= low {
+                out.push(
+                    Problem::new(
+                        format!("load.search.{key}"),
+                        format!("`{key}` is [low, high] with 1 ≤ low < high, not [{low}, {high}]"),
+                    )
+                    .label(format!("e.g. {key} = [10, 5000]")),
+                );
+            }
+        }
+    }
+    if !(search.tolerance > 0.0 && search.tolerance < 1.0) {
+        out.push(
+            Problem::new(
+                "load.search.tolerance",
+                "`tolerance` is a share between 0 and 1 (exclusive)",
+            )
+            .label("e.g. 0.02: stop when pass and fail are within 2%"),
+        );
+    }
+    if search.max_probes < 2 {
+        out.push(
+            Problem::new(
+                "load.search.max_probes",
+                "`max_probes` must be at least 2 (both bounds are probed)",
+            )
+            .label("the default is 12"),
+        );
+    }
+}
+
+/// What cannot go with a search: a sweep of levels, a closed loop's
+/// `max_in_flight`, per-level thresholds.
+fn check_search_fits(s: &super::ScenarioFile, search: &Search, out: &mut Vec<Problem>) {
+    let load = &s.load;
+    for (key, set) in [
+        ("rate", !load.rate.is_empty()),
+        ("concurrency", !load.concurrency.is_empty()),
+    ] {
+        if set {
+            out.push(
+                Problem::new(
+                    format!("load.{key}"),
+                    format!("`search` picks its own levels; a `{key}` sweep cannot go with it"),
+                )
+                .label("remove it, or remove `search`"),
+            );
+        }
+    }
+    if !search.open() && load.max_in_flight.is_some() {
+        out.push(
+            Problem::new(
+                "load.max_in_flight",
+                "max_in_flight caps an open loop; this search is over `concurrency`",
+            )
+            .label("remove it, or search `rate` instead"),
+        );
+    }
+    let a = &s.assertions;
+    let per_level = [
+        ("min_rps", a.min_rps),
+        ("max_p50_ms", a.max_p50_ms),
+        ("max_p95_ms", a.max_p95_ms),
+        ("max_p99_ms", a.max_p99_ms),
+        ("max_error_rate", a.max_error_rate),
+        ("min_achieved_rate_ratio", a.min_achieved_rate_ratio),
+        ("max_dropped", a.max_dropped),
+        ("min_goodput", a.min_goodput),
+    ];
+    for (key, value) in per_level {
+        if value.is_some() {
+            out.push(
+                Problem::new(
+                    format!("assert.{key}"),
+                    format!("`{key}` judges the levels of a sweep; a search picks its levels as it goes"),
+                )
+                .label("assert the search's result with `min_capacity_rps`, or sweep `rate`/`concurrency`"),
+            );
+        }
+    }
+    if !a.concurrency.is_empty() {
+        out.push(
+            Problem::new(
+                "assert.concurrency",
+                "per-level thresholds judge the levels of a sweep; a search picks its levels as it goes",
+            )
+            .label("assert the search's result with `min_capacity_rps`"),
+        );
+    }
+}
+
+/// `[report] slo`: at least one bound, each > 0; `min_goodput` needs it.
+fn check_slo(s: &super::ScenarioFile, out: &mut Vec<Problem>) {
     let r = &s.report;
     if let Some(slo) = &r.slo {
         if slo.bounds().iter().all(|(_, b)| b.is_none()) {
@@ -282,6 +306,11 @@ pub fn check(s: &super::ScenarioFile, out: &mut Vec<Problem>) {
             .label("add e.g. slo = { latency_ms = 500 } under [report]"),
         );
     }
+}
+
+/// `[report] frontier_*`: the bounds, the error-rate limit and the basis.
+fn check_frontier(s: &super::ScenarioFile, out: &mut Vec<Problem>) {
+    let r = &s.report;
     if let Some(bounds) = &r.frontier_p99_ms {
         if bounds.is_empty() {
             out.push(

@@ -219,25 +219,8 @@ fn read_tree(
     })?;
     let id = sources.add(path.display().to_string(), text);
     let mut tree = tree::parse(sources, id).map_err(Box::new)?;
-    // An empty (or comment-only) file is a mistake, not the default sweep:
-    // a truncated or wrong file must not look like success.
     if chain.is_empty() && matches!(&tree.value, Value::Table(t) if t.is_empty()) {
-        return Err(Box::new(
-            Problem::new(
-                "",
-                format!("`{}` is empty: there is nothing to run", path.display()),
-            )
-            .at(Some(Origin {
-                source: id,
-                span: 0..0,
-            }))
-            .label("no key in this file")
-            .note(
-                "a scenario needs at least one table; the smallest that runs the default \
-                 sweep on the fake upstream is `[scenario]` with `name = \"…\"` \
-                 (see scenarios/quickstart.toml)",
-            ),
-        ));
+        return Err(empty_file(path, id));
     }
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     if chain.contains(&canonical) {
@@ -287,6 +270,44 @@ fn read_tree(
         Some(base) => tree::merge(base, tree),
         None => tree,
     })
+}
+
+/// The text of the file `key` names, added to `sources` (its id returned
+/// with it) so problems in it can point at their line.
+fn read_source(
+    key: &str,
+    path: &Path,
+    sources: &mut Sources,
+) -> Result<(String, usize), Vec<Problem>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![Problem::new(
+            key,
+            format!("cannot read `{}`: {e}", path.display()),
+        )]
+    })?;
+    let id = sources.add(path.display().to_string(), text.clone());
+    Ok((text, id))
+}
+
+/// An empty (or comment-only) file is a mistake, not the default sweep:
+/// a truncated or wrong file must not look like success.
+fn empty_file(path: &Path, id: usize) -> Box<Problem> {
+    Box::new(
+        Problem::new(
+            "",
+            format!("`{}` is empty: there is nothing to run", path.display()),
+        )
+        .at(Some(Origin {
+            source: id,
+            span: 0..0,
+        }))
+        .label("no key in this file")
+        .note(
+            "a scenario needs at least one table; the smallest that runs the default \
+             sweep on the fake upstream is `[scenario]` with `name = \"…\"` \
+             (see scenarios/quickstart.toml)",
+        ),
+    )
 }
 
 fn bad_extends(found: &str, origin: &Origin) -> Box<Problem> {

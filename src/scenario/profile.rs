@@ -248,13 +248,7 @@ pub fn load(
             }
         ))]);
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        vec![Problem::new(
-            "topology.gateway",
-            format!("cannot read `{}`: {e}", path.display()),
-        )]
-    })?;
-    let id = sources.add(path.display().to_string(), text.clone());
+    let (text, id) = super::read_source("topology.gateway", &path, sources)?;
     let node = tree::parse(sources, id).map_err(|p| vec![p])?;
     let (profile, problems) = de::from_tree::<Profile>(&node);
     match profile {

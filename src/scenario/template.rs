@@ -36,25 +36,7 @@ pub fn render_all(
     sources: &mut Sources,
 ) -> Result<(String, Vec<Bytes>), Vec<Problem>> {
     let entries = pool_entries(s, dir, sources)?;
-    let (name, text, source) = match &s.request.template {
-        None => (
-            BUILTIN_CHAT_NAME.to_string(),
-            BUILTIN_CHAT.to_string(),
-            None,
-        ),
-        Some(rel) => {
-            // A missing template was already reported by the checks.
-            let path = resolve_path(dir, rel).ok_or_else(Vec::new)?;
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                vec![Problem::new(
-                    "request.template",
-                    format!("cannot read `{}`: {e}", path.display()),
-                )]
-            })?;
-            let id = sources.add(path.display().to_string(), text.clone());
-            (path.display().to_string(), text, Some(id))
-        }
-    };
+    let (name, text, source) = template_text(s, dir, sources)?;
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     // The stock `tojson` turns an undefined value into `null`; a body built
@@ -100,36 +82,7 @@ pub fn render_all(
                 }
                 bodies.push(Bytes::from(body));
             }
-            Err(e) => {
-                let missing: BTreeSet<String> = template
-                    .undeclared_variables(false)
-                    .into_iter()
-                    .filter(|v| !ctx.contains_key(v))
-                    .collect();
-                let message =
-                    if e.kind() == minijinja::ErrorKind::UndefinedError && !missing.is_empty() {
-                        format!(
-                            "template `{name}` uses {} which pool entry {i} does not define",
-                            missing
-                                .iter()
-                                .map(|v| format!("`{v}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )
-                    } else {
-                        format!("template `{name}` fails for pool entry {i}: {e}")
-                    };
-                let keys: Vec<&String> = ctx.keys().collect();
-                problems.push(
-                    Problem::new(entry.key.clone(), message)
-                        .at(entry.origin.clone())
-                        .note(format!(
-                            "variables it has: {}",
-                            keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
-                        ))
-                        .note("add the variable to each pool entry or to [request.vars], or guard it with `is defined`"),
-                );
-            }
+            Err(e) => problems.push(render_problem(&template, &ctx, entry, i, &name, &e)),
         }
     }
     if problems.is_empty() {
@@ -137,6 +90,65 @@ pub fn render_all(
     } else {
         Err(problems)
     }
+}
+
+/// The request template's display name, text and source id: the file
+/// `[request] template` names, else the built-in chat body.
+fn template_text(
+    s: &ScenarioFile,
+    dir: &Path,
+    sources: &mut Sources,
+) -> Result<(String, String, Option<usize>), Vec<Problem>> {
+    Ok(match &s.request.template {
+        None => (
+            BUILTIN_CHAT_NAME.to_string(),
+            BUILTIN_CHAT.to_string(),
+            None,
+        ),
+        Some(rel) => {
+            // A missing template was already reported by the checks.
+            let path = resolve_path(dir, rel).ok_or_else(Vec::new)?;
+            let (text, id) = super::read_source("request.template", &path, sources)?;
+            (path.display().to_string(), text, Some(id))
+        }
+    })
+}
+
+/// Why pool entry `i` does not render: the variables it lacks, or the
+/// template's own error.
+fn render_problem(
+    template: &minijinja::Template<'_, '_>,
+    ctx: &Map<String, Value>,
+    entry: &Entry,
+    i: usize,
+    name: &str,
+    e: &minijinja::Error,
+) -> Problem {
+    let missing: BTreeSet<String> = template
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|v| !ctx.contains_key(v))
+        .collect();
+    let message = if e.kind() == minijinja::ErrorKind::UndefinedError && !missing.is_empty() {
+        format!(
+            "template `{name}` uses {} which pool entry {i} does not define",
+            missing
+                .iter()
+                .map(|v| format!("`{v}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        format!("template `{name}` fails for pool entry {i}: {e}")
+    };
+    let keys: Vec<&String> = ctx.keys().collect();
+    Problem::new(entry.key.clone(), message)
+        .at(entry.origin.clone())
+        .note(format!(
+            "variables it has: {}",
+            keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+        ))
+        .note("add the variable to each pool entry or to [request.vars], or guard it with `is defined`")
 }
 
 fn strict_tojson(value: minijinja::Value) -> Result<minijinja::Value, minijinja::Error> {
@@ -209,13 +221,7 @@ fn pool_entries(
         }]);
     };
     let path = resolve_path(dir, file).ok_or_else(Vec::new)?;
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        vec![Problem::new(
-            "request.pool.file",
-            format!("cannot read `{}`: {e}", path.display()),
-        )]
-    })?;
-    let id = sources.add(path.display().to_string(), text.clone());
+    let (text, id) = super::read_source("request.pool.file", &path, sources)?;
     let mut entries = Vec::new();
     let mut problems = Vec::new();
     let mut offset = 0;
@@ -230,28 +236,9 @@ fn pool_entries(
             source: id,
             span: start..start + line.trim_end().len(),
         });
-        match serde_json::from_str::<Value>(trimmed) {
-            Ok(Value::Object(vars)) => entries.push(Entry {
-                vars,
-                key: "request.pool.file".into(),
-                origin,
-            }),
-            Ok(_) => problems.push(
-                Problem::new(
-                    "request.pool.file",
-                    format!("line {} is not a JSON object", n + 1),
-                )
-                .at(origin)
-                .label("each line must be an object, e.g. {\"prompt\": \"…\", \"max_tokens\": 64}"),
-            ),
-            Err(e) => problems.push(
-                Problem::new(
-                    "request.pool.file",
-                    format!("line {} is not valid JSON", n + 1),
-                )
-                .at(origin)
-                .label(e.to_string()),
-            ),
+        match pool_line(n, trimmed, origin) {
+            Ok(entry) => entries.push(entry),
+            Err(problem) => problems.push(problem),
         }
     }
     if entries.is_empty() && problems.is_empty() {
@@ -264,6 +251,29 @@ fn pool_entries(
         Ok(entries)
     } else {
         Err(problems)
+    }
+}
+
+/// Line `n` (0-based) of a pool file: one JSON object, the entry's variables.
+fn pool_line(n: usize, trimmed: &str, origin: Option<Origin>) -> Result<Entry, Problem> {
+    match serde_json::from_str::<Value>(trimmed) {
+        Ok(Value::Object(vars)) => Ok(Entry {
+            vars,
+            key: "request.pool.file".into(),
+            origin,
+        }),
+        Ok(_) => Err(Problem::new(
+            "request.pool.file",
+            format!("line {} is not a JSON object", n + 1),
+        )
+        .at(origin)
+        .label("each line must be an object, e.g. {\"prompt\": \"…\", \"max_tokens\": 64}")),
+        Err(e) => Err(Problem::new(
+            "request.pool.file",
+            format!("line {} is not valid JSON", n + 1),
+        )
+        .at(origin)
+        .label(e.to_string())),
     }
 }
 

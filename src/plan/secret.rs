@@ -1,0 +1,61 @@
+//! Keeping secrets out of what is shown: header values that look secret and
+//! the run's passwords and keys, replaced by `<redacted>`.
+
+/// `text` with each of `secrets` replaced by `<redacted>`.
+pub fn hide(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_string();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        out = out.replace(secret.as_str(), "<redacted>");
+    }
+    out
+}
+
+/// Replace secrets in every string of a JSON value.
+pub fn redact_secrets(value: &mut serde_json::Value, secrets: &[String]) {
+    match value {
+        serde_json::Value::String(s) => *s = hide(s, secrets),
+        serde_json::Value::Array(items) => {
+            items.iter_mut().for_each(|v| redact_secrets(v, secrets))
+        }
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| redact_secrets(v, secrets)),
+        _ => {}
+    }
+}
+
+fn is_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [
+        "authorization",
+        "api-key",
+        "x-api-key",
+        "cookie",
+        "token",
+        "secret",
+        "password",
+    ]
+    .iter()
+    .any(|s| name.contains(s))
+}
+
+/// Shown as `Bearer <redacted>`-style text: the scheme stays, the secret goes.
+pub fn redact(name: &str, value: &str) -> String {
+    if !is_secret(name) {
+        return value.to_string();
+    }
+    match value.split_once(' ') {
+        Some((scheme, _)) => format!("{scheme} <redacted>"),
+        None => "<redacted>".into(),
+    }
+}
+
+pub(super) fn redacted_headers<S: serde::Serializer>(
+    h: &[(String, String)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(h.len()))?;
+    for (k, v) in h {
+        map.serialize_entry(k, &redact(k, v))?;
+    }
+    map.end()
+}

@@ -121,7 +121,7 @@ fn mlflow_basic_auth_and_postgres_end_to_end() {
     let (run, out) = small(
         "scenarios/mlflow-postgres.toml",
         "mlflow-pg",
-        &["--set", "topology.baseline=false"],
+        &["--set", "topology.direct=false"],
     );
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
     let r = report(&run_folder(&out));
@@ -146,7 +146,7 @@ fn kill_9_mid_step_on_postgres_with_two_workers_leaves_no_process() {
             "--set",
             "topology.workers=2",
             "--set",
-            "topology.baseline=false",
+            "topology.direct=false",
             "--set",
             "load.concurrency=[4]",
             "--set",

@@ -122,7 +122,7 @@ fn a_scenario_copied_to_an_empty_folder_runs_two_instances_behind_nginx() {
         "--set",
         "load.requests=40",
         "--set",
-        "topology.baseline=false",
+        "topology.direct=false",
     ];
     for command in ["validate", "doctor"] {
         let mut args = vec![command, "s.toml"];

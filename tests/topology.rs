@@ -64,7 +64,7 @@ fn a_config_only_gateway_runs_with_baseline_overhead_and_resources() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
-/// Regression: with `topology.baseline`, `steps.csv` could not tell a
+/// Regression: with `topology.direct`, `steps.csv` could not tell a
 /// direct step from its target twin, and `report.html` gave both the same
 /// element ids (`chart-timeseries-rps-1` twice) and the same labels.
 #[test]
@@ -175,7 +175,7 @@ fn start_endless(out: &std::path::Path) -> (std::process::Child, Vec<u32>) {
             "--set",
             "load.requests=10000000",
             "--set",
-            "topology.baseline=false",
+            "topology.direct=false",
         ],
         2,
     )

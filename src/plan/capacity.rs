@@ -90,7 +90,7 @@ pub fn resolve(s: &Scenario, stop: Stop) -> Capacity {
                 .frontier_p99_ms
                 .clone()
                 .unwrap_or_else(|| DEFAULT_FRONTIER_P99_MS.to_vec()),
-            basis: r.frontier_basis.unwrap_or(if m.topology.baseline {
+            basis: r.frontier_basis.unwrap_or(if m.topology.direct {
                 FrontierBasis::Overhead
             } else {
                 FrontierBasis::Absolute

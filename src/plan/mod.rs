@@ -62,7 +62,7 @@ pub struct Plan {
     pub setup: Vec<SetupStep>,
     pub target: Target,
     /// The same requests straight to the fake upstream, run after each step
-    /// (`topology.baseline`), to show what the gateway adds.
+    /// (`topology.direct`), to show what the gateway adds.
     pub baseline: Option<Target>,
     pub steps: Vec<Step>,
     pub checks: Vec<Check>,
@@ -151,8 +151,8 @@ pub fn build(s: &Scenario, facts: &Facts, run_dir: &Path) -> Result<Plan, PlanEr
                         &upstream_url,
                     )?;
                     services.append(&mut g.services);
-                    if m.topology.baseline {
-                        let path = m.topology.baseline_path.as_deref().unwrap_or(UPSTREAM_PATH);
+                    if m.topology.direct {
+                        let path = m.topology.direct_path.as_deref().unwrap_or(UPSTREAM_PATH);
                         let url = format!("{upstream_url}{path}");
                         baseline = Some(target(s, url, headers.clone(), Vec::new(), false));
                     }

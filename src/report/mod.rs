@@ -72,7 +72,7 @@ pub struct Report {
     pub steps: Vec<StepReport>,
     /// One summary per level over its runs.
     pub levels: Vec<LevelSummary>,
-    /// The same, straight against the fake upstream (`topology.baseline`).
+    /// The same, straight against the fake upstream (`topology.direct`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub baseline_levels: Vec<LevelSummary>,
     /// What the gateway adds: level minus baseline, per percentile.
@@ -210,7 +210,7 @@ pub struct StepReport {
     pub server_metrics: Vec<crate::topology::scrape::ServerSeries>,
 }
 
-/// Which side of the topology a step measured. With `topology.baseline`
+/// Which side of the topology a step measured. With `topology.direct`
 /// every step runs on both sides, under the same `index`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum Side {

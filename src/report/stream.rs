@@ -14,7 +14,7 @@ use crate::plan::{Level, LevelKind};
 /// The report's streaming figures; absent when nothing streamed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StreamFigures {
-    /// Gateway minus direct per level (`topology.baseline`), in ms.
+    /// Gateway minus direct per level (`topology.direct`), in ms.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overhead: Vec<StreamOverhead>,
     /// The target's streams per level, summed over measured runs.

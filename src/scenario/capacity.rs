@@ -100,7 +100,7 @@ impl Slo {
 }
 
 /// What a frontier bound limits: the p99 itself, or the p99 the gateway
-/// adds over the direct path (`topology.baseline = true`).
+/// adds over the direct path (`topology.direct = true`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FrontierBasis {
@@ -338,13 +338,13 @@ fn check_frontier(s: &super::ScenarioFile, out: &mut Vec<Problem>) {
             .label("e.g. 0.001 for 0.1%"),
         );
     }
-    if r.frontier_basis == Some(FrontierBasis::Overhead) && !s.topology.baseline {
+    if r.frontier_basis == Some(FrontierBasis::Overhead) && !s.topology.direct {
         out.push(
             Problem::new(
                 "report.frontier_basis",
                 "an overhead frontier needs the direct baseline",
             )
-            .label("set topology.baseline = true, or use \"absolute\""),
+            .label("set topology.direct = true, or use \"absolute\""),
         );
     }
 }

@@ -352,8 +352,8 @@ fn check_topology(s: &ScenarioFile, out: &mut Vec<Problem>) {
             ("nginx", t.nginx.is_some()),
             ("auth", t.auth.is_some()),
             ("options", !t.options.is_empty()),
-            ("baseline", t.baseline),
-            ("baseline_path", t.baseline_path.is_some()),
+            ("direct", t.direct),
+            ("direct_path", t.direct_path.is_some()),
             ("cpus", t.cpus.is_some()),
         ];
         if !s.report.metrics.is_empty() {
@@ -374,10 +374,10 @@ fn check_topology(s: &ScenarioFile, out: &mut Vec<Problem>) {
             }
         }
     }
-    if let Some(path) = t.baseline_path.as_ref().filter(|p| !p.starts_with('/')) {
+    if let Some(path) = t.direct_path.as_ref().filter(|p| !p.starts_with('/')) {
         out.push(
             Problem::new(
-                "topology.baseline_path",
+                "topology.direct_path",
                 format!("path `{path}` must start with `/`"),
             )
             .label(format!("write \"/{path}\"")),

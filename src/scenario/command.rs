@@ -31,9 +31,17 @@ pub fn load_or_explain(file: &Path, sets: &[String]) -> Option<Vec<Scenario>> {
     }
 }
 
-/// Warn (stderr) about per-level thresholds for levels the sweep leaves
-/// out: they are reported as not measured, never as a PASS.
+/// Warn (stderr) about keys read under an old name, and about per-level
+/// thresholds for levels the sweep leaves out: they are reported as not
+/// measured, never as a PASS.
 pub fn warn_unmeasured(file: &Path, all: &[Scenario]) {
+    let mut said = Vec::new();
+    for w in all.iter().flat_map(|s| &s.warnings) {
+        if !said.contains(&w) {
+            eprintln!("{w}");
+            said.push(w);
+        }
+    }
     for s in all {
         let levels = s.unmeasured_levels();
         if levels.is_empty() {

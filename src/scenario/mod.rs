@@ -9,6 +9,7 @@ pub mod command;
 pub mod de;
 pub mod model;
 pub mod profile;
+mod renamed;
 pub mod template;
 pub mod tree;
 pub mod variants;
@@ -39,6 +40,8 @@ pub struct Scenario {
     pub profile: Option<(profile::Profile, PathBuf)>,
     /// The profile file's text as read: errors in its templates point into it.
     pub profile_text: Option<String>,
+    /// `warning: file:line:col: …` for keys read under an old name.
+    pub warnings: Vec<String>,
 }
 
 impl Scenario {
@@ -104,8 +107,13 @@ pub fn load_reading(
         }
     };
     let mut scenarios = Vec::new();
-    for (variant, tree) in trees {
-        let (scenario, found) = finish(path, variant, &tree, &mut sources);
+    for (variant, mut tree) in trees {
+        let (warnings, renamed) = renamed::apply(&mut tree, &sources);
+        problems.extend(renamed);
+        let (mut scenario, found) = finish(path, variant, &tree, &mut sources);
+        if let Some(s) = scenario.as_mut() {
+            s.warnings = warnings;
+        }
         for p in found {
             let seen = problems.iter().any(|q: &Problem| {
                 q.key == p.key && q.message == p.message && q.origin == p.origin
@@ -200,6 +208,7 @@ fn finish(
             bodies,
             profile,
             profile_text,
+            warnings: Vec::new(),
         })
     });
     (scenario, problems)
@@ -406,6 +415,44 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("scenario-test-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn the_old_name_of_topology_direct_is_read_with_a_warning() {
+        let dir = temp_dir("renamed");
+        let old = "[topology]\ngateway = \"mlflow\"\nbaseline = true\nbaseline_path = \"/mock\"\n";
+        let file = write(&dir, "old.toml", old);
+        let s = load(&file, &[]).unwrap();
+        assert!(s.model.topology.direct);
+        assert_eq!(s.model.topology.direct_path.as_deref(), Some("/mock"));
+        assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
+        assert!(
+            s.warnings[0].contains("old.toml:3:1")
+                && s.warnings[0].contains("`topology.baseline` is now `topology.direct`"),
+            "{:?}",
+            s.warnings
+        );
+        // The new name: no warning.
+        let new = write(
+            &dir,
+            "new.toml",
+            "[topology]\ngateway = \"mlflow\"\ndirect = true\n",
+        );
+        let s = load(&new, &[]).unwrap();
+        assert!(s.model.topology.direct && s.warnings.is_empty());
+        // Both names: an error at the old one.
+        let both = write(
+            &dir,
+            "both.toml",
+            "[topology]\ngateway = \"mlflow\"\ndirect = true\nbaseline = false\n",
+        );
+        let d = load(&both, &[]).unwrap_err();
+        let text = d.render(false);
+        assert!(
+            text.contains("`topology.baseline` and `topology.direct` are the same key")
+                && text.contains("both.toml:4:1"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -68,13 +68,15 @@ pub struct Topology {
     /// Gateway options, over the profile's defaults (e.g. `usage_tracking`).
     #[serde(default)]
     pub options: IndexMap<String, serde_json::Value>,
-    /// Also run every step straight against the fake upstream, to report
-    /// what the gateway adds.
+    /// Also run every step straight against the fake upstream (the direct
+    /// path), to report what the gateway adds. Formerly `baseline`, still
+    /// read with a warning.
     #[serde(default)]
-    pub baseline: bool,
-    /// Path on the fake upstream the baseline goes to; default
+    pub direct: bool,
+    /// Path on the fake upstream the direct steps go to; default
     /// `/v1/chat/completions` (a mock route's path for non-LLM APIs).
-    pub baseline_path: Option<String>,
+    /// Formerly `baseline_path`.
+    pub direct_path: Option<String>,
     /// First port for the services this tool starts (then +1, +2, …);
     /// unset: free ports are picked and shown in the plan.
     pub base_port: Option<u16>,
@@ -129,8 +131,8 @@ impl Default for Topology {
             nginx: None,
             auth: None,
             options: IndexMap::new(),
-            baseline: false,
-            baseline_path: None,
+            direct: false,
+            direct_path: None,
             base_port: None,
             cpus: None,
             quiet_period: None,
@@ -562,7 +564,7 @@ pub struct ReportOptions {
     pub frontier_p99_ms: Option<Vec<f64>>,
     /// Whether the bounds limit the p99 (`absolute`) or what the gateway
     /// adds over the direct path (`overhead`); default: `overhead` with
-    /// `topology.baseline = true`, else `absolute`.
+    /// `topology.direct = true`, else `absolute`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frontier_basis: Option<FrontierBasis>,
     /// Largest error rate a level on the frontier may have; default 0.001.

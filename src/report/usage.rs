@@ -99,6 +99,9 @@ pub struct FaultCounts {
     pub hang: u64,
     pub reset: u64,
     pub truncated: u64,
+    /// Answers paused part-way (`faults.stall`); absent from older reports.
+    #[serde(default)]
+    pub stall: u64,
 }
 
 #[cfg(test)]
@@ -127,6 +130,8 @@ mod tests {
         assert_eq!(counts.endpoints.chat_completions, 5);
         assert_eq!(counts.faults.truncated, 2);
         within(&serde_json::to_value(&counts).unwrap(), &json);
+        // And the other way: no count the upstream gives is dropped.
+        within(&json, &serde_json::to_value(&counts).unwrap());
     }
 
     /// Every field of `kept` is in `all`, with the same value.

@@ -264,6 +264,13 @@ impl UpstreamConfig {
                 "must be at least 1 (leave it out for no limit)".into(),
             ));
         }
+        self.validate_faults(&mut problems);
+        self.validate_routes(&mut problems);
+        problems
+    }
+
+    /// `faults.*`: each a share between 0 and 1, all together at most 1.
+    fn validate_faults(&self, problems: &mut Vec<(String, String)>) {
         let mut sum = 0.0;
         for (key, share) in self.faults.shares() {
             if !(0.0..=1.0).contains(&share) {
@@ -281,6 +288,10 @@ impl UpstreamConfig {
                 format!("the fault shares add up to {sum}; their sum must be at most 1"),
             ));
         }
+    }
+
+    /// `routes[i]`: a path from `/`, an HTTP status and a method name.
+    fn validate_routes(&self, problems: &mut Vec<(String, String)>) {
         for (i, route) in self.routes.iter().enumerate() {
             if !route.path.starts_with('/') {
                 problems.push((
@@ -306,7 +317,6 @@ impl UpstreamConfig {
                 }
             }
         }
-        problems
     }
 }
 

@@ -21,7 +21,7 @@ pub struct ReportOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<Slo>,
     /// Latency bounds (ms) of the capacity frontier; default
-    /// [`super::capacity::DEFAULT_FRONTIER_P99_MS`].
+    /// [`crate::scenario::capacity::DEFAULT_FRONTIER_P99_MS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frontier_p99_ms: Option<Vec<f64>>,
     /// Whether the bounds limit the p99 (`absolute`) or what the gateway

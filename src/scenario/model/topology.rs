@@ -132,7 +132,7 @@ impl Database {
 
 /// `auth = { kind = "basic", username = "…", password = "…" }` or
 /// `auth = { kind = "bearer", token = "…" }`: which keys a kind needs is
-/// checked in `check.rs`.
+/// checked in `scenario::check`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Auth {

@@ -455,7 +455,8 @@ impl Recorder {
     }
 
     /// Throughput, errors and p50/p99 over time: one sample per second,
-    /// or per `width` seconds in a long step (see [`MAX_SAMPLES`]).
+    /// or per `width` seconds in a long step (see
+    /// [`MAX_SAMPLES`](super::series::MAX_SAMPLES)).
     pub fn timeseries(&self) -> Vec<SecondSample> {
         self.seconds.timeseries()
     }

@@ -19,7 +19,6 @@ pub use errors::{ErrorClass, ErrorSummary, Failure};
 pub use level::{LevelSummary, Spread};
 pub use recorder::{busy_share, Recorder, Tokens, Window, LATE};
 pub use series::SecondSample;
-use step::spectrum;
 pub use step::{
     LatencySummary, OpenLoopSummary, Quantiles, StepMetrics, StreamingSummary, TokenSummary,
 };

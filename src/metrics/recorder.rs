@@ -8,9 +8,10 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use super::series::{sample_bucket, Series};
+use super::step::spectrum;
 use super::{
-    goodput, histogram, spectrum, stream, ErrorSummary, Failure, LatencySummary, OpenLoopSummary,
-    Quantiles, SecondSample, StepMetrics, StreamingSummary, TokenSummary,
+    goodput, histogram, stream, ErrorSummary, Failure, LatencySummary, OpenLoopSummary, Quantiles,
+    SecondSample, StepMetrics, StreamingSummary, TokenSummary,
 };
 
 /// Output tokens/s are recorded in thousandths, so slow streams keep precision.

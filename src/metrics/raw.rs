@@ -17,7 +17,8 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::{Recorder, Sample, Series, MAX_SAMPLES, SAMPLE_BUCKETS};
+use super::series::{Sample, Series, MAX_SAMPLES, SAMPLE_BUCKETS};
+use super::Recorder;
 
 /// Everything a [`Recorder`] holds, serializable. Durations in µs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -25,7 +25,7 @@ mod server;
 mod steps;
 
 use charts::{latency_chart, spectrum_chart, throughput_chart};
-use server::server_metric_rows;
+use server::{server_metric_charts, server_metric_rows};
 use steps::{step_rows, timeseries_panels};
 
 const TEMPLATE: &str = include_str!("../../templates/report.html.j2");
@@ -150,6 +150,7 @@ fn page(r: &Report) -> Value {
         scenario_toml => scenario_text(&r.scenario.resolved),
         environment => environment_rows(r),
         server_metrics => server_metric_rows(r),
+        server_charts => server_metric_charts(r),
         memory => r.memory.as_ref().map(|m| {
             let (header, rows) = super::memory::memory_table(m);
             context! { header, rows }

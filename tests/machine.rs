@@ -180,6 +180,9 @@ fn a_leaking_gateway_fails_max_rss_growth_and_the_fake_upstream_passes() {
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains(r#"id="memory-table""#));
     assert!(html.contains(r#"id="server-metrics-table""#));
+    // Each scraped series drawn over the step, beside the table.
+    assert!(html.contains(r#"id="chart-server-1-1""#));
+    assert!(html.contains(r#"id="chart-server-1-2""#));
     // The gateway's own series, scraped each second of the step.
     let series = r["steps"][0]["server_metrics"].as_array().unwrap();
     let names: Vec<&str> = series

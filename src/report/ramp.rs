@@ -69,19 +69,6 @@ pub fn charts(s: &StepReport, name: &str, suffix: &str) -> Option<(String, Strin
         s.markers = few;
         s
     };
-    let chart = |id: String, title: String, y: &str, series: Vec<Series>| {
-        LineChart {
-            id,
-            width: svg::WIDTH / 2.0,
-            title,
-            height: 210.0,
-            x: Axis::linear("seconds into the ramp"),
-            y: Axis::linear(y),
-            series,
-            markers: Vec::new(),
-        }
-        .render()
-    };
     Some((
         chart(
             load_chart_id(s.index + 1, suffix),
@@ -107,6 +94,21 @@ pub fn charts(s: &StepReport, name: &str, suffix: &str) -> Option<(String, Strin
             ],
         ),
     ))
+}
+
+/// A small chart on the ramp's own time axis.
+fn chart(id: String, title: String, y: &str, series: Vec<Series>) -> String {
+    LineChart {
+        id,
+        width: svg::WIDTH / 2.0,
+        title,
+        height: 210.0,
+        x: Axis::linear("seconds into the ramp"),
+        y: Axis::linear(y),
+        series,
+        markers: Vec::new(),
+    }
+    .render()
 }
 
 /// One line per ramp step through the target: the range, over the ramp's

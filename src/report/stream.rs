@@ -60,6 +60,36 @@ pub struct StreamHealth {
 }
 
 impl StreamHealth {
+    /// The streams of the target's measured steps at `level`, summed.
+    fn of(report: &Report, level: Level) -> StreamHealth {
+        let mut h = StreamHealth {
+            level,
+            streams: 0,
+            truncated: 0,
+            checked: 0,
+            buffered: 0,
+            stalled_streams: 0,
+            stalls: 0,
+        };
+        for s in report
+            .steps_of(Side::Target)
+            .filter(|s| s.level == level && s.measured())
+        {
+            h.truncated += s.metrics.errors.truncated;
+            let Some(st) = &s.metrics.streaming else {
+                continue;
+            };
+            h.streams += st.streams;
+            if let Some(c) = &st.checks {
+                h.checked += c.checked;
+                h.buffered += c.buffered;
+                h.stalled_streams += c.stalled_streams;
+                h.stalls += c.stalls;
+            }
+        }
+        h
+    }
+
     /// No stream truncated, stalled or buffered.
     pub fn clean(&self) -> bool {
         self.truncated == 0 && self.buffered == 0 && self.stalls == 0
@@ -71,6 +101,26 @@ impl StreamHealth {
 pub struct Sustained {
     /// `None` when no level did.
     pub concurrency: Option<u32>,
+}
+
+impl Sustained {
+    /// From the target's levels; `None` when the sweep is not judged.
+    fn of(levels: &[StreamHealth]) -> Option<Sustained> {
+        // Only a concurrency sweep whose streams were all checked is judged.
+        let sweep: Vec<&StreamHealth> = levels
+            .iter()
+            .filter(|h| h.level.kind == LevelKind::Workers && !h.level.ramp)
+            .collect();
+        let judged = sweep.iter().any(|h| h.checked > 0)
+            && sweep.iter().all(|h| h.checked > 0 || h.streams == 0);
+        judged.then(|| Sustained {
+            concurrency: sweep
+                .iter()
+                .filter(|h| h.checked > 0 && h.clean())
+                .map(|h| h.level.value)
+                .max(),
+        })
+    }
 }
 
 impl StreamFigures {
@@ -121,49 +171,9 @@ impl StreamFigures {
             .collect();
         let levels: Vec<StreamHealth> = levels_of(Side::Target)
             .into_iter()
-            .map(|level| {
-                let mut h = StreamHealth {
-                    level,
-                    streams: 0,
-                    truncated: 0,
-                    checked: 0,
-                    buffered: 0,
-                    stalled_streams: 0,
-                    stalls: 0,
-                };
-                for s in report
-                    .steps_of(Side::Target)
-                    .filter(|s| s.level == level && s.measured())
-                {
-                    h.truncated += s.metrics.errors.truncated;
-                    let Some(st) = &s.metrics.streaming else {
-                        continue;
-                    };
-                    h.streams += st.streams;
-                    if let Some(c) = &st.checks {
-                        h.checked += c.checked;
-                        h.buffered += c.buffered;
-                        h.stalled_streams += c.stalled_streams;
-                        h.stalls += c.stalls;
-                    }
-                }
-                h
-            })
+            .map(|level| StreamHealth::of(report, level))
             .collect();
-        // Only a concurrency sweep whose streams were all checked is judged.
-        let sweep: Vec<&StreamHealth> = levels
-            .iter()
-            .filter(|h| h.level.kind == LevelKind::Workers && !h.level.ramp)
-            .collect();
-        let judged = sweep.iter().any(|h| h.checked > 0)
-            && sweep.iter().all(|h| h.checked > 0 || h.streams == 0);
-        let sustained = judged.then(|| Sustained {
-            concurrency: sweep
-                .iter()
-                .filter(|h| h.checked > 0 && h.clean())
-                .map(|h| h.level.value)
-                .max(),
-        });
+        let sustained = Sustained::of(&levels);
         Some(StreamFigures {
             overhead,
             levels,

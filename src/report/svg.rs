@@ -19,6 +19,10 @@ const INK: &str = "#1f2933";
 const MUTED: &str = "#616e7c";
 const GRID: &str = "#e4e7eb";
 
+mod bars;
+
+pub use bars::stacked_bars;
+
 /// Escape text for SVG and HTML.
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -271,123 +275,21 @@ fn legend(out: &mut String, entries: &[(String, String, bool)]) {
 
 impl LineChart {
     pub fn render(&self) -> String {
-        let h = self.height;
-        let (pw, ph) = (self.width - LEFT - RIGHT, h - TOP - BOTTOM);
-        let xs: Vec<f64> = self
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.0))
-            .chain(self.markers.iter().map(|m| m.x))
-            .collect();
-        let ys: Vec<f64> = self
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.1))
-            .collect();
-        let (x0, x1, xticks) = domain(&self.x, &xs);
-        let (y0, y1, yticks) = domain(&self.y, &ys);
-        let px = |v: f64| LEFT + (self.x.t(v) - x0) / (x1 - x0) * pw;
-        let pxt = |t: f64| LEFT + (t - x0) / (x1 - x0) * pw;
-        let py = |v: f64| TOP + ph - (self.y.t(v) - y0) / (y1 - y0) * ph;
-        let pyt = |t: f64| TOP + ph - (t - y0) / (y1 - y0) * ph;
-
+        let (f, xticks, yticks) = Frame::of(self);
         let mut out = String::new();
-        svg_open(&mut out, &self.id, &self.title, self.width, h);
+        svg_open(&mut out, &self.id, &self.title, self.width, self.height);
         // Grid and y ticks.
-        for (t, label) in &yticks {
-            let y = pyt(*t);
-            let _ = write!(
-                out,
-                r#"<line x1="{LEFT}" y1="{y:.1}" x2="{}" y2="{y:.1}" stroke="{GRID}"/><text x="{}" y="{:.1}" text-anchor="end" fill="{MUTED}">{}</text>"#,
-                LEFT + pw,
-                LEFT - 8.0,
-                y + 4.0,
-                esc(label)
-            );
-        }
-        for (t, label) in &xticks {
-            let x = pxt(*t);
-            let _ = write!(
-                out,
-                r#"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{}" stroke="{GRID}"/><text x="{x:.1}" y="{}" text-anchor="middle" fill="{MUTED}">{}</text>"#,
-                TOP + ph,
-                TOP + ph + 17.0,
-                esc(label)
-            );
-        }
-        // Axes and their labels.
-        let _ = write!(
-            out,
-            r#"<line x1="{LEFT}" y1="{}" x2="{}" y2="{}" stroke="{MUTED}"/><text x="{}" y="{}" text-anchor="middle" fill="{INK}" font-weight="600">{}</text><text transform="translate(16 {}) rotate(-90)" text-anchor="middle" fill="{INK}" font-weight="600">{}</text>"#,
-            TOP + ph,
-            LEFT + pw,
-            TOP + ph,
-            LEFT + pw / 2.0,
-            h - 8.0,
-            esc(&self.x.label),
-            TOP + ph / 2.0,
-            esc(&self.y.label)
-        );
+        y_grid(&mut out, &yticks, f.pw, |t| f.pyt(t));
+        f.x_grid(&mut out, &xticks);
+        f.axes(&mut out);
         for m in &self.markers {
-            let x = px(m.x);
-            let anchor = if x > LEFT + pw * 0.7 { "end" } else { "start" };
-            let dx = if anchor == "end" { -6.0 } else { 6.0 };
-            let _ = write!(
-                out,
-                r#"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{}" stroke="{}" stroke-width="1.5" stroke-dasharray="2 3"/><text x="{:.1}" y="{}" text-anchor="{anchor}" fill="{}" font-weight="600">{}</text>"#,
-                TOP + ph,
-                m.color,
-                x + dx,
-                TOP + 14.0,
-                m.color,
-                esc(&m.label)
-            );
+            f.marker(&mut out, m);
         }
         for s in &self.series {
             if s.points.is_empty() {
                 continue;
             }
-            let path: Vec<String> = s
-                .points
-                .iter()
-                .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
-                .collect();
-            let dash = if s.dashed {
-                r#" stroke-dasharray="6 5""#
-            } else {
-                ""
-            };
-            let _ = write!(
-                out,
-                r#"<polyline class="series" data-name="{}" points="{}" fill="none" stroke="{}" stroke-width="2.2" stroke-linejoin="round" stroke-linecap="round"{dash}/>"#,
-                esc(&s.name),
-                path.join(" "),
-                s.color
-            );
-            if s.markers {
-                for (i, &(x, y)) in s.points.iter().enumerate() {
-                    let tip = s
-                        .tips
-                        .get(i)
-                        .cloned()
-                        .unwrap_or_else(|| format!("{}: {}", s.name, num(y)));
-                    let link = s.links.get(i);
-                    if let Some(href) = link {
-                        let _ = write!(out, r#"<a href="{}">"#, esc(href));
-                    }
-                    let _ = write!(
-                        out,
-                        r#"<circle cx="{:.1}" cy="{:.1}" r="3.6" fill="white" stroke="{}" stroke-width="2"><title>{}</title></circle>"#,
-                        px(x),
-                        py(y),
-                        s.color,
-                        esc(&tip)
-                    );
-                    if link.is_some() {
-                        out.push_str("</a>");
-                    }
-                }
-            }
+            f.series(&mut out, s);
         }
         let entries: Vec<(String, String, bool)> = self
             .series
@@ -401,30 +303,163 @@ impl LineChart {
     }
 }
 
-/// Vertical stacked bars of counts: one bar per category, one stack part per
-/// `(name, color, values)`.
-pub fn stacked_bars(
-    id: &str,
-    title: &str,
-    y_label: &str,
-    categories: &[String],
-    parts: &[(String, String, Vec<f64>)],
-) -> String {
-    let h = 300.0;
-    let (pw, ph) = (WIDTH - LEFT - RIGHT, h - TOP - BOTTOM);
-    let totals: Vec<f64> = (0..categories.len())
-        .map(|i| {
-            parts
-                .iter()
-                .map(|p| p.2.get(i).copied().unwrap_or(0.0))
-                .sum()
-        })
-        .collect();
-    let (y0, y1, yticks) = domain(&Axis::linear(y_label), &totals);
-    let py = |v: f64| TOP + ph - (v - y0) / (y1 - y0) * ph;
-    let mut out = String::new();
-    svg_open(&mut out, id, title, WIDTH, h);
-    for (t, label) in &yticks {
+/// Where a line chart's values land: its domains and plot area.
+struct Frame<'a> {
+    chart: &'a LineChart,
+    x0: f64,
+    x1: f64,
+    y0: f64,
+    y1: f64,
+    pw: f64,
+    ph: f64,
+}
+
+/// Ticks along an axis: position (transformed) and label.
+type Ticks = Vec<(f64, String)>;
+
+impl<'a> Frame<'a> {
+    fn of(chart: &'a LineChart) -> (Frame<'a>, Ticks, Ticks) {
+        let h = chart.height;
+        let (pw, ph) = (chart.width - LEFT - RIGHT, h - TOP - BOTTOM);
+        let xs: Vec<f64> = chart
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+            .chain(chart.markers.iter().map(|m| m.x))
+            .collect();
+        let ys: Vec<f64> = chart
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .collect();
+        let (x0, x1, xticks) = domain(&chart.x, &xs);
+        let (y0, y1, yticks) = domain(&chart.y, &ys);
+        let frame = Frame {
+            chart,
+            x0,
+            x1,
+            y0,
+            y1,
+            pw,
+            ph,
+        };
+        (frame, xticks, yticks)
+    }
+
+    fn px(&self, v: f64) -> f64 {
+        LEFT + (self.chart.x.t(v) - self.x0) / (self.x1 - self.x0) * self.pw
+    }
+
+    fn pxt(&self, t: f64) -> f64 {
+        LEFT + (t - self.x0) / (self.x1 - self.x0) * self.pw
+    }
+
+    fn py(&self, v: f64) -> f64 {
+        TOP + self.ph - (self.chart.y.t(v) - self.y0) / (self.y1 - self.y0) * self.ph
+    }
+
+    fn pyt(&self, t: f64) -> f64 {
+        TOP + self.ph - (t - self.y0) / (self.y1 - self.y0) * self.ph
+    }
+
+    fn x_grid(&self, out: &mut String, xticks: &Ticks) {
+        let ph = self.ph;
+        for (t, label) in xticks {
+            let x = self.pxt(*t);
+            let _ = write!(
+                out,
+                r#"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{}" stroke="{GRID}"/><text x="{x:.1}" y="{}" text-anchor="middle" fill="{MUTED}">{}</text>"#,
+                TOP + ph,
+                TOP + ph + 17.0,
+                esc(label)
+            );
+        }
+    }
+
+    /// Axes and their labels.
+    fn axes(&self, out: &mut String) {
+        let (pw, ph, h) = (self.pw, self.ph, self.chart.height);
+        let _ = write!(
+            out,
+            r#"<line x1="{LEFT}" y1="{}" x2="{}" y2="{}" stroke="{MUTED}"/><text x="{}" y="{}" text-anchor="middle" fill="{INK}" font-weight="600">{}</text><text transform="translate(16 {}) rotate(-90)" text-anchor="middle" fill="{INK}" font-weight="600">{}</text>"#,
+            TOP + ph,
+            LEFT + pw,
+            TOP + ph,
+            LEFT + pw / 2.0,
+            h - 8.0,
+            esc(&self.chart.x.label),
+            TOP + ph / 2.0,
+            esc(&self.chart.y.label)
+        );
+    }
+
+    fn marker(&self, out: &mut String, m: &Marker) {
+        let (pw, ph) = (self.pw, self.ph);
+        let x = self.px(m.x);
+        let anchor = if x > LEFT + pw * 0.7 { "end" } else { "start" };
+        let dx = if anchor == "end" { -6.0 } else { 6.0 };
+        let _ = write!(
+            out,
+            r#"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{}" stroke="{}" stroke-width="1.5" stroke-dasharray="2 3"/><text x="{:.1}" y="{}" text-anchor="{anchor}" fill="{}" font-weight="600">{}</text>"#,
+            TOP + ph,
+            m.color,
+            x + dx,
+            TOP + 14.0,
+            m.color,
+            esc(&m.label)
+        );
+    }
+
+    /// A series' line, then its markers (with hover text and links).
+    fn series(&self, out: &mut String, s: &Series) {
+        let path: Vec<String> = s
+            .points
+            .iter()
+            .map(|&(x, y)| format!("{:.1},{:.1}", self.px(x), self.py(y)))
+            .collect();
+        let dash = if s.dashed {
+            r#" stroke-dasharray="6 5""#
+        } else {
+            ""
+        };
+        let _ = write!(
+            out,
+            r#"<polyline class="series" data-name="{}" points="{}" fill="none" stroke="{}" stroke-width="2.2" stroke-linejoin="round" stroke-linecap="round"{dash}/>"#,
+            esc(&s.name),
+            path.join(" "),
+            s.color
+        );
+        if !s.markers {
+            return;
+        }
+        for (i, &(x, y)) in s.points.iter().enumerate() {
+            let tip = s
+                .tips
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("{}: {}", s.name, num(y)));
+            let link = s.links.get(i);
+            if let Some(href) = link {
+                let _ = write!(out, r#"<a href="{}">"#, esc(href));
+            }
+            let _ = write!(
+                out,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="3.6" fill="white" stroke="{}" stroke-width="2"><title>{}</title></circle>"#,
+                self.px(x),
+                self.py(y),
+                s.color,
+                esc(&tip)
+            );
+            if link.is_some() {
+                out.push_str("</a>");
+            }
+        }
+    }
+}
+
+/// Horizontal grid lines and the y tick labels, `py` placing a tick.
+fn y_grid(out: &mut String, yticks: &Ticks, pw: f64, py: impl Fn(f64) -> f64) {
+    for (t, label) in yticks {
         let y = py(*t);
         let _ = write!(
             out,
@@ -435,59 +470,6 @@ pub fn stacked_bars(
             esc(label)
         );
     }
-    let slot = pw / categories.len().max(1) as f64;
-    let bar = (slot * 0.55).min(90.0);
-    for (i, cat) in categories.iter().enumerate() {
-        let cx = LEFT + slot * (i as f64 + 0.5);
-        let mut base = 0.0;
-        for (name, color, values) in parts {
-            let v = values.get(i).copied().unwrap_or(0.0);
-            if v <= 0.0 {
-                continue;
-            }
-            let (top, bottom) = (py(base + v), py(base));
-            let _ = write!(
-                out,
-                r#"<rect class="bar" x="{:.1}" y="{top:.1}" width="{bar:.1}" height="{:.1}" fill="{color}"><title>{}: {} {}</title></rect>"#,
-                cx - bar / 2.0,
-                (bottom - top).max(0.5),
-                esc(cat),
-                num(v.round()),
-                esc(name)
-            );
-            base += v;
-        }
-        let _ = write!(
-            out,
-            r#"<text x="{cx:.1}" y="{}" text-anchor="middle" fill="{MUTED}">{}</text>"#,
-            TOP + ph + 17.0,
-            esc(cat)
-        );
-        if totals[i] > 0.0 {
-            let _ = write!(
-                out,
-                r#"<text x="{cx:.1}" y="{:.1}" text-anchor="middle" fill="{INK}" font-weight="600">{}</text>"#,
-                py(totals[i]) - 6.0,
-                num(totals[i].round())
-            );
-        }
-    }
-    let _ = write!(
-        out,
-        r#"<line x1="{LEFT}" y1="{}" x2="{}" y2="{}" stroke="{MUTED}"/><text transform="translate(16 {}) rotate(-90)" text-anchor="middle" fill="{INK}" font-weight="600">{}</text>"#,
-        TOP + ph,
-        LEFT + pw,
-        TOP + ph,
-        TOP + ph / 2.0,
-        esc(y_label)
-    );
-    let entries: Vec<(String, String, bool)> = parts
-        .iter()
-        .map(|(n, c, _)| (n.clone(), c.clone(), false))
-        .collect();
-    legend(&mut out, &entries);
-    out.push_str("</svg>");
-    out
 }
 
 /// A colour per level, from blue (least load) to red (most), readable on white.

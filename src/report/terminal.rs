@@ -40,8 +40,18 @@ pub fn aligned(header: &[&str], rows: &[Vec<String>], last_left: bool) -> String
 
 /// Render the summary table and verdicts as aligned plain text.
 pub fn render(r: &Report) -> String {
-    let (header, rows) = level_table(r, Side::Target);
     let mut out = String::new();
+    levels(&mut out, r);
+    cpu(&mut out, r);
+    memory(&mut out, r);
+    baseline(&mut out, r);
+    analysis(&mut out, r);
+    out
+}
+
+/// The target's level table and its notes.
+fn levels(out: &mut String, r: &Report) {
+    let (header, rows) = level_table(r, Side::Target);
     let _ = writeln!(out, "\n{}: {}", r.scenario.name, outcome_word(r));
     // Why the run stopped early is printed once, by the caller (`error: …`).
     out.push_str(&aligned(&header, &rows, false));
@@ -54,6 +64,10 @@ pub fn render(r: &Report) -> String {
     for line in super::ramp::lines(r) {
         let _ = writeln!(out, "{line}");
     }
+}
+
+/// The busiest services by CPU, per level.
+fn cpu(out: &mut String, r: &Report) {
     let busiest: Vec<String> = r
         .levels
         .iter()
@@ -82,6 +96,10 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(out, "{line}");
         }
     }
+}
+
+/// Memory per service and the CPU pinning.
+fn memory(out: &mut String, r: &Report) {
     if let Some(m) = &r.memory {
         let _ = writeln!(out, "memory (RSS per service):");
         let (header, rows) = super::memory::memory_table(m);
@@ -91,6 +109,10 @@ pub fn render(r: &Report) -> String {
     if let Some(p) = &r.environment.cpus {
         let _ = writeln!(out, "pinned: {p}");
     }
+}
+
+/// The direct table, overhead against it and the streams' figures.
+fn baseline(out: &mut String, r: &Report) {
     if !r.baseline_levels.is_empty() {
         let _ = writeln!(out, "{DIRECT_TITLE}:");
         let (header, rows) = level_table(r, Side::Direct);
@@ -123,6 +145,10 @@ pub fn render(r: &Report) -> String {
     for line in super::stream::lines(r) {
         let _ = writeln!(out, "{line}");
     }
+}
+
+/// Ceiling and efficiency, SLO, search, frontier and the verdicts.
+fn analysis(out: &mut String, r: &Report) {
     let analysis = super::ceiling::Analysis::of(r);
     for text in [analysis.ceiling_line(), analysis.efficiency_line()]
         .into_iter()
@@ -146,5 +172,4 @@ pub fn render(r: &Report) -> String {
     for v in &r.verdicts {
         let _ = writeln!(out, "{}", v.describe());
     }
-    out
 }

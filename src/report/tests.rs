@@ -325,3 +325,30 @@ fn status_and_side_names_are_their_json_names() {
     assert!(junit.contains(r#"<property name="status" value="interrupted"/>"#));
     assert!(junit.contains(r#"type="interrupted""#), "{junit}");
 }
+
+#[test]
+fn scraped_server_series_are_drawn_as_charts_beside_their_table() {
+    let mut report = fixture::report();
+    assert!(
+        !render("html").contains("chart-server-"),
+        "no scraped series, no chart"
+    );
+    report.steps[0].server_metrics = vec![crate::topology::scrape::ServerSeries {
+        service: "gateway-0".into(),
+        series: "queue_depth".into(),
+        values: vec![Some(1.0), None, Some(4.0), Some(2.5)],
+    }];
+    let html = exporter("html").unwrap().render(&report);
+    assert!(
+        html.contains(r#"id="server-metrics-table""#),
+        "the table stays"
+    );
+    let at = html
+        .find(r#"id="chart-server-1-1""#)
+        .expect("a chart for the scraped series");
+    let chart = &html[at..at + html[at..].find("</svg>").expect("closed")];
+    // Three values (the failed scrape has no point), at scrapes 0, 2 and 3.
+    assert!(chart.contains(r#"data-name="queue_depth""#), "{chart}");
+    assert_eq!(chart.matches("<circle").count(), 3, "{chart}");
+    assert!(chart.contains("scrape 2: 4"), "{chart}");
+}

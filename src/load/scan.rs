@@ -6,6 +6,8 @@
 
 use memchr::memmem;
 
+use super::sse::Markers;
+
 /// Matches `"key"`, optional blanks, `:` and optional blanks, then reports
 /// what follows: the first byte of a string value, or the digits of a number.
 #[derive(Debug, Clone, Copy)]

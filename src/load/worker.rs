@@ -15,8 +15,8 @@ use tokio::sync::Notify;
 use super::conn::{BodyScanner, Conn};
 use super::schedule::Arrivals;
 use super::{pace, Schedule, Shared};
-use crate::metrics::{busy_share, Recorder, Tokens, LATE};
-use crate::plan::Selection;
+use crate::metrics::{busy_share, Pacing, Recorder, Tokens, LATE};
+use crate::plan::{Selection, Stop};
 
 /// Open the worker's connection and spend its share of the warm-up on it
 /// (tickets `worker`, `worker + c`, … below the warm-up count).

@@ -286,17 +286,7 @@ pub fn run_step(
         None => (0..workers).collect(),
     };
     let threads = threads_for(ids.len() as u32);
-    let ramp = step.ramp.clone().map(Arc::new);
-    let schedule = match (step.open, ramp) {
-        (Some(o), ramp) => Schedule::Open {
-            per_s: o.per_s,
-            arrival: o.arrival,
-            seed: o.seed ^ (step.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            ramp,
-        },
-        (None, Some(r)) => Schedule::Workers(r),
-        (None, None) => Schedule::Closed,
-    };
+    let schedule = schedule_of(step);
     let shared = Arc::new(Shared {
         target,
         timeout: plan.timeout,
@@ -322,6 +312,65 @@ pub fn run_step(
         pacing: plan.pacing,
         warm: Mutex::new(Recorder::default()),
     });
+    let handles = spawn_threads(&shared, &ids)?;
+    shared.warmed.wait();
+    let warm = std::mem::take(&mut *shared.warm.lock().unwrap_or_else(|p| p.into_inner()));
+    let warmup = warm.errors();
+    let failed = (!shared.cancel.is_cancelled() && warm.successes() == 0 && warmup.total > 0)
+        .then(|| warmup_failed(&warmup, shared.target.addr));
+    if failed.is_some() {
+        shared.abort.store(true, Ordering::Relaxed);
+    } else {
+        before_measure();
+    }
+    let start = Instant::now();
+    let started = std::time::SystemTime::now();
+    let _ = shared.start.set(start);
+    shared.go.wait();
+    let recorder = join_threads(handles)?;
+    if let Some(message) = failed {
+        return Err(std::io::Error::other(message));
+    }
+    let whole = recorder.last_end();
+    let open_loop = open_loop_summary(step, &recorder);
+    let window = Window {
+        whole,
+        busy: shared.drained().map_or(whole, |d| d.min(whole)),
+    };
+    Ok(StepOutcome {
+        open_loop,
+        goodput: shared.slo.map(|_| recorder.goodput_summary(window)),
+        window,
+        recorder,
+        warmup_errors: warmup.total,
+        warmup,
+        cancelled: shared.cancel.is_cancelled(),
+        started,
+    })
+}
+
+/// The step's schedule: open (arrivals at a rate, maybe ramped), a worker
+/// ramp, or closed.
+fn schedule_of(step: &Step) -> Schedule {
+    let ramp = step.ramp.clone().map(Arc::new);
+    match (step.open, ramp) {
+        (Some(o), ramp) => Schedule::Open {
+            per_s: o.per_s,
+            arrival: o.arrival,
+            seed: o.seed ^ (step.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ramp,
+        },
+        (None, Some(r)) => Schedule::Workers(r),
+        (None, None) => Schedule::Closed,
+    }
+}
+
+type LoadThread = std::thread::JoinHandle<std::io::Result<Recorder>>;
+
+/// One OS thread per `shared.threads`, thread `t` running every
+/// `threads`-th of the worker ids.
+fn spawn_threads(shared: &Arc<Shared>, ids: &[u32]) -> std::io::Result<Vec<LoadThread>> {
+    let threads = shared.threads;
     let mut handles = Vec::with_capacity(threads);
     for t in 0..threads {
         let workers: Vec<u32> = ids
@@ -337,20 +386,11 @@ pub fn run_step(
                 .spawn(move || load_thread(shared, workers, t))?,
         );
     }
-    shared.warmed.wait();
-    let warm = std::mem::take(&mut *shared.warm.lock().unwrap_or_else(|p| p.into_inner()));
-    let warmup = warm.errors();
-    let failed = (!shared.cancel.is_cancelled() && warm.successes() == 0 && warmup.total > 0)
-        .then(|| warmup_failed(&warmup, shared.target.addr));
-    if failed.is_some() {
-        shared.abort.store(true, Ordering::Relaxed);
-    } else {
-        before_measure();
-    }
-    let start = Instant::now();
-    let started = std::time::SystemTime::now();
-    let _ = shared.start.set(start);
-    shared.go.wait();
+    Ok(handles)
+}
+
+/// The threads' recorders merged, or the first thread's error.
+fn join_threads(handles: Vec<LoadThread>) -> std::io::Result<Recorder> {
     let mut recorder = Recorder::default();
     for handle in handles {
         match handle.join() {
@@ -359,11 +399,12 @@ pub fn run_step(
             Err(_) => return Err(std::io::Error::other("a load thread panicked")),
         }
     }
-    if let Some(message) = failed {
-        return Err(std::io::Error::other(message));
-    }
-    let whole = recorder.last_end();
-    let open_loop = step.open.zip(step.scheduled_window()).map(|(o, window)| {
+    Ok(recorder)
+}
+
+/// An open-loop step's summary against its (this shard's) target rate.
+fn open_loop_summary(step: &Step, recorder: &Recorder) -> Option<OpenLoopSummary> {
+    step.open.zip(step.scheduled_window()).map(|(o, window)| {
         // A ramp's target is its mean rate over the ramp.
         let target = step.ramp.as_ref().map_or(o.per_s, |r| {
             let total = r.total().as_secs_f64();
@@ -371,20 +412,6 @@ pub fn run_step(
         });
         let per_s = step.shard.map_or(target, |s| s.rate(target));
         recorder.open_summary(per_s, window)
-    });
-    let window = Window {
-        whole,
-        busy: shared.drained().map_or(whole, |d| d.min(whole)),
-    };
-    Ok(StepOutcome {
-        open_loop,
-        goodput: shared.slo.map(|_| recorder.goodput_summary(window)),
-        window,
-        recorder,
-        warmup_errors: warmup.total,
-        warmup,
-        cancelled: shared.cancel.is_cancelled(),
-        started,
     })
 }
 
@@ -446,75 +473,94 @@ fn load_thread(shared: Arc<Shared>, workers: Vec<u32>, thread: usize) -> std::io
         Recorder::default()
     }));
     local.block_on(&runtime, async {
-        let warm_recorder = Rc::new(RefCell::new(Recorder::default()));
-        let mut warm = Vec::with_capacity(workers.len());
-        for &w in &workers {
-            warm.push(tokio::task::spawn_local(warm_up(
-                shared.clone(),
-                warm_recorder.clone(),
-                w,
-            )));
-        }
-        let mut conns = Vec::with_capacity(warm.len());
-        for handle in warm {
-            conns.push(handle.await.unwrap_or_default());
-        }
-        shared
-            .warm
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .merge(&warm_recorder.borrow());
+        let conns = warm_thread(&shared, &workers).await;
         // Nothing is in flight on this thread now, so blocking here is harmless.
         shared.warmed.wait();
         shared.go.wait();
         if shared.abort.load(Ordering::Relaxed) {
             return;
         }
-        let start = *shared.start.get().expect("set before the go barrier");
-        if !shared.schedule.is_closed() {
-            pace::tight_timers();
-        }
-        let (first, every) = shared.arrivals;
-        let arrivals = shared
-            .schedule
-            .arrivals(first + every * thread, every * shared.threads)
-            .map(|a| Rc::new(Dispatch::new(a)));
-        let mut measure = Vec::with_capacity(conns.len());
-        let mut pairs: Vec<(Conn, u32)> = conns.into_iter().zip(workers.iter().copied()).collect();
-        if arrivals.is_some() {
-            // The open loop hands arrivals to the most recently idle worker
-            // first; spawned last, the lowest (warmed-up) workers go first.
-            pairs.reverse();
-        }
-        for (conn, w) in pairs {
-            measure.push(tokio::task::spawn_local(measure_loop(
-                shared.clone(),
-                conn,
-                recorder.clone(),
-                arrivals.clone(),
-                start,
-                w,
-            )));
-        }
-        let all = async {
-            for handle in &mut measure {
-                let _ = handle.await;
-            }
-        };
-        tokio::select! {
-            _ = all => {}
-            _ = shared.cancel.cancelled() => {
-                // In-flight requests are dropped unrecorded.
-                for handle in &measure {
-                    handle.abort();
-                }
-            }
-        }
+        measure_thread(&shared, conns, &workers, thread, &recorder).await;
     });
     drop(local);
     Ok(Rc::try_unwrap(recorder)
         .map(RefCell::into_inner)
         .unwrap_or_else(|rc| rc.borrow().clone()))
+}
+
+/// Warm up the thread's workers, each on its own connection, and add what
+/// the warm-up recorded to the step's; the connections, warm, in order.
+async fn warm_thread(shared: &Arc<Shared>, workers: &[u32]) -> Vec<Conn> {
+    let warm_recorder = Rc::new(RefCell::new(Recorder::default()));
+    let mut warm = Vec::with_capacity(workers.len());
+    for &w in workers {
+        warm.push(tokio::task::spawn_local(warm_up(
+            shared.clone(),
+            warm_recorder.clone(),
+            w,
+        )));
+    }
+    let mut conns = Vec::with_capacity(warm.len());
+    for handle in warm {
+        conns.push(handle.await.unwrap_or_default());
+    }
+    shared
+        .warm
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .merge(&warm_recorder.borrow());
+    conns
+}
+
+/// Run the thread's measured loops, one per worker, until all end or the
+/// step is cancelled.
+async fn measure_thread(
+    shared: &Arc<Shared>,
+    conns: Vec<Conn>,
+    workers: &[u32],
+    thread: usize,
+    recorder: &Rc<RefCell<Recorder>>,
+) {
+    let start = *shared.start.get().expect("set before the go barrier");
+    if !shared.schedule.is_closed() {
+        pace::tight_timers();
+    }
+    let (first, every) = shared.arrivals;
+    let arrivals = shared
+        .schedule
+        .arrivals(first + every * thread, every * shared.threads)
+        .map(|a| Rc::new(Dispatch::new(a)));
+    let mut measure = Vec::with_capacity(conns.len());
+    let mut pairs: Vec<(Conn, u32)> = conns.into_iter().zip(workers.iter().copied()).collect();
+    if arrivals.is_some() {
+        // The open loop hands arrivals to the most recently idle worker
+        // first; spawned last, the lowest (warmed-up) workers go first.
+        pairs.reverse();
+    }
+    for (conn, w) in pairs {
+        measure.push(tokio::task::spawn_local(measure_loop(
+            shared.clone(),
+            conn,
+            recorder.clone(),
+            arrivals.clone(),
+            start,
+            w,
+        )));
+    }
+    let all = async {
+        for handle in &mut measure {
+            let _ = handle.await;
+        }
+    };
+    tokio::select! {
+        _ = all => {}
+        _ = shared.cancel.cancelled() => {
+            // In-flight requests are dropped unrecorded.
+            for handle in &measure {
+                handle.abort();
+            }
+        }
+    }
 }
 #[cfg(test)]
 mod tests {

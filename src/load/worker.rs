@@ -59,6 +59,8 @@ const PUBLISH: u64 = 32;
 /// The one measured request loop: over worker `worker`'s tickets (closed
 /// loop), or over the thread's arrivals, each claimed when the worker is
 /// free and sent at its intended time (open loop).
+// Long by choice (issue 16): the timed per-request loop, read top to bottom
+// in one place; one async fn is one state machine, with no helper futures.
 pub(super) async fn measure_loop(
     shared: Arc<Shared>,
     mut conn: Conn,

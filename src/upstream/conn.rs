@@ -268,6 +268,8 @@ impl Conn {
 
     /// Writes `answer`; false when its body failed part-way (the connection
     /// must close) or has no length over HTTP/1.0.
+    // Long by choice (issue 16): the per-answer write path (head, gathered
+    // body frames, flushes), one loop read top to bottom; one async frame.
     async fn write(
         &mut self,
         answer: Response<Body>,

@@ -70,6 +70,8 @@ pub(super) enum Reject {
 }
 
 /// Parses one request from the start of `buf`.
+// Long by choice (issue 16): the per-request parser, one pass read top to
+// bottom; the compiler keeps it one frame.
 pub(super) fn parse(buf: &[u8]) -> Result<Parse, Reject> {
     // Uninitialised: zeroing 100 headers per request costs more than parsing.
     let mut headers = [const { std::mem::MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];

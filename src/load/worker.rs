@@ -1,6 +1,7 @@
 //! The per-request loop: a worker's warm-up, then its measured requests
 //! (closed loop over its tickets, or open loop over its thread's arrivals),
-//! each recorded into the thread's [`Recorder`].
+//! each recorded into the thread's [`Recorder`]; and the error for a warm-up
+//! in which every request failed.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -15,7 +16,7 @@ use tokio::sync::Notify;
 use super::conn::{BodyScanner, Conn};
 use super::schedule::Arrivals;
 use super::{pace, Schedule, Shared};
-use crate::metrics::{busy_share, Pacing, Recorder, Tokens, LATE};
+use crate::metrics::{busy_share, ErrorClass, ErrorSummary, Pacing, Recorder, Tokens, LATE};
 use crate::plan::{Selection, Stop};
 
 /// Open the worker's connection and spend its share of the warm-up on it
@@ -308,6 +309,97 @@ fn record_answer(
                 per_s: (count >= 1 && !span.is_zero()).then(|| count as f64 / span.as_secs_f64()),
             },
             busy,
+        );
+    }
+}
+
+/// The error for a warm-up in which every request failed: how many, of
+/// which classes, and what that points at.
+pub(super) fn warmup_failed(errors: &ErrorSummary, addr: std::net::SocketAddr) -> String {
+    let classes = errors.classes();
+    let counts: Vec<String> = classes
+        .iter()
+        .map(|(class, n)| format!("{n} {}", class.label()))
+        .collect();
+    let only = |c: ErrorClass| classes.iter().all(|(class, _)| *class == c);
+    let why = if errors.client > 0 {
+        "this machine ran out of file descriptors or local ports: raise `ulimit -n` \
+         before the command, or lower `load.concurrency`"
+            .to_string()
+    } else if only(ErrorClass::Connect) {
+        format!("nothing answered at {addr}; is the target running and listening there?")
+    } else if only(ErrorClass::Protocol) {
+        format!(
+            "{addr} answered, but not in valid HTTP/1.1 (malformed or mis-framed answers); \
+             is it an HTTP/1.1 server? try `curl -v --http1.1` against it"
+        )
+    } else if only(ErrorClass::Shape) {
+        format!(
+            "{addr} answered 2xx, but not in the shape of the request's dialect (an Anthropic \
+             or Responses request answered in chat completions' shape, say): the gateway passes \
+             the request through untranslated, or `[request] dialect` or `path` is wrong"
+        )
+    } else if !errors.status.is_empty() {
+        format!("{addr} answered, but never with a 2xx; check the request and the target's logs")
+    } else {
+        format!("no answer from {addr} completed; check the target's logs and `load.timeout`")
+    };
+    format!(
+        "all {} warm-up requests failed ({}): {why}",
+        errors.total,
+        counts.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_warm_up_that_all_failed_names_count_classes_and_cause() {
+        let addr: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let refused = ErrorSummary {
+            total: 100,
+            connect: 100,
+            ..ErrorSummary::default()
+        };
+        assert_eq!(
+            warmup_failed(&refused, addr),
+            "all 100 warm-up requests failed (100 connect): nothing answered at \
+             127.0.0.1:9; is the target running and listening there?"
+        );
+        let mixed = ErrorSummary {
+            total: 10,
+            connect: 4,
+            client: 6,
+            ..ErrorSummary::default()
+        };
+        let e = warmup_failed(&mixed, addr);
+        assert!(
+            e.starts_with("all 10 warm-up requests failed (4 connect, 6 client): this machine")
+                && e.contains("ulimit -n"),
+            "{e}"
+        );
+        let broken = ErrorSummary {
+            total: 5,
+            protocol: 5,
+            ..ErrorSummary::default()
+        };
+        assert_eq!(
+            warmup_failed(&broken, addr),
+            "all 5 warm-up requests failed (5 protocol): 127.0.0.1:9 answered, but not in \
+             valid HTTP/1.1 (malformed or mis-framed answers); is it an HTTP/1.1 server? \
+             try `curl -v --http1.1` against it"
+        );
+        let status = ErrorSummary {
+            total: 3,
+            status: [("500".to_string(), 3)].into(),
+            ..ErrorSummary::default()
+        };
+        assert_eq!(
+            warmup_failed(&status, addr),
+            "all 3 warm-up requests failed (3 HTTP 500): 127.0.0.1:9 answered, but never \
+             with a 2xx; check the request and the target's logs"
         );
     }
 }

@@ -25,7 +25,8 @@ use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
 use super::http1::{parse_head, Body, Framing, Head, Violation};
-use super::sse::{Event, KeyNumber, Markers, PairScan, SseScanner};
+use super::scan::{KeyNumber, PairScan};
+use super::sse::{Event, Markers, SseScanner};
 use crate::dialect::Dialect;
 use crate::metrics::Failure;
 

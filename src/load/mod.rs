@@ -38,11 +38,13 @@ mod exchange_tests;
 mod http1;
 pub mod limits;
 mod pace;
+mod scan;
 pub mod schedule;
 pub mod sse;
 pub mod upstream_stats;
+mod worker;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::net::ToSocketAddrs;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -50,19 +52,16 @@ use std::sync::{Arc, Barrier, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::goodput::{GoodputSummary, Rule};
-use crate::metrics::{busy_share, ErrorClass, ErrorSummary, Recorder, Tokens, Window};
-use crate::metrics::{OpenLoopSummary, Pacing, LATE};
+use crate::metrics::{ErrorSummary, Recorder, Window};
+use crate::metrics::{OpenLoopSummary, Pacing};
 use crate::plan::{Selection, Step, Stop, Target};
+use conn::Conn;
 pub use conn::Prepared;
-use conn::{BodyScanner, Conn};
-use schedule::Arrivals;
 pub use schedule::Schedule;
+use worker::{measure_loop, warm_up, warmup_failed, Dispatch};
 
 /// Counters the progress display reads while a step runs.
 #[derive(Debug, Default)]
@@ -287,17 +286,7 @@ pub fn run_step(
         None => (0..workers).collect(),
     };
     let threads = threads_for(ids.len() as u32);
-    let ramp = step.ramp.clone().map(Arc::new);
-    let schedule = match (step.open, ramp) {
-        (Some(o), ramp) => Schedule::Open {
-            per_s: o.per_s,
-            arrival: o.arrival,
-            seed: o.seed ^ (step.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            ramp,
-        },
-        (None, Some(r)) => Schedule::Workers(r),
-        (None, None) => Schedule::Closed,
-    };
+    let schedule = schedule_of(step);
     let shared = Arc::new(Shared {
         target,
         timeout: plan.timeout,
@@ -323,21 +312,7 @@ pub fn run_step(
         pacing: plan.pacing,
         warm: Mutex::new(Recorder::default()),
     });
-    let mut handles = Vec::with_capacity(threads);
-    for t in 0..threads {
-        let workers: Vec<u32> = ids
-            .iter()
-            .enumerate()
-            .filter(|(k, _)| k % threads == t)
-            .map(|(_, &w)| w)
-            .collect();
-        let shared = shared.clone();
-        handles.push(
-            std::thread::Builder::new()
-                .name(format!("load-{t}"))
-                .spawn(move || load_thread(shared, workers, t))?,
-        );
-    }
+    let handles = spawn_threads(&shared, &ids)?;
     shared.warmed.wait();
     let warm = std::mem::take(&mut *shared.warm.lock().unwrap_or_else(|p| p.into_inner()));
     let warmup = warm.errors();
@@ -352,27 +327,12 @@ pub fn run_step(
     let started = std::time::SystemTime::now();
     let _ = shared.start.set(start);
     shared.go.wait();
-    let mut recorder = Recorder::default();
-    for handle in handles {
-        match handle.join() {
-            Ok(Ok(r)) => recorder.merge(&r),
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(std::io::Error::other("a load thread panicked")),
-        }
-    }
+    let recorder = join_threads(handles)?;
     if let Some(message) = failed {
         return Err(std::io::Error::other(message));
     }
     let whole = recorder.last_end();
-    let open_loop = step.open.zip(step.scheduled_window()).map(|(o, window)| {
-        // A ramp's target is its mean rate over the ramp.
-        let target = step.ramp.as_ref().map_or(o.per_s, |r| {
-            let total = r.total().as_secs_f64();
-            r.area(total) / total.max(f64::MIN_POSITIVE)
-        });
-        let per_s = step.shard.map_or(target, |s| s.rate(target));
-        recorder.open_summary(per_s, window)
-    });
+    let open_loop = open_loop_summary(step, &recorder);
     let window = Window {
         whole,
         busy: shared.drained().map_or(whole, |d| d.min(whole)),
@@ -389,42 +349,70 @@ pub fn run_step(
     })
 }
 
-/// The error for a warm-up in which every request failed: how many, of
-/// which classes, and what that points at.
-fn warmup_failed(errors: &ErrorSummary, addr: std::net::SocketAddr) -> String {
-    let classes = errors.classes();
-    let counts: Vec<String> = classes
-        .iter()
-        .map(|(class, n)| format!("{n} {}", class.label()))
-        .collect();
-    let only = |c: ErrorClass| classes.iter().all(|(class, _)| *class == c);
-    let why = if errors.client > 0 {
-        "this machine ran out of file descriptors or local ports: raise `ulimit -n` \
-         before the command, or lower `load.concurrency`"
-            .to_string()
-    } else if only(ErrorClass::Connect) {
-        format!("nothing answered at {addr}; is the target running and listening there?")
-    } else if only(ErrorClass::Protocol) {
-        format!(
-            "{addr} answered, but not in valid HTTP/1.1 (malformed or mis-framed answers); \
-             is it an HTTP/1.1 server? try `curl -v --http1.1` against it"
-        )
-    } else if only(ErrorClass::Shape) {
-        format!(
-            "{addr} answered 2xx, but not in the shape of the request's dialect (an Anthropic \
-             or Responses request answered in chat completions' shape, say): the gateway passes \
-             the request through untranslated, or `[request] dialect` or `path` is wrong"
-        )
-    } else if !errors.status.is_empty() {
-        format!("{addr} answered, but never with a 2xx; check the request and the target's logs")
-    } else {
-        format!("no answer from {addr} completed; check the target's logs and `load.timeout`")
-    };
-    format!(
-        "all {} warm-up requests failed ({}): {why}",
-        errors.total,
-        counts.join(", ")
-    )
+/// The step's schedule: open (arrivals at a rate, maybe ramped), a worker
+/// ramp, or closed.
+fn schedule_of(step: &Step) -> Schedule {
+    let ramp = step.ramp.clone().map(Arc::new);
+    match (step.open, ramp) {
+        (Some(o), ramp) => Schedule::Open {
+            per_s: o.per_s,
+            arrival: o.arrival,
+            seed: o.seed ^ (step.index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ramp,
+        },
+        (None, Some(r)) => Schedule::Workers(r),
+        (None, None) => Schedule::Closed,
+    }
+}
+
+type LoadThread = std::thread::JoinHandle<std::io::Result<Recorder>>;
+
+/// One OS thread per `shared.threads`, thread `t` running every
+/// `threads`-th of the worker ids.
+fn spawn_threads(shared: &Arc<Shared>, ids: &[u32]) -> std::io::Result<Vec<LoadThread>> {
+    let threads = shared.threads;
+    let mut handles = Vec::with_capacity(threads);
+    for t in 0..threads {
+        let workers: Vec<u32> = ids
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| k % threads == t)
+            .map(|(_, &w)| w)
+            .collect();
+        let shared = shared.clone();
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("load-{t}"))
+                .spawn(move || load_thread(shared, workers, t))?,
+        );
+    }
+    Ok(handles)
+}
+
+/// The threads' recorders merged, or the first thread's error.
+fn join_threads(handles: Vec<LoadThread>) -> std::io::Result<Recorder> {
+    let mut recorder = Recorder::default();
+    for handle in handles {
+        match handle.join() {
+            Ok(Ok(r)) => recorder.merge(&r),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(std::io::Error::other("a load thread panicked")),
+        }
+    }
+    Ok(recorder)
+}
+
+/// An open-loop step's summary against its (this shard's) target rate.
+fn open_loop_summary(step: &Step, recorder: &Recorder) -> Option<OpenLoopSummary> {
+    step.open.zip(step.scheduled_window()).map(|(o, window)| {
+        // A ramp's target is its mean rate over the ramp.
+        let target = step.ramp.as_ref().map_or(o.per_s, |r| {
+            let total = r.total().as_secs_f64();
+            r.area(total) / total.max(f64::MIN_POSITIVE)
+        });
+        let per_s = step.shard.map_or(target, |s| s.rate(target));
+        recorder.open_summary(per_s, window)
+    })
 }
 
 fn load_thread(shared: Arc<Shared>, workers: Vec<u32>, thread: usize) -> std::io::Result<Recorder> {
@@ -447,70 +435,14 @@ fn load_thread(shared: Arc<Shared>, workers: Vec<u32>, thread: usize) -> std::io
         Recorder::default()
     }));
     local.block_on(&runtime, async {
-        let warm_recorder = Rc::new(RefCell::new(Recorder::default()));
-        let mut warm = Vec::with_capacity(workers.len());
-        for &w in &workers {
-            warm.push(tokio::task::spawn_local(warm_up(
-                shared.clone(),
-                warm_recorder.clone(),
-                w,
-            )));
-        }
-        let mut conns = Vec::with_capacity(warm.len());
-        for handle in warm {
-            conns.push(handle.await.unwrap_or_default());
-        }
-        shared
-            .warm
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .merge(&warm_recorder.borrow());
+        let conns = warm_thread(&shared, &workers).await;
         // Nothing is in flight on this thread now, so blocking here is harmless.
         shared.warmed.wait();
         shared.go.wait();
         if shared.abort.load(Ordering::Relaxed) {
             return;
         }
-        let start = *shared.start.get().expect("set before the go barrier");
-        if !shared.schedule.is_closed() {
-            pace::tight_timers();
-        }
-        let (first, every) = shared.arrivals;
-        let arrivals = shared
-            .schedule
-            .arrivals(first + every * thread, every * shared.threads)
-            .map(|a| Rc::new(Dispatch::new(a)));
-        let mut measure = Vec::with_capacity(conns.len());
-        let mut pairs: Vec<(Conn, u32)> = conns.into_iter().zip(workers.iter().copied()).collect();
-        if arrivals.is_some() {
-            // The open loop hands arrivals to the most recently idle worker
-            // first; spawned last, the lowest (warmed-up) workers go first.
-            pairs.reverse();
-        }
-        for (conn, w) in pairs {
-            measure.push(tokio::task::spawn_local(measure_loop(
-                shared.clone(),
-                conn,
-                recorder.clone(),
-                arrivals.clone(),
-                start,
-                w,
-            )));
-        }
-        let all = async {
-            for handle in &mut measure {
-                let _ = handle.await;
-            }
-        };
-        tokio::select! {
-            _ = all => {}
-            _ = shared.cancel.cancelled() => {
-                // In-flight requests are dropped unrecorded.
-                for handle in &measure {
-                    handle.abort();
-                }
-            }
-        }
+        measure_thread(&shared, conns, &workers, thread, &recorder).await;
     });
     drop(local);
     Ok(Rc::try_unwrap(recorder)
@@ -518,343 +450,77 @@ fn load_thread(shared: Arc<Shared>, workers: Vec<u32>, thread: usize) -> std::io
         .unwrap_or_else(|rc| rc.borrow().clone()))
 }
 
-/// Open the worker's connection and spend its share of the warm-up on it
-/// (tickets `worker`, `worker + c`, … below the warm-up count).
-async fn warm_up(shared: Arc<Shared>, recorder: Rc<RefCell<Recorder>>, worker: u32) -> Conn {
-    let mut conn = Conn::default();
-    let target = &*shared.target;
-    // An open loop's workers beyond the warm-up connect on first use: most
-    // of `max_in_flight` may never be needed. A worker ramp's connect when
-    // they start, as a new user would.
-    if shared.schedule == Schedule::Closed || u64::from(worker) < shared.warmup {
-        let _ = tokio::time::timeout(shared.timeout, conn.ensure(target.addr)).await;
+/// Warm up the thread's workers, each on its own connection, and add what
+/// the warm-up recorded to the step's; the connections, warm, in order.
+async fn warm_thread(shared: &Arc<Shared>, workers: &[u32]) -> Vec<Conn> {
+    let warm_recorder = Rc::new(RefCell::new(Recorder::default()));
+    let mut warm = Vec::with_capacity(workers.len());
+    for &w in workers {
+        warm.push(tokio::task::spawn_local(warm_up(
+            shared.clone(),
+            warm_recorder.clone(),
+            w,
+        )));
     }
-    let n = target.wire.len() as u64;
-    let mut scanner = BodyScanner::new(target.dialect);
-    let mut ticket = u64::from(worker);
-    while ticket < shared.warmup {
-        let wire = &target.wire[(ticket % n) as usize];
-        let began = Instant::now();
-        let failure = tokio::select! {
-            f = conn.send_within(began + shared.timeout, target, wire, &mut scanner) => f,
-            _ = shared.cancel.cancelled() => break,
-        };
-        let mut r = recorder.borrow_mut();
-        r.record(Duration::ZERO, began.elapsed(), failure, 1.0);
-        if conn.resent() {
-            r.record_retry();
-        }
-        ticket += shared.concurrency;
+    let mut conns = Vec::with_capacity(warm.len());
+    for handle in warm {
+        conns.push(handle.await.unwrap_or_default());
     }
-    conn
+    shared
+        .warm
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .merge(&warm_recorder.borrow());
+    conns
 }
 
-/// Progress is published to [`Live`] every this many requests per worker.
-const PUBLISH: u64 = 32;
-
-/// The one measured request loop: over worker `worker`'s tickets (closed
-/// loop), or over the thread's arrivals, each claimed when the worker is
-/// free and sent at its intended time (open loop).
-async fn measure_loop(
-    shared: Arc<Shared>,
-    mut conn: Conn,
-    recorder: Rc<RefCell<Recorder>>,
-    arrivals: Option<Rc<Dispatch>>,
-    start: Instant,
-    worker: u32,
+/// Run the thread's measured loops, one per worker, until all end or the
+/// step is cancelled.
+async fn measure_thread(
+    shared: &Arc<Shared>,
+    conns: Vec<Conn>,
+    workers: &[u32],
+    thread: usize,
+    recorder: &Rc<RefCell<Recorder>>,
 ) {
-    let target = &*shared.target;
-    let n = target.wire.len() as u64;
-    let mut rng = SmallRng::seed_from_u64(shared.seed.wrapping_add(u64::from(worker)));
-    let mut scanner = BodyScanner::new(target.dialect);
-    let mut pace = pace::Pace::default();
-    let (mut done, mut errors) = (0u64, 0u64);
-    let mut ticket = u64::from(worker);
-    let mut worked = false;
-    let mut ramped_out = false;
-    // Let the runtime poll its I/O driver first, so a connection the
-    // server closed while the threads met at the barrier is seen as closed
-    // before the first request (see the resend rule on `Conn`).
-    tokio::task::yield_now().await;
-    // The clock as last read: a closed loop's next request follows the
-    // last answer at once, so its end tells whether there is time left.
-    let mut now = Instant::now();
-    loop {
-        if let Some(ramp) = shared.schedule.workers() {
-            // A ramp's worker runs while the target is above its index;
-            // stopped, it closes its connection, as a leaving user would.
-            let t = (now - start).as_secs_f64();
-            if ramp.at(t) <= f64::from(worker) {
-                conn = Conn::default();
-                match ramp.first_above(f64::from(worker), t) {
-                    Some(at) => {
-                        let at = start + Duration::from_secs_f64(at);
-                        tokio::time::sleep_until(at.into()).await;
-                        now = Instant::now();
-                    }
-                    None => {
-                        ramped_out = true;
-                        break;
-                    }
-                }
-            }
-        }
-        let intended = match &arrivals {
-            None if shared.measured(ticket, now - start) => None,
-            None => break,
-            Some(dispatch) => {
-                dispatch.lead().await;
-                let next = next_arrival(&shared, &mut dispatch.arrivals.borrow_mut(), start);
-                match next {
-                    Next::Send(i, at) => {
-                        ticket = i;
-                        Some(start + at)
-                    }
-                    Next::Dropped(n) => {
-                        recorder.borrow_mut().record_dropped(n);
-                        dispatch.hand_off();
-                        break;
-                    }
-                    Next::End => {
-                        dispatch.hand_off();
-                        break;
-                    }
-                }
-            }
-        };
-        // Late: no worker was free when the arrival was due (the timer's
-        // own wake-up delay, under a millisecond or two, is not lateness).
-        let mut late = false;
-        if let (Some(at), Some(dispatch)) = (intended, &arrivals) {
-            let now = Instant::now();
-            late = now > at + LATE;
-            // Lead until shortly before the arrival is due, so the next
-            // leader can take an arrival due within the timer's granularity.
-            if let Some(early) = at.checked_sub(HORIZON).filter(|&e| e > now) {
-                tokio::time::sleep_until(early.into()).await;
-            }
-            dispatch.hand_off();
-            pace.until(at).await;
-        }
-        let body = match shared.selection {
-            Selection::RoundRobin => ticket % n,
-            Selection::Random => rng.gen_range(0..n),
-        };
-        let wire = &target.wire[body as usize];
-        let began = Instant::now();
-        let failure = conn
-            .send_within(began + shared.timeout, target, wire, &mut scanner)
-            .await;
-        let end = Instant::now();
-        now = end;
-        // Open loop: latency (and TTFT) from the intended time.
-        let origin = intended.map_or(began, |at| at.min(began));
-        let (from, to) = (origin - start, end - start);
-        let busy = busy_share(from, to, shared.drained());
-        let mut r = recorder.borrow_mut();
-        r.record(to, to - from, failure, busy);
-        r.record_flight(began - start, to);
-        if intended.is_some() {
-            let service = failure.is_none().then(|| end - began);
-            r.record_send(began - start, began - origin, late, service);
-        }
-        if conn.resent() {
-            r.record_retry();
-        }
-        if failure.is_none() {
-            record_answer(&mut r, &scanner, shared.pacing.as_ref(), origin, end, busy);
-            if let Some(rule) = &shared.slo {
-                let first = scanner.first.filter(|_| scanner.streamed).unwrap_or(end);
-                if rule.met(end - origin, first.max(origin) - origin, &scanner.gaps) {
-                    r.record_good(busy);
-                }
-            }
-        }
-        drop(r);
-        done += 1;
-        errors += u64::from(failure.is_some());
-        if done == PUBLISH {
-            shared.live.done.fetch_add(done, Ordering::Relaxed);
-            shared.live.errors.fetch_add(errors, Ordering::Relaxed);
-            (done, errors) = (0, 0);
-        }
-        ticket += shared.concurrency;
-        worked = true;
+    let start = *shared.start.get().expect("set before the go barrier");
+    if !shared.schedule.is_closed() {
+        pace::tight_timers();
     }
-    // The first worker with work to run out of it closes the busy window; a
-    // worker whose share was empty never had work, so it says nothing, and
-    // neither does one a ramp stopped before the end.
-    if worked && !ramped_out {
-        shared.drain(start.elapsed());
+    let (first, every) = shared.arrivals;
+    let arrivals = shared
+        .schedule
+        .arrivals(first + every * thread, every * shared.threads)
+        .map(|a| Rc::new(Dispatch::new(a)));
+    let mut measure = Vec::with_capacity(conns.len());
+    let mut pairs: Vec<(Conn, u32)> = conns.into_iter().zip(workers.iter().copied()).collect();
+    if arrivals.is_some() {
+        // The open loop hands arrivals to the most recently idle worker
+        // first; spawned last, the lowest (warmed-up) workers go first.
+        pairs.reverse();
     }
-    shared.live.done.fetch_add(done, Ordering::Relaxed);
-    shared.live.errors.fetch_add(errors, Ordering::Relaxed);
-}
-
-/// How long before an arrival is due its worker hands on the lead: twice
-/// the timer's granularity, so arrivals closer together than a timer tick
-/// are each taken on time by their own worker.
-const HORIZON: Duration = Duration::from_millis(2);
-
-/// One thread's open-loop arrivals and who waits for the next one: one
-/// worker at a time leads (claims the next arrival and sleeps until
-/// [`HORIZON`] before it is due), then hands the lead to the most recently
-/// idle worker, sleeps the rest of the way and sends.
-/// So an idle worker that waits is never ahead of a due arrival, a burst
-/// uses as many workers as it needs, and a low rate reuses the same few
-/// warm connections instead of cycling through all `max_in_flight`.
-struct Dispatch {
-    arrivals: RefCell<Arrivals>,
-    led: Cell<bool>,
-    idle: Notify,
-}
-
-impl Dispatch {
-    fn new(arrivals: Arrivals) -> Dispatch {
-        Dispatch {
-            arrivals: RefCell::new(arrivals),
-            led: Cell::new(false),
-            idle: Notify::new(),
+    for (conn, w) in pairs {
+        measure.push(tokio::task::spawn_local(measure_loop(
+            shared.clone(),
+            conn,
+            recorder.clone(),
+            arrivals.clone(),
+            start,
+            w,
+        )));
+    }
+    let all = async {
+        for handle in &mut measure {
+            let _ = handle.await;
         }
-    }
-
-    /// Wait until this worker may lead (single-threaded: no race between
-    /// the check and the set; a stale wake-up just waits again).
-    async fn lead(&self) {
-        while self.led.get() {
-            self.idle.notified().await;
-        }
-        self.led.set(true);
-    }
-
-    /// Give up the lead to the worker that went idle last.
-    fn hand_off(&self) {
-        self.led.set(false);
-        self.idle.notify_last();
-    }
-}
-
-/// What an open-loop worker does next.
-enum Next {
-    /// Send arrival `i` at this offset from the start.
-    Send(u64, Duration),
-    /// The step ended with this many due arrivals unsent.
-    Dropped(u64),
-    End,
-}
-
-/// Claim the thread's next arrival. In a `duration` step, arrivals at or
-/// after its end are not sent; if the step already ended, the due ones
-/// still unsent are counted as dropped (never silently skipped).
-#[inline]
-fn next_arrival(shared: &Shared, arrivals: &mut Arrivals, start: Instant) -> Next {
-    let Some((i, at)) = arrivals.next() else {
-        return Next::End;
     };
-    match shared.stop {
-        Stop::Requests(n) if i >= n => Next::End,
-        Stop::Requests(_) => Next::Send(i, at),
-        Stop::Duration(d) if at >= d => Next::End,
-        Stop::Duration(d) if start.elapsed() < d => Next::Send(i, at),
-        Stop::Duration(d) => {
-            let rest = arrivals.take_while(|&(_, at)| at < d).count() as u64;
-            Next::Dropped(1 + rest)
+    tokio::select! {
+        _ = all => {}
+        _ = shared.cancel.cancelled() => {
+            // In-flight requests are dropped unrecorded.
+            for handle in &measure {
+                handle.abort();
+            }
         }
-    }
-}
-
-/// Streaming and token figures of a successful answer (after the clock stopped).
-#[inline]
-fn record_answer(
-    recorder: &mut Recorder,
-    scanner: &BodyScanner,
-    pacing: Option<&Pacing>,
-    began: Instant,
-    end: Instant,
-    busy: f64,
-) {
-    if let Some(ms) = scanner.overhead_ms {
-        recorder.record_gateway_overhead(ms);
-    }
-    if scanner.streamed {
-        let Some(first) = scanner.first else {
-            return;
-        };
-        recorder.record_stream(first - began, &scanner.gaps);
-        if let Some(pacing) = pacing {
-            recorder.record_stream_check(pacing, &scanner.gaps);
-        }
-        let count = scanner.completion_tokens.unwrap_or(scanner.content_events);
-        let span = scanner.last.map_or(Duration::ZERO, |last| last - first);
-        recorder.record_tokens(
-            Tokens {
-                count,
-                per_s: (count >= 2 && !span.is_zero())
-                    .then(|| (count - 1) as f64 / span.as_secs_f64()),
-            },
-            busy,
-        );
-    } else if let Some(count) = scanner.completion_tokens {
-        let span = end - began;
-        recorder.record_tokens(
-            Tokens {
-                count,
-                per_s: (count >= 1 && !span.is_zero()).then(|| count as f64 / span.as_secs_f64()),
-            },
-            busy,
-        );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_warm_up_that_all_failed_names_count_classes_and_cause() {
-        let addr: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
-        let refused = ErrorSummary {
-            total: 100,
-            connect: 100,
-            ..ErrorSummary::default()
-        };
-        assert_eq!(
-            warmup_failed(&refused, addr),
-            "all 100 warm-up requests failed (100 connect): nothing answered at \
-             127.0.0.1:9; is the target running and listening there?"
-        );
-        let mixed = ErrorSummary {
-            total: 10,
-            connect: 4,
-            client: 6,
-            ..ErrorSummary::default()
-        };
-        let e = warmup_failed(&mixed, addr);
-        assert!(
-            e.starts_with("all 10 warm-up requests failed (4 connect, 6 client): this machine")
-                && e.contains("ulimit -n"),
-            "{e}"
-        );
-        let broken = ErrorSummary {
-            total: 5,
-            protocol: 5,
-            ..ErrorSummary::default()
-        };
-        assert_eq!(
-            warmup_failed(&broken, addr),
-            "all 5 warm-up requests failed (5 protocol): 127.0.0.1:9 answered, but not in \
-             valid HTTP/1.1 (malformed or mis-framed answers); is it an HTTP/1.1 server? \
-             try `curl -v --http1.1` against it"
-        );
-        let status = ErrorSummary {
-            total: 3,
-            status: [("500".to_string(), 3)].into(),
-            ..ErrorSummary::default()
-        };
-        assert_eq!(
-            warmup_failed(&status, addr),
-            "all 3 warm-up requests failed (3 HTTP 500): 127.0.0.1:9 answered, but never \
-             with a 2xx; check the request and the target's logs"
-        );
     }
 }

@@ -132,22 +132,14 @@ pub async fn handle(conn: Arc<ConnState>, req: Request<Incoming>) -> Answer {
     let s = &*conn.shared;
     let reset = &conn.reset;
     let path = req.uri().path();
-    if let Some(route) = s
-        .routes
-        .iter()
-        .find(|r| r.path == path && r.method.as_ref().is_none_or(|m| m == req.method()))
-    {
+    if let Some(route) = mock_route(s, &req) {
         s.counters.endpoint(Endpoint::Routes);
         if !route.delay.is_zero() {
             sleep_until(start + route.delay).await;
         }
         return Ok(json(route.status, route.body.clone()));
     }
-    let route = path
-        .strip_prefix("/v1")
-        .filter(|rest| rest.is_empty() || rest.starts_with('/'))
-        .unwrap_or(path);
-    let route = route.strip_suffix('/').unwrap_or(route);
+    let route = api_route(path);
     match (req.method(), route) {
         (&Method::GET, "/health") => {
             s.counters.endpoint(Endpoint::Health);
@@ -196,29 +188,52 @@ pub async fn handle(conn: Arc<ConnState>, req: Request<Incoming>) -> Answer {
             method,
             "/health" | "/stats" | "/stats/reset" | "/models" | "/chat/completions"
             | "/completions" | "/embeddings" | "/messages" | "/responses",
-        ) => {
-            s.counters.endpoint(Endpoint::NotFound);
-            let message = format!("Method {method} is not allowed on {path}");
-            Ok(error(
-                ErrorShape::OpenAi,
-                StatusCode::METHOD_NOT_ALLOWED,
-                &message,
-                "invalid_request_error",
-                None,
-            ))
-        }
-        (method, _) => {
-            s.counters.endpoint(Endpoint::NotFound);
-            let message = format!("Unknown request URL: {method} {path}. The fake upstream serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/messages, /v1/responses and /v1/models.");
-            Ok(error(
-                ErrorShape::OpenAi,
-                StatusCode::NOT_FOUND,
-                &message,
-                "invalid_request_error",
-                Some("unknown_url"),
-            ))
-        }
+        ) => Ok(not_allowed(s, method, path)),
+        (method, _) => Ok(not_found(s, method, path)),
     }
+}
+
+/// The mock route `req` matches (path, and method when the route names one).
+fn mock_route<'a>(s: &'a Shared, req: &Request<Incoming>) -> Option<&'a MockRoute> {
+    let path = req.uri().path();
+    s.routes
+        .iter()
+        .find(|r| r.path == path && r.method.as_ref().is_none_or(|m| m == req.method()))
+}
+
+/// The API endpoint `path` names: without the `/v1` prefix or a trailing `/`.
+fn api_route(path: &str) -> &str {
+    let route = path
+        .strip_prefix("/v1")
+        .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+        .unwrap_or(path);
+    route.strip_suffix('/').unwrap_or(route)
+}
+
+/// 405 for a known endpoint asked with the wrong method.
+fn not_allowed(s: &Shared, method: &Method, path: &str) -> Response<Body> {
+    s.counters.endpoint(Endpoint::NotFound);
+    let message = format!("Method {method} is not allowed on {path}");
+    error(
+        ErrorShape::OpenAi,
+        StatusCode::METHOD_NOT_ALLOWED,
+        &message,
+        "invalid_request_error",
+        None,
+    )
+}
+
+/// 404 for a path the fake does not serve, naming the ones it does.
+fn not_found(s: &Shared, method: &Method, path: &str) -> Response<Body> {
+    s.counters.endpoint(Endpoint::NotFound);
+    let message = format!("Unknown request URL: {method} {path}. The fake upstream serves /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/messages, /v1/responses and /v1/models.");
+    error(
+        ErrorShape::OpenAi,
+        StatusCode::NOT_FOUND,
+        &message,
+        "invalid_request_error",
+        Some("unknown_url"),
+    )
 }
 
 /// Chat or text completion, Anthropic message or OpenAI response, plain or
@@ -231,12 +246,7 @@ async fn generate(
     flavor: Flavor,
     slot: Option<tokio::sync::OwnedSemaphorePermit>,
 ) -> Answer {
-    s.counters.endpoint(match flavor {
-        Flavor::Chat => Endpoint::ChatCompletions,
-        Flavor::Text => Endpoint::Completions,
-        Flavor::Messages => Endpoint::Messages,
-        Flavor::Responses => Endpoint::Responses,
-    });
+    s.counters.endpoint(endpoint(flavor));
     let shape = ErrorShape::of(flavor);
     let body = match read_body(req, shape).await? {
         Ok(body) => body,
@@ -258,24 +268,7 @@ async fn generate(
     };
     let tokens = request.completion_tokens(s.completion_tokens);
     let prompt_tokens = request.prompt_tokens();
-    let id = Id {
-        prefix: match flavor {
-            Flavor::Chat => "chatcmpl-",
-            Flavor::Text => "cmpl-",
-            Flavor::Messages => "msg_",
-            Flavor::Responses => "resp_",
-        },
-        seq,
-    };
-    let model = request
-        .model
-        .as_ref()
-        .map_or("mock-chat-model", JsonStr::as_str);
-    let meta = Meta {
-        id,
-        created: unix_now(),
-        model,
-    };
+    let meta = meta(flavor, seq, &request);
     if request.stream() {
         s.counters.streamed();
         let first_token_at = start + s.ttft.sample(&mut rng);
@@ -298,12 +291,7 @@ async fn generate(
                 slot,
             },
         );
-        let mut response = Response::new(Body::Sse(Box::new(stream)));
-        response.headers_mut().insert(CONTENT_TYPE, EVENT_STREAM);
-        response
-            .headers_mut()
-            .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        return Ok(response);
+        return Ok(sse_response(stream));
     }
     let delay = stall
         + if s.per_token {
@@ -323,6 +311,48 @@ async fn generate(
         sleep_until(start + delay).await;
     }
     Ok(finish(s, bytes, truncated, usage))
+}
+
+/// The endpoint a generate request of `flavor` is counted under.
+fn endpoint(flavor: Flavor) -> Endpoint {
+    match flavor {
+        Flavor::Chat => Endpoint::ChatCompletions,
+        Flavor::Text => Endpoint::Completions,
+        Flavor::Messages => Endpoint::Messages,
+        Flavor::Responses => Endpoint::Responses,
+    }
+}
+
+/// The id, time and model an answer of `flavor` carries.
+fn meta<'a>(flavor: Flavor, seq: u64, request: &'a GenerateRequest) -> Meta<'a> {
+    let id = Id {
+        prefix: match flavor {
+            Flavor::Chat => "chatcmpl-",
+            Flavor::Text => "cmpl-",
+            Flavor::Messages => "msg_",
+            Flavor::Responses => "resp_",
+        },
+        seq,
+    };
+    let model = request
+        .model
+        .as_ref()
+        .map_or("mock-chat-model", JsonStr::as_str);
+    Meta {
+        id,
+        created: unix_now(),
+        model,
+    }
+}
+
+/// A token stream's answer: the stream with its SSE headers.
+fn sse_response(stream: SseStream) -> Response<Body> {
+    let mut response = Response::new(Body::Sse(Box::new(stream)));
+    response.headers_mut().insert(CONTENT_TYPE, EVENT_STREAM);
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
 }
 
 async fn embeddings(

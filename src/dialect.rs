@@ -22,6 +22,7 @@ pub enum Dialect {
 
 impl Dialect {
     /// Every dialect, in documentation order.
+    #[cfg(test)]
     pub const ALL: [Dialect; 3] = [
         Dialect::OpenaiChat,
         Dialect::AnthropicMessages,

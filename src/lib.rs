@@ -12,23 +12,29 @@
 mod out;
 
 pub mod app;
-pub mod assertions;
-pub mod builtin;
+mod assertions;
+mod builtin;
 pub mod cli;
-pub mod control;
-pub mod diag;
-pub mod dialect;
-pub mod history;
-pub mod k8s;
-pub mod load;
-pub mod merge;
-pub mod metrics;
-pub mod plan;
-pub mod prereq;
-pub mod report;
-pub mod run;
-pub mod scenario;
-pub mod schema;
-pub mod search;
-pub mod topology;
-pub mod upstream;
+mod control;
+mod diag;
+mod dialect;
+mod history;
+mod k8s;
+mod load;
+mod merge;
+mod metrics;
+mod plan;
+mod prereq;
+mod report;
+mod run;
+mod scenario;
+mod schema;
+mod search;
+mod topology;
+mod upstream;
+
+/// What the integration tests reach into.
+pub mod testing {
+    pub use crate::plan::cache_dir;
+    pub use crate::report::html::element_ids;
+}

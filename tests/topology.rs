@@ -90,7 +90,7 @@ fn baseline_steps_are_told_apart_in_steps_csv_and_report_html() {
     assert_eq!(sides.iter().filter(|s| **s == "direct").count(), 4, "{csv}");
 
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    let ids = scenario::report::html::element_ids(&html);
+    let ids = scenario::testing::element_ids(&html);
     let mut seen = std::collections::BTreeSet::new();
     let twice: Vec<&&str> = ids.iter().filter(|id| !seen.insert(**id)).collect();
     assert!(

@@ -2,7 +2,7 @@
 
 mod metric;
 
-pub use metric::{Direction, Metric};
+pub use metric::Metric;
 
 use serde::{Deserialize, Serialize};
 

@@ -183,11 +183,8 @@ impl Store {
         }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The schema version stored in `meta` (0 for a new file).
+    #[cfg(test)]
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         read_version(&self.conn).map_err(|e| self.err(e))
     }
@@ -360,6 +357,7 @@ impl Store {
         Ok(runs)
     }
 
+    #[cfg(test)]
     /// `PRAGMA integrity_check`: `"ok"` for a sound file.
     pub fn integrity_check(&self) -> Result<String, StoreError> {
         self.conn

@@ -85,6 +85,7 @@ impl std::fmt::Debug for Lease {
 impl Facts {
     /// Facts for a plan made without looking at the machine (tests, or a
     /// plan for another machine): `ports` as given, nothing found.
+    #[cfg(test)]
     pub fn new(exe: &str, ports: Vec<u16>) -> Facts {
         Facts {
             exe: exe.to_string(),

@@ -31,8 +31,8 @@ use crate::scenario::Scenario;
 
 pub use capacity::{Capacity, SearchPlan};
 use check::checks;
-pub use check::{Check, Metric};
-pub use facts::{cache_dir, Facts, PORT_RANGE};
+pub use check::Check;
+pub use facts::{cache_dir, Facts};
 pub use level::{Level, LevelKind};
 pub use ramp::{Ramp, RampCursor, RampStage};
 pub use secret::{hide, redact, redact_secrets};
@@ -42,7 +42,6 @@ use step::{levels, steps};
 pub use step::{stop_rule, Open, Step, Stop};
 use target::{gateway_target, request_headers, target};
 pub use target::{Selection, Target};
-pub use text::shell_word;
 
 /// Everything a run does, decided before anything starts.
 #[derive(Debug, Clone, Serialize)]
@@ -292,7 +291,9 @@ mod tests {
         let p50 = |c| {
             checks
                 .iter()
-                .find(|k| k.level == Level::workers(c) && k.metric == Metric::MaxP50Ms)
+                .find(|k| {
+                    k.level == Level::workers(c) && k.metric == crate::assertions::Metric::MaxP50Ms
+                })
                 .unwrap()
                 .limit
         };

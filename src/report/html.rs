@@ -30,16 +30,6 @@ use steps::{step_rows, timeseries_panels};
 
 const TEMPLATE: &str = include_str!("../../templates/report.html.j2");
 
-/// Chart element ids (the tests look for them); a direct step's time series
-/// add `-direct` to theirs.
-pub const CHART_IDS: &[&str] = &[
-    "chart-throughput",
-    "chart-latency",
-    "chart-spectrum",
-    "chart-timeseries-rps-1",
-    "chart-timeseries-latency-1",
-];
-
 const P50: &str = "#2563eb";
 const P95: &str = "#d97706";
 const P99: &str = "#dc2626";

@@ -18,14 +18,6 @@ const TARGET: &str = "#9aa5b1";
 const CORRECTED: &str = "#dc2626";
 const SERVICE: &str = "#2563eb";
 
-/// Chart ids of this section (the tests look for them).
-pub const CHART_IDS: &[&str] = &[
-    "chart-frontier",
-    "chart-search",
-    "chart-achieved",
-    "chart-corrected",
-];
-
 /// What the template's capacity section shows; `None` fields are left out.
 #[derive(Serialize, Default)]
 pub(super) struct Section {

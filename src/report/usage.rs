@@ -112,7 +112,7 @@ mod tests {
     /// every field the report keeps has the same name and value there.
     #[test]
     fn upstream_counts_read_the_upstreams_stats() {
-        let stats = crate::upstream::Stats {
+        let stats = crate::upstream::stats::Stats {
             requests: 7,
             streamed: 3,
             prompt_tokens: 11,

@@ -62,6 +62,7 @@ impl Scenario {
 
 /// Read and check the scenario at `path` with `--set` overrides applied.
 /// A file with variants must be loaded with [`load_variants`].
+#[cfg(test)]
 pub fn load(path: &Path, sets: &[String]) -> Result<Scenario, Diagnostics> {
     let mut all = load_variants(path, sets)?;
     Ok(all.remove(0))
@@ -549,7 +550,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             s.model.upstream.delay,
-            Some(crate::upstream::DelayModel::Fixed { ms: 40 })
+            Some(crate::upstream::config::DelayModel::Fixed { ms: 40 })
         );
         assert_eq!(s.model.load.concurrency, vec![1, 2]);
         assert_eq!(s.name, "fast");

@@ -280,7 +280,7 @@ fn pool_line(n: usize, trimmed: &str, origin: Option<Origin>) -> Result<Entry, P
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::model::Pool;
+    use crate::scenario::model::request::Pool;
 
     fn scenario_with(prompts: Vec<Value>) -> ScenarioFile {
         let mut s = ScenarioFile::default();

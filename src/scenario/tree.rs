@@ -244,6 +244,7 @@ fn convert(value: Spanned<DeValue<'_>>, source: usize) -> Result<Node, Problem> 
 }
 
 impl Node {
+    #[cfg(test)]
     pub fn as_table(&self) -> Option<&IndexMap<String, Entry>> {
         match &self.value {
             Value::Table(t) => Some(t),

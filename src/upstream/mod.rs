@@ -27,6 +27,5 @@ pub mod stats;
 pub mod timer;
 
 pub use args::Args;
-pub use config::{DelayModel, DelayPer, Faults, Route, UpstreamConfig};
-pub use server::{serve, serve_per_core};
-pub use stats::{EndpointCounts, FaultCounts, Stats};
+pub use config::UpstreamConfig;
+pub use server::serve_per_core;

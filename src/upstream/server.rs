@@ -19,22 +19,6 @@ use super::UpstreamConfig;
 /// How long open connections get to finish once `shutdown` fires.
 const DRAIN: Duration = Duration::from_secs(1);
 
-/// Serve `config` on `listener` until `shutdown` fires.
-///
-/// Runs on the caller's runtime (`config.workers` is for whoever builds it).
-/// Returns once the listener is closed; open connections are asked to close
-/// and dropped after a short grace period.
-pub async fn serve(
-    config: UpstreamConfig,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> io::Result<()> {
-    let worker = Worker::new(Arc::new(Shared::new(config)), shutdown.clone());
-    let result = accept_loop(&listener, &shutdown, |stream| worker.spawn(stream)).await;
-    worker.drain().await;
-    result
-}
-
 /// Serve `config` on `listener` from `threads` OS threads, each running its
 /// own current-thread runtime: no work stealing, no cross-core wake-ups. The
 /// first thread accepts and deals connections round-robin, so each thread

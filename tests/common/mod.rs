@@ -526,7 +526,7 @@ pub fn chromium(what: &str) -> String {
 pub fn test_venv(name: &str, packages: &[&str]) -> PathBuf {
     static MADE: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _once = MADE.lock().unwrap_or_else(|e| e.into_inner());
-    let venv = scenario::plan::cache_dir().join("test-venvs").join(name);
+    let venv = scenario::testing::cache_dir().join("test-venvs").join(name);
     let python = venv.join("bin/python");
     let ready = venv.join(".installed");
     let wanted = packages.join(" ");

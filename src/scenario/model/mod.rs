@@ -7,7 +7,7 @@ mod assert;
 pub mod duration;
 mod load;
 mod report;
-mod request;
+pub mod request;
 mod topology;
 
 use serde::{Deserialize, Serialize};
@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 pub use super::capacity::{FrontierBasis, Search, Slo};
 use crate::upstream::UpstreamConfig;
 pub use assert::{Regression, Thresholds};
-pub use load::{Arrival, Load, Stage, DEFAULT_CONCURRENCY, DEFAULT_MAX_IN_FLIGHT};
+pub use load::{Arrival, Load, Stage, DEFAULT_CONCURRENCY};
 pub use report::ReportOptions;
-pub use request::{Pool, Request, Selection, UPSTREAM_PATH};
+pub use request::{Request, UPSTREAM_PATH};
 pub use topology::{Auth, AuthKind, Database, Topology};
 
 /// A whole scenario file after `extends` and `--set` were applied.

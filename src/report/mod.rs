@@ -49,7 +49,7 @@ pub(crate) use tables::{
     classes_seen, gateway_overhead_line, level_table, open_loop_note, overhead_table,
     unmeasured_line, LevelColumn, DIRECT_TITLE, NOT_MEASURED,
 };
-pub use usage::{ProcessUsage, ServiceUsage, UpstreamCounts};
+pub use usage::{EndpointCounts, FaultCounts, ProcessUsage, ServiceUsage, UpstreamCounts};
 
 /// Bumped whenever a field changes meaning or is removed.
 ///

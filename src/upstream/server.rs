@@ -23,7 +23,7 @@ const DRAIN: Duration = Duration::from_secs(1);
 /// own current-thread runtime: no work stealing, no cross-core wake-ups. The
 /// first thread accepts and deals connections round-robin, so each thread
 /// serves an equal share of them for their whole life; all count into one
-/// [`Stats`](super::Stats). Blocks until `shutdown` fires and every thread
+/// [`UpstreamCounts`](crate::report::UpstreamCounts). Blocks until `shutdown` fires and every thread
 /// has stopped.
 pub fn serve_per_core(
     config: UpstreamConfig,

@@ -1,66 +1,11 @@
 //! What the server served and injected, counted exactly: lock-free counters on
-//! the hot path, a serde [`Stats`] snapshot for `GET /stats`.
+//! the hot path, an [`UpstreamCounts`] snapshot for `GET /stats`.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
-use serde::{Deserialize, Serialize};
-
 use super::faults::Fault;
-
-/// `GET /stats`: counts since start or the last reset.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stats {
-    /// Requests received, every path except `/health` and `/stats`.
-    pub requests: u64,
-    /// Requests per endpoint (a fault still counts its endpoint).
-    pub endpoints: EndpointCounts,
-    /// Generation requests (chat, completions, messages, responses) that asked for a stream.
-    pub streamed: u64,
-    /// Prompt tokens of the requests answered in full (as reported in `usage`).
-    pub prompt_tokens: u64,
-    /// Completion tokens sent in full answers (as reported in `usage`).
-    pub completion_tokens: u64,
-    /// Faults injected, by kind.
-    pub faults: FaultCounts,
-}
-
-/// Requests per endpoint.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EndpointCounts {
-    /// `POST /v1/chat/completions`.
-    pub chat_completions: u64,
-    /// `POST /v1/completions`.
-    pub completions: u64,
-    /// `POST /v1/embeddings`.
-    pub embeddings: u64,
-    /// `POST /v1/messages` (Anthropic Messages).
-    #[serde(default)]
-    pub messages: u64,
-    /// `POST /v1/responses` (OpenAI Responses).
-    #[serde(default)]
-    pub responses: u64,
-    /// `GET /v1/models`.
-    pub models: u64,
-    /// Configured mock routes (all of them together).
-    pub routes: u64,
-    /// Paths nothing answers (404) or wrong methods (405).
-    pub not_found: u64,
-    /// `GET /health` (not part of `requests`).
-    pub health: u64,
-}
-
-/// Faults injected, by kind.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FaultCounts {
-    pub status_429: u64,
-    pub status_500: u64,
-    pub status_503: u64,
-    pub hang: u64,
-    pub reset: u64,
-    pub truncated: u64,
-    #[serde(default)]
-    pub stall: u64,
-}
+// `GET /stats` answers in the report's own type: one definition of the counts.
+use crate::report::{EndpointCounts, FaultCounts, UpstreamCounts};
 
 /// Which endpoint a request hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +78,7 @@ impl Counters {
 
     /// The counts now; with `reset`, each counter is zeroed as it is read, so
     /// every increment is reported exactly once.
-    pub fn snapshot(&self, reset: bool) -> Stats {
+    pub fn snapshot(&self, reset: bool) -> UpstreamCounts {
         let get = |pick: &dyn Fn(&Shard) -> &AtomicU64| -> u64 {
             self.shards
                 .iter()
@@ -149,7 +94,7 @@ impl Counters {
         };
         let e = |endpoint: Endpoint| get(&|s: &Shard| &s.endpoints[endpoint as usize]);
         let f = |fault: Fault| get(&|s: &Shard| &s.faults[fault as usize]);
-        Stats {
+        UpstreamCounts {
             requests: get(&|s| &s.requests),
             endpoints: EndpointCounts {
                 chat_completions: e(Endpoint::ChatCompletions),
@@ -201,7 +146,7 @@ mod tests {
             (1, 1, 0)
         );
         assert_eq!((s.prompt_tokens, s.completion_tokens), (3, 16));
-        assert_eq!(c.snapshot(false), Stats::default());
+        assert_eq!(c.snapshot(false), UpstreamCounts::default());
     }
 
     #[test]

@@ -139,9 +139,11 @@ fn one_round_at_full_concurrency_is_measured_as_one_round() {
         busy > 0.19 && busy <= whole,
         "busy window {busy} s of {whole} s"
     );
-    // Ideal 30 / 0.2 s = 150 req/s.
+    // Ideal 30 / 0.2 s = 150 req/s; two rounds would be at most 75. The
+    // floor follows the whole window's 0.3 s bound (a busy machine is slow
+    // to open 30 connections at once).
     let rps = f(&m["rps"]);
-    assert!((140.0..=151.0).contains(&rps), "{rps} req/s");
+    assert!((100.0..=151.0).contains(&rps), "{rps} req/s");
     let window = f(&m["rps_window"]);
     assert!((window - 30.0 / whole).abs() < 1e-6, "{window} req/s");
 }

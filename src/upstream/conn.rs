@@ -298,7 +298,7 @@ impl Conn {
         match length {
             Some(len) => {
                 out.extend_from_slice(b"content-length: ");
-                push_decimal(&mut out, len);
+                super::openai::push_u64(&mut out, len);
                 out.extend_from_slice(b"\r\n");
             }
             None if chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
@@ -385,20 +385,6 @@ async fn write_all(stream: &TcpStream, mut a: &[u8], mut b: &[u8]) -> io::Result
     Ok(())
 }
 
-fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
-}
-
 fn push_hex(out: &mut Vec<u8>, n: usize) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut digits = [0u8; 16];
@@ -450,9 +436,9 @@ mod tests {
     #[test]
     fn numbers_format() {
         let mut out = Vec::new();
-        push_decimal(&mut out, 0);
+        crate::upstream::openai::push_u64(&mut out, 0);
         out.push(b' ');
-        push_decimal(&mut out, 1234567);
+        crate::upstream::openai::push_u64(&mut out, 1234567);
         out.push(b' ');
         push_hex(&mut out, 255);
         out.push(b' ');

@@ -50,7 +50,15 @@ pub async fn ensure(p: &Provision, log: &Path) -> Result<(), TopologyError> {
     let venv = p.venv.display().to_string();
     run(log, &p.python.display().to_string(), &["-m", "venv", &venv]).await?;
     let pip = p.venv.join("bin/pip").display().to_string();
-    let mut args = vec!["install", "--disable-pip-version-check", "--no-input"];
+    // pip compiles every installed module one at a time (~50,000 files
+    // for the four gateways, about two minutes of one core); compileall
+    // below does the same work on every core.
+    let mut args = vec![
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--no-compile",
+    ];
     args.extend(p.requirements.iter().map(String::as_str));
     let files: Vec<String> = p
         .requirements_files
@@ -61,9 +69,24 @@ pub async fn ensure(p: &Provision, log: &Path) -> Result<(), TopologyError> {
         args.extend(["-r", f.as_str()]);
     }
     run(log, &pip, &args).await?;
+    compile(log, p).await?;
     let done = p.venv.join(DONE);
     std::fs::write(&done, p.requirements.join("\n")).map_err(|e| file("write", &done, e))?;
     Ok(())
+}
+
+/// Byte-compile the venv's modules in parallel, as pip would have, so the
+/// gateway's first start is as fast as its later ones. A module that does
+/// not compile (some packages ship files for other Python versions) is
+/// skipped, as pip skips it; its error goes to the log.
+async fn compile(log: &Path, p: &Provision) -> Result<(), TopologyError> {
+    let python = p.venv.join("bin/python").display().to_string();
+    let lib = p.venv.join("lib").display().to_string();
+    let args = ["-m", "compileall", "-q", "-j", "0", &lib];
+    match run(log, &python, &args).await {
+        Err(TopologyError::SetupFailed { .. }) => Ok(()),
+        other => other,
+    }
 }
 
 async fn run(log: &Path, program: &str, args: &[&str]) -> Result<(), TopologyError> {

@@ -108,24 +108,18 @@ pub async fn call(
         .map_err(fail)
 }
 
-/// [`call`] from a thread outside any async runtime (the load's coordinator
+/// [`get`] from a thread outside any async runtime (the load's coordinator
 /// between its phases), on a runtime of its own.
-pub fn call_blocking(
-    method: &str,
-    url: &str,
-    headers: &[(String, String)],
-    body: Bytes,
-    timeout: Duration,
-) -> Result<Answer, Error> {
+pub fn get_blocking(url: &str, timeout: Duration) -> Result<Answer, Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error {
-            method: method.to_owned(),
+            method: "GET".to_owned(),
             url: url.to_owned(),
             failure: Failure::Runtime(e),
         })?;
-    runtime.block_on(call(method, url, headers, body, timeout))
+    runtime.block_on(get(url, timeout))
 }
 
 async fn exchange(
@@ -266,7 +260,7 @@ mod tests {
                 .unwrap();
         });
         let url = format!("http://127.0.0.1:{port}/stats");
-        let answer = call_blocking("GET", &url, &[], Bytes::new(), Duration::from_secs(5)).unwrap();
+        let answer = get_blocking(&url, Duration::from_secs(5)).unwrap();
         assert_eq!(&answer.body[..], b"{\"a\"");
         server.join().unwrap();
     }

@@ -1,14 +1,12 @@
 //! Reading the fake upstream's own counts (`GET /stats`), so a step's error
 //! counts can be checked against what the server says it served and injected.
 //!
-//! A blocking control call ([`crate::control::call_blocking`]): it runs on the
+//! A blocking control call ([`crate::control::get_blocking`]): it runs on the
 //! step's coordinator thread, outside any measured span, when no request is
 //! in flight.
 
 use std::net::SocketAddr;
 use std::time::Duration;
-
-use bytes::Bytes;
 
 use crate::control;
 use crate::report::UpstreamCounts;
@@ -19,8 +17,7 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 pub fn fetch(addr: SocketAddr, reset: bool) -> Result<UpstreamCounts, String> {
     let path = if reset { "/stats?reset=1" } else { "/stats" };
     let url = format!("http://{addr}{path}");
-    let answer = control::call_blocking("GET", &url, &[], Bytes::new(), TIMEOUT)
-        .map_err(|e| e.to_string())?;
+    let answer = control::get_blocking(&url, TIMEOUT).map_err(|e| e.to_string())?;
     if answer.status != 200 {
         return Err(format!("GET {url}: answered {}", answer.status));
     }

@@ -4,9 +4,12 @@
 //! the p50/p90/p99 latency of the answers that ended in each second; and
 //! the one-line summary of each ramp the terminal and `summary.md` print.
 
-use super::svg::{self, num, Axis, LineChart, Series};
+use super::svg::{num, LineChart, Series};
 use super::{Report, Side, StepReport};
 use crate::plan::LevelKind;
+
+/// The x axis of a ramp's charts.
+const TIME_AXIS: &str = "seconds into the ramp";
 
 const TARGET: &str = "#9aa5b1";
 const ACHIEVED: &str = "#2563eb";
@@ -70,7 +73,7 @@ pub fn charts(s: &StepReport, name: &str, suffix: &str) -> Option<(String, Strin
         s
     };
     Some((
-        chart(
+        LineChart::small(
             load_chart_id(s.index + 1, suffix),
             match kind {
                 LevelKind::Workers => {
@@ -78,14 +81,16 @@ pub fn charts(s: &StepReport, name: &str, suffix: &str) -> Option<(String, Strin
                 }
                 LevelKind::Rate => format!("{name}: target rate and requests sent, per second"),
             },
+            TIME_AXIS,
             unit,
             // The target drawn last, dashed over the achieved line it
             // mostly hides.
             vec![got, goal],
         ),
-        chart(
+        LineChart::small(
             latency_chart_id(s.index + 1, suffix),
             format!("{name}: p50, p90 and p99 latency per second"),
+            TIME_AXIS,
             "latency (ms)",
             vec![
                 line("p99", P99, p99),
@@ -94,21 +99,6 @@ pub fn charts(s: &StepReport, name: &str, suffix: &str) -> Option<(String, Strin
             ],
         ),
     ))
-}
-
-/// A small chart on the ramp's own time axis.
-fn chart(id: String, title: String, y: &str, series: Vec<Series>) -> String {
-    LineChart {
-        id,
-        width: svg::WIDTH / 2.0,
-        title,
-        height: 210.0,
-        x: Axis::linear("seconds into the ramp"),
-        y: Axis::linear(y),
-        series,
-        markers: Vec::new(),
-    }
-    .render()
 }
 
 /// One line per ramp step through the target: the range, over the ramp's

@@ -41,6 +41,21 @@ pub struct StreamOverhead {
     pub itl_p99_ms: f64,
 }
 
+impl StreamOverhead {
+    /// What the gateway added, in the order of the table's columns: TTFT
+    /// p50, p90, p99, then ITL p50, p90, p99.
+    pub fn added(&self) -> [f64; 6] {
+        [
+            self.ttft_p50_ms,
+            self.ttft_p90_ms,
+            self.ttft_p99_ms,
+            self.itl_p50_ms,
+            self.itl_p90_ms,
+            self.itl_p99_ms,
+        ]
+    }
+}
+
 /// The target's streams at one level, summed over its measured runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamHealth {
@@ -199,14 +214,7 @@ pub(crate) fn overhead_table(f: &StreamFigures) -> (Vec<&'static str>, Vec<Vec<S
         .iter()
         .map(|o| {
             let mut row = vec![column.cell(o.level)];
-            for v in [
-                o.ttft_p50_ms,
-                o.ttft_p90_ms,
-                o.ttft_p99_ms,
-                o.itl_p50_ms,
-                o.itl_p90_ms,
-                o.itl_p99_ms,
-            ] {
+            for v in o.added() {
                 row.push(format!("{v:+.2}"));
             }
             row
@@ -407,14 +415,7 @@ mod tests {
         let f = streamed().streams.expect("streams");
         let o = &f.overhead[0];
         assert_eq!(o.level, Level::workers(1));
-        let got = [
-            o.ttft_p50_ms,
-            o.ttft_p90_ms,
-            o.ttft_p99_ms,
-            o.itl_p50_ms,
-            o.itl_p90_ms,
-            o.itl_p99_ms,
-        ];
+        let got = o.added();
         let want = [20.0, 30.0, 40.0, 0.5, 0.75, 1.0];
         for (g, w) in got.iter().zip(want) {
             assert!((g - w).abs() < 1e-9, "{got:?} != {want:?}");

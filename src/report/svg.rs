@@ -136,6 +136,24 @@ pub struct LineChart {
     pub markers: Vec<Marker>,
 }
 
+impl LineChart {
+    /// A half-width chart over seconds (a step's or a ramp's own time
+    /// axis, named by `x`), without markers.
+    pub fn small(id: String, title: String, x: &str, y: &str, series: Vec<Series>) -> String {
+        LineChart {
+            id,
+            width: WIDTH / 2.0,
+            title,
+            height: 210.0,
+            x: Axis::linear(x),
+            y: Axis::linear(y),
+            series,
+            markers: Vec::new(),
+        }
+        .render()
+    }
+}
+
 /// Round tick values covering `lo..=hi`, about `n` of them.
 pub fn nice_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     if !(lo.is_finite() && hi.is_finite()) || hi <= lo {

@@ -6,8 +6,11 @@ use serde::Serialize;
 
 use super::charts::step_color;
 use super::{P50, P99};
-use crate::report::svg::{self, num, Axis, LineChart, Series};
+use crate::report::svg::{num, LineChart, Series};
 use crate::report::{LevelColumn, Report, Side, StepReport, NOT_MEASURED};
+
+/// The x axis of a step's charts.
+const TIME_AXIS: &str = "seconds into the step";
 
 #[derive(Serialize)]
 pub(super) struct StepPanel {
@@ -57,15 +60,17 @@ pub(super) fn timeseries_panels(r: &Report) -> Vec<StepPanel> {
                     (s.timeseries.len() < 3)
                         .then(|| "shorter than 3 s: too few seconds for a trend".to_string())
                 },
-                rps_svg: Value::from_safe_string(chart(
+                rps_svg: Value::from_safe_string(LineChart::small(
                     format!("chart-timeseries-rps-{}{suffix}", s.index + 1),
                     format!("{name}: successful requests per second"),
+                    TIME_AXIS,
                     "successes / s",
                     vec![rps],
                 )),
-                latency_svg: Value::from_safe_string(chart(
+                latency_svg: Value::from_safe_string(LineChart::small(
                     format!("chart-timeseries-latency-{}{suffix}", s.index + 1),
                     format!("{name}: p50 and p99 latency per second"),
+                    TIME_AXIS,
                     "latency (ms)",
                     vec![hi, mid],
                 )),
@@ -103,21 +108,6 @@ fn per_second(s: &StepReport) -> (Points, Points, Points) {
         }
     }
     (ok, p50, p99)
-}
-
-/// A small chart on the step's own time axis.
-fn chart(id: String, title: String, y: &str, series: Vec<Series>) -> String {
-    LineChart {
-        id,
-        width: svg::WIDTH / 2.0,
-        title,
-        height: 210.0,
-        x: Axis::linear("seconds into the step"),
-        y: Axis::linear(y),
-        series,
-        markers: Vec::new(),
-    }
-    .render()
 }
 
 /// `Step 2 · c=4 · 5.0 s · … req/s · p99 … ms`, or `… · not measured`.

@@ -411,9 +411,9 @@ fn merge_step(parts: &[&RawStep], n: u32, goodput: bool) -> Result<(StepReport, 
         let busy = Duration::from_micros(p.busy_us);
         whole = whole.max(later + Duration::from_micros(p.whole_us));
         busy_end = busy_end.max(later + busy);
-        if !busy.is_zero() && p.recorder.busy_successes > 0.0 {
-            rates += p.recorder.busy_successes / busy.as_secs_f64();
-            weights += p.recorder.busy_successes;
+        if !busy.is_zero() && p.recorder.counts.busy_successes > 0.0 {
+            rates += p.recorder.counts.busy_successes / busy.as_secs_f64();
+            weights += p.recorder.counts.busy_successes;
         }
     }
     // The harmonic mean that makes `rps` the sum of the shards' own rates.

@@ -7,6 +7,7 @@ pub mod goodput;
 pub mod raw;
 pub mod stream;
 
+mod counts;
 mod errors;
 mod level;
 mod recorder;

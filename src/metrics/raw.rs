@@ -17,6 +17,7 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::counts::Counts;
 use super::series::{Sample, Series, MAX_SAMPLES, SAMPLE_BUCKETS};
 use super::Recorder;
 
@@ -34,16 +35,9 @@ pub struct RawRecorder {
     /// Open loop: service time (actual send to answer) and client queue time.
     pub service: String,
     pub queue: String,
-    pub successes: u64,
-    pub timeouts: u64,
-    pub connects: u64,
-    pub reads: u64,
-    pub truncated: u64,
-    pub client: u64,
-    pub protocol: u64,
-    /// 2xx answers not in the shape of the request's dialect.
-    #[serde(default)]
-    pub shape: u64,
+    /// Successes, failures by class, resends, streams, tokens.
+    #[serde(flatten)]
+    pub counts: Counts,
     /// Requests that met `[report] slo`.
     #[serde(default)]
     pub goodput: super::goodput::Counter,
@@ -52,14 +46,7 @@ pub struct RawRecorder {
     pub checks: super::stream::Tally,
     /// Non-2xx answers by status code.
     pub status: BTreeMap<u16, u64>,
-    pub retries: u64,
     pub last_end_us: u64,
-    /// Successes and their tokens inside the busy window, share-weighted.
-    pub busy_successes: f64,
-    pub busy_tokens: f64,
-    pub streams: u64,
-    pub token_answers: u64,
-    pub output_tokens: u64,
     /// Open loop: sends, the last one (µs from the start), late, dropped.
     pub sends: u64,
     pub last_send_us: u64,
@@ -123,14 +110,7 @@ impl Recorder {
             gateway_overhead: encode(&self.gateway_overhead),
             service: encode(&o.service),
             queue: encode(&o.queue),
-            successes: self.successes,
-            timeouts: self.timeouts,
-            connects: self.connects,
-            reads: self.reads,
-            truncated: self.truncated,
-            client: self.client,
-            protocol: self.protocol,
-            shape: self.shape,
+            counts: self.counts.clone(),
             goodput: self.goodput,
             checks: self.checks.clone(),
             status: self
@@ -140,13 +120,7 @@ impl Recorder {
                 .filter(|(_, n)| **n > 0)
                 .map(|(code, n)| (code as u16, *n))
                 .collect(),
-            retries: self.retries,
             last_end_us: self.last_end.as_micros() as u64,
-            busy_successes: self.busy_successes,
-            busy_tokens: self.busy_tokens,
-            streams: self.streams,
-            token_answers: self.token_answers,
-            output_tokens: self.output_tokens,
             sends: o.sends,
             last_send_us: o.last_send.as_micros() as u64,
             late: o.late,
@@ -188,23 +162,10 @@ impl RawRecorder {
             itl: decode(&self.itl)?,
             tps: decode(&self.tokens_per_s)?,
             gateway_overhead: decode(&self.gateway_overhead)?,
-            successes: self.successes,
-            timeouts: self.timeouts,
-            connects: self.connects,
-            reads: self.reads,
-            truncated: self.truncated,
-            client: self.client,
-            protocol: self.protocol,
-            shape: self.shape,
+            counts: self.counts,
             goodput: self.goodput,
             checks: self.checks,
-            retries: self.retries,
             last_end: Duration::from_micros(self.last_end_us) + later,
-            busy_successes: self.busy_successes,
-            busy_tokens: self.busy_tokens,
-            streams: self.streams,
-            token_answers: self.token_answers,
-            output_tokens: self.output_tokens,
             samples: self.samples_us,
             ..Recorder::default()
         };
@@ -316,7 +277,7 @@ mod tests {
         for us in merged.samples.clone().unwrap() {
             all.record(us).unwrap();
         }
-        assert_eq!(all.len(), a.successes + b.successes);
+        assert_eq!(all.len(), a.successes() + b.successes());
         assert_eq!(merged.latency, all);
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use super::counts::Counts;
 use super::series::{sample_bucket, Series};
 use super::step::spectrum;
 use super::{
@@ -66,35 +67,17 @@ pub fn busy_share(began: Duration, end: Duration, drained: Option<Duration>) -> 
 }
 #[derive(Debug, Clone)]
 pub struct Recorder {
+    /// Successes, failures by class, resends, streams, tokens.
+    pub(super) counts: Counts,
     pub(super) latency: Histogram<u64>,
     pub(super) seconds: Series,
-    pub(super) successes: u64,
-    pub(super) timeouts: u64,
-    pub(super) connects: u64,
-    pub(super) reads: u64,
-    pub(super) truncated: u64,
-    pub(super) client: u64,
-    pub(super) protocol: u64,
-    pub(super) shape: u64,
     pub(super) status: Box<[u64; 600]>,
-    /// Requests sent a second time (see `load::conn::Conn`'s resend rule).
-    pub(super) retries: u64,
     /// When the last request ended, from the start of measurement.
     pub(super) last_end: Duration,
-    /// Successes and their output tokens inside the busy window, each
-    /// weighted by the share of its time that lay inside it (see [`Window`]).
-    pub(super) busy_successes: f64,
-    pub(super) busy_tokens: f64,
-    /// Successful streamed answers, their time to first token and the gaps
-    /// between their tokens, in microseconds.
-    pub(super) streams: u64,
     pub(super) ttft: Histogram<u64>,
     pub(super) itl: Histogram<u64>,
     /// Streams checked against the upstream's pacing (buffering, stalls).
     pub(super) checks: stream::Tally,
-    /// Successful answers that reported tokens, the sum, and per-request rates.
-    pub(super) token_answers: u64,
-    pub(super) output_tokens: u64,
     pub(super) tps: Histogram<u64>,
     /// What the gateway said it added (a response header), in microseconds.
     pub(super) gateway_overhead: Histogram<u64>,
@@ -133,25 +116,12 @@ impl Default for Recorder {
         Recorder {
             latency: histogram(3),
             seconds: Series::default(),
-            successes: 0,
-            timeouts: 0,
-            connects: 0,
-            reads: 0,
-            truncated: 0,
-            client: 0,
-            protocol: 0,
-            shape: 0,
+            counts: Counts::default(),
             status: Box::new([0; 600]),
-            retries: 0,
             last_end: Duration::ZERO,
-            busy_successes: 0.0,
-            busy_tokens: 0.0,
-            streams: 0,
             ttft: histogram(3),
             itl: histogram(3),
             checks: stream::Tally::default(),
-            token_answers: 0,
-            output_tokens: 0,
             tps: rate_histogram(),
             gateway_overhead: histogram(3),
             open: OpenLoop {
@@ -199,8 +169,8 @@ impl Recorder {
                 let slot = &mut bucket.latency[sample_bucket(us)];
                 *slot = slot.saturating_add(1);
                 bucket.ok += 1;
-                self.successes += 1;
-                self.busy_successes += busy;
+                self.counts.successes += 1;
+                self.counts.busy_successes += busy;
                 if let Some(kept) = &mut self.samples {
                     kept.push(us);
                 }
@@ -209,13 +179,13 @@ impl Recorder {
                 bucket.errors += 1;
                 match f {
                     Failure::Status(code) => self.status[usize::from(code).min(599)] += 1,
-                    Failure::Timeout => self.timeouts += 1,
-                    Failure::Connect => self.connects += 1,
-                    Failure::Read => self.reads += 1,
-                    Failure::Truncated => self.truncated += 1,
-                    Failure::Client => self.client += 1,
-                    Failure::Protocol => self.protocol += 1,
-                    Failure::Shape => self.shape += 1,
+                    Failure::Timeout => self.counts.timeouts += 1,
+                    Failure::Connect => self.counts.connects += 1,
+                    Failure::Read => self.counts.reads += 1,
+                    Failure::Truncated => self.counts.truncated += 1,
+                    Failure::Client => self.counts.client += 1,
+                    Failure::Protocol => self.counts.protocol += 1,
+                    Failure::Shape => self.counts.shape += 1,
                 }
             }
         }
@@ -289,7 +259,7 @@ impl Recorder {
 
     /// The step's goodput over `window` (see [`goodput::Counter::summary`]).
     pub fn goodput_summary(&self, window: Window) -> goodput::GoodputSummary {
-        let requests = self.successes + self.errors().total;
+        let requests = self.counts.successes + self.errors().total;
         self.goodput
             .summary(requests, self.open.dropped, window.busy.as_secs_f64())
     }
@@ -297,14 +267,14 @@ impl Recorder {
     /// Record that a request was sent a second time.
     #[inline]
     pub fn record_retry(&mut self) {
-        self.retries += 1;
+        self.counts.retries += 1;
     }
 
     /// Record a successful stream's time to first token and the gaps (µs)
     /// between its successive content events.
     #[inline]
     pub fn record_stream(&mut self, ttft: Duration, gaps_us: &[u32]) {
-        self.streams += 1;
+        self.counts.streams += 1;
         self.ttft
             .saturating_record((ttft.as_micros() as u64).max(1));
         for &gap in gaps_us {
@@ -322,9 +292,9 @@ impl Recorder {
     /// Record the tokens of a successful answer; `busy` as for [`Recorder::record`].
     #[inline]
     pub fn record_tokens(&mut self, tokens: Tokens, busy: f64) {
-        self.token_answers += 1;
-        self.output_tokens += tokens.count;
-        self.busy_tokens += tokens.count as f64 * busy;
+        self.counts.token_answers += 1;
+        self.counts.output_tokens += tokens.count;
+        self.counts.busy_tokens += tokens.count as f64 * busy;
         if let Some(rate) = tokens.per_s {
             self.tps
                 .saturating_record(((rate * TPS_SCALE) as u64).max(1));
@@ -337,23 +307,10 @@ impl Recorder {
             .add(&other.latency)
             .expect("histograms share bounds");
         self.seconds.merge(&other.seconds);
-        self.successes += other.successes;
-        self.busy_successes += other.busy_successes;
-        self.busy_tokens += other.busy_tokens;
-        self.timeouts += other.timeouts;
-        self.connects += other.connects;
-        self.reads += other.reads;
-        self.truncated += other.truncated;
-        self.client += other.client;
-        self.protocol += other.protocol;
-        self.shape += other.shape;
-        self.retries += other.retries;
-        self.streams += other.streams;
+        self.counts.add(&other.counts);
         self.ttft.add(&other.ttft).expect("histograms share bounds");
         self.itl.add(&other.itl).expect("histograms share bounds");
         self.checks.merge(&other.checks);
-        self.token_answers += other.token_answers;
-        self.output_tokens += other.output_tokens;
         self.tps.add(&other.tps).expect("histograms share bounds");
         self.gateway_overhead
             .add(&other.gateway_overhead)
@@ -381,10 +338,11 @@ impl Recorder {
 
     /// Successful requests recorded.
     pub fn successes(&self) -> u64 {
-        self.successes
+        self.counts.successes
     }
 
     pub fn errors(&self) -> ErrorSummary {
+        let c = &self.counts;
         let status: BTreeMap<String, u64> = self
             .status
             .iter()
@@ -393,21 +351,14 @@ impl Recorder {
             .map(|(code, n)| (code.to_string(), *n))
             .collect();
         ErrorSummary {
-            total: self.timeouts
-                + self.connects
-                + self.reads
-                + self.truncated
-                + self.client
-                + self.protocol
-                + self.shape
-                + status.values().sum::<u64>(),
-            timeout: self.timeouts,
-            connect: self.connects,
-            read: self.reads,
-            truncated: self.truncated,
-            client: self.client,
-            protocol: self.protocol,
-            shape: self.shape,
+            total: c.failures() + status.values().sum::<u64>(),
+            timeout: c.timeouts,
+            connect: c.connects,
+            read: c.reads,
+            truncated: c.truncated,
+            client: c.client,
+            protocol: c.protocol,
+            shape: c.shape,
             status,
         }
     }
@@ -415,37 +366,37 @@ impl Recorder {
     /// The step's summary over its measured [`Window`].
     pub fn summary(&self, window: Window) -> StepMetrics {
         let errors = self.errors();
-        let requests = self.successes + errors.total;
+        let requests = self.counts.successes + errors.total;
         let secs = window.whole.as_secs_f64();
         let busy = window.busy.as_secs_f64();
         let rate = |count: f64, over: f64| if over > 0.0 { count / over } else { 0.0 };
         StepMetrics {
             requests,
-            successes: self.successes,
+            successes: self.counts.successes,
             error_rate: if requests == 0 {
                 0.0
             } else {
                 errors.total as f64 / requests as f64
             },
             errors,
-            retries: self.retries,
+            retries: self.counts.retries,
             duration_s: secs,
             busy_s: busy,
-            rps: rate(self.busy_successes, busy),
-            rps_window: rate(self.successes as f64, secs),
+            rps: rate(self.counts.busy_successes, busy),
+            rps_window: rate(self.counts.successes as f64, secs),
             latency_ms: LatencySummary::of(&self.latency),
             percentiles: spectrum(&self.latency),
-            streaming: (self.streams > 0).then(|| StreamingSummary {
-                streams: self.streams,
+            streaming: (self.counts.streams > 0).then(|| StreamingSummary {
+                streams: self.counts.streams,
                 ttft_ms: Quantiles::of(&self.ttft, 1000.0),
                 itl_ms: Quantiles::of(&self.itl, 1000.0),
                 checks: self.checks.summary(),
             }),
-            tokens: (self.token_answers > 0).then(|| TokenSummary {
-                answers: self.token_answers,
-                output_tokens: self.output_tokens,
-                per_s: rate(self.busy_tokens, busy),
-                per_s_window: rate(self.output_tokens as f64, secs),
+            tokens: (self.counts.token_answers > 0).then(|| TokenSummary {
+                answers: self.counts.token_answers,
+                output_tokens: self.counts.output_tokens,
+                per_s: rate(self.counts.busy_tokens, busy),
+                per_s_window: rate(self.counts.output_tokens as f64, secs),
                 per_request: Quantiles::of(&self.tps, TPS_SCALE),
             }),
             gateway_overhead_ms: (!self.gateway_overhead.is_empty())

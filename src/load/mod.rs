@@ -60,9 +60,9 @@ use crate::metrics::{ErrorSummary, Recorder, Window};
 use crate::metrics::{OpenLoopSummary, Pacing};
 use crate::plan::{Selection, Step, Stop, Target};
 
-pub use error::LoadError;
 use conn::Conn;
 pub use conn::Prepared;
+pub use error::LoadError;
 pub use schedule::Schedule;
 use worker::{measure_loop, warm_up, warmup_failed, Dispatch};
 

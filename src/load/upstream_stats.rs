@@ -28,6 +28,9 @@ pub fn fetch(addr: SocketAddr, reset: bool) -> Result<UpstreamCounts, LoadError>
             status: answer.status,
         });
     }
-    serde_json::from_slice(&answer.body)
-        .map_err(|source| LoadError::StatsShape { addr, path, source })
+    serde_json::from_slice(&answer.body).map_err(|source| LoadError::StatsShape {
+        addr,
+        path,
+        source,
+    })
 }

@@ -129,11 +129,10 @@ fn fnv(bytes: &[u8]) -> u64 {
 /// lines [`to_lines`] wrote, in any order and among other lines.
 pub fn parse(text: &str, from: &str) -> Result<Vec<ShardResult>, MergeError> {
     if text.trim_start().starts_with('{') {
-        let r: ShardResult =
-            serde_json::from_str(text).map_err(|source| MergeError::NotJson {
-                from: from.to_string(),
-                source,
-            })?;
+        let r: ShardResult = serde_json::from_str(text).map_err(|source| MergeError::NotJson {
+            from: from.to_string(),
+            source,
+        })?;
         return Ok(vec![r]);
     }
     // id -> (parts, part texts)
@@ -608,7 +607,9 @@ mod tests {
         other.scenario.resolved = serde_json::json!({ "load": { "concurrency": [8] } });
         let e = merge(vec![one(), other]).unwrap_err().to_string();
         assert!(e.contains("another scenario"), "{e}");
-        let e = merge(vec![one(), result(1, 3, vec![])]).unwrap_err().to_string();
+        let e = merge(vec![one(), result(1, 3, vec![])])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("in 3 shards"), "{e}");
     }
 }

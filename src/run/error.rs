@@ -90,10 +90,7 @@ pub enum RunError {
     },
     /// The step's load could not start its threads.
     #[error("step {step} could not run: {source}")]
-    StepFailed {
-        step: usize,
-        source: std::io::Error,
-    },
+    StepFailed { step: usize, source: std::io::Error },
     /// The client's own machine refused requests of a step (`classes`:
     /// the step's error counts by class).
     #[error(

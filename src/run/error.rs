@@ -125,3 +125,58 @@ pub enum RunError {
         classes: String,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_what_failed_and_the_fix() {
+        let level = Level::workers(4);
+        let e = RunError::WarmupRefused {
+            step: 2,
+            level,
+            refused: 7,
+        };
+        let text = e.to_string();
+        assert!(text.starts_with("step 2 (c=4): the client's own machine refused 7 warm-up"));
+        assert!(text.contains("raise `ulimit -n`"), "{text}");
+        let e = RunError::File {
+            action: "create",
+            path: "/nope/logs".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        assert!(e.to_string().starts_with("cannot create /nope/logs: "));
+        assert!(std::error::Error::source(&e).is_some());
+        let e = RunError::NoUser("nobody-here".into());
+        assert!(e.to_string().contains("remove the service's `user`"));
+    }
+
+    #[test]
+    fn stage_errors_pass_through_unchanged() {
+        let topology = TopologyError::NoUser("x".into());
+        let text = topology.to_string();
+        assert_eq!(RunError::from(topology).to_string(), text);
+        let shard = ShardError::Before1970("-1".into());
+        let text = shard.to_string();
+        assert_eq!(RunError::from(shard).to_string(), text);
+    }
+
+    /// The report hides secrets in the error as it did in the text.
+    #[test]
+    fn a_setup_answer_keeps_no_secret_once_reported() {
+        let e = RunError::SetupStatus {
+            call: "login".into(),
+            method: "POST".into(),
+            url: "http://127.0.0.1:1/login".into(),
+            status: 401,
+            text: "bad password hunter2".into(),
+        };
+        let reported = crate::plan::hide(&e.to_string(), &["hunter2".to_string()]);
+        assert!(!reported.contains("hunter2"), "{reported}");
+        assert!(
+            reported.starts_with("setup call `login` (POST http://127.0.0.1:1/login) answered 401"),
+            "{reported}"
+        );
+    }
+}

@@ -15,6 +15,35 @@ use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+/// Why no manifest can be written: each names the file at fault or the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum K8sError {
+    /// The scenario does not load (`problems`: its rendered diagnostics).
+    #[error("{} does not load:\n{problems}", path.display())]
+    DoesNotLoad { path: PathBuf, problems: String },
+    #[error("cannot find {}: {source}", path.display())]
+    NotFound {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Loading read no file at all (never, when the scenario loads).
+    #[error("no scenario file")]
+    NoScenarioFile,
+    /// The files are on different roots (only when `/` is not shared).
+    #[error("the scenario's files share no folder")]
+    NoCommonFolder,
+    #[error(
+        "the scenario's files are {size} bytes, more than the 1 MiB a ConfigMap holds: \
+         shrink the prompt pool, or build an image that holds them"
+    )]
+    TooBig { size: usize },
+}
+
 /// Default time from printing the manifest to the pods' start of
 /// measurement: room to apply it, pull the image and schedule the pods.
 pub const START_DELAY: Duration = Duration::from_secs(120);
@@ -67,31 +96,38 @@ pub fn name_for(name: &str) -> String {
 
 /// The scenario at `path` and every file reading it takes, relative to
 /// the deepest folder holding them all; the scenario comes first.
-pub fn files_of(path: &Path, sets: &[String]) -> Result<Vec<(PathBuf, String)>, String> {
-    let (_, read) = crate::scenario::load_reading(path, sets)
-        .map_err(|d| format!("{} does not load:\n{}", path.display(), d.render(false)))?;
+pub fn files_of(path: &Path, sets: &[String]) -> Result<Vec<(PathBuf, String)>, K8sError> {
+    let (_, read) =
+        crate::scenario::load_reading(path, sets).map_err(|d| K8sError::DoesNotLoad {
+            path: path.to_path_buf(),
+            problems: d.render(false),
+        })?;
     let absolute: Vec<PathBuf> = read
         .iter()
         .map(|p| {
-            p.canonicalize()
-                .map_err(|e| format!("cannot find {}: {e}", p.display()))
+            p.canonicalize().map_err(|source| K8sError::NotFound {
+                path: p.clone(),
+                source,
+            })
         })
         .collect::<Result<_, _>>()?;
     let mut root = absolute
         .first()
         .and_then(|p| p.parent())
-        .ok_or("no scenario file")?
+        .ok_or(K8sError::NoScenarioFile)?
         .to_path_buf();
     while !absolute.iter().all(|p| p.starts_with(&root)) {
         if !root.pop() {
-            return Err("the scenario's files share no folder".into());
+            return Err(K8sError::NoCommonFolder);
         }
     }
     absolute
         .iter()
         .map(|p| {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            let text = std::fs::read_to_string(p).map_err(|source| K8sError::Read {
+                path: p.clone(),
+                source,
+            })?;
             let rel = p.strip_prefix(&root).expect("under the root").to_path_buf();
             Ok((rel, text))
         })
@@ -202,13 +238,10 @@ impl Job {
         format!("f{k}-{base}")
     }
 
-    pub fn config_map(&self) -> Result<Value, String> {
+    pub fn config_map(&self) -> Result<Value, K8sError> {
         let size: usize = self.files.iter().map(|(_, t)| t.len()).sum();
         if size > CONFIGMAP_LIMIT {
-            return Err(format!(
-                "the scenario's files are {size} bytes, more than the 1 MiB a ConfigMap holds: \
-                 shrink the prompt pool, or build an image that holds them"
-            ));
+            return Err(K8sError::TooBig { size });
         }
         let data: serde_json::Map<String, Value> = self
             .files
@@ -319,7 +352,7 @@ impl Job {
     }
 
     /// The whole manifest: instructions as comments, the ConfigMap, the Job.
-    pub fn manifest(&self) -> Result<String, String> {
+    pub fn manifest(&self) -> Result<String, K8sError> {
         Ok(format!(
             "{}---\n{}---\n{}",
             self.instructions(),

@@ -409,7 +409,7 @@ pub fn import(store: &mut Store, dir: &Path) -> Result<Imported, StoreError> {
     for file in found {
         match crate::report::Report::load(&file) {
             Ok((report, _)) => reports.push((report, file)),
-            Err(e) => done.unreadable.push(e),
+            Err(e) => done.unreadable.push(e.to_string()),
         }
     }
     reports.sort_by(|a, b| a.0.started_at.cmp(&b.0.started_at));

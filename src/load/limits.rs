@@ -7,6 +7,8 @@
 
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
+use super::LoadError;
+
 /// Descriptors kept aside for everything but the workers' connections:
 /// runtimes (epoll, eventfd), log files, pipes to services, the report.
 pub const MARGIN: u64 = 64;
@@ -29,25 +31,15 @@ pub fn raise_nofile() -> std::io::Result<(u64, u64)> {
 /// Whether `max_concurrency` workers (one connection each) plus [`MARGIN`]
 /// fit in `soft` open files; if not, the error names the limit, what the
 /// concurrency needs, and the two ways out.
-pub fn check_concurrency(max_concurrency: u32, soft: u64) -> Result<(), String> {
+pub fn check_concurrency(max_concurrency: u32, soft: u64) -> Result<(), LoadError> {
     let need = u64::from(max_concurrency) + MARGIN;
     if need <= soft {
         return Ok(());
     }
-    let lower = if soft > MARGIN {
-        format!(
-            ", or lower `load.concurrency` (an open loop's `load.max_in_flight`) to at most {}",
-            soft - MARGIN
-        )
-    } else {
-        String::new()
-    };
-    Err(format!(
-        "concurrency {max_concurrency} needs {need} open files (one connection per worker \
-         and {MARGIN} for the runtime, logs and services), but this process may open only \
-         {soft} (`ulimit -n`): run `ulimit -n {need}` in the shell before the command (above \
-         the hard limit, `ulimit -Hn`, that needs root){lower}"
-    ))
+    Err(LoadError::OpenFiles {
+        concurrency: max_concurrency,
+        soft,
+    })
 }
 
 #[cfg(test)]
@@ -56,15 +48,15 @@ mod tests {
 
     #[test]
     fn a_concurrency_that_fits_passes() {
-        assert_eq!(check_concurrency(100, 1024), Ok(()));
-        assert_eq!(check_concurrency(960, 1024), Ok(()));
-        assert_eq!(check_concurrency(0, MARGIN), Ok(()));
+        assert!(check_concurrency(100, 1024).is_ok());
+        assert!(check_concurrency(960, 1024).is_ok());
+        assert!(check_concurrency(0, MARGIN).is_ok());
     }
 
     #[test]
     fn a_concurrency_that_does_not_fit_names_limit_need_and_fix() {
         assert_eq!(
-            check_concurrency(5000, 1024).unwrap_err(),
+            check_concurrency(5000, 1024).unwrap_err().to_string(),
             "concurrency 5000 needs 5064 open files (one connection per worker and 64 for \
              the runtime, logs and services), but this process may open only 1024 \
              (`ulimit -n`): run `ulimit -n 5064` in the shell before the command (above the \
@@ -74,7 +66,7 @@ mod tests {
         // One over: the margin is counted.
         assert!(check_concurrency(961, 1024).is_err());
         // Nothing fits at all: no advice to lower the concurrency to zero.
-        let e = check_concurrency(1, 32).unwrap_err();
+        let e = check_concurrency(1, 32).unwrap_err().to_string();
         assert!(
             e.contains("`ulimit -n 65`") && !e.contains("at most"),
             "{e}"

@@ -33,6 +33,7 @@
 //! per request.
 
 mod conn;
+mod error;
 #[cfg(test)]
 mod exchange_tests;
 mod http1;
@@ -58,8 +59,10 @@ use crate::metrics::goodput::{GoodputSummary, Rule};
 use crate::metrics::{ErrorSummary, Recorder, Window};
 use crate::metrics::{OpenLoopSummary, Pacing};
 use crate::plan::{Selection, Step, Stop, Target};
+
 use conn::Conn;
 pub use conn::Prepared;
+pub use error::LoadError;
 pub use schedule::Schedule;
 use worker::{measure_loop, warm_up, warmup_failed, Dispatch};
 
@@ -101,42 +104,45 @@ pub struct StepOutcome {
 
 /// Resolve the target once: address, and every request serialized to the
 /// bytes sent on the wire (request line, `host`, headers, `content-length`, body).
-pub fn prepare(target: &Target) -> Result<Prepared, String> {
+pub fn prepare(target: &Target) -> Result<Prepared, LoadError> {
     let url = &target.url;
-    let uri: hyper::Uri = url
-        .parse()
-        .map_err(|e| format!("bad target URL `{url}`: {e}"))?;
+    let uri: hyper::Uri = url.parse().map_err(|source| LoadError::BadUrl {
+        url: url.clone(),
+        source,
+    })?;
     if uri.scheme_str() != Some("http") {
-        return Err(format!("target URL `{url}` must start with http://"));
+        return Err(LoadError::NotHttp { url: url.clone() });
     }
     let host = uri
         .host()
-        .ok_or_else(|| format!("target URL `{url}` has no host"))?;
+        .ok_or_else(|| LoadError::NoHost { url: url.clone() })?;
     let port = uri.port_u16().unwrap_or(80);
     let authority = uri.authority().map_or(host, |a| a.as_str()).to_string();
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let addr = (host, port)
         .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve `{host}`: {e}"))?
+        .map_err(|source| LoadError::Resolve {
+            host: host.to_string(),
+            source,
+        })?
         .next()
-        .ok_or_else(|| format!("`{host}` resolves to no address"))?;
+        .ok_or_else(|| LoadError::NoAddress {
+            host: host.to_string(),
+        })?;
     let method = target.method.to_ascii_uppercase();
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(format!(
-            "method `{}` is not a valid HTTP method",
-            target.method
-        ));
+        return Err(LoadError::BadMethod(target.method.clone()));
     }
     let bad = |s: &str| s.bytes().any(|b| b == b'\r' || b == b'\n');
     if bad(&path) || path.contains(' ') {
-        return Err(format!("bad path in `{url}`"));
+        return Err(LoadError::BadPath { url: url.clone() });
     }
     let mut head = format!("{method} {path} HTTP/1.1\r\n");
     let mut has_host = false;
     for (k, v) in &target.headers {
         if k.is_empty() || bad(k) || bad(v) || k.contains(':') || k.contains(' ') {
-            return Err(format!("header `{k}` is not a valid header"));
+            return Err(LoadError::BadHeader(k.clone()));
         }
         let lower = k.to_ascii_lowercase();
         if lower == "content-length" || lower == "transfer-encoding" {

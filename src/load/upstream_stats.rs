@@ -8,19 +8,27 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::LoadError;
 use crate::control;
 use crate::report::UpstreamCounts;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The upstream's counts since its last reset; with `reset`, zeroed as read.
-pub fn fetch(addr: SocketAddr, reset: bool) -> Result<UpstreamCounts, String> {
+pub fn fetch(addr: SocketAddr, reset: bool) -> Result<UpstreamCounts, LoadError> {
     let path = if reset { "/stats?reset=1" } else { "/stats" };
     let url = format!("http://{addr}{path}");
-    let answer = control::get_blocking(&url, TIMEOUT).map_err(|e| e.to_string())?;
+    let answer = control::get_blocking(&url, TIMEOUT)?;
     if answer.status != 200 {
-        return Err(format!("GET {url}: answered {}", answer.status));
+        return Err(LoadError::StatsStatus {
+            addr,
+            path,
+            status: answer.status,
+        });
     }
-    serde_json::from_slice(&answer.body)
-        .map_err(|e| format!("GET {url}: not the fake upstream's stats: {e}"))
+    serde_json::from_slice(&answer.body).map_err(|source| LoadError::StatsShape {
+        addr,
+        path,
+        source,
+    })
 }

@@ -16,6 +16,7 @@
 //! busy window (a shard's drain does not lower another's rate).
 
 pub mod command;
+mod error;
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -30,6 +31,8 @@ use crate::metrics::{Recorder, StepMetrics, Window};
 use crate::plan::shard::Shard;
 use crate::plan::Check;
 use crate::report::{Environment, Report, ScenarioInfo, Side, Status, StepReport};
+
+pub use error::{LineProblem, MergeError};
 
 /// Bumped when a field of [`ShardResult`] changes meaning.
 pub const FORMAT: u32 = 1;
@@ -124,10 +127,12 @@ fn fnv(bytes: &[u8]) -> u64 {
 /// Every shard result in `text`: a `shard.json` document, or any text
 /// (collected `kubectl logs`, with or without `--prefix`) holding the
 /// lines [`to_lines`] wrote, in any order and among other lines.
-pub fn parse(text: &str, from: &str) -> Result<Vec<ShardResult>, String> {
+pub fn parse(text: &str, from: &str) -> Result<Vec<ShardResult>, MergeError> {
     if text.trim_start().starts_with('{') {
-        let r: ShardResult =
-            serde_json::from_str(text).map_err(|e| format!("{from}: not a shard result: {e}"))?;
+        let r: ShardResult = serde_json::from_str(text).map_err(|source| MergeError::NotJson {
+            from: from.to_string(),
+            source,
+        })?;
         return Ok(vec![r]);
     }
     // id -> (parts, part texts)
@@ -136,21 +141,23 @@ pub fn parse(text: &str, from: &str) -> Result<Vec<ShardResult>, String> {
         let Some(at) = line.find(MARKER) else {
             continue;
         };
-        let bad = |why: &str| format!("{from}:{}: a broken shard line ({why})", n + 1);
+        let bad = |problem: LineProblem| MergeError::BrokenLine {
+            from: from.to_string(),
+            line: n + 1,
+            problem,
+        };
         let words: Vec<&str> = line[at..].split_whitespace().collect();
         let [_, format, id, _shard, part, chunk] = words[..] else {
-            return Err(bad("expected 6 words"));
+            return Err(bad(LineProblem::Words));
         };
         if format != FORMAT.to_string() {
-            return Err(bad(&format!(
-                "format {format}; this scenario reads format {FORMAT}: merge with the same version that ran the shards"
-            )));
+            return Err(bad(LineProblem::Format(format.to_string())));
         }
         let (k, total) = part
             .split_once('/')
             .and_then(|(k, t)| Some((k.parse::<usize>().ok()?, t.parse::<usize>().ok()?)))
             .filter(|(k, t)| *k >= 1 && k <= t)
-            .ok_or_else(|| bad("its part is not K/N"))?;
+            .ok_or_else(|| bad(LineProblem::Part))?;
         let i = match found.iter().position(|(i, _, _)| i == id) {
             Some(i) => i,
             None => {
@@ -160,7 +167,7 @@ pub fn parse(text: &str, from: &str) -> Result<Vec<ShardResult>, String> {
         };
         let entry = &mut found[i];
         if entry.1 != total {
-            return Err(bad("its part count differs from an earlier line's"));
+            return Err(bad(LineProblem::PartCount));
         }
         entry.2[k - 1] = Some(chunk.to_string());
     }
@@ -168,36 +175,49 @@ pub fn parse(text: &str, from: &str) -> Result<Vec<ShardResult>, String> {
     for (id, total, parts) in found {
         let missing = parts.iter().filter(|p| p.is_none()).count();
         if missing > 0 {
-            return Err(format!(
-                "{from}: shard result {id} lacks {missing} of its {total} lines (a truncated log? \
-                 collect it with `kubectl logs --tail=-1`)"
-            ));
+            return Err(MergeError::Truncated {
+                from: from.to_string(),
+                id,
+                missing,
+                total,
+            });
         }
         let packed: String = parts.into_iter().flatten().collect();
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(packed)
-            .map_err(|e| format!("{from}: shard result {id} is not base64: {e}"))?;
+            .map_err(|source| MergeError::NotBase64 {
+                from: from.to_string(),
+                id: id.clone(),
+                source,
+            })?;
         let mut json = Vec::new();
         flate2::read::DeflateDecoder::new(bytes.as_slice())
             .read_to_end(&mut json)
-            .map_err(|e| format!("{from}: shard result {id} does not inflate: {e}"))?;
-        results.push(
-            serde_json::from_slice(&json)
-                .map_err(|e| format!("{from}: shard result {id} is not a shard result: {e}"))?,
-        );
+            .map_err(|source| MergeError::NotDeflate {
+                from: from.to_string(),
+                id: id.clone(),
+                source,
+            })?;
+        results.push(serde_json::from_slice(&json).map_err(|source| {
+            MergeError::NotAShardResult {
+                from: from.to_string(),
+                id,
+                source,
+            }
+        })?);
     }
     Ok(results)
 }
 
 /// The shard results at `path`: a `shard.json`, a run folder holding one,
 /// a log file, or `-` for stdin.
-pub fn read(path: &Path) -> Result<Vec<ShardResult>, String> {
+pub fn read(path: &Path) -> Result<Vec<ShardResult>, MergeError> {
     let from = path.display().to_string();
     let text = if path == Path::new("-") {
         let mut s = String::new();
         std::io::stdin()
             .read_to_string(&mut s)
-            .map_err(|e| format!("cannot read stdin: {e}"))?;
+            .map_err(MergeError::Stdin)?;
         s
     } else {
         let file = if path.is_dir() {
@@ -205,15 +225,11 @@ pub fn read(path: &Path) -> Result<Vec<ShardResult>, String> {
         } else {
             path.to_path_buf()
         };
-        std::fs::read_to_string(&file)
-            .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+        std::fs::read_to_string(&file).map_err(|source| MergeError::Read { path: file, source })?
     };
     let found = parse(&text, &from)?;
     if found.is_empty() {
-        return Err(format!(
-            "{from}: no shard result in it (a shard.json, a run folder, or logs with \
-             `{MARKER}` lines from `scenario run --shard I/N --shard-out -`)"
-        ));
+        return Err(MergeError::NoResult { from });
     }
     Ok(found)
 }
@@ -221,8 +237,8 @@ pub fn read(path: &Path) -> Result<Vec<ShardResult>, String> {
 /// One report from every shard of one run, as if one client had sent
 /// every request; also returns warnings (shards that started a step far
 /// apart). Errors when the results are not the `N` shards of one run.
-pub fn merge(mut shards: Vec<ShardResult>) -> Result<(Report, Vec<String>), String> {
-    let first = shards.first().ok_or("no shard result to merge")?.clone();
+pub fn merge(mut shards: Vec<ShardResult>) -> Result<(Report, Vec<String>), MergeError> {
+    let first = shards.first().ok_or(MergeError::Nothing)?.clone();
     shards.sort_by_key(|s| s.shard.index);
     check_shards(&shards, &first)?;
 
@@ -278,7 +294,7 @@ fn merge_steps(
     shards: &[ShardResult],
     first: &ShardResult,
     goodput: bool,
-) -> Result<(Vec<StepReport>, Vec<String>), String> {
+) -> Result<(Vec<StepReport>, Vec<String>), MergeError> {
     let mut warnings = Vec::new();
     let mut steps = Vec::new();
     for step in &first.steps {
@@ -324,46 +340,41 @@ fn without_shards(plan: &serde_json::Value) -> serde_json::Value {
 
 /// Every one of the `N` shards of one run, each once (`shards` sorted by
 /// index), in this tool's format; `Err` says which is not.
-fn check_shards(shards: &[ShardResult], first: &ShardResult) -> Result<(), String> {
+fn check_shards(shards: &[ShardResult], first: &ShardResult) -> Result<(), MergeError> {
     let n = first.shard.count;
     for s in shards {
         if s.format != FORMAT {
-            return Err(format!(
-                "shard {} is in format {}; this scenario reads {FORMAT}",
-                s.shard, s.format
-            ));
+            return Err(MergeError::Format {
+                shard: s.shard,
+                format: s.format,
+            });
         }
         if s.shard.count != n {
-            return Err(format!(
-                "shard {} is of a run in {} shards, shard {} of one in {n}: merge the shards of one run",
-                s.shard, s.shard.count, first.shard
-            ));
+            return Err(MergeError::OtherCount {
+                shard: s.shard,
+                first: first.shard,
+            });
         }
         if s.scenario.resolved != first.scenario.resolved || s.start_at != first.start_at {
-            return Err(format!(
-                "shard {} ran another scenario (or another --start-at) than shard {}: merge the \
-                 shards of one run",
-                s.shard, first.shard
-            ));
+            return Err(MergeError::OtherRun {
+                shard: s.shard,
+                first: first.shard,
+            });
         }
     }
     let indices: Vec<u32> = shards.iter().map(|s| s.shard.index).collect();
     if let Some(w) = indices.windows(2).find(|w| w[0] == w[1]) {
-        return Err(format!(
-            "shard {}/{n} is given twice: give each shard's result once",
-            w[0]
-        ));
+        return Err(MergeError::Twice {
+            index: w[0],
+            count: n,
+        });
     }
     let missing: Vec<String> = (0..n)
         .filter(|i| !indices.contains(i))
         .map(|i| format!("{i}/{n}"))
         .collect();
     if !missing.is_empty() {
-        return Err(format!(
-            "shards {} are missing: every one of the {n} is needed for the merged figures \
-             (did a pod fail? `kubectl get pods -l job-name=…` shows it)",
-            missing.join(", ")
-        ));
+        return Err(MergeError::Missing { missing, count: n });
     }
     Ok(())
 }
@@ -394,7 +405,11 @@ fn status_of(shards: &[ShardResult]) -> (Status, Option<String>) {
 
 /// One step of every shard as one step, and how far apart the shards
 /// started measuring it.
-fn merge_step(parts: &[&RawStep], n: u32, goodput: bool) -> Result<(StepReport, Duration), String> {
+fn merge_step(
+    parts: &[&RawStep],
+    n: u32,
+    goodput: bool,
+) -> Result<(StepReport, Duration), MergeError> {
     let origin = parts.iter().map(|p| p.started_us).min().unwrap_or(0);
     let latest = parts.iter().map(|p| p.started_us).max().unwrap_or(0);
     let mut recorder = Recorder::default();
@@ -406,7 +421,12 @@ fn merge_step(parts: &[&RawStep], n: u32, goodput: bool) -> Result<(StepReport, 
             .recorder
             .clone()
             .into_recorder(later)
-            .map_err(|e| format!("shard {k}/{n}, step {}: {e}", p.index + 1))?;
+            .map_err(|source| MergeError::Recorder {
+                index: k,
+                count: n,
+                step: p.index + 1,
+                source,
+            })?;
         recorder.merge(&r);
         let busy = Duration::from_micros(p.busy_us);
         whole = whole.max(later + Duration::from_micros(p.whole_us));
@@ -544,7 +564,7 @@ mod tests {
         shards.sort();
         assert_eq!(shards, vec![0, 1]);
         let cut: String = lines.lines().skip(1).map(|l| format!("{l}\n")).collect();
-        let e = parse(&cut, "logs").unwrap_err();
+        let e = parse(&cut, "logs").unwrap_err().to_string();
         assert!(e.contains("lacks 1 of its"), "{e}");
     }
 
@@ -579,15 +599,17 @@ mod tests {
     #[test]
     fn merge_refuses_what_is_not_one_run() {
         let one = || result(0, 2, vec![step(0, 2, 1)]);
-        let e = merge(vec![one()]).unwrap_err();
+        let e = merge(vec![one()]).unwrap_err().to_string();
         assert!(e.contains("shards 1/2 are missing"), "{e}");
-        let e = merge(vec![one(), one()]).unwrap_err();
+        let e = merge(vec![one(), one()]).unwrap_err().to_string();
         assert!(e.contains("0/2 is given twice"), "{e}");
         let mut other = result(1, 2, vec![step(0, 2, 1)]);
         other.scenario.resolved = serde_json::json!({ "load": { "concurrency": [8] } });
-        let e = merge(vec![one(), other]).unwrap_err();
+        let e = merge(vec![one(), other]).unwrap_err().to_string();
         assert!(e.contains("another scenario"), "{e}");
-        let e = merge(vec![one(), result(1, 3, vec![])]).unwrap_err();
+        let e = merge(vec![one(), result(1, 3, vec![])])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("in 3 shards"), "{e}");
     }
 }

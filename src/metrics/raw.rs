@@ -88,14 +88,24 @@ pub fn encode(h: &Histogram<u64>) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// Why a lossless recorder cannot be read back (a shard result damaged,
+/// or written by another version).
+#[derive(Debug, thiserror::Error)]
+pub enum RawError {
+    #[error("a histogram is not base64: {0}")]
+    NotBase64(#[from] base64::DecodeError),
+    #[error("a histogram does not decode (V2 + DEFLATE): {0:?}")]
+    NotHistogram(#[from] hdrhistogram::serialization::DeserializeError),
+    #[error("a time series with samples of 2^{0} s")]
+    SampleWidth(u32),
+    #[error("latency bucket {0} ≥ {SAMPLE_BUCKETS}")]
+    Bucket(u8),
+}
+
 /// The histogram `encode` wrote.
-pub fn decode(text: &str) -> Result<Histogram<u64>, String> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .map_err(|e| format!("a histogram is not base64: {e}"))?;
-    Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .map_err(|e| format!("a histogram does not decode (V2 + DEFLATE): {e:?}"))
+pub fn decode(text: &str) -> Result<Histogram<u64>, RawError> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text)?;
+    Ok(Deserializer::new().deserialize(&mut bytes.as_slice())?)
 }
 
 impl Recorder {
@@ -155,7 +165,7 @@ impl RawRecorder {
     /// The recorder again, its clock moved `later` (a shard that started
     /// measuring after the earliest one): ends and sends move by exactly
     /// that, the series by whole seconds (rounded).
-    pub fn into_recorder(self, later: Duration) -> Result<Recorder, String> {
+    pub fn into_recorder(self, later: Duration) -> Result<Recorder, RawError> {
         let mut r = Recorder {
             latency: decode(&self.latency)?,
             ttft: decode(&self.ttft)?,
@@ -181,7 +191,7 @@ impl RawRecorder {
         o.dropped = self.dropped;
         let shift = self.series.shift;
         if shift > 16 {
-            return Err(format!("a time series with samples of 2^{shift} s"));
+            return Err(RawError::SampleWidth(shift));
         }
         let pad = (later.as_secs_f64().round() as u64 >> shift) as usize;
         let mut samples = vec![Sample::default(); pad];
@@ -197,7 +207,7 @@ impl RawRecorder {
                 let slot = sample
                     .latency
                     .get_mut(usize::from(bucket))
-                    .ok_or_else(|| format!("latency bucket {bucket} ≥ {SAMPLE_BUCKETS}"))?;
+                    .ok_or(RawError::Bucket(bucket))?;
                 *slot = slot.saturating_add(count);
             }
             samples.push(sample);
@@ -303,7 +313,7 @@ mod tests {
     fn a_broken_histogram_is_an_error() {
         let mut raw = Recorder::default().to_raw();
         raw.latency = "AAAA".into();
-        let e = raw.into_recorder(Duration::ZERO).unwrap_err();
+        let e = raw.into_recorder(Duration::ZERO).unwrap_err().to_string();
         assert!(e.contains("V2"), "{e}");
     }
 }

@@ -78,7 +78,7 @@ pub fn check_sharding(
             return None;
         }
         if let Err(e) = super::shard::apply(&mut p.clone(), shard) {
-            fail(e);
+            fail(e.to_string());
             return None;
         }
         for step in p.steps.iter().filter(|st| shard.load_of(st).workers == 0) {
@@ -95,7 +95,7 @@ pub fn check_sharding(
     }
     if start_at {
         if let Err(e) = super::shard::offsets(&p.steps, every) {
-            fail(e);
+            fail(e.to_string());
             return None;
         }
     }

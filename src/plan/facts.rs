@@ -33,6 +33,18 @@ pub const PORT_RANGE: Range<u16> = Range {
     end: 30000,
 };
 
+/// Why the machine's facts cannot be gathered.
+#[derive(Debug, thiserror::Error)]
+pub enum FactsError {
+    /// No block of `count` consecutive ports in [`PORT_RANGE`] is free.
+    #[error(
+        "no {count} consecutive free ports between {} and {} on 127.0.0.1; set topology.base_port",
+        PORT_RANGE.start,
+        PORT_RANGE.end
+    )]
+    NoFreePorts { count: usize },
+}
+
 /// The PostgreSQL programs a `database = "postgres"` run calls.
 pub const POSTGRES_BINARIES: [&str; 4] = ["initdb", "postgres", "pg_isready", "psql"];
 
@@ -100,7 +112,7 @@ impl Facts {
 
     /// Look at the machine for what `s` needs. Ports leased by facts still
     /// alive (this process's other variants, other runs) are skipped.
-    pub fn gather(s: &Scenario, exe: &str) -> Result<Facts, String> {
+    pub fn gather(s: &Scenario, exe: &str) -> Result<Facts, FactsError> {
         let t = &s.model.topology;
         let profile = s.profile.as_ref().map(|(p, _)| p);
         let needed = t.ports_needed(profile);
@@ -233,7 +245,7 @@ pub fn first_port(key: &str) -> u16 {
 
 /// The first block of `n` consecutive free ports at or after the key's
 /// first port (wrapping around the range), leased until the lease drops.
-fn lease_ports(key: &str, n: usize) -> Result<(Vec<u16>, Lease), String> {
+fn lease_ports(key: &str, n: usize) -> Result<(Vec<u16>, Lease), FactsError> {
     if n == 0 {
         return Ok((Vec::new(), Lease::default()));
     }
@@ -270,10 +282,7 @@ fn lease_ports(key: &str, n: usize) -> Result<(Vec<u16>, Lease), String> {
             return Ok(((first..first + n as u16).collect(), lease));
         }
     }
-    Err(format!(
-        "no {n} consecutive free ports between {} and {} on 127.0.0.1; set topology.base_port",
-        PORT_RANGE.start, PORT_RANGE.end
-    ))
+    Err(FactsError::NoFreePorts { count: n })
 }
 
 /// Lock `path`: `None` when the file cannot be opened, `Some(Err)` when

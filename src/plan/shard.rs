@@ -118,27 +118,59 @@ pub struct ShardLoad {
     pub warmup: u64,
 }
 
+/// Why a run cannot be sharded or its steps lined up: each names the flag
+/// or key at fault and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ShardError {
+    /// A shard only sends load; this plan starts services.
+    #[error(
+        "--shard {shard}: a shard only sends load to a gateway running elsewhere, but this \
+         scenario starts services ({}); set `[topology] target = \"http://…\"` to the \
+         deployed gateway's URL (e.g. `--set topology.target=http://gateway:8080/v1/chat/completions`)",
+        services.join(", ")
+    )]
+    StartsServices { shard: Shard, services: Vec<String> },
+    /// An open loop's `max_in_flight` leaves this shard no worker.
+    #[error(
+        "--shard {shard}: `[load] max_in_flight` = {max_in_flight} leaves shard {} without a \
+         worker; raise it to at least {} (one per shard) or use fewer shards",
+        shard.index,
+        shard.count
+    )]
+    NoWorker { shard: Shard, max_in_flight: u32 },
+    /// Step `step` (1-based) stops on a request count, and more follow.
+    #[error(
+        "--start-at: step {step} stops after {requests} requests, so when it ends (and the next \
+         step starts) cannot be planned; give `--step-every DURATION` (longer than \
+         a step takes) or set `[load] duration`"
+    )]
+    UnplannedLength { step: usize, requests: u64 },
+    #[error(
+        "`{0}` is not a start time: give RFC 3339 (2026-01-01T12:00:00Z) or unix seconds \
+         (e.g. `--start-at $(( $(date +%s) + 30 ))`)"
+    )]
+    NotAStartTime(String),
+    #[error("`{0}` is before 1970")]
+    Before1970(String),
+}
+
 /// Why a plan cannot be sharded, or `Ok` with every step marked as shard
 /// `shard`'s: a shard only sends load to `topology.target`, it never starts
 /// services; every shard must get at least one worker when it has arrivals.
-pub fn apply(plan: &mut Plan, shard: Shard) -> Result<(), String> {
+pub fn apply(plan: &mut Plan, shard: Shard) -> Result<(), ShardError> {
     if !plan.services.is_empty() || plan.provision.is_some() || !plan.setup.is_empty() {
-        let names: Vec<&str> = plan.services.iter().map(|s| s.name.as_str()).collect();
-        return Err(format!(
-            "--shard {shard}: a shard only sends load to a gateway running elsewhere, but this \
-             scenario starts services ({}); set `[topology] target = \"http://…\"` to the \
-             deployed gateway's URL (e.g. `--set topology.target=http://gateway:8080/v1/chat/completions`)",
-            names.join(", ")
-        ));
+        return Err(ShardError::StartsServices {
+            shard,
+            services: plan.services.iter().map(|s| s.name.clone()).collect(),
+        });
     }
     for step in &mut plan.steps {
         if let Some(open) = step.open {
             if shard.share(u64::from(open.max_in_flight)) == 0 {
-                return Err(format!(
-                    "--shard {shard}: `[load] max_in_flight` = {} leaves shard {} without a \
-                     worker; raise it to at least {} (one per shard) or use fewer shards",
-                    open.max_in_flight, shard.index, shard.count
-                ));
+                return Err(ShardError::NoWorker {
+                    shard,
+                    max_in_flight: open.max_in_flight,
+                });
             }
         }
         step.shard = Some(shard);
@@ -156,7 +188,7 @@ pub const STEP_GAP: Duration = Duration::from_secs(5);
 /// planned end of the one before (its `duration`). A step that stops on a
 /// request count has no planned length, so it may only be the last one
 /// unless `every` is given.
-pub fn offsets(steps: &[Step], every: Option<Duration>) -> Result<Vec<Duration>, String> {
+pub fn offsets(steps: &[Step], every: Option<Duration>) -> Result<Vec<Duration>, ShardError> {
     if let Some(every) = every {
         return Ok((0..steps.len() as u32).map(|k| every * k).collect());
     }
@@ -166,13 +198,11 @@ pub fn offsets(steps: &[Step], every: Option<Duration>) -> Result<Vec<Duration>,
         out.push(at);
         match step.stop {
             Stop::Duration(d) => at += d + STEP_GAP,
-            Stop::Requests(n) if k + 1 < steps.len() => {
-                return Err(format!(
-                    "--start-at: step {} stops after {n} requests, so when it ends (and the next \
-                     step starts) cannot be planned; give `--step-every DURATION` (longer than \
-                     a step takes) or set `[load] duration`",
-                    k + 1
-                ))
+            Stop::Requests(requests) if k + 1 < steps.len() => {
+                return Err(ShardError::UnplannedLength {
+                    step: k + 1,
+                    requests,
+                })
             }
             Stop::Requests(_) => {}
         }
@@ -182,21 +212,17 @@ pub fn offsets(steps: &[Step], every: Option<Duration>) -> Result<Vec<Duration>,
 
 /// `--start-at`: RFC 3339 (`2026-01-01T12:00:00Z`) or unix seconds
 /// (`1767268800`, fractions allowed).
-pub fn parse_start_at(s: &str) -> Result<SystemTime, String> {
+pub fn parse_start_at(s: &str) -> Result<SystemTime, ShardError> {
     if let Ok(secs) = s.trim().parse::<f64>() {
         if secs.is_finite() && secs >= 0.0 {
             return Ok(UNIX_EPOCH + Duration::from_secs_f64(secs));
         }
     }
-    let t = OffsetDateTime::parse(s.trim(), &Rfc3339).map_err(|_| {
-        format!(
-            "`{s}` is not a start time: give RFC 3339 (2026-01-01T12:00:00Z) or unix seconds \
-             (e.g. `--start-at $(( $(date +%s) + 30 ))`)"
-        )
-    })?;
+    let t = OffsetDateTime::parse(s.trim(), &Rfc3339)
+        .map_err(|_| ShardError::NotAStartTime(s.to_string()))?;
     let nanos = t.unix_timestamp_nanos();
     if nanos < 0 {
-        return Err(format!("`{s}` is before 1970"));
+        return Err(ShardError::Before1970(s.to_string()));
     }
     Ok(UNIX_EPOCH + Duration::from_nanos(nanos as u64))
 }
@@ -310,7 +336,7 @@ mod tests {
         let every = Some(Duration::from_secs(60));
         assert_eq!(secs(offsets(&steps, every).unwrap()), vec![0, 60, 120]);
         let counted = vec![step(1, None, Stop::Requests(5), 1); 2];
-        let e = offsets(&counted, None).unwrap_err();
+        let e = offsets(&counted, None).unwrap_err().to_string();
         assert!(e.contains("--step-every"), "{e}");
         assert!(offsets(&counted[..1], None).is_ok());
     }
@@ -321,6 +347,9 @@ mod tests {
         let b = parse_start_at("1767225610").unwrap();
         assert_eq!(a, b);
         assert_eq!(unix_us(parse_start_at("1.5").unwrap()), 1_500_000);
-        assert!(parse_start_at("soon").unwrap_err().contains("RFC 3339"));
+        assert!(parse_start_at("soon")
+            .unwrap_err()
+            .to_string()
+            .contains("RFC 3339"));
     }
 }

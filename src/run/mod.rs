@@ -5,7 +5,10 @@
 //! and always tears the services down.
 
 pub mod batch;
+mod error;
 mod step;
+
+pub use error::RunError;
 
 use step::Runner;
 
@@ -204,7 +207,9 @@ pub async fn execute(
     let dir = dir.canonicalize().unwrap_or(dir.to_path_buf());
     let planned = plan::build(scenario, facts, &dir).map_err(|e| e.to_string());
     let planned = match (planned, options.shard) {
-        (Ok(mut p), Some(s)) => shard::apply(&mut p, s).map(|()| p),
+        (Ok(mut p), Some(s)) => shard::apply(&mut p, s)
+            .map(|()| p)
+            .map_err(|e| e.to_string()),
         (planned, _) => planned,
     };
     let mut report = new_report(scenario, planned.as_ref().ok());
@@ -286,7 +291,7 @@ fn remove_secret_files(plan: &Plan) {
 /// (a shard judges nothing), interrupted, or failed with the error.
 fn judge(
     report: &mut Report,
-    result: Result<(), String>,
+    result: Result<(), RunError>,
     plan: &Plan,
     sharded: bool,
     cancel: &CancellationToken,
@@ -309,7 +314,7 @@ fn judge(
             } else {
                 Status::Failed
             };
-            report.error = Some(plan.hide(&e));
+            report.error = Some(plan.hide(&e.to_string()));
         }
     }
 }
@@ -324,13 +329,17 @@ async fn drive(
     report: &mut Report,
     raw: &mut Vec<RawStep>,
     dir: &Path,
-) -> Result<(), String> {
+) -> Result<(), RunError> {
     let offsets = match options.start_at {
         Some(_) => shard::offsets(&plan.steps, options.step_every)?,
         None => Vec::new(),
     };
     let logs = dir.join("logs");
-    std::fs::create_dir_all(&logs).map_err(|e| format!("cannot create {}: {e}", logs.display()))?;
+    std::fs::create_dir_all(&logs).map_err(|source| RunError::File {
+        action: "create",
+        path: logs.clone(),
+        source,
+    })?;
     if !start_services(plan, cancel, services, &logs).await? {
         return Ok(());
     }
@@ -370,14 +379,14 @@ async fn drive(
         }
     }
     // The last step can end before a dying service is noticed.
-    if let Some(dead) = services.dead() {
-        return Err(dead);
+    if let Some(dead) = services.exited() {
+        return Err(dead.into());
     }
     if !recovered_memory(plan, services, report, dir, cancel).await? {
         return Ok(());
     }
-    match services.dead() {
-        Some(dead) => Err(dead),
+    match services.exited() {
+        Some(dead) => Err(dead.into()),
         None => Ok(()),
     }
 }
@@ -389,7 +398,7 @@ async fn start_services(
     cancel: &CancellationToken,
     services: &mut Supervisor,
     logs: &Path,
-) -> Result<bool, String> {
+) -> Result<bool, RunError> {
     if let Some(p) = &plan.provision {
         if !provision::is_ready(p) {
             eprintln!(
@@ -439,7 +448,7 @@ async fn bisect(
     services: &mut Supervisor,
     report: &mut Report,
     raw: &mut Vec<RawStep>,
-) -> Result<bool, String> {
+) -> Result<bool, RunError> {
     let mut bisection = Bisection::new(search.clone());
     report.search = Some(bisection.result());
     while let Some(level) = bisection.next_level() {
@@ -471,7 +480,7 @@ async fn recovered_memory(
     report: &mut Report,
     dir: &Path,
     cancel: &CancellationToken,
-) -> Result<bool, String> {
+) -> Result<bool, RunError> {
     let (Some(quiet), Some(memory)) = (plan.quiet_period, report.memory.as_mut()) else {
         return Ok(true);
     };
@@ -487,34 +496,47 @@ async fn recovered_memory(
         }
     }
     memory.quiet_period_s = Some(quiet.as_secs_f64());
-    report::write(dir, report, &plan.formats)
-        .map_err(|e| format!("cannot write the report in {}: {e}", dir.display()))?;
+    report::write(dir, report, &plan.formats).map_err(|source| RunError::Report {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
     Ok(true)
 }
 
-fn write_file(f: &plan::PlannedFile) -> Result<(), String> {
+fn write_file(f: &plan::PlannedFile) -> Result<(), RunError> {
+    let file_error = |action, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RunError::File {
+            action,
+            path,
+            source,
+        }
+    };
     if let Some(parent) = f.path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(file_error("create", parent))?;
     }
-    std::fs::write(&f.path, &f.content)
-        .map_err(|e| format!("cannot write {}: {e}", f.path.display()))?;
+    std::fs::write(&f.path, &f.content).map_err(file_error("write", &f.path))?;
     if let Some(user) = &f.owner {
         let u = nix::unistd::User::from_name(user)
             .ok()
             .flatten()
-            .ok_or_else(|| format!("user `{user}` does not exist"))?;
+            .ok_or_else(|| RunError::NoUser(user.clone()))?;
         if let Some(parent) = f.path.parent() {
             let _ = nix::unistd::chown(parent, Some(u.uid), Some(u.gid));
         }
-        nix::unistd::chown(&f.path, Some(u.uid), Some(u.gid))
-            .map_err(|e| format!("cannot hand {} to `{user}`: {e}", f.path.display()))?;
+        nix::unistd::chown(&f.path, Some(u.uid), Some(u.gid)).map_err(|source| {
+            RunError::Chown {
+                user: user.clone(),
+                path: f.path.clone(),
+                source,
+            }
+        })?;
     }
     Ok(())
 }
 
 /// Make the setup calls in order; values they capture feed later bodies.
-async fn setup_calls(plan: &Plan, log: &Path) -> Result<(), String> {
+async fn setup_calls(plan: &Plan, log: &Path) -> Result<(), RunError> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     let mut captured = serde_json::Map::new();
@@ -528,12 +550,12 @@ async fn setup_calls(plan: &Plan, log: &Path) -> Result<(), String> {
             );
         }
         let body = match &call.body {
-            Some(t) => env.render_str(t, &ctx).map_err(|e| {
-                format!(
-                    "setup call `{}`: its body does not render: {e:#}",
-                    call.name
-                )
-            })?,
+            Some(t) => env
+                .render_str(t, &ctx)
+                .map_err(|source| RunError::SetupBody {
+                    call: call.name.clone(),
+                    source,
+                })?,
             None => String::new(),
         };
         let answer = crate::control::call(
@@ -547,7 +569,10 @@ async fn setup_calls(plan: &Plan, log: &Path) -> Result<(), String> {
         let crate::control::Answer {
             status,
             body: answer,
-        } = answer.map_err(|e| format!("setup call `{}`: {e}", call.name))?;
+        } = answer.map_err(|source| RunError::SetupCall {
+            call: call.name.clone(),
+            source,
+        })?;
         let text = String::from_utf8_lossy(&answer);
         lines.push_str(&format!(
             "{} {} -> {status}\n  sent: {body}\n  got: {text}\n",
@@ -555,26 +580,33 @@ async fn setup_calls(plan: &Plan, log: &Path) -> Result<(), String> {
         ));
         let _ = std::fs::write(log, plan.hide(&lines));
         if !(200..300).contains(&status) {
-            return Err(plan.hide(&format!(
-                "setup call `{}` ({} {}) answered {status}: {}",
-                call.name,
-                call.method,
-                call.url,
-                text.chars().take(500).collect::<String>()
-            )));
+            // Secrets in the answer are hidden where the error is reported.
+            return Err(RunError::SetupStatus {
+                call: call.name.clone(),
+                method: call.method.clone(),
+                url: call.url.clone(),
+                status,
+                text: text.chars().take(500).collect(),
+            });
         }
         if call.capture.is_empty() {
             continue;
         }
-        let json: serde_json::Value = serde_json::from_slice(&answer)
-            .map_err(|e| format!("setup call `{}` answered non-JSON ({e}): {text}", call.name))?;
-        for (name, pointer) in &call.capture {
-            let value = json.pointer(pointer).ok_or_else(|| {
-                format!(
-                    "setup call `{}`: no `{pointer}` in its answer to capture as `{name}`: {text}",
-                    call.name
-                )
+        let json: serde_json::Value =
+            serde_json::from_slice(&answer).map_err(|source| RunError::SetupNotJson {
+                call: call.name.clone(),
+                source,
+                text: text.to_string(),
             })?;
+        for (name, pointer) in &call.capture {
+            let value = json
+                .pointer(pointer)
+                .ok_or_else(|| RunError::SetupCapture {
+                    call: call.name.clone(),
+                    pointer: pointer.clone(),
+                    name: name.clone(),
+                    text: text.to_string(),
+                })?;
             captured.insert(name.clone(), value.clone());
         }
     }

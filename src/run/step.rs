@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
-use super::Options;
+use super::{Options, RunError};
 use crate::load::{self, upstream_stats, Live};
 use crate::merge::RawStep;
 use crate::metrics::{SecondSample, StepMetrics};
@@ -47,7 +47,7 @@ impl Runner<'_> {
         services: &mut Supervisor,
         report: &mut Report,
         raw: &mut Vec<RawStep>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RunError> {
         let plan = self.plan;
         let mut runs = vec![(self.target.clone(), &plan.target, false)];
         if let Some((prepared, b)) = &self.baseline {
@@ -90,7 +90,7 @@ impl Runner<'_> {
             )
             .await?;
             let failure = died.or_else(|| harness_failure(&report_step, &target_plan.url).err());
-            report_step.error = failure.as_ref().map(|e| plan.hide(e));
+            report_step.error = failure.as_ref().map(|e| plan.hide(&e.to_string()));
             if let Some(mut r) = raw_step {
                 r.error = report_step.error.clone();
                 raw.push(r);
@@ -106,17 +106,19 @@ impl Runner<'_> {
     }
 
     /// Recompute the frontier and rewrite the report.
-    pub(super) fn write(&self, report: &mut Report) -> Result<(), String> {
+    pub(super) fn write(&self, report: &mut Report) -> Result<(), RunError> {
         report.frontier = frontier::compute(report, &self.plan.capacity.frontier);
-        report::write(self.dir, report, &self.plan.formats)
-            .map_err(|e| format!("cannot write the report in {}: {e}", self.dir.display()))
+        report::write(self.dir, report, &self.plan.formats).map_err(|source| RunError::Report {
+            dir: self.dir.to_path_buf(),
+            source,
+        })
     }
 }
 
 /// A step whose figures describe the harness rather than the target is a
 /// failed run, never a verdict: the client's own machine refused requests
 /// (file descriptors, local ports), or nothing answered at all.
-fn harness_failure(step: &StepReport, url: &str) -> Result<(), String> {
+fn harness_failure(step: &StepReport, url: &str) -> Result<(), RunError> {
     let m = &step.metrics;
     let classes = || {
         m.errors
@@ -127,29 +129,26 @@ fn harness_failure(step: &StepReport, url: &str) -> Result<(), String> {
             .join(", ")
     };
     if m.errors.client > 0 {
-        return Err(format!(
-            "step {} ({}): the client's own machine refused {} of {} requests \
-             (out of file descriptors or local ports; {}): these figures measure the harness, \
-             not the target. Raise `ulimit -n` or lower load.concurrency",
-            step.index + 1,
-            step.level,
-            m.errors.client,
-            m.requests,
-            classes()
-        ));
+        return Err(RunError::ClientRefused {
+            step: step.index + 1,
+            level: step.level,
+            refused: m.errors.client,
+            requests: m.requests,
+            classes: classes(),
+        });
     }
     // A non-2xx status, a broken HTTP answer or one of the wrong shape is
     // still an answer: the target's failure, for the assertions to judge.
     let answered =
         m.successes + m.errors.status.values().sum::<u64>() + m.errors.protocol + m.errors.shape;
     if m.requests > 0 && answered == 0 && !step.cancelled {
-        return Err(format!(
-            "step {} ({}): nothing answered at {url}: all {} requests failed ({})",
-            step.index + 1,
-            step.level,
-            m.requests,
-            classes()
-        ));
+        return Err(RunError::NothingAnswered {
+            step: step.index + 1,
+            level: step.level,
+            url: url.to_string(),
+            requests: m.requests,
+            classes: classes(),
+        });
     }
     Ok(())
 }
@@ -169,7 +168,7 @@ async fn run_one(
     planned: Option<SystemTime>,
     cpus: Option<&Pinning>,
     metrics: (&[Source], &[String]),
-) -> Result<(StepReport, Option<String>, Option<RawStep>), String> {
+) -> Result<(StepReport, Option<RunError>, Option<RawStep>), RunError> {
     live.reset();
     let step_cancel = cancel.child_token();
     let bar = progress_bar(options.progress, step, baseline);
@@ -207,8 +206,8 @@ async fn run_one(
                     }
                 }
                 if died.is_none() {
-                    if let Some(dead) = services.dead() {
-                        died = Some(dead);
+                    if let Some(dead) = services.exited() {
+                        died = Some(dead.into());
                         step_cancel.cancel();
                     }
                 }
@@ -222,11 +221,17 @@ async fn run_one(
     // A service that died between two ticks, or in the step's last moments,
     // fails the step all the same.
     if died.is_none() {
-        died = services.dead();
+        died = services.exited().map(RunError::from);
     }
     let (outcome, upstream_stats) = outcome
-        .map_err(|e| format!("step {} crashed: {e}", step.index + 1))?
-        .map_err(|e| format!("step {} could not run: {e}", step.index + 1))?;
+        .map_err(|source| RunError::StepCrashed {
+            step: step.index + 1,
+            source,
+        })?
+        .map_err(|source| RunError::StepFailed {
+            step: step.index + 1,
+            source,
+        })?;
     check_start(step, &outcome, planned, &mut died);
     let raw = raw_step(step, baseline, planned, &outcome);
     let watched = Watched {
@@ -338,16 +343,14 @@ fn check_start(
     step: &plan::Step,
     outcome: &load::StepOutcome,
     planned: Option<SystemTime>,
-    died: &mut Option<String>,
+    died: &mut Option<RunError>,
 ) {
     if outcome.warmup.client > 0 && died.is_none() {
-        *died = Some(format!(
-            "step {} (c={}): the client's own machine refused {} warm-up requests (out of \
-             file descriptors or local ports): raise `ulimit -n` or lower load.concurrency",
-            step.index + 1,
-            step.level,
-            outcome.warmup.client
-        ));
+        *died = Some(RunError::WarmupRefused {
+            step: step.index + 1,
+            level: step.level,
+            refused: outcome.warmup.client,
+        });
     }
     let late = planned.and_then(|at| outcome.started.duration_since(at).ok());
     if let Some(late) = late.filter(|l| *l > Duration::from_millis(100)) {

@@ -9,6 +9,27 @@ use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
+/// Why a text is not a CPU list.
+#[derive(Debug, thiserror::Error)]
+#[error("`{text}` is not a CPU list ({problem}): write CPUs and ranges like \"0-1,3\"")]
+pub struct CpuListError {
+    pub text: String,
+    pub problem: CpuListProblem,
+}
+
+/// What is wrong with a CPU list.
+#[derive(Debug, thiserror::Error)]
+pub enum CpuListProblem {
+    #[error("`{0}` is not a CPU number")]
+    NotANumber(String),
+    #[error("range `{0}` runs backwards")]
+    Backwards(String),
+    #[error("an empty entry")]
+    Empty,
+    #[error("CPU {cpu} is beyond the {count} this system can name")]
+    Beyond { cpu: usize, count: usize },
+}
+
 /// A set of CPUs, in increasing order (at least one when parsed; the
 /// default, empty, means "not known").
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -16,34 +37,35 @@ pub struct CpuList(Vec<usize>);
 
 impl CpuList {
     /// Parse a list like `0-1,3` (taskset's `--cpu-list` form).
-    pub fn parse(text: &str) -> Result<CpuList, String> {
-        let bad = |why: &str| {
-            format!("`{text}` is not a CPU list ({why}): write CPUs and ranges like \"0-1,3\"")
+    pub fn parse(text: &str) -> Result<CpuList, CpuListError> {
+        let bad = |problem| CpuListError {
+            text: text.to_string(),
+            problem,
         };
         let mut cpus = Vec::new();
         for part in text.split(',').map(str::trim) {
             let number = |s: &str| {
                 s.trim()
                     .parse::<usize>()
-                    .map_err(|_| bad(&format!("`{s}` is not a CPU number")))
+                    .map_err(|_| bad(CpuListProblem::NotANumber(s.to_string())))
             };
             match part.split_once('-') {
                 Some((a, b)) => {
                     let (a, b) = (number(a)?, number(b)?);
                     if a > b {
-                        return Err(bad(&format!("range `{part}` runs backwards")));
+                        return Err(bad(CpuListProblem::Backwards(part.to_string())));
                     }
                     cpus.extend(a..=b);
                 }
-                None if part.is_empty() => return Err(bad("an empty entry")),
+                None if part.is_empty() => return Err(bad(CpuListProblem::Empty)),
                 None => cpus.push(number(part)?),
             }
         }
-        if let Some(&big) = cpus.iter().find(|&&c| c >= CpuSet::count()) {
-            return Err(bad(&format!(
-                "CPU {big} is beyond the {} this system can name",
-                CpuSet::count()
-            )));
+        if let Some(&cpu) = cpus.iter().find(|&&c| c >= CpuSet::count()) {
+            return Err(bad(CpuListProblem::Beyond {
+                cpu,
+                count: CpuSet::count(),
+            }));
         }
         cpus.sort_unstable();
         cpus.dedup();
@@ -238,7 +260,7 @@ mod tests {
         assert_eq!(l.to_string(), "0-1,3");
         assert_eq!(CpuList::parse("0-2,5,6").unwrap().to_string(), "0-2,5-6");
         for bad in ["", "a", "2-1", "0,,1", "-1", "99999"] {
-            let e = CpuList::parse(bad).unwrap_err();
+            let e = CpuList::parse(bad).unwrap_err().to_string();
             assert!(e.contains("not a CPU list"), "{bad}: {e}");
         }
     }

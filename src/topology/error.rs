@@ -166,13 +166,6 @@ impl std::error::Error for TopologyError {
     }
 }
 
-/// The run stage still speaks `String` errors.
-impl From<TopologyError> for String {
-    fn from(e: TopologyError) -> String {
-        e.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -247,11 +247,6 @@ impl Supervisor {
             .collect()
     }
 
-    /// The first service that has exited, described with the end of its log.
-    pub fn dead(&mut self) -> Option<String> {
-        self.exited().map(|e| e.to_string())
-    }
-
     /// The first service that has exited, with the end of its log.
     pub fn exited(&mut self) -> Option<TopologyError> {
         self.running.iter_mut().find_map(|r| {

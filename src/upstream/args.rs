@@ -1,9 +1,41 @@
 //! Flags of `scenario fake-upstream` and how they combine into an [`UpstreamConfig`]:
 //! `--config-json` or `--config FILE` first, then each flag given overrides its key.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::config::{DelayModel, DelayPer, UpstreamConfig};
+
+/// Why the flags of `scenario fake-upstream` describe no config: each names
+/// the flag or file at fault; the fake upstream exits 2 on it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--config-json: {0}")]
+    Json(#[source] serde_json::Error),
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// `--config FILE` is not TOML, or not an `[upstream]` table.
+    #[error("{}: {source}", path.display())]
+    Toml {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("--fault {0}: expected KIND=SHARE with KIND one of 429, 500, 503, hang, reset, truncated, stall and SHARE in [0, 1]")]
+    Fault(String),
+    /// What [`UpstreamConfig::validate`] found, as `(key, problem)`: one line each.
+    #[error("{}", invalid_lines(.0))]
+    Invalid(Vec<(String, String)>),
+}
+
+fn invalid_lines(problems: &[(String, String)]) -> String {
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|(key, msg)| format!("upstream.{key}: {msg}"))
+        .collect();
+    lines.join("\n")
+}
 
 /// Flags of `scenario fake-upstream`.
 #[derive(Debug, Clone, clap::Args)]
@@ -56,9 +88,9 @@ pub struct Args {
 
 impl Args {
     /// The config these flags describe, checked; the error lists every problem.
-    pub fn resolve(&self) -> Result<UpstreamConfig, String> {
+    pub fn resolve(&self) -> Result<UpstreamConfig, ConfigError> {
         let mut config = if let Some(json) = &self.config_json {
-            serde_json::from_str(json).map_err(|e| format!("--config-json: {e}"))?
+            serde_json::from_str(json).map_err(ConfigError::Json)?
         } else if let Some(path) = &self.config {
             load_toml(path)?
         } else {
@@ -105,38 +137,32 @@ impl Args {
         if problems.is_empty() {
             Ok(config)
         } else {
-            let lines: Vec<String> = problems
-                .iter()
-                .map(|(key, msg)| format!("upstream.{key}: {msg}"))
-                .collect();
-            Err(lines.join("\n"))
+            Err(ConfigError::Invalid(problems))
         }
     }
 }
 
-fn load_toml(path: &std::path::Path) -> Result<UpstreamConfig, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let table: toml::Table =
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+fn load_toml(path: &Path) -> Result<UpstreamConfig, ConfigError> {
+    let toml_error = |source| ConfigError::Toml {
+        path: path.to_path_buf(),
+        source,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let table: toml::Table = toml::from_str(&text).map_err(toml_error)?;
     let value = match table.get("upstream") {
         Some(toml::Value::Table(upstream)) => toml::Value::Table(upstream.clone()),
         _ => toml::Value::Table(table),
     };
-    value
-        .try_into()
-        .map_err(|e| format!("{}: {e}", path.display()))
+    value.try_into().map_err(toml_error)
 }
 
-fn apply_fault(config: &mut UpstreamConfig, spec: &str) -> Result<(), String> {
-    let usage = "expected KIND=SHARE with KIND one of 429, 500, 503, hang, reset, truncated, stall and SHARE in [0, 1]";
-    let (kind, share) = spec
-        .split_once('=')
-        .ok_or_else(|| format!("--fault {spec}: {usage}"))?;
-    let share: f64 = share
-        .trim()
-        .parse()
-        .map_err(|_| format!("--fault {spec}: {usage}"))?;
+fn apply_fault(config: &mut UpstreamConfig, spec: &str) -> Result<(), ConfigError> {
+    let bad = || ConfigError::Fault(spec.to_string());
+    let (kind, share) = spec.split_once('=').ok_or_else(bad)?;
+    let share: f64 = share.trim().parse().map_err(|_| bad())?;
     let f = &mut config.faults;
     let slot = match kind.trim() {
         "429" => &mut f.status_429,
@@ -146,7 +172,7 @@ fn apply_fault(config: &mut UpstreamConfig, spec: &str) -> Result<(), String> {
         "reset" => &mut f.reset,
         "truncated" => &mut f.truncated,
         "stall" => &mut f.stall,
-        _ => return Err(format!("--fault {spec}: {usage}")),
+        _ => return Err(bad()),
     };
     *slot = share;
     Ok(())
@@ -163,9 +189,10 @@ mod tests {
         args: Args,
     }
 
-    fn resolve(argv: &[&str]) -> Result<UpstreamConfig, String> {
+    /// The config `argv` resolves to (every test's flags parse), or why not.
+    fn resolve(argv: &[&str]) -> Result<UpstreamConfig, ConfigError> {
         let cli = Cli::try_parse_from(std::iter::once("x").chain(argv.iter().copied()))
-            .map_err(|e| e.to_string())?;
+            .expect("the flags parse");
         cli.args.resolve()
     }
 
@@ -211,6 +238,7 @@ mod tests {
     fn bad_values_are_explained() {
         assert!(resolve(&["--fault", "404=0.1"])
             .unwrap_err()
+            .to_string()
             .contains("KIND=SHARE"));
         let err = resolve(&[
             "--fault",
@@ -220,11 +248,13 @@ mod tests {
             "--delay",
             "lognormal:50:10",
         ])
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("upstream.delay.p99_ms"), "{err}");
         assert!(err.contains("upstream.faults:"), "{err}");
         assert!(resolve(&["--config-json", "{\"nope\": 1}"])
             .unwrap_err()
+            .to_string()
             .contains("nope"));
     }
 

@@ -385,8 +385,8 @@ impl std::str::FromStr for DelayModel {
 mod tests {
     use super::*;
 
-    fn parse(toml_text: &str) -> Result<UpstreamConfig, String> {
-        toml::from_str(toml_text).map_err(|e| e.to_string())
+    fn parse(toml_text: &str) -> Result<UpstreamConfig, toml::de::Error> {
+        toml::from_str(toml_text)
     }
 
     #[test]
@@ -439,10 +439,14 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_rejected() {
-        assert!(parse("dealy_ms = 5").unwrap_err().contains("dealy_ms"));
+        assert!(parse("dealy_ms = 5")
+            .unwrap_err()
+            .to_string()
+            .contains("dealy_ms"));
         assert!(parse("delay = { kind = \"fixed\", ms = 1, extra = 2 }").is_err());
         assert!(parse("delay = { kind = \"gamma\", ms = 1 }")
             .unwrap_err()
+            .to_string()
             .contains("gamma"));
         assert!(parse("faults = { status_501 = 0.1 }").is_err());
     }

@@ -17,7 +17,7 @@ pub fn main(args: super::Args) -> ExitCode {
     };
     let config = match args.resolve() {
         Ok(config) => config,
-        Err(e) => return fail(e),
+        Err(e) => return fail(e.to_string()),
     };
     let workers = config
         .workers

@@ -256,7 +256,7 @@ pub struct K8sArgs {
     pub image: String,
     #[arg(long, value_name = "NS")]
     pub namespace: Option<String>,
-    /// The Job's and ConfigMap's name (default: scenario-<scenario name>).
+    /// The Job's and ConfigMap's name (default: `scenario-<scenario name>`).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// When every pod starts measuring (RFC 3339 or unix seconds; default

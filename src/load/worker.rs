@@ -54,7 +54,7 @@ pub(super) async fn warm_up(
     conn
 }
 
-/// Progress is published to [`Live`] every this many requests per worker.
+/// Progress is published to [`Live`](super::Live) every this many requests per worker.
 const PUBLISH: u64 = 32;
 
 /// The one measured request loop: over worker `worker`'s tickets (closed

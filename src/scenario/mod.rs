@@ -1,6 +1,6 @@
 //! Scenario files: read, merge `extends`, apply `--set`, check everything, render bodies.
 //!
-//! [`load`] either returns a [`Scenario`] that is known to be runnable, or
+//! [`load_variants`] either returns [`Scenario`]s (one per variant) known to be runnable, or
 //! every problem found, each pointing at its file, line and column.
 
 pub mod capacity;

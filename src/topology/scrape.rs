@@ -26,11 +26,21 @@ pub struct Source {
     pub url: String,
 }
 
+/// Why a scrape gave no samples.
+#[derive(Debug, thiserror::Error)]
+pub enum ScrapeError {
+    #[error("{0}")]
+    Call(#[from] crate::control::Error),
+    #[error("answered {0}")]
+    Status(u16),
+    #[error("not the Prometheus text format: {0}")]
+    NotPrometheus(std::io::Error),
+}
+
 /// The selected samples of one exposition text, by series name.
-pub fn select(text: &str, names: &[String]) -> Result<BTreeMap<String, f64>, String> {
+pub fn select(text: &str, names: &[String]) -> Result<BTreeMap<String, f64>, ScrapeError> {
     let lines = text.lines().map(|l| Ok(l.to_string()));
-    let scrape = prometheus_parse::Scrape::parse(lines)
-        .map_err(|e| format!("not the Prometheus text format: {e}"))?;
+    let scrape = prometheus_parse::Scrape::parse(lines).map_err(ScrapeError::NotPrometheus)?;
     let wanted = |metric: &str| {
         names.iter().any(|n| {
             metric == n
@@ -97,8 +107,8 @@ impl Scraper {
         for (i, source) in self.sources.iter().enumerate() {
             let got = match crate::control::get(&source.url, Duration::from_millis(500)).await {
                 Ok(a) if a.is_success() => select(&String::from_utf8_lossy(&a.body), &self.names),
-                Ok(a) => Err(format!("answered {}", a.status)),
-                Err(e) => Err(e.to_string()),
+                Ok(a) => Err(ScrapeError::Status(a.status)),
+                Err(e) => Err(e.into()),
             };
             let values = match got {
                 Ok(v) => v,

@@ -526,6 +526,41 @@ mod tests {
         assert_eq!(shown.services[1].wave, Wave::Database);
     }
 
+    /// A secret that is part of a word the plan's JSON must parse (here
+    /// the `s` of every duration) cannot be hidden in a typed plan: that is
+    /// an error the run reports (keeping no plan), not a panic.
+    #[test]
+    fn a_secret_inside_a_parsed_word_is_an_error_not_a_panic() {
+        let mut plan = testing::plan("tests/fixtures/tiny.toml", &[]);
+        plan.secrets = vec!["s".into()];
+        let err = plan.shown().unwrap_err();
+        assert!(err.contains("does not read back"), "{err}");
+        assert!(plan.to_json().to_string().contains("<redacted>"));
+    }
+
+    /// Headers are a JSON object (a name given twice once, with its last
+    /// value, as the JSON value showed it), read back in order.
+    #[test]
+    fn headers_are_an_object_read_back_in_order() {
+        #[derive(Serialize, Deserialize)]
+        struct Shown(#[serde(with = "secret::headers")] Vec<(String, String)>);
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let given = vec![
+            pair("b", "1"),
+            pair("authorization", "Bearer x"),
+            pair("b", "2"),
+        ];
+        let text = serde_json::to_string(&Shown(given.clone())).unwrap();
+        assert_eq!(text, r#"{"b":"2","authorization":"Bearer <redacted>"}"#);
+        let value = serde_json::to_value(Shown(given)).unwrap().to_string();
+        assert_eq!(text, value);
+        let back: Shown = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            back.0,
+            vec![pair("b", "2"), pair("authorization", "Bearer <redacted>")]
+        );
+    }
+
     #[test]
     fn secrets_are_redacted() {
         assert_eq!(redact("Authorization", "Bearer abc"), "Bearer <redacted>");

@@ -59,12 +59,13 @@ pub(super) mod headers {
         h: &[(String, String)],
         s: S,
     ) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(h.len()))?;
+        // A name given twice is written once, where it first came, with
+        // its last value (as a JSON object reads it).
+        let mut map = indexmap::IndexMap::with_capacity(h.len());
         for (k, v) in h {
-            map.serialize_entry(k, &redact(k, v))?;
+            map.insert(k.as_str(), redact(k, v));
         }
-        map.end()
+        serde::Serialize::serialize(&map, s)
     }
 
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(

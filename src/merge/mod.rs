@@ -54,7 +54,7 @@ pub struct ShardResult {
     pub start_at: Option<String>,
     pub scenario: ScenarioInfo,
     /// The shard's plan, as `scenario plan --json` prints it.
-    pub plan: serde_json::Value,
+    pub plan: Option<crate::plan::Plan>,
     /// The pass/fail thresholds `merge` judges (a shard judges nothing).
     pub checks: Vec<Check>,
     /// Report formats the merged run is written in (besides JSON).
@@ -243,15 +243,13 @@ pub fn merge(mut shards: Vec<ShardResult>) -> Result<(Report, Vec<String>), Merg
     check_shards(&shards, &first)?;
 
     // What the shards' plan says of goodput and the frontier.
-    let capacity = &first.plan["capacity"];
-    let slo: Option<crate::scenario::model::Slo> =
-        serde_json::from_value(capacity["slo"].clone()).unwrap_or(None);
-    let frontier: Option<crate::plan::capacity::FrontierPlan> =
-        serde_json::from_value(capacity["frontier"].clone()).ok();
+    let capacity = first.plan.as_ref().map(|p| &p.capacity);
+    let slo = capacity.and_then(|c| c.slo);
+    let frontier = capacity.map(|c| c.frontier.clone());
     let (steps, warnings) = merge_steps(&shards, &first, slo.is_some())?;
 
     let (status, error) = status_of(&shards);
-    let plan = without_shards(&first.plan);
+    let plan = first.plan.clone().map(without_shards);
     let mut report = Report {
         schema_version: crate::report::SCHEMA_VERSION,
         status,
@@ -326,14 +324,9 @@ fn merge_steps(
 }
 
 /// The shards' plan, as one process would have shown it: no step's shard.
-fn without_shards(plan: &serde_json::Value) -> serde_json::Value {
-    let mut plan = plan.clone();
-    if let Some(list) = plan.get_mut("steps").and_then(|s| s.as_array_mut()) {
-        for s in list {
-            if let Some(o) = s.as_object_mut() {
-                o.remove("shard");
-            }
-        }
+fn without_shards(mut plan: crate::plan::Plan) -> crate::plan::Plan {
+    for step in &mut plan.steps {
+        step.shard = None;
     }
     plan
 }
@@ -493,7 +486,7 @@ mod tests {
                 description: None,
                 resolved: serde_json::json!({ "load": { "concurrency": [4] } }),
             },
-            plan: serde_json::json!({ "steps": [{ "index": 0, "shard": { "index": index, "count": count } }] }),
+            plan: Some(sharded_plan(Shard { index, count })),
             checks: Vec::new(),
             formats: Vec::new(),
             environment: Environment::detect(),
@@ -503,6 +496,15 @@ mod tests {
             error: None,
             steps,
         }
+    }
+
+    /// A real plan (tests/fixtures/tiny.toml's) with every step marked as `shard`'s.
+    fn sharded_plan(shard: Shard) -> crate::plan::Plan {
+        let mut plan = crate::plan::testing::plan("tests/fixtures/tiny.toml", &[]);
+        for step in &mut plan.steps {
+            step.shard = Some(shard);
+        }
+        plan
     }
 
     /// A step of `n` successes of `ms` each, one every 10 ms, busy to the end.
@@ -577,7 +579,10 @@ mod tests {
         let (report, warnings) = merge(vec![b, a]).unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(report.status, Status::Complete);
-        assert!(report.plan["steps"][0].get("shard").is_none());
+        let plan = report.plan.as_ref().expect("the shards' plan");
+        assert!(plan.steps.iter().all(|s| s.shard.is_none()));
+        let json = serde_json::to_value(&report).unwrap();
+        assert!(json["plan"]["steps"][0].get("shard").is_none());
         assert_eq!(report.started_at, "2026-01-01T00:00:00Z");
         let s = &report.steps[0];
         let m = &s.metrics;

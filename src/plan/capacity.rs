@@ -4,7 +4,7 @@
 
 use std::fmt::{self, Write};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Open, Step, Stop};
 use crate::scenario::capacity::{DEFAULT_FRONTIER_ERROR_RATE, DEFAULT_FRONTIER_P99_MS};
@@ -12,21 +12,21 @@ use crate::scenario::model::{FrontierBasis, Slo};
 use crate::scenario::Scenario;
 
 /// The capacity part of a plan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Capacity {
     pub frontier: FrontierPlan,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<SearchPlan>,
     /// What a good request is (`[report] slo`), for goodput.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<Slo>,
     /// `[assert] min_capacity_rps`: judged against the search's result.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_capacity_rps: Option<f64>,
 }
 
 /// The capacity frontier's bounds, resolved from `[report] frontier_*`.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FrontierPlan {
     pub p99_ms: Vec<f64>,
     pub basis: FrontierBasis,
@@ -34,7 +34,7 @@ pub struct FrontierPlan {
 }
 
 /// `[load] search`, resolved: what each probe must meet and how probes are made.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SearchPlan {
     pub p99_ms: f64,
     pub max_error_rate: f64,
@@ -46,10 +46,10 @@ pub struct SearchPlan {
     pub max_probes: u32,
     /// Every probe's stop rule, and its warm-up when set.
     pub stop: Stop,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup: Option<u64>,
     /// The pacing of a rate probe (its `per_s` is set per probe).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pacing: Option<Open>,
 }
 

@@ -12,7 +12,9 @@
 use serde::{Deserialize, Serialize};
 
 /// What a level's number counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LevelKind {
     /// Closed loop: workers, each sending when its last answer arrived.

@@ -23,7 +23,7 @@ mod untaken;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::diag::Diagnostics;
 use crate::scenario::model::{duration, UPSTREAM_PATH};
@@ -44,7 +44,12 @@ use target::{gateway_target, request_headers, target};
 pub use target::{Selection, Target};
 
 /// Everything a run does, decided before anything starts.
-#[derive(Debug, Clone, Serialize)]
+///
+/// Its JSON (secrets redacted) is what `scenario plan --json` prints and
+/// what a report keeps (see [`Plan::shown`]); read back, what a plan never
+/// shows (file contents, rendered bodies, secrets, the template context)
+/// is empty.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
     pub scenario: String,
     pub description: Option<String>,
@@ -70,22 +75,28 @@ pub struct Plan {
     /// Report formats written besides `report.json`.
     pub formats: Vec<crate::report::Format>,
     /// `topology.cpus`: the CPUs of the gateway's side and of the harness.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpus: Option<crate::topology::cpus::Pinning>,
     /// `topology.quiet_period`: the wait, after the last step, before the
     /// services' recovered RSS is sampled.
-    #[serde(with = "duration::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub quiet_period: Option<Duration>,
     /// Prometheus endpoints scraped during steps (the profile's
     /// `metrics_path` on each instance), and the series kept.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<crate::topology::scrape::Source>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics_series: Vec<String>,
     /// Values never shown: passwords, keys. Replaced by `<redacted>`.
     #[serde(skip)]
     pub secrets: Vec<String>,
-    /// What setup templates see (with `captured` added as calls answer).
+    /// What setup templates see (with `captured` added as calls answer):
+    /// free-form JSON, since a gateway profile's templates may read any key
+    /// of it; never shown (it holds secrets), so a report's plan lacks it.
     #[serde(skip)]
     pub context: serde_json::Value,
 }
@@ -262,14 +273,53 @@ impl Plan {
         value
     }
 
+    /// The plan as shown: [`Plan::to_json`] read back, so every secret is
+    /// `<redacted>` and what is never shown is empty. This is the plan a
+    /// report keeps. Errs only when redacting broke a value that must parse
+    /// (a secret that is part of a word the plan's JSON uses, such as `10s`).
+    pub fn shown(&self) -> Result<Plan, String> {
+        serde_json::from_value(self.to_json())
+            .map_err(|e| format!("the plan with its secrets redacted does not read back: {e}"))
+    }
+
     /// `text` with every secret value replaced by `<redacted>`.
     pub fn hide(&self, text: &str) -> String {
         hide(text, &self.secrets)
     }
 }
 
+/// Plans made from the repository's scenario files with made-up facts, for
+/// tests of later stages.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// The scenario `file` (relative to the repository) with `sets` applied.
+    pub fn scenario(file: &str, sets: &[&str]) -> Scenario {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        crate::scenario::load(&path, &sets).unwrap()
+    }
+
+    /// Facts for a machine that has everything, made up: no machine access.
+    pub fn fake_facts(s: &Scenario, ports: Vec<u16>) -> Facts {
+        let mut facts = Facts::new("/bin/scenario", ports).assume_present(s);
+        let template = "listen {{ port }};{% for u in upstreams %} {{ u }}{% endfor %}";
+        facts.nginx_template = Some(("nginx.conf.j2".into(), template.into()));
+        facts
+    }
+
+    /// The plan of `file` with `sets`, its run folder `/run`.
+    pub fn plan(file: &str, sets: &[&str]) -> Plan {
+        let s = scenario(file, sets);
+        let ports = (41000..41010).collect();
+        build(&s, &fake_facts(&s, ports), Path::new("/run")).unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testing::{fake_facts, scenario};
     use super::*;
     use crate::scenario::model::Thresholds;
 
@@ -300,20 +350,6 @@ mod tests {
         assert_eq!(p50(1), 60.0);
         assert_eq!(p50(100), 80.0);
         assert_eq!(checks.len(), 4);
-    }
-
-    fn scenario(file: &str, sets: &[&str]) -> Scenario {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
-        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-        crate::scenario::load(&path, &sets).unwrap()
-    }
-
-    /// Facts for a machine that has everything, made up: no machine access.
-    fn fake_facts(s: &Scenario, ports: Vec<u16>) -> Facts {
-        let mut facts = Facts::new("/bin/scenario", ports).assume_present(s);
-        let template = "listen {{ port }};{% for u in upstreams %} {{ u }}{% endfor %}";
-        facts.nginx_template = Some(("nginx.conf.j2".into(), template.into()));
-        facts
     }
 
     #[test]
@@ -415,6 +451,114 @@ mod tests {
         assert_eq!(step.level.label(), "ramp to r=300/s");
         assert_eq!(step.open.map(|o| o.per_s), Some(300.0));
         assert_eq!(step.stop, Stop::Duration(Duration::from_secs(5)));
+    }
+
+    /// Issue 16: a report keeps the plan typed. Read back from its JSON,
+    /// every plan the repository's scenarios make (each variant, sharded
+    /// too) writes exactly the JSON `scenario plan --json` prints, so
+    /// report.json keeps its shape and reports written before still load.
+    #[test]
+    fn every_plan_reads_back_from_its_json_unchanged() {
+        let mut files: Vec<PathBuf> = ["scenarios", "tests/fixtures"]
+            .iter()
+            .flat_map(|d| std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(d)))
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        let mut planned = 0;
+        for file in &files {
+            let Ok(all) = crate::scenario::load_variants(file, &[]) else {
+                continue; // a fixture that is meant to be refused
+            };
+            for s in all {
+                let ports = (41000..41020).collect();
+                let mut plan = build(&s, &fake_facts(&s, ports), Path::new("/run")).unwrap();
+                if plan.services.is_empty() {
+                    shard::apply(&mut plan, shard::Shard { index: 1, count: 2 }).unwrap();
+                }
+                let json = plan.to_json();
+                let shown = plan
+                    .shown()
+                    .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+                let back = serde_json::to_value(&shown).unwrap();
+                assert_eq!(back, json, "{}", file.display());
+                // Key for key, in order: report.json is written from the typed plan.
+                let text = serde_json::to_string(&shown).unwrap();
+                assert_eq!(text, json.to_string(), "{}", file.display());
+                assert_eq!(shown.steps.len(), plan.steps.len());
+                for (a, b) in shown.steps.iter().zip(&plan.steps) {
+                    assert_eq!((a.level, a.stop, a.shard), (b.level, b.stop, b.shard));
+                }
+                assert_eq!(shown.capacity, plan.capacity);
+                planned += 1;
+            }
+        }
+        assert!(planned >= 30, "only {planned} plans were checked");
+    }
+
+    /// What a report keeps of a plan holds no secret, and what is never
+    /// shown is empty.
+    #[test]
+    fn the_shown_plan_keeps_no_secret() {
+        let s = scenario(
+            "scenarios/mlflow-auth.toml",
+            &["topology.database=\"postgres\""],
+        );
+        let plan = build(&s, &fake_facts(&s, (1..20).collect()), Path::new("/run")).unwrap();
+        assert!(!plan.secrets.is_empty());
+        let shown = plan.shown().unwrap();
+        let text = serde_json::to_string(&shown).unwrap();
+        for secret in &plan.secrets {
+            assert!(!text.contains(secret.as_str()), "{secret} in {text}");
+        }
+        assert!(shown.secrets.is_empty() && shown.context.is_null());
+        assert!(shown.files.iter().all(|f| f.content.is_empty()));
+        assert!(shown.target.body_bytes.is_empty());
+        let auth = shown
+            .target
+            .headers
+            .iter()
+            .find(|(k, _)| k == "authorization");
+        assert_eq!(auth.map(|(_, v)| v.as_str()), Some("Basic <redacted>"));
+        assert_eq!(shown.services[1].wave, Wave::Database);
+    }
+
+    /// A secret that is part of a word the plan's JSON must parse (here
+    /// the `s` of every duration) cannot be hidden in a typed plan: that is
+    /// an error the run reports (keeping no plan), not a panic.
+    #[test]
+    fn a_secret_inside_a_parsed_word_is_an_error_not_a_panic() {
+        let mut plan = testing::plan("tests/fixtures/tiny.toml", &[]);
+        plan.secrets = vec!["s".into()];
+        let err = plan.shown().unwrap_err();
+        assert!(err.contains("does not read back"), "{err}");
+        assert!(plan.to_json().to_string().contains("<redacted>"));
+    }
+
+    /// Headers are a JSON object (a name given twice once, with its last
+    /// value, as the JSON value showed it), read back in order.
+    #[test]
+    fn headers_are_an_object_read_back_in_order() {
+        #[derive(Serialize, Deserialize)]
+        struct Shown(#[serde(with = "secret::headers")] Vec<(String, String)>);
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let given = vec![
+            pair("b", "1"),
+            pair("authorization", "Bearer x"),
+            pair("b", "2"),
+        ];
+        let text = serde_json::to_string(&Shown(given.clone())).unwrap();
+        assert_eq!(text, r#"{"b":"2","authorization":"Bearer <redacted>"}"#);
+        let value = serde_json::to_value(Shown(given)).unwrap().to_string();
+        assert_eq!(text, value);
+        let back: Shown = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            back.0,
+            vec![pair("b", "2"), pair("authorization", "Bearer <redacted>")]
+        );
     }
 
     #[test]

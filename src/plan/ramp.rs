@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::LevelKind;
 use crate::scenario::model::duration;
@@ -15,14 +15,14 @@ use crate::scenario::model::duration;
 /// The target over time: workers (a closed loop whose workers start and
 /// stop as the target moves, Locust-style) or an arrival rate in req/s
 /// (k6's ramping arrival rate).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ramp {
     pub kind: LevelKind,
     pub stages: Vec<RampStage>,
 }
 
 /// One stage: over `duration`, the target moves linearly to `target`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RampStage {
     #[serde(with = "duration")]
     pub duration: Duration,

@@ -48,14 +48,30 @@ pub fn redact(name: &str, value: &str) -> String {
     }
 }
 
-pub(super) fn redacted_headers<S: serde::Serializer>(
-    h: &[(String, String)],
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut map = s.serialize_map(Some(h.len()))?;
-    for (k, v) in h {
-        map.serialize_entry(k, &redact(k, v))?;
+/// Headers as shown: a JSON object of name to value, secret-looking values
+/// redacted (`with = "headers"` on a `Vec<(String, String)>` field); read
+/// back in order (a report's plan).
+pub(super) mod headers {
+    use super::redact;
+    use serde::Deserialize;
+
+    pub fn serialize<S: serde::Serializer>(
+        h: &[(String, String)],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        // A name given twice is written once, where it first came, with
+        // its last value (as a JSON object reads it).
+        let mut map = indexmap::IndexMap::with_capacity(h.len());
+        for (k, v) in h {
+            map.insert(k.as_str(), redact(k, v));
+        }
+        serde::Serialize::serialize(&map, s)
     }
-    map.end()
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<(String, String)>, D::Error> {
+        let map = indexmap::IndexMap::<String, String>::deserialize(d)?;
+        Ok(map.into_iter().collect())
+    }
 }

@@ -6,15 +6,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::secret::redacted_headers;
+use super::secret::headers;
 use super::{Facts, PlanError};
 use crate::scenario::model::duration;
 use crate::scenario::Scenario;
 
 /// A virtual environment with the gateway's packages.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Provision {
     /// The interpreter that creates it.
     pub python: PathBuf,
@@ -27,7 +27,7 @@ pub struct Provision {
 }
 
 /// A file the run writes before starting services.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlannedFile {
     pub path: PathBuf,
     /// Owned by this user (a service that runs as another user reads it).
@@ -37,7 +37,7 @@ pub struct PlannedFile {
 }
 
 /// A process this tool starts and supervises.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Service {
     pub name: String,
     /// The command line; the first word is the program.
@@ -66,8 +66,8 @@ pub struct Service {
 /// When a service starts: services of one wave start together, each wave
 /// once the one before is ready; teardown goes in reverse. Shown and written
 /// to JSON as its number (0 to 4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(into = "u32")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "u32", try_from = "u32")]
 pub enum Wave {
     /// The fake upstream the gateway forwards to.
     Upstream,
@@ -99,6 +99,18 @@ impl From<Wave> for u32 {
     }
 }
 
+impl TryFrom<u32> for Wave {
+    type Error = String;
+
+    fn try_from(n: u32) -> Result<Wave, String> {
+        use Wave::*;
+        [Upstream, Database, FirstInstance, OtherInstances, Proxy]
+            .get(n as usize)
+            .copied()
+            .ok_or_else(|| format!("wave {n} does not exist (waves are 0 to 4)"))
+    }
+}
+
 impl std::fmt::Display for Wave {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", u32::from(*self))
@@ -106,18 +118,14 @@ impl std::fmt::Display for Wave {
 }
 
 /// How a service shows it is ready.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ReadyCheck {
     /// `GET url` answers 2xx.
     Http {
         url: String,
         /// Headers the check sends (the profile's `ready_headers`).
-        #[serde(
-            default,
-            skip_serializing_if = "Vec::is_empty",
-            serialize_with = "redacted_headers"
-        )]
+        #[serde(default, skip_serializing_if = "Vec::is_empty", with = "headers")]
         headers: Vec<(String, String)>,
         #[serde(with = "duration")]
         timeout: Duration,
@@ -139,12 +147,12 @@ impl ReadyCheck {
 }
 
 /// One HTTP call after start; `capture` names values taken from its answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SetupStep {
     pub name: String,
     pub method: String,
     pub url: String,
-    #[serde(serialize_with = "redacted_headers")]
+    #[serde(with = "headers")]
     pub headers: Vec<(String, String)>,
     /// The body template, rendered when the call is made.
     pub body: Option<String>,

@@ -3,26 +3,24 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{shard, Level, LevelKind, Ramp, RampStage};
 use crate::scenario::model::{duration, Arrival};
 use crate::scenario::Scenario;
 
 /// One measured load step: warm-up requests, then the measured ones.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(into = "StepJson", from = "StepJson")]
 pub struct Step {
     pub index: usize,
     /// The workers of a closed-loop step, the target rate of an open-loop
     /// one (`open` is set then).
-    #[serde(flatten)]
     pub level: Level,
     /// An open-loop step's pacing; absent for a closed loop.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub open: Option<Open>,
     /// A stages step: how its workers or arrival rate move over time
     /// (`level` holds the peak, `stop` the ramp's length).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub ramp: Option<Ramp>,
     /// 1-based run number of this level.
     pub run: u32,
@@ -31,12 +29,70 @@ pub struct Step {
     pub stop: Stop,
     /// Only this shard's part of the step's load (`run --shard`); absent
     /// when one process sends it all.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub shard: Option<shard::Shard>,
 }
 
+/// A [`Step`] in JSON: the level's keys, then the ramp's object in place of
+/// the level's `ramp: true` flag (one `ramp` key, read back as both).
+#[derive(Serialize, Deserialize)]
+struct StepJson {
+    index: usize,
+    #[serde(flatten)]
+    level: Level,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ramp: Option<Ramp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    open: Option<Open>,
+    run: u32,
+    runs: u32,
+    warmup: u64,
+    stop: Stop,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shard: Option<shard::Shard>,
+}
+
+impl From<Step> for StepJson {
+    fn from(s: Step) -> StepJson {
+        let level = Level {
+            ramp: s.level.ramp && s.ramp.is_none(),
+            ..s.level
+        };
+        StepJson {
+            index: s.index,
+            level,
+            ramp: s.ramp,
+            open: s.open,
+            run: s.run,
+            runs: s.runs,
+            warmup: s.warmup,
+            stop: s.stop,
+            shard: s.shard,
+        }
+    }
+}
+
+impl From<StepJson> for Step {
+    fn from(s: StepJson) -> Step {
+        let level = Level {
+            ramp: s.level.ramp || s.ramp.is_some(),
+            ..s.level
+        };
+        Step {
+            index: s.index,
+            level,
+            open: s.open,
+            ramp: s.ramp,
+            run: s.run,
+            runs: s.runs,
+            warmup: s.warmup,
+            stop: s.stop,
+            shard: s.shard,
+        }
+    }
+}
+
 /// How an open-loop step paces its requests.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Open {
     /// Target arrival rate, requests per second.
     pub per_s: f64,
@@ -65,7 +121,7 @@ impl Step {
 }
 
 /// When a step's measurement ends.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stop {
     Requests(u64),

@@ -4,21 +4,21 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::gateway;
-use super::secret::redacted_headers;
+use super::secret::headers;
 use crate::dialect::Dialect;
 use crate::scenario::model::duration;
 use crate::scenario::Scenario;
 
 /// Where the load goes and what each request carries.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Target {
     pub url: String,
     pub method: String,
     /// Headers as sent; values of secret-looking headers are redacted when shown.
-    #[serde(serialize_with = "redacted_headers")]
+    #[serde(with = "headers")]
     pub headers: Vec<(String, String)>,
     pub template: String,
     /// How many distinct bodies were rendered (one per pool entry).
@@ -31,12 +31,12 @@ pub struct Target {
     pub overhead_headers: Vec<String>,
     /// What the requests speak (`[request] dialect`, else implied by the
     /// path): how answers are read and the shape a 2xx answer must have.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dialect: Option<Dialect>,
     /// The pacing streams should show (the fake upstream's ITL), against
     /// which each is checked for buffering and stalls; absent when the load
     /// does not go to this run's fake upstream or it sends tokens back to back.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pacing: Option<crate::metrics::Pacing>,
     #[serde(skip)]
     pub body_bytes: Vec<Bytes>,
@@ -47,7 +47,7 @@ pub struct Target {
 
 /// Which pool entry a request takes (`[request.pool] selection`).
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Selection {

@@ -67,8 +67,9 @@ pub struct Report {
     /// Why the run stopped early, when it did.
     pub error: Option<String>,
     pub scenario: ScenarioInfo,
-    /// The execution plan, as `scenario plan --json` prints it.
-    pub plan: serde_json::Value,
+    /// The execution plan, as `scenario plan --json` prints it (see
+    /// [`crate::plan::Plan::shown`]); `null` when no plan could be made.
+    pub plan: Option<crate::plan::Plan>,
     pub environment: Environment,
     /// UTC, RFC 3339.
     pub started_at: String,

@@ -352,3 +352,30 @@ fn scraped_server_series_are_drawn_as_charts_beside_their_table() {
     assert_eq!(chart.matches("<circle").count(), 3, "{chart}");
     assert!(chart.contains("scrape 2: 4"), "{chart}");
 }
+
+/// Issue 16: the report keeps its plan typed; report.json written with it
+/// loads back to the same plan and re-renders byte for byte.
+#[test]
+fn a_report_keeps_its_plan_typed_through_report_json() {
+    let dir = std::env::temp_dir().join(format!("scenario-plan-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let plan = crate::plan::testing::plan("tests/fixtures/ramp_rate.toml", &[]);
+    let mut report = fixture::report();
+    report.plan = Some(plan.shown().unwrap());
+    super::write(&dir, &report, &[]).unwrap();
+    let written = std::fs::read_to_string(dir.join("report.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&written).unwrap();
+    assert_eq!(
+        json["plan"],
+        plan.to_json(),
+        "the plan as `plan --json` shows it"
+    );
+    let (back, _) = Report::load(&dir).unwrap();
+    let kept = back.plan.as_ref().unwrap();
+    assert_eq!(kept.steps[0].level, plan.steps[0].level);
+    assert!(kept.steps[0].level.ramp && kept.steps[0].ramp.is_some());
+    assert_eq!(kept.capacity, plan.capacity);
+    assert_eq!(exporter("json").unwrap().render(&back), written);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -147,7 +147,11 @@ fn new_report(scenario: &Scenario, planned: Option<&Plan>) -> Report {
             description: scenario.model.scenario.description.clone(),
             resolved: resolved(scenario, &secrets),
         },
-        plan: planned.map(Plan::to_json).unwrap_or_default(),
+        plan: planned.and_then(|p| {
+            p.shown()
+                .map_err(|e| eprintln!("warning: {e}; report.json keeps no plan"))
+                .ok()
+        }),
         environment: Environment::detect(),
         started_at: now(),
         finished_at: None,

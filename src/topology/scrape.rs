@@ -20,7 +20,7 @@ pub struct ServerSeries {
 }
 
 /// A service's metrics endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
     pub service: String,
     pub url: String,

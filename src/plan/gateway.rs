@@ -144,12 +144,11 @@ impl Gateway<'_> {
         let Some(py) = &self.profile.python else {
             return Ok(None);
         };
-        let (python, version) = self.facts.python.clone().ok_or_else(|| {
-            PlanError::Message(format!(
-                "no Python >= {} found (`scenario doctor` says how to get one)",
-                py.min_version
-            ))
-        })?;
+        let (python, version) = self
+            .facts
+            .python
+            .clone()
+            .ok_or_else(|| PlanError::NoPython(py.min_version.to_string()))?;
         let requirements = py
             .requirements
             .iter()

@@ -102,24 +102,43 @@ pub struct Plan {
 }
 
 /// Errors that stop a plan from being made (nothing started yet).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    /// Something the machine or the plan lacks.
-    Message(String),
     /// A problem in an input file (a gateway profile), located in it.
+    #[error("{}", .0.render(false).trim_end())]
     Input(Diagnostics),
+    /// A template outside the scenario's files (a stock one, or a profile's
+    /// read without its text) did not render.
+    #[error("{path}: {message}")]
+    Template { path: PathBuf, message: String },
+    /// The same, `note` saying under which untaken branch it was rendered.
+    #[error("{error} ({note})")]
+    Noted { error: Box<PlanError>, note: String },
+    #[error("templates/nginx.conf.j2 not found next to the scenario or above it")]
+    NoNginxTemplate,
+    /// A program the facts did not find.
+    #[error("`{name}` not found: {install}")]
+    NoBinary { name: String, install: String },
+    #[error("no Python >= {0} found (`scenario doctor` says how to get one)")]
+    NoPython(String),
+    #[error(
+        "topology.cpus.{side} = \"{list}\": CPU {missing} does not exist on this machine \
+         (or this process may not use it); the CPUs there are {available}"
+    )]
+    NoSuchCpu {
+        side: &'static str,
+        list: String,
+        missing: String,
+        available: String,
+    },
+    /// What the machine lacks, one `  - what (why): install with …` line each.
+    #[error("this machine lacks what the scenario needs:\n{}\n(`scenario doctor {}` lists everything)", .missing.join("\n"), .file.display())]
+    Lacks { missing: Vec<String>, file: PathBuf },
+    #[error("the gathered facts hold fewer ports than the plan needs (a bug: please report it)")]
+    FewerPorts,
+    #[error("cannot encode [upstream]: {0}")]
+    EncodeUpstream(serde_json::Error),
 }
-
-impl std::fmt::Display for PlanError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PlanError::Message(m) => f.write_str(m),
-            PlanError::Input(d) => f.write_str(d.render(false).trim_end()),
-        }
-    }
-}
-
-impl std::error::Error for PlanError {}
 
 /// Expand a checked scenario into the plan `run` executes, with files and
 /// data under `run_dir` (`scenario plan` shows `$RUN_DIR`). Pure: all it
@@ -223,12 +242,12 @@ fn check_cpus(s: &Scenario, facts: &Facts) -> Result<(), PlanError> {
         let missing = list.missing_from(&facts.cpus);
         if !missing.is_empty() {
             let names: Vec<String> = missing.iter().map(usize::to_string).collect();
-            return Err(PlanError::Message(format!(
-                "topology.cpus.{side} = \"{list}\": CPU {} does not exist on this machine \
-                 (or this process may not use it); the CPUs there are {}",
-                names.join(", "),
-                facts.cpus
-            )));
+            return Err(PlanError::NoSuchCpu {
+                side,
+                list: list.to_string(),
+                missing: names.join(", "),
+                available: facts.cpus.to_string(),
+            });
         }
     }
     Ok(())
@@ -244,11 +263,10 @@ fn check_missing(s: &Scenario, facts: &Facts) -> Result<(), PlanError> {
         .iter()
         .map(|r| format!("  - {} ({}): install with `{}`", r.what, r.why, r.install))
         .collect();
-    Err(PlanError::Message(format!(
-        "this machine lacks what the scenario needs:\n{}\n(`scenario doctor {}` lists everything)",
-        missing.join("\n"),
-        s.file.display()
-    )))
+    Err(PlanError::Lacks {
+        missing,
+        file: s.file.clone(),
+    })
 }
 
 /// The facts' ports, handed out in start order.
@@ -256,12 +274,7 @@ pub struct Ports<'a>(std::slice::Iter<'a, u16>);
 
 impl Ports<'_> {
     pub fn take(&mut self) -> Result<u16, PlanError> {
-        self.0.next().copied().ok_or_else(|| {
-            PlanError::Message(
-                "the gathered facts hold fewer ports than the plan needs (a bug: please report it)"
-                    .into(),
-            )
-        })
+        self.0.next().copied().ok_or(PlanError::FewerPorts)
     }
 }
 

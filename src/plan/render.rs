@@ -85,11 +85,10 @@ impl<'a> Renderer<'a> {
     pub fn problem(&self, problem: Problem, place: Option<Place>) -> PlanError {
         let Some(text) = self.text else {
             let notes: String = problem.notes.iter().map(|n| format!("\n  {n}")).collect();
-            return PlanError::Message(format!(
-                "{}: {}{notes}",
-                self.path.display(),
-                problem.message
-            ));
+            return PlanError::Template {
+                path: self.path.to_path_buf(),
+                message: format!("{}{notes}", problem.message),
+            };
         };
         let mut sources = Sources::default();
         let id = sources.add(self.path.display().to_string(), text.to_string());

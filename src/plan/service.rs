@@ -167,8 +167,7 @@ const UPSTREAM_READY: Duration = Duration::from_secs(10);
 
 /// The fake upstream on `port`, configured by `[upstream]`.
 pub(super) fn upstream(s: &Scenario, facts: &Facts, port: u16) -> Result<Service, PlanError> {
-    let config = serde_json::to_string(&s.model.upstream)
-        .map_err(|e| PlanError::Message(format!("cannot encode [upstream]: {e}")))?;
+    let config = serde_json::to_string(&s.model.upstream).map_err(PlanError::EncodeUpstream)?;
     let words = ["fake-upstream", "--host", "127.0.0.1", "--port"];
     let mut command = vec![facts.exe.clone()];
     command.extend(words.map(String::from));

@@ -15,7 +15,10 @@ fn binary(facts: &Facts, name: &str, install: &str) -> Result<String, PlanError>
         .binaries
         .get(name)
         .map(|p| p.display().to_string())
-        .ok_or_else(|| PlanError::Message(format!("`{name}` not found: {install}")))
+        .ok_or_else(|| PlanError::NoBinary {
+            name: name.to_string(),
+            install: install.to_string(),
+        })
 }
 
 /// A PostgreSQL server in the run folder: initdb, then `postgres` in the
@@ -121,11 +124,10 @@ pub(super) fn nginx(
     run_dir: &Path,
     ready_path: &str,
 ) -> Result<(Service, PlannedFile), PlanError> {
-    let (template_path, template) = facts.nginx_template.as_ref().ok_or_else(|| {
-        PlanError::Message(
-            "templates/nginx.conf.j2 not found next to the scenario or above it".into(),
-        )
-    })?;
+    let (template_path, template) = facts
+        .nginx_template
+        .as_ref()
+        .ok_or(PlanError::NoNginxTemplate)?;
     let prefix = run_dir.join("nginx");
     let conf = prefix.join("nginx.conf");
     let ctx = json!({ "prefix": prefix, "port": port, "upstreams": upstreams });
@@ -133,7 +135,10 @@ pub(super) fn nginx(
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     let content = env
         .render_str(template, &ctx)
-        .map_err(|e| PlanError::Message(format!("{}: {e:#}", template_path.display())))?;
+        .map_err(|e| PlanError::Template {
+            path: template_path.clone(),
+            message: format!("{e:#}"),
+        })?;
     let nginx = binary(facts, "nginx", "apt-get install -y nginx")?;
     let service = Service {
         name: "nginx".into(),

@@ -82,8 +82,11 @@ fn with_note(e: PlanError, note: Option<&str>) -> PlanError {
             }
             PlanError::Input(d)
         }
-        (PlanError::Message(m), Some(note)) => PlanError::Message(format!("{m} ({note})")),
-        (e, _) => e,
+        (error, Some(note)) => PlanError::Noted {
+            error: Box::new(error),
+            note: note.to_string(),
+        },
+        (e, None) => e,
     }
 }
 

@@ -458,10 +458,13 @@ impl Conn {
 
     async fn read_head(&mut self, overhead: &[String]) -> Result<Head, ExchangeError> {
         loop {
-            if let Some(head) =
-                parse_head(&self.buf[self.pos..], overhead).map_err(ExchangeError::Protocol)?
-            {
-                return Ok(head);
+            // Nothing to parse before the first bytes of the answer arrive.
+            if self.pos < self.buf.len() {
+                if let Some(head) =
+                    parse_head(&self.buf[self.pos..], overhead).map_err(ExchangeError::Protocol)?
+                {
+                    return Ok(head);
+                }
             }
             match self.fill().await {
                 Ok(0) => return Err(ExchangeError::Broken),

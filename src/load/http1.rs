@@ -8,6 +8,8 @@
 //! most [`MAX_HEAD`] bytes and [`MAX_HEADERS`] headers, a chunk-size line
 //! 1 KiB, a trailer [`MAX_TRAILER`] bytes.
 
+use std::mem::MaybeUninit;
+
 /// Largest response head accepted, in bytes.
 pub const MAX_HEAD: usize = 64 << 10;
 /// Most headers accepted in one head. Real servers send a few dozen; the
@@ -72,10 +74,18 @@ impl Head {
 /// Parse a response head at the start of `b`; `Ok(None)` while incomplete.
 /// `overhead` names headers (lowercase) whose value, in ms, is kept.
 pub fn parse_head(b: &[u8], overhead: &[String]) -> Result<Option<Head>, Violation> {
-    // httparse (hyper's own parser): zero-copy, no allocation.
-    let mut headers = [httparse::EMPTY_HEADER; COMMON_HEADERS];
-    let mut response = httparse::Response::new(&mut headers);
-    match response.parse(b) {
+    // httparse (hyper's own parser): zero-copy, no allocation. The header
+    // array is left uninitialized: httparse writes only what it parses, and
+    // zeroing 64 headers (2 KiB) per answer was a tenth of the client's
+    // user time per request (perf, closed loop against the fake upstream).
+    let mut headers = [MaybeUninit::<httparse::Header<'_>>::uninit(); COMMON_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut response,
+        b,
+        &mut headers,
+    );
+    match parsed {
         Err(httparse::Error::TooManyHeaders) => parse_long_head(b, overhead),
         parsed => read_head(b, response, parsed, overhead),
     }
@@ -84,9 +94,13 @@ pub fn parse_head(b: &[u8], overhead: &[String]) -> Result<Option<Head>, Violati
 /// [`parse_head`] for a head with more than [`COMMON_HEADERS`] headers.
 #[cold]
 fn parse_long_head(b: &[u8], overhead: &[String]) -> Result<Option<Head>, Violation> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut response = httparse::Response::new(&mut headers);
-    let parsed = response.parse(b);
+    let mut headers = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut response,
+        b,
+        &mut headers,
+    );
     read_head(b, response, parsed, overhead)
 }
 

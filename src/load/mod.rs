@@ -422,8 +422,11 @@ fn open_loop_summary(step: &Step, recorder: &Recorder) -> Option<OpenLoopSummary
 }
 
 fn load_thread(shared: Arc<Shared>, workers: Vec<u32>, thread: usize) -> std::io::Result<Recorder> {
+    // Sockets and timers only: a process or signal driver would be polled
+    // at every park of the measuring loop for nothing.
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
+        .enable_io()
+        .enable_time()
         .build();
     let runtime = match runtime {
         Ok(rt) => rt,

@@ -54,6 +54,19 @@ impl KeyMatcher {
         self.phase = Phase::Key(0);
     }
 
+    /// Waiting for the key (`Key(0)`) with `rest` starting with the whole
+    /// key: take it in one step (as feeding its bytes would, the key
+    /// holding no quote but its first and last byte); the bytes taken.
+    #[inline]
+    pub(super) fn take_key(&mut self, rest: &[u8]) -> usize {
+        if rest.starts_with(self.key) {
+            self.phase = Phase::Colon;
+            self.key.len()
+        } else {
+            0
+        }
+    }
+
     /// Feed one byte. Keys start and end with `"` and hold no other quote,
     /// so on a mismatch the only possible restart is at a `"`.
     #[inline]
@@ -180,9 +193,14 @@ impl KeyNumber {
         while i < bytes.len() {
             if self.matcher.phase == Phase::Key(0) {
                 i = self.skip.next(bytes, i);
-                match find_quote(&bytes[i..]) {
-                    Some(at) => i += at,
-                    None => return,
+                i += self.matcher.take_key(&bytes[i..]);
+                if self.matcher.phase == Phase::Key(0) {
+                    match find_quote(&bytes[i..]) {
+                        Some(at) => i += at,
+                        None => return,
+                    }
+                } else if i == bytes.len() {
+                    return;
                 }
             }
             let b = bytes[i];
@@ -235,6 +253,18 @@ impl Pair {
 
     pub(super) fn reset(&mut self) {
         self.phase = PairPhase::Key(0);
+    }
+
+    /// As [`KeyMatcher::take_key`]: at `Key(0)`, take a whole key at the
+    /// start of `rest` in one step; the bytes taken.
+    #[inline]
+    pub(super) fn take_key(&mut self, rest: &[u8]) -> usize {
+        if rest.starts_with(self.key) {
+            self.phase = PairPhase::Colon;
+            self.key.len()
+        } else {
+            0
+        }
     }
 
     /// Feed one byte; true when the pair just completed. As for
@@ -323,9 +353,14 @@ impl PairScan {
         while !self.found && i < bytes.len() {
             if self.pair.phase == PairPhase::Key(0) {
                 i = self.skip.next(bytes, i);
-                match find_quote(&bytes[i..]) {
-                    Some(at) => i += at,
-                    None => return,
+                i += self.pair.take_key(&bytes[i..]);
+                if self.pair.phase == PairPhase::Key(0) {
+                    match find_quote(&bytes[i..]) {
+                        Some(at) => i += at,
+                        None => return,
+                    }
+                } else if i == bytes.len() {
+                    return;
                 }
             }
             self.found = self.pair.feed(bytes[i]);

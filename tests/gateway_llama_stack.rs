@@ -9,7 +9,8 @@
 mod common;
 
 use common::{
-    env_of, out_dir, outbound, ports_are_free, report, run_folder, scenario_traced, text,
+    env_of, exited, gateway_steps, out_dir, outbound, ports_are_free, report, run_folder,
+    scenario_traced,
 };
 
 const FILE: &str = "scenarios/llama-stack-scaling.toml";
@@ -46,24 +47,9 @@ fn small(
     }
     args.extend(extra);
     let (run, outbound) = scenario_traced(&args, &trace);
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}\n{}",
-        text(&run.stderr),
-        text(&run.stdout)
-    );
+    exited(&run, 0);
     let _ = std::fs::remove_file(&trace);
     (run_folder(&out), outbound)
-}
-
-fn gateway_steps(r: &serde_json::Value) -> Vec<&serde_json::Value> {
-    r["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["side"] == "target")
-        .collect()
 }
 
 #[test]

@@ -12,8 +12,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    exited, files_under, gateway_steps, out_dir, ports_are_free, provision_for, report, request,
-    run_folder, scenario_traced, strings, text, BIN,
+    exited, files_under, gateway_steps, out_dir, ports_are_free, provision_for, provision_for_in,
+    report, request, run_folder, scenario_traced, strings, text, BIN,
 };
 
 /// One LiteLLM run at a time: several starting together on 2 cores slow
@@ -140,52 +140,62 @@ fn litellm_end_to_end_per_worker_count_with_baseline_and_no_outbound_connection(
     let _ = std::fs::remove_dir_all(&out);
 }
 
-/// Two free consecutive ports for `topology.base_port`.
-fn free_base_port() -> u16 {
-    let start = 29000 + (std::process::id() % 400) as u16 * 2;
+/// `n` free consecutive ports for `topology.base_port`.
+fn free_base_port(n: u16) -> u16 {
+    let start = 29000 + (std::process::id() % 400) as u16 * n;
     (start..29990)
-        .step_by(2)
-        .find(|&p| {
-            std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
-                && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok()
-        })
-        .expect("two free ports")
+        .step_by(n as usize)
+        .find(|&p| (p..p + n).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()))
+        .expect("free ports")
 }
 
-/// The master key as `auth = { kind = "bearer" }`: the run's requests get
-/// through, a request with another key is refused while the proxy runs,
-/// and the key is in no file of the run.
+/// A LiteLLM scenario with a master key as `auth = { kind = "bearer" }`,
+/// copied with the file it extends to an empty folder, run with 2
+/// instances behind nginx: the profile, nginx's config and the prompt pool
+/// are built in; the run's requests get through (both instances serve), a
+/// request with another key is refused while the proxy runs, and the key
+/// is in no file of the run. (Formerly two tests,
+/// `litellm_master_key_is_bearer_auth_enforced_and_redacted` and
+/// `litellm_two_instances_behind_nginx_from_an_empty_folder`, each starting
+/// proxies: every assertion of both is kept.)
 #[test]
-fn litellm_master_key_is_bearer_auth_enforced_and_redacted() {
+fn litellm_master_key_enforced_and_redacted_on_two_instances_behind_nginx_from_an_empty_folder() {
     let _one = one_at_a_time();
     let token = "sk-bench-master-key-1234";
-    let base = free_base_port();
-    let out = out_dir("litellm-auth");
+    let dir = std::env::temp_dir().join(format!("scenario-litellm-copied-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for file in ["litellm-auth.toml", "litellm-single.toml"] {
+        std::fs::copy(repo(&format!("scenarios/{file}")), dir.join(file)).unwrap();
+    }
+    // Upstream, two proxies, nginx.
+    let base = free_base_port(4);
     let base_arg = format!("topology.base_port={base}");
-    let out_arg = out.display().to_string();
     let args = [
         "run",
-        "scenarios/litellm-auth.toml",
+        "litellm-auth.toml",
         "--out",
-        &out_arg,
+        "out",
         "--set",
         &base_arg,
         "--set",
-        "load.concurrency=[4]",
+        "topology.instances=2",
+        "--set",
+        "load.concurrency=[10]",
         "--set",
         "load.requests=120",
         "--set",
-        "load.warmup=0",
+        "load.warmup=10",
     ];
-    provision_for(&args);
+    provision_for_in(&dir, &args);
     let child = Command::new(BIN)
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(&dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The proxy is instance 0, the port after the fake upstream's.
+    // Proxy 0 is the port after the fake upstream's.
     let port = base + 1;
     let deadline = Instant::now() + Duration::from_secs(180);
     let refused = loop {
@@ -210,10 +220,25 @@ fn litellm_master_key_is_bearer_auth_enforced_and_redacted() {
     );
     let run: Output = child.wait_with_output().unwrap();
     exited(&run, 0);
-    let dir = run_folder(&out);
-    let r = report(&dir);
-    assert_eq!(gateway_steps(&r)[0]["metrics"]["successes"], 120);
-    for entry in files_under(&dir, &[]) {
+    let run_dir = run_folder(&dir.join("out"));
+    let r = report(&run_dir);
+    assert_eq!(
+        strings(&r["plan"]["services"], "name"),
+        ["upstream", "litellm-0", "litellm-1", "nginx"]
+    );
+    let step = gateway_steps(&r)[0];
+    assert_eq!(step["metrics"]["successes"], 120, "{step}");
+    // Both instances served: each used CPU during the step.
+    for name in ["litellm-0", "litellm-1"] {
+        let u = step["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["service"] == name)
+            .unwrap_or_else(|| panic!("{name} not sampled: {step}"));
+        assert!(u["cpu_pct_mean"].as_f64().unwrap_or(0.0) > 0.0, "{u}");
+    }
+    for entry in files_under(&run_dir, &[]) {
         let content = std::fs::read(&entry).unwrap();
         assert!(
             !String::from_utf8_lossy(&content).contains(token),
@@ -223,8 +248,8 @@ fn litellm_master_key_is_bearer_auth_enforced_and_redacted() {
     }
     assert!(!text(&run.stdout).contains(token) && !text(&run.stderr).contains(token));
     ports_are_free(&r);
-    nothing_left_of(&dir);
-    let _ = std::fs::remove_dir_all(&out);
+    nothing_left_of(&run_dir);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// issue 14: Anthropic Messages in, through LiteLLM's translation, to the
@@ -245,7 +270,7 @@ fn litellm_translates_anthropic_messages_and_the_report_prices_it() {
         "--set",
         "load.concurrency=[1, 4]",
         "--set",
-        "load.requests=40",
+        "load.requests=20",
         "--set",
         "load.warmup=4",
     ];
@@ -258,7 +283,7 @@ fn litellm_translates_anthropic_messages_and_the_report_prices_it() {
         assert_eq!(r["status"], "complete", "{variant}");
         for step in gateway_steps(&r) {
             let m = &step["metrics"];
-            assert_eq!(m["successes"], 40, "{variant}: {m}");
+            assert_eq!(m["successes"], 20, "{variant}: {m}");
             assert_eq!(m["errors"]["shape"].as_u64().unwrap_or(0), 0, "{variant}");
             if variant == "streamed" {
                 assert!(m["streaming"]["ttft_ms"]["p50"].as_f64().unwrap() >= 50.0);
@@ -279,65 +304,13 @@ fn litellm_translates_anthropic_messages_and_the_report_prices_it() {
         // passed through to the upstream's own /v1/messages.
         for step in gateway_steps(&r) {
             let hits = &step["upstream"]["endpoints"];
-            assert_eq!(hits["chat_completions"], 40, "{variant}: {hits}");
+            assert_eq!(hits["chat_completions"], 20, "{variant}: {hits}");
             assert_eq!(hits["messages"], 0, "{variant}: {hits}");
         }
     }
     assert!(dir.join("variants.md").is_file());
     nothing_left_of(&dir);
     let _ = std::fs::remove_dir_all(&out);
-}
-
-/// A LiteLLM scenario copied to an empty folder, with 2 instances behind
-/// nginx: the profile, nginx's config and the prompt pool are built in.
-#[test]
-fn litellm_two_instances_behind_nginx_from_an_empty_folder() {
-    let _one = one_at_a_time();
-    let dir = std::env::temp_dir().join(format!("scenario-litellm-copied-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(repo("scenarios/litellm-single.toml"), dir.join("s.toml")).unwrap();
-    let args = [
-        "run",
-        "s.toml",
-        "--out",
-        "out",
-        "--set",
-        "topology.instances=2",
-        "--set",
-        "load.concurrency=[10]",
-        "--set",
-        "load.requests=100",
-        "--set",
-        "load.warmup=10",
-    ];
-    let run = Command::new(BIN)
-        .args(args)
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    exited(&run, 0);
-    let run_dir = run_folder(&dir.join("out"));
-    let r = report(&run_dir);
-    assert_eq!(
-        strings(&r["plan"]["services"], "name"),
-        ["upstream", "litellm-0", "litellm-1", "nginx"]
-    );
-    let step = gateway_steps(&r)[0];
-    assert_eq!(step["metrics"]["successes"], 100, "{step}");
-    // Both instances served: each used CPU during the step.
-    for name in ["litellm-0", "litellm-1"] {
-        let u = step["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|u| u["service"] == name)
-            .unwrap_or_else(|| panic!("{name} not sampled: {step}"));
-        assert!(u["cpu_pct_mean"].as_f64().unwrap_or(0.0) > 0.0, "{u}");
-    }
-    ports_are_free(&r);
-    nothing_left_of(&run_dir);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A typo in a (local copy of the) LiteLLM profile is bad input for

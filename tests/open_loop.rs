@@ -8,7 +8,9 @@ mod common;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::{fixture, out_dir, report, run_fixture, run_folder, signal, start_run};
+use common::{
+    fixture, out_dir, quiet_run_args, report, run_fixture, run_folder, signal, start_run,
+};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
@@ -84,18 +86,11 @@ fn issue_12_achieved_rate_is_within_1_percent_of_1000_per_s_constant_and_poisson
 fn paused(tag: &str, file: &str) -> Value {
     let out = out_dir(tag);
     let file = fixture(file);
-    let mut args = vec![
-        "run",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-        "--set",
-        "load.duration=\"6s\"",
-    ];
+    let mut set = vec!["load.duration=\"6s\""];
     if tag.contains("open") {
-        args.extend(["--set", "load.rate=[200]"]);
+        set.push("load.rate=[200]");
     }
-    args.push(file.to_str().unwrap());
+    let args = quiet_run_args(&out, &file, &set);
     let (mut child, kids) = start_run(&args, 1);
     std::thread::sleep(Duration::from_secs(3));
     signal(kids[0], Signal::SIGSTOP);

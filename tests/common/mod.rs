@@ -409,6 +409,11 @@ pub fn ports_are_free(r: &serde_json::Value) {
 /// ARGS` command line `run_args`: installs the gateway's venv (pip, from
 /// PyPI) when the cache is cold, so that the run itself installs nothing.
 pub fn provision_for(run_args: &[&str]) {
+    provision_for_in(Path::new(env!("CARGO_MANIFEST_DIR")), run_args)
+}
+
+/// [`provision_for`] with the files of `run_args` relative to `dir`.
+pub fn provision_for_in(dir: &Path, run_args: &[&str]) {
     assert_eq!(run_args.first(), Some(&"run"), "{run_args:?}");
     let mut args = vec!["provision"];
     let mut rest = run_args[1..].iter();
@@ -423,7 +428,7 @@ pub fn provision_for(run_args: &[&str]) {
     }
     let out = Command::new(BIN)
         .args(&args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(dir)
         .output()
         .expect("run scenario provision");
     assert!(
@@ -585,6 +590,18 @@ pub fn targeting(name: &str, port: u16) -> String {
 pub fn run_fixture(tag: &str, file: &str, set: &[&str]) -> (Option<i32>, PathBuf) {
     let out = out_dir(tag);
     let file = fixture(file);
+    let output = scenario(&quiet_run_args(&out, &file, set));
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{}",
+        text(&output.stderr)
+    );
+    (output.status.code(), run_folder(&out))
+}
+
+/// `run --quiet --out OUT FILE --set S …`, the arguments of a run whose
+/// only output is its reports.
+pub fn quiet_run_args<'a>(out: &'a Path, file: &'a Path, set: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "run",
         "--quiet",
@@ -595,13 +612,7 @@ pub fn run_fixture(tag: &str, file: &str, set: &[&str]) -> (Option<i32>, PathBuf
     for s in set {
         args.extend(["--set", s]);
     }
-    let output = scenario(&args);
-    assert!(
-        matches!(output.status.code(), Some(0 | 1)),
-        "{}",
-        text(&output.stderr)
-    );
-    (output.status.code(), run_folder(&out))
+    args
 }
 
 /// The steps of a report that went through the gateway (`side = "target"`),

@@ -54,7 +54,7 @@ fn small(
 
 #[test]
 fn llama_stack_one_worker_end_to_end_with_baseline_and_no_outbound_connection() {
-    let (dir, outbound) = small("llama-stack-1", Some(1), "[1, 4]", 150, &[]);
+    let (dir, outbound) = small("llama-stack-1", Some(1), "[1, 4]", 50, &[]);
     let r = report(&dir);
     assert_eq!(r["status"], "complete");
     assert!(
@@ -65,7 +65,7 @@ fn llama_stack_one_worker_end_to_end_with_baseline_and_no_outbound_connection() 
     assert_eq!(steps.len(), 2);
     for s in &steps {
         assert_eq!(
-            s["metrics"]["successes"], 150,
+            s["metrics"]["successes"], 50,
             "every request through the stack answered: {s}"
         );
         let p50 = s["metrics"]["latency_ms"]["p50"].as_f64().unwrap();

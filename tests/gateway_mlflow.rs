@@ -196,4 +196,5 @@ fn kill_9_mid_step_on_postgres_with_two_workers_leaves_no_process() {
         "processes of the run 2 s after kill -9: {left:?}"
     );
     let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_file(out.with_extension("stderr"));
 }

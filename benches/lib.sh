@@ -2,6 +2,8 @@
 # the processes to stop on exit, logging, and the peer tools.
 #   ROOT, BIN (the release build of scenario), WORK, PIDS, log
 #   peers: builds scenario, installs wrk (apt) and oha (cargo, into $CACHE)
+#   same_request: BODY, the scenario's and wrk's request files in $WORK
+#   start_upstream: a fake upstream at a delay, its port in a variable
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${BIN:-$ROOT/target/release/scenario}
 CACHE=${CACHE:-$HOME/.cache/scenario-bench}
@@ -28,4 +30,34 @@ peers() {
         cargo install oha --locked --root "$CACHE" >&2
     fi
     log "tools: $("$BIN" --version), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $("$OHA" --version)"
+}
+
+# The same request for every tool: BODY, $WORK/body.json.j2 (the scenario's
+# request template) and $WORK/post.lua (wrk's), whose `done` function is
+# given as $1 (it prints the figures the script reads, on a WRKJSON line).
+same_request() { # wrk_done_function
+    BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}'
+    printf '%s' "$BODY" >"$WORK/body.json.j2"
+    cat >"$WORK/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$BODY'
+wrk.headers["Content-Type"] = "application/json"
+$1
+LUA
+}
+
+# A fake upstream at DELAY ms, stopped on exit; its port goes into the
+# variable named VAR. Not called as $(…): a subshell's PIDS+= would never
+# reach cleanup, and the server would outlive the script.
+start_upstream() { # delay_ms var_name
+    local out=$WORK/upstream-$1.log port
+    "$BIN" fake-upstream --port 0 --delay-ms "$1" >"$out" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 100); do
+        port=$(grep -o 'listening on [^ ]*:[0-9]*' "$out" 2>/dev/null | grep -o '[0-9]*$' || true)
+        [ -n "$port" ] && { printf -v "$2" '%s' "$port"; return; }
+        sleep 0.1
+    done
+    log "fake upstream did not start: $(cat "$out")"
+    exit 2
 }

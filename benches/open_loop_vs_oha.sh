@@ -28,28 +28,11 @@ source "$(dirname "$0")/lib.sh"
 # --- tools (benches/lib.sh) --------------------------------------------------
 peers
 
-# --- the same request for every tool ------------------------------------------
-BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}'
-printf '%s' "$BODY" >"$WORK/body.json.j2"
-cat >"$WORK/post.lua" <<EOF
-wrk.method = "POST"
-wrk.body = '$BODY'
-wrk.headers["Content-Type"] = "application/json"
-done = function(summary, latency, requests)
+# --- the same request for every tool, the fake upstream at 0 ms (lib.sh) ------
+same_request 'done = function(summary, latency, requests)
   io.write(string.format("WRKJSON {\"requests\":%d}\n", summary.requests))
-end
-EOF
-
-# --- the fake upstream, 0 ms delay ------------------------------------------------
-"$BIN" fake-upstream --port 0 --delay-ms 0 >"$WORK/upstream.log" 2>&1 &
-PIDS+=($!)
-PORT=
-for _ in $(seq 100); do
-    PORT=$(grep -o 'listening on [^ ]*:[0-9]*' "$WORK/upstream.log" 2>/dev/null | grep -o '[0-9]*$' || true)
-    [ -n "$PORT" ] && break
-    sleep 0.1
-done
-[ -n "$PORT" ] || { log "fake upstream did not start: $(cat "$WORK/upstream.log")"; exit 2; }
+end'
+start_upstream 0 PORT
 URL=http://127.0.0.1:$PORT/v1/chat/completions
 
 # A scenario against $URL: `scenario_file NAME LOAD_LINES`.

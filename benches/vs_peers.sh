@@ -21,37 +21,16 @@ source "$(dirname "$0")/lib.sh"
 # --- tools -----------------------------------------------------------------
 peers
 
-# --- the same request for every tool ----------------------------------------
-BODY='{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}'
-printf '%s' "$BODY" >"$WORK/body.json.j2"
-cat >"$WORK/post.lua" <<EOF
-wrk.method = "POST"
-wrk.body = '$BODY'
-wrk.headers["Content-Type"] = "application/json"
-done = function(summary, latency, requests)
+# --- the same request for every tool (benches/lib.sh) ----------------------
+same_request 'done = function(summary, latency, requests)
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write
     + summary.errors.status + summary.errors.timeout
   io.write(string.format("WRKJSON {\"rps\":%.3f,\"p50_ms\":%.4f,\"p99_ms\":%.4f,\"errors\":%d}\n",
     summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
     latency:percentile(99) / 1000, errors))
-end
-EOF
+end'
 
-# --- fake upstreams: one at 0 ms, one at 50 ms -------------------------------
-# Not called as $(…): a subshell's PIDS+= would never reach cleanup, and the
-# servers would outlive the script. The port goes into the variable named $2.
-start_upstream() { # delay_ms var_name
-    local out=$WORK/upstream-$1.log port
-    "$BIN" fake-upstream --port 0 --delay-ms "$1" >"$out" 2>&1 &
-    PIDS+=($!)
-    for _ in $(seq 100); do
-        port=$(grep -o 'listening on [^ ]*:[0-9]*' "$out" 2>/dev/null | grep -o '[0-9]*$' || true)
-        [ -n "$port" ] && { printf -v "$2" '%s' "$port"; return; }
-        sleep 0.1
-    done
-    log "fake upstream did not start: $(cat "$out")"
-    exit 2
-}
+# --- fake upstreams: one at 0 ms, one at 50 ms (benches/lib.sh) -------------
 start_upstream 0 PORT0
 start_upstream 50 PORT50
 URL0=http://127.0.0.1:$PORT0/v1/chat/completions

@@ -8,7 +8,7 @@ mod common;
 
 use std::sync::Mutex;
 
-use common::{fixture, out_dir, report, run_folder, scenario, text};
+use common::{report, run_fixture};
 use serde_json::Value;
 
 /// One timed run at a time: the machine's two cores are shared.
@@ -16,26 +16,8 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Run `file` with `--set`s; the exit code and the report.
 fn run(tag: &str, file: &str, set: &[&str]) -> (Option<i32>, Value, std::path::PathBuf) {
-    let out = out_dir(tag);
-    let file = fixture(file);
-    let mut args = vec![
-        "run",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-        file.to_str().unwrap(),
-    ];
-    for s in set {
-        args.extend(["--set", s]);
-    }
-    let output = scenario(&args);
-    assert!(
-        matches!(output.status.code(), Some(0 | 1)),
-        "{}",
-        text(&output.stderr)
-    );
-    let dir = run_folder(&out);
-    (output.status.code(), report(&dir), dir)
+    let (code, dir) = run_fixture(tag, file, set);
+    (code, report(&dir), dir)
 }
 
 fn f(v: &Value) -> f64 {

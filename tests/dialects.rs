@@ -5,24 +5,40 @@
 
 mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
 use common::{fixture, out_dir, report, run_folder, scenario, text};
 
-#[test]
-fn each_dialect_streams_ttft_itl_and_tokens_counted_like_the_upstream() {
-    let out = out_dir("dialects");
-    let run = scenario(&[
+/// `scenario run --quiet FILE --set S …` into a fresh `out_dir(tag)`:
+/// the output and that folder.
+fn quiet_run(tag: &str, file: &Path, set: &[&str]) -> (Output, PathBuf) {
+    let out = out_dir(tag);
+    let mut args = vec![
         "run",
-        "scenarios/dialects.toml",
+        file.to_str().unwrap(),
         "--quiet",
         "--out",
         out.to_str().unwrap(),
-        "--set",
-        "load.concurrency=[2]",
-        "--set",
-        "load.requests=12",
-        "--set",
-        "load.warmup=2",
-    ]);
+    ];
+    for s in set {
+        args.extend(["--set", s]);
+    }
+    (scenario(&args), out)
+}
+
+/// The scenario file showing the three dialects.
+fn dialects() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/dialects.toml")
+}
+
+#[test]
+fn each_dialect_streams_ttft_itl_and_tokens_counted_like_the_upstream() {
+    let (run, out) = quiet_run(
+        "dialects",
+        &dialects(),
+        &["load.concurrency=[2]", "load.requests=12", "load.warmup=2"],
+    );
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
     let folder = run_folder(&out);
     for variant in ["openai-chat", "anthropic-messages", "openai-responses"] {
@@ -63,15 +79,7 @@ fn each_dialect_streams_ttft_itl_and_tokens_counted_like_the_upstream() {
 
 #[test]
 fn answers_in_another_dialects_shape_are_shape_errors_and_fail_the_run() {
-    let out = out_dir("dialect-mismatch");
-    let file = fixture("dialect-mismatch.toml");
-    let run = scenario(&[
-        "run",
-        file.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (run, out) = quiet_run("dialect-mismatch", &fixture("dialect-mismatch.toml"), &[]);
     // The assertions judge the answers: a failed check, not a harness error.
     assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
     let folder = run_folder(&out);
@@ -104,17 +112,11 @@ fn answers_in_another_dialects_shape_are_shape_errors_and_fail_the_run() {
 
 #[test]
 fn a_warm_up_answered_in_the_wrong_shape_says_so() {
-    let out = out_dir("dialect-mismatch-warmup");
-    let file = fixture("dialect-mismatch.toml");
-    let run = scenario(&[
-        "run",
-        file.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-        "--set",
-        "load.warmup=2",
-    ]);
+    let (run, out) = quiet_run(
+        "dialect-mismatch-warmup",
+        &fixture("dialect-mismatch.toml"),
+        &["load.warmup=2"],
+    );
     let err = text(&run.stderr);
     assert_eq!(run.status.code(), Some(2), "{err}");
     assert!(
@@ -151,24 +153,17 @@ fn an_unknown_dialect_is_named_with_its_place_and_the_valid_ones() {
 
 #[test]
 fn truncated_streams_of_every_dialect_are_truncated_not_shape_errors() {
-    let out = out_dir("dialects-truncated");
-    let run = scenario(&[
-        "run",
-        "scenarios/dialects.toml",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-        "--set",
-        "load.concurrency=[4]",
-        "--set",
-        "load.requests=24",
-        "--set",
-        "load.warmup=0",
-        "--set",
-        "upstream.faults.truncated=0.5",
-        "--set",
-        "upstream.itl_ms=0",
-    ]);
+    let (run, out) = quiet_run(
+        "dialects-truncated",
+        &dialects(),
+        &[
+            "load.concurrency=[4]",
+            "load.requests=24",
+            "load.warmup=0",
+            "upstream.faults.truncated=0.5",
+            "upstream.itl_ms=0",
+        ],
+    );
     // Failed requests fail `max_error_rate = 0`.
     assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
     let folder = run_folder(&out);

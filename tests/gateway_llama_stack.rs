@@ -9,7 +9,8 @@
 mod common;
 
 use common::{
-    env_of, out_dir, outbound, ports_are_free, report, run_folder, scenario_traced, text,
+    env_of, exited, gateway_steps, out_dir, outbound, ports_are_free, report, run_folder,
+    scenario_traced,
 };
 
 const FILE: &str = "scenarios/llama-stack-scaling.toml";
@@ -46,29 +47,14 @@ fn small(
     }
     args.extend(extra);
     let (run, outbound) = scenario_traced(&args, &trace);
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}\n{}",
-        text(&run.stderr),
-        text(&run.stdout)
-    );
+    exited(&run, 0);
     let _ = std::fs::remove_file(&trace);
     (run_folder(&out), outbound)
 }
 
-fn gateway_steps(r: &serde_json::Value) -> Vec<&serde_json::Value> {
-    r["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["side"] == "target")
-        .collect()
-}
-
 #[test]
 fn llama_stack_one_worker_end_to_end_with_baseline_and_no_outbound_connection() {
-    let (dir, outbound) = small("llama-stack-1", Some(1), "[1, 4]", 150, &[]);
+    let (dir, outbound) = small("llama-stack-1", Some(1), "[1, 4]", 50, &[]);
     let r = report(&dir);
     assert_eq!(r["status"], "complete");
     assert!(
@@ -79,7 +65,7 @@ fn llama_stack_one_worker_end_to_end_with_baseline_and_no_outbound_connection() 
     assert_eq!(steps.len(), 2);
     for s in &steps {
         assert_eq!(
-            s["metrics"]["successes"], 150,
+            s["metrics"]["successes"], 50,
             "every request through the stack answered: {s}"
         );
         let p50 = s["metrics"]["latency_ms"]["p50"].as_f64().unwrap();

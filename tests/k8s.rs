@@ -57,12 +57,8 @@ fn issue_15_k8s_manifest_validates_offline_and_its_pods_merge() {
     // A scenario with files beside and above it: the layout must survive.
     std::fs::write(
         dir.join("scenarios/load.toml"),
-        format!(
-            r#"[scenario]
-name = "K8s Load"
-[topology]
-target = "http://127.0.0.1:{}/v1/chat/completions"
-[request]
+        common::targeting("K8s Load", server.port)
+            + r#"[request]
 template = "../templates/body.json.j2"
 [request.pool]
 file = "prompts.jsonl"
@@ -71,8 +67,6 @@ concurrency = [5]
 requests = 47
 warmup = 5
 "#,
-            server.port
-        ),
     )
     .unwrap();
     std::fs::write(

@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{report, run_folder, text, BIN};
+use common::{files_under, report, run_folder, text, BIN};
 
 /// A folder outside the checkout holding `files`.
 fn folder(tag: &str, files: &[(&str, &str)]) -> PathBuf {
@@ -328,7 +328,7 @@ fn bearer_auth_reaches_load_probe_and_templates_and_is_redacted() {
     );
     // Nowhere in the run folder: reports, plan, logs; the rendered config
     // that held it is removed after the run.
-    for entry in walk(&run_dir) {
+    for entry in files_under(&run_dir, &[]) {
         let content = std::fs::read(&entry).unwrap();
         assert!(
             !String::from_utf8_lossy(&content).contains(token),
@@ -372,20 +372,6 @@ fn bearer_auth_reaches_load_probe_and_templates_and_is_redacted() {
     assert!(err.contains("`bearer` auth needs `token`"), "{err}");
     assert!(err.contains("`bearer` auth has no `password`"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// Every file under `dir`.
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 /// issue 14: `validate` let a typo through when the template sat in a

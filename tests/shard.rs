@@ -26,6 +26,12 @@ fn workdir(tag: &str) -> PathBuf {
     dir
 }
 
+/// `dir/s.toml`: scenario `name` aimed at the fake upstream on `port`,
+/// with `rest` (its `[request]`, `[load]`, … tables).
+fn write_scenario(dir: &Path, name: &str, port: u16, rest: &str) {
+    std::fs::write(dir.join("s.toml"), common::targeting(name, port) + rest).unwrap();
+}
+
 /// `s.toml` in `dir` as one process (no shards) into `dir/single`; it passes.
 fn single_run(dir: &Path) {
     let single = run(
@@ -116,17 +122,14 @@ fn issue_15_three_shards_merge_exactly_into_the_run_one_process_makes() {
     let _load = one_at_a_time();
     let server = Server::start(&["--ttft", "2", "--itl", "1", "--completion-tokens", "4"]);
     let dir = workdir("exact");
-    std::fs::write(
-        dir.join("s.toml"),
-        format!(
-            r#"[scenario]
-name = "exact"
-[topology]
-target = "http://127.0.0.1:{}/v1/chat/completions"
-[request]
-vars = {{ stream = true }}
+    write_scenario(
+        &dir,
+        "exact",
+        server.port,
+        r#"[request]
+vars = { stream = true }
 [request.pool]
-prompts = ["a", {{ prompt = "b b b b b b", max_tokens = 2 }}, "c c c c c c c c c c c c c c c c", {{ prompt = "d d d", max_tokens = 7 }}]
+prompts = ["a", { prompt = "b b b b b b", max_tokens = 2 }, "c c c c c c c c c c c c c c c c", { prompt = "d d d", max_tokens = 7 }]
 selection = "random"
 seed = 7
 [load]
@@ -136,10 +139,7 @@ warmup = 10
 [assert]
 max_p50_ms = 0.001
 "#,
-            server.port
-        ),
-    )
-    .unwrap();
+    );
 
     stats(server.port, true);
     let single = run(&dir, &["run", "s.toml", "--quiet", "--out", "single"], &[]);
@@ -297,14 +297,11 @@ fn issue_15_four_local_shards_measure_what_one_process_does() {
     let _load = one_at_a_time();
     let server = Server::start(&["--delay-ms", "20", "--fault", "500=0.02"]);
     let dir = workdir("sim");
-    std::fs::write(
-        dir.join("s.toml"),
-        format!(
-            r#"[scenario]
-name = "sim"
-[topology]
-target = "http://127.0.0.1:{}/v1/chat/completions"
-[load]
+    write_scenario(
+        &dir,
+        "sim",
+        server.port,
+        r#"[load]
 concurrency = [8]
 requests = 800
 warmup = 8
@@ -313,10 +310,7 @@ max_error_rate = 0.2
 [report]
 formats = ["json", "csv", "md", "html", "junit"]
 "#,
-            server.port
-        ),
-    )
-    .unwrap();
+    );
     single_run(&dir);
     let single_dir = run_folder(&dir.join("single"));
     stats(server.port, true);
@@ -452,24 +446,18 @@ fn issue_15_open_loop_shards_send_the_schedule_one_process_would() {
     let _load = one_at_a_time();
     let server = Server::start(&["--delay-ms", "5"]);
     let dir = workdir("open");
-    std::fs::write(
-        dir.join("s.toml"),
-        format!(
-            r#"[scenario]
-name = "open"
-[topology]
-target = "http://127.0.0.1:{}/v1/chat/completions"
-[load]
+    write_scenario(
+        &dir,
+        "open",
+        server.port,
+        r#"[load]
 rate = [150]
 duration = "2s"
 arrival = "poisson"
 seed = 11
 max_in_flight = 30
 "#,
-            server.port
-        ),
-    )
-    .unwrap();
+    );
     single_run(&dir);
     let outs = shards(&dir, "s.toml", 3, &[]);
     let logs: String = outs.iter().map(|o| text(&o.stdout)).collect();

@@ -409,6 +409,11 @@ pub fn ports_are_free(r: &serde_json::Value) {
 /// ARGS` command line `run_args`: installs the gateway's venv (pip, from
 /// PyPI) when the cache is cold, so that the run itself installs nothing.
 pub fn provision_for(run_args: &[&str]) {
+    provision_for_in(Path::new(env!("CARGO_MANIFEST_DIR")), run_args)
+}
+
+/// [`provision_for`] with the files of `run_args` relative to `dir`.
+pub fn provision_for_in(dir: &Path, run_args: &[&str]) {
     assert_eq!(run_args.first(), Some(&"run"), "{run_args:?}");
     let mut args = vec!["provision"];
     let mut rest = run_args[1..].iter();
@@ -423,7 +428,7 @@ pub fn provision_for(run_args: &[&str]) {
     }
     let out = Command::new(BIN)
         .args(&args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(dir)
         .output()
         .expect("run scenario provision");
     assert!(
@@ -568,4 +573,83 @@ pub fn test_venv(name: &str, packages: &[&str]) -> PathBuf {
     );
     std::fs::write(&ready, &wanted).unwrap();
     venv
+}
+
+/// The head of a scenario file named `name` aimed at the fake upstream on
+/// `port` (`[scenario]` and `[topology] target`): append its other tables.
+pub fn targeting(name: &str, port: u16) -> String {
+    format!(
+        "[scenario]\nname = \"{name}\"\n[topology]\ntarget = \"http://127.0.0.1:{port}/v1/chat/completions\"\n"
+    )
+}
+
+/// `scenario run --quiet --out OUT FIXTURE --set S …` for a file in
+/// tests/fixtures, into a fresh `out_dir(tag)`. The run must have judged
+/// (exit 0 or 1), not failed as a harness (2). Returns the exit code and
+/// the run folder.
+pub fn run_fixture(tag: &str, file: &str, set: &[&str]) -> (Option<i32>, PathBuf) {
+    let out = out_dir(tag);
+    let file = fixture(file);
+    let output = scenario(&quiet_run_args(&out, &file, set));
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{}",
+        text(&output.stderr)
+    );
+    (output.status.code(), run_folder(&out))
+}
+
+/// `run --quiet --out OUT FILE --set S …`, the arguments of a run whose
+/// only output is its reports.
+pub fn quiet_run_args<'a>(out: &'a Path, file: &'a Path, set: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ];
+    for s in set {
+        args.extend(["--set", s]);
+    }
+    args
+}
+
+/// The steps of a report that went through the gateway (`side = "target"`),
+/// not the baseline's straight to the upstream.
+pub fn gateway_steps(r: &serde_json::Value) -> Vec<&serde_json::Value> {
+    r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["side"] == "target")
+        .collect()
+}
+
+/// The run exited with `code`; otherwise fails showing its stderr and stdout.
+pub fn exited(run: &Output, code: i32) {
+    assert_eq!(
+        run.status.code(),
+        Some(code),
+        "{}\n{}",
+        text(&run.stderr),
+        text(&run.stdout)
+    );
+}
+
+/// Every file under `dir`, but in folders named in `skip` (a service's
+/// data folder owned by another user, say).
+pub fn files_under(dir: &Path, skip: &[&str]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if !skip.iter().any(|s| path.ends_with(s)) {
+                out.extend(files_under(&path, skip));
+            }
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

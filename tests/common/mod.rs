@@ -287,12 +287,19 @@ pub fn report(dir: &Path) -> serde_json::Value {
 }
 
 /// Processes whose parent is `pid` (to prove no service outlives the run),
-/// but the run's guardian (`scenario guard`), which is no service.
+/// but the run's guardian (`scenario guard`), which is no service, and a
+/// child forked but not yet started (its command line is still the
+/// parent's: it may be the guardian before its `exec`).
 pub fn children_of(pid: u32) -> Vec<u32> {
+    let parent = cmdline(pid);
     children_and_guardian(pid)
         .into_iter()
-        .filter(|&c| !is_guardian(c))
+        .filter(|&c| !is_guardian(c) && (parent.is_none() || cmdline(c) != parent))
         .collect()
+}
+
+fn cmdline(pid: u32) -> Option<Vec<u8>> {
+    std::fs::read(format!("/proc/{pid}/cmdline")).ok()
 }
 
 /// Is `pid` a run's guardian process (`scenario guard --parent …`)?

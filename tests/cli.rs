@@ -4,8 +4,10 @@
 mod common;
 
 use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use common::{alive, fixture, out_dir, report, run_folder, scenario, signal, start_run, text};
+use common::{alive, fixture, out_dir, report, run_folder, scenario, signal, start_run, text, BIN};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
@@ -167,23 +169,44 @@ fn failed_assertions_exit_1_and_list_the_verdicts() {
 
 #[test]
 fn an_existing_target_is_benchmarked_without_starting_anything() {
-    let server = common::Server::start(&["--delay-ms", "2"]);
+    // 50 ms a request: the run lasts long enough to look at its children.
+    let server = common::Server::start(&["--delay-ms", "50"]);
     let out_dir = out_dir("target");
     let target = format!(
         "topology.target=\"http://127.0.0.1:{}/v1/chat/completions\"",
         server.port
     );
-    let out = scenario(&[
-        "run",
-        fixture("tiny.toml").to_str().unwrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-        "--set",
-        &target,
-        "--set",
-        "load.runs=1",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut child = Command::new(BIN)
+        .args([
+            "run",
+            fixture("tiny.toml").to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--set",
+            &target,
+            "--set",
+            "load.runs=1",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // No process at all, not even a guardian: it would only read /proc on
+    // the client's CPU.
+    let mut looks = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        let kids = common::children_and_guardian(child.id());
+        assert!(kids.is_empty(), "the run started processes: {kids:?}");
+        looks += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(looks > 10, "the run ended before it could be looked at");
     let dir = run_folder(&out_dir);
     let r = report(&dir);
     assert_eq!(r["plan"]["services"].as_array().unwrap().len(), 0);

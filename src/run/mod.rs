@@ -239,7 +239,11 @@ pub async fn execute(
     };
 
     report.environment.cpus = plan.cpus.clone();
-    let mut services = Supervisor::new(&dir.join("logs"), &facts.exe);
+    let starts_processes = !plan.services.is_empty();
+    let mut services = Supervisor::new(
+        &dir.join("logs"),
+        starts_processes.then_some(facts.exe.as_str()),
+    );
     services.pin(plan.cpus.clone());
     // The tool's own threads (this runtime's, the blocking pool's) are the harness's.
     let _pinned = plan

@@ -48,18 +48,23 @@ impl Supervisor {
     /// that outlive their parent come back to us, not to init, so teardown
     /// can still find them.
     ///
-    /// `exe` (this binary) is started as the run's [`guardian`], which kills
-    /// every process of the run should this one die without tearing down.
-    pub fn new(log_dir: &Path, exe: &str) -> Supervisor {
+    /// `guard_with` (this binary) is started as the run's [`guardian`],
+    /// which kills every process of the run should this one die without
+    /// tearing down; `None` for a plan that starts no process (a run
+    /// against an existing target), where a guardian would only spend CPU
+    /// reading `/proc` beside the measurement.
+    pub fn new(log_dir: &Path, guard_with: Option<&str>) -> Supervisor {
         let _ = nix::sys::prctl::set_child_subreaper(true);
-        let guardian = guardian::Guardian::start(exe)
-            .map_err(|e| {
-                eprintln!(
-                    "warning: cannot start the guardian ({exe} guard: {e}); \
+        let guardian = guard_with.and_then(|exe| {
+            guardian::Guardian::start(exe)
+                .map_err(|e| {
+                    eprintln!(
+                        "warning: cannot start the guardian ({exe} guard: {e}); \
                      services may outlive this process if it is killed"
-                )
-            })
-            .ok();
+                    )
+                })
+                .ok()
+        });
         Supervisor {
             log_dir: log_dir.to_path_buf(),
             running: Vec::new(),

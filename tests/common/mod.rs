@@ -322,7 +322,8 @@ pub fn descendants_of(pid: u32) -> Vec<u32> {
     tree
 }
 
-fn children_and_guardian(pid: u32) -> Vec<u32> {
+/// Every process whose parent is `pid`, the guardian included.
+pub fn children_and_guardian(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {

@@ -182,11 +182,6 @@ impl Sampler {
 
     /// Take one sample (call about once a second).
     pub fn sample(&mut self) {
-        // Nothing started (an external target): no process to look for,
-        // and reading every process on the machine is the client's CPU.
-        if self.roots.is_empty() {
-            return;
-        }
         let now = Instant::now();
         let procs = read_procs();
         let mut owner: HashMap<i32, usize> = HashMap::new();

@@ -171,42 +171,50 @@ pub fn parse(text: &str, from: &str) -> Result<Vec<ShardResult>, MergeError> {
         }
         entry.2[k - 1] = Some(chunk.to_string());
     }
-    let mut results = Vec::new();
-    for (id, total, parts) in found {
-        let missing = parts.iter().filter(|p| p.is_none()).count();
-        if missing > 0 {
-            return Err(MergeError::Truncated {
-                from: from.to_string(),
-                id,
-                missing,
-                total,
-            });
-        }
-        let packed: String = parts.into_iter().flatten().collect();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(packed)
-            .map_err(|source| MergeError::NotBase64 {
-                from: from.to_string(),
-                id: id.clone(),
-                source,
-            })?;
-        let mut json = Vec::new();
-        flate2::read::DeflateDecoder::new(bytes.as_slice())
-            .read_to_end(&mut json)
-            .map_err(|source| MergeError::NotDeflate {
-                from: from.to_string(),
-                id: id.clone(),
-                source,
-            })?;
-        results.push(serde_json::from_slice(&json).map_err(|source| {
-            MergeError::NotAShardResult {
-                from: from.to_string(),
-                id,
-                source,
-            }
-        })?);
+    found
+        .into_iter()
+        .map(|(id, total, parts)| unpack(from, id, total, parts))
+        .collect()
+}
+
+/// The shard result whose log lines held `parts` (base64 of its deflated
+/// JSON, in order), every one of the `total` present.
+fn unpack(
+    from: &str,
+    id: String,
+    total: usize,
+    parts: Vec<Option<String>>,
+) -> Result<ShardResult, MergeError> {
+    let missing = parts.iter().filter(|p| p.is_none()).count();
+    if missing > 0 {
+        return Err(MergeError::Truncated {
+            from: from.to_string(),
+            id,
+            missing,
+            total,
+        });
     }
-    Ok(results)
+    let packed: String = parts.into_iter().flatten().collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(packed)
+        .map_err(|source| MergeError::NotBase64 {
+            from: from.to_string(),
+            id: id.clone(),
+            source,
+        })?;
+    let mut json = Vec::new();
+    flate2::read::DeflateDecoder::new(bytes.as_slice())
+        .read_to_end(&mut json)
+        .map_err(|source| MergeError::NotDeflate {
+            from: from.to_string(),
+            id: id.clone(),
+            source,
+        })?;
+    serde_json::from_slice(&json).map_err(|source| MergeError::NotAShardResult {
+        from: from.to_string(),
+        id,
+        source,
+    })
 }
 
 /// The shard results at `path`: a `shard.json`, a run folder holding one,

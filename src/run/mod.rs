@@ -239,12 +239,7 @@ pub async fn execute(
     };
 
     report.environment.cpus = plan.cpus.clone();
-    let starts_processes = !plan.services.is_empty();
-    let mut services = Supervisor::new(
-        &dir.join("logs"),
-        starts_processes.then_some(facts.exe.as_str()),
-    );
-    services.pin(plan.cpus.clone());
+    let mut services = supervisor(&plan, &dir, &facts.exe);
     // The tool's own threads (this runtime's, the blocking pool's) are the harness's.
     let _pinned = plan
         .cpus
@@ -281,6 +276,15 @@ pub async fn execute(
         std::fs::write(dir.join("shard.json"), json)?;
     }
     Ok(Finished { report, dir, shard })
+}
+
+/// The run's supervisor, its services pinned to the plan's CPUs; with a
+/// guardian only when the plan starts processes (see [`Supervisor::new`]).
+fn supervisor(plan: &Plan, dir: &Path, exe: &str) -> Supervisor {
+    let guard_with = (!plan.services.is_empty()).then_some(exe);
+    let mut services = Supervisor::new(&dir.join("logs"), guard_with);
+    services.pin(plan.cpus.clone());
+    services
 }
 
 /// Files that hold secrets (passwords in config files) do not outlive the run.

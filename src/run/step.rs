@@ -17,7 +17,7 @@ use crate::merge::RawStep;
 use crate::metrics::{SecondSample, StepMetrics};
 use crate::plan::shard;
 use crate::plan::{self, Plan, Stop};
-use crate::report::{self, frontier, Report, StepReport};
+use crate::report::{self, frontier, Report, StepReport, UpstreamCounts};
 use crate::topology::cpus::{self, Pinning};
 use crate::topology::resources::Sampler;
 use crate::topology::scrape::{Scraper, Source};
@@ -186,10 +186,7 @@ async fn run_one(
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let started = std::time::Instant::now();
     let mut died = None;
-    let roots = services.roots();
-    let mut sampler = (!roots.is_empty()).then(|| Sampler::new(roots));
-    // The gateway's own series, through the target only.
-    let mut scraper = Scraper::new(metrics.0.to_vec(), metrics.1.to_vec()).filter(|_| !baseline);
+    let mut watchers = Watchers::new(services, metrics, baseline);
     let mut ticks = 0u32;
     let outcome = loop {
         tokio::select! {
@@ -198,12 +195,7 @@ async fn run_one(
                 show_progress(&bar, step, live, started);
                 ticks += 1;
                 if ticks % 5 == 0 {
-                    if let Some(s) = sampler.as_mut() {
-                        s.sample();
-                    }
-                    if let Some(s) = scraper.as_mut() {
-                        s.scrape().await;
-                    }
+                    watchers.look().await;
                 }
                 if died.is_none() {
                     if let Some(dead) = services.exited() {
@@ -215,9 +207,6 @@ async fn run_one(
         }
     };
     bar.finish_and_clear();
-    if let Some(e) = scraper.as_ref().and_then(|s| s.error.as_ref()) {
-        eprintln!("warning: step {}: {e}", step.index + 1);
-    }
     // A service that died between two ticks, or in the step's last moments,
     // fails the step all the same.
     if died.is_none() {
@@ -234,12 +223,46 @@ async fn run_one(
         })?;
     check_start(step, &outcome, planned, &mut died);
     let raw = raw_step(step, baseline, planned, &outcome);
-    let watched = Watched {
-        resources: sampler.map(Sampler::finish).unwrap_or_default(),
-        upstream: upstream_stats,
-        server_metrics: scraper.map(Scraper::finish).unwrap_or_default(),
-    };
+    let watched = watchers.finish(step, upstream_stats);
     Ok((step_report(step, baseline, outcome, watched), died, raw))
+}
+
+/// What is watched beside the load while a step runs, once a second: each
+/// service's CPU and memory, and the gateway's own metrics series.
+struct Watchers {
+    sampler: Option<Sampler>,
+    scraper: Option<Scraper>,
+}
+
+impl Watchers {
+    fn new(services: &Supervisor, metrics: (&[Source], &[String]), baseline: bool) -> Watchers {
+        let roots = services.roots();
+        Watchers {
+            sampler: (!roots.is_empty()).then(|| Sampler::new(roots)),
+            // The gateway's own series, through the target only.
+            scraper: Scraper::new(metrics.0.to_vec(), metrics.1.to_vec()).filter(|_| !baseline),
+        }
+    }
+
+    async fn look(&mut self) {
+        if let Some(s) = self.sampler.as_mut() {
+            s.sample();
+        }
+        if let Some(s) = self.scraper.as_mut() {
+            s.scrape().await;
+        }
+    }
+
+    fn finish(self, step: &plan::Step, upstream: Option<UpstreamCounts>) -> Watched {
+        if let Some(e) = self.scraper.as_ref().and_then(|s| s.error.as_ref()) {
+            eprintln!("warning: step {}: {e}", step.index + 1);
+        }
+        Watched {
+            resources: self.sampler.map(Sampler::finish).unwrap_or_default(),
+            upstream,
+            server_metrics: self.scraper.map(Scraper::finish).unwrap_or_default(),
+        }
+    }
 }
 
 /// The bar's position (requests or time, as the step stops) and the rate
@@ -258,7 +281,7 @@ fn show_progress(bar: &ProgressBar, step: &plan::Step, live: &Live, started: std
 /// What was watched beside the load during a step.
 struct Watched {
     resources: Vec<crate::report::ServiceUsage>,
-    upstream: Option<crate::report::UpstreamCounts>,
+    upstream: Option<UpstreamCounts>,
     server_metrics: Vec<crate::topology::scrape::ServerSeries>,
 }
 

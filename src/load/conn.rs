@@ -16,15 +16,12 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::time::Sleep;
 
 use super::http1::{parse_head, Body, Framing, Head, Violation};
+use super::rt::{self, Stream};
 use super::scan::{KeyNumber, PairScan};
 use super::sse::{Event, Markers, SseScanner};
 use crate::dialect::Dialect;
@@ -245,12 +242,12 @@ enum Idle {
 /// on a reused connection failed, as the server had reset the connection
 /// before the request reached it. Before each request on a reused
 /// connection the socket is checked without blocking: a non-blocking read
-/// gated by the readiness the runtime already tracks, so it makes a system
+/// gated by the readiness the loop ([`rt`]) already tracks, so it makes a system
 /// call only when the socket became readable since the last answer
 /// (measured with strace: one `recvfrom` per request, as before). An idle
 /// connection the server closed, with FIN or RST alike, is replaced before
 /// anything is sent, which is not a resend. A close that lands between
-/// that check and the write, or that the runtime has not seen yet, cannot
+/// that check and the write, or that the loop has not seen yet, cannot
 /// be told from a server that took the request and closed: it is an error
 /// (HTTP/1.1 leaves it to the client, RFC 9112 §9.3.1; a non-idempotent
 /// request must not be sent twice on a guess). Once the request is
@@ -260,11 +257,7 @@ enum Idle {
 /// ([`Conn::resent`]), so the server's request count is the client's
 /// requests plus its resends.
 pub struct Conn {
-    stream: Option<TcpStream>,
-    /// The request timeout's timer, kept from one request to the next:
-    /// moving a timer's deadline later is an atomic store, registering a
-    /// new one a lock and a timer-wheel insertion (and removal) per request.
-    timer: Option<Pin<Box<Sleep>>>,
+    stream: Option<Stream>,
     /// Received bytes not consumed yet: `buf[pos..]`.
     buf: Vec<u8>,
     pos: usize,
@@ -276,7 +269,6 @@ impl Default for Conn {
     fn default() -> Self {
         Conn {
             stream: None,
-            timer: None,
             buf: Vec::with_capacity(BUF),
             pos: 0,
             resent: false,
@@ -288,10 +280,9 @@ impl Conn {
     /// Open the connection if there is none.
     pub async fn ensure(&mut self, addr: SocketAddr) -> Result<(), Failure> {
         if self.stream.is_none() {
-            let stream = TcpStream::connect(addr)
+            let stream = Stream::connect(addr)
                 .await
                 .map_err(|e| connect_failure(&e))?;
-            let _ = stream.set_nodelay(true);
             self.stream = Some(stream);
             self.buf.clear();
             self.pos = 0;
@@ -304,8 +295,9 @@ impl Conn {
         self.resent
     }
 
-    /// [`Conn::send`], given up at `deadline`; after a timeout the
-    /// connection's state is unknown, so it is dropped.
+    /// [`Conn::send`], given up at `deadline` (by the loop's sweep: a
+    /// store per request, no timer); after a timeout the connection's
+    /// state is unknown, so it is dropped.
     pub async fn send_within(
         &mut self,
         deadline: Instant,
@@ -313,19 +305,7 @@ impl Conn {
         wire: &[u8],
         scanner: &mut BodyScanner,
     ) -> Option<Failure> {
-        let mut timer = match self.timer.take() {
-            Some(mut timer) => {
-                timer.as_mut().reset(deadline.into());
-                timer
-            }
-            None => Box::pin(tokio::time::sleep_until(deadline.into())),
-        };
-        let answer = tokio::select! {
-            biased;
-            failure = self.send(target, wire, scanner) => Some(failure),
-            () = timer.as_mut() => None,
-        };
-        self.timer = Some(timer);
+        let answer = rt::within(deadline, self.send(target, wire, scanner)).await;
         answer.unwrap_or_else(|| {
             self.reset();
             Some(Failure::Timeout)
@@ -379,10 +359,10 @@ impl Conn {
         // `exchange`), so the buffer is empty with room to read into.
         self.buf.clear();
         self.pos = 0;
-        match stream.try_read_buf(&mut self.buf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Idle::Open,
-            Ok(0) | Err(_) => Idle::Closed,
-            Ok(_) => Idle::Spoke,
+        match stream.try_read(&mut self.buf) {
+            None => Idle::Open,
+            Some(Ok(0) | Err(_)) => Idle::Closed,
+            Some(Ok(_)) => Idle::Spoke,
         }
     }
 
@@ -395,7 +375,7 @@ impl Conn {
         if let Err(f) = self.ensure(target.addr).await {
             return Ok(Some(f));
         }
-        let stream = self.stream.as_mut().expect("connected above");
+        let stream = self.stream.as_ref().expect("connected above");
         if let Err(e) = stream.write_all(wire).await {
             return Err(if own_limit(&e) {
                 ExchangeError::Client
@@ -452,8 +432,8 @@ impl Conn {
             }
             self.buf.reserve(BUF);
         }
-        let stream = self.stream.as_mut().expect("connected");
-        stream.read_buf(&mut self.buf).await
+        let stream = self.stream.as_ref().expect("connected");
+        stream.read(&mut self.buf).await
     }
 
     async fn read_head(&mut self, overhead: &[String]) -> Result<Head, ExchangeError> {
@@ -520,10 +500,17 @@ mod tests {
             return;
         }
         use nix::sys::resource::{getrlimit, setrlimit, Resource};
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        // The loop's own descriptors are made before the limit is lowered.
+        let mut lp = rt::Loop::new(std::time::Duration::from_millis(10)).unwrap();
+        let mut connect = |addr| {
+            lp.run(
+                vec![async move { Conn::default().ensure(addr).await }],
+                None,
+            )
+            .pop()
+            .flatten()
+            .unwrap()
+        };
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let open = listener.local_addr().unwrap();
         let closed = {
@@ -531,7 +518,7 @@ mod tests {
             l.local_addr().unwrap()
         };
         // A port nobody listens on is the target's problem, not ours.
-        let refused = runtime.block_on(Conn::default().ensure(closed));
+        let refused = connect(closed);
         assert_eq!(refused, Err(Failure::Connect));
         // Out of file descriptors: the listening target cannot be reached
         // because this process may open no more.
@@ -542,7 +529,7 @@ mod tests {
             held.push(f);
             assert!(held.len() < 64, "the lowered limit did not take");
         }
-        let exhausted = runtime.block_on(Conn::default().ensure(open));
+        let exhausted = connect(open);
         assert_eq!(exhausted, Err(Failure::Client));
         drop(held);
         println!("emfile child: connect refused by this machine is `client`");

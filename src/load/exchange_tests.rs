@@ -14,6 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::conn::{BodyScanner, Conn, Prepared};
 use super::http1::{MAX_HEADERS, MAX_TRAILER};
+use super::rt;
 use crate::metrics::{ErrorClass, Recorder, StepMetrics, Window};
 
 /// One thing the server does on a connection.
@@ -164,28 +165,31 @@ impl Seen {
 }
 
 fn run(script: Vec<Vec<Act>>, drive: Drive) -> Seen {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // The scripted server on tokio threads of its own; the client on the
+    // load threads' event loop, as in a step.
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let target = Prepared {
-            addr: listener.local_addr().unwrap(),
-            head_only: drive.head_only,
-            overhead_headers: Vec::new(),
-            wire: vec![drive.request.clone()],
-            dialect: None,
-        };
-        let received = Arc::new(AtomicU64::new(0));
-        let server = tokio::spawn(serve(listener, script, received.clone()));
+    let listener = server.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let target = Prepared {
+        addr: listener.local_addr().unwrap(),
+        head_only: drive.head_only,
+        overhead_headers: Vec::new(),
+        wire: vec![drive.request.clone()],
+        dialect: None,
+    };
+    let received = Arc::new(AtomicU64::new(0));
+    server.spawn(serve(listener, script, received.clone()));
+    let (recorder, elapsed) = rt::block_on(async {
         let mut conn = Conn::default();
         let mut scanner = BodyScanner::new(target.dialect);
         let mut recorder = Recorder::default();
         let started = Instant::now();
         for i in 0..drive.requests {
             if i > 0 && drive.pause_ms > 0 {
-                tokio::time::sleep(Duration::from_millis(drive.pause_ms)).await;
+                rt::sleep_until(Instant::now() + Duration::from_millis(drive.pause_ms)).await;
             }
             let began = Instant::now();
             let failure = conn
@@ -203,14 +207,15 @@ fn run(script: Vec<Vec<Act>>, drive: Drive) -> Seen {
         }
         let elapsed = started.elapsed();
         // Let the server finish reading what it was sent.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        server.abort();
-        Seen {
-            metrics: recorder.summary(Window::default()),
-            received: received.load(Ordering::Relaxed),
-            elapsed,
-        }
-    })
+        rt::sleep_until(Instant::now() + Duration::from_millis(20)).await;
+        (recorder, elapsed)
+    });
+    server.shutdown_background();
+    Seen {
+        metrics: recorder.summary(Window::default()),
+        received: received.load(Ordering::Relaxed),
+        elapsed,
+    }
 }
 
 fn requests(n: usize) -> Drive {

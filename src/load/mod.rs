@@ -5,8 +5,7 @@
 //! answered. Open loop: arrivals have intended send times
 //! ([`schedule`]); each thread takes every `k`-th arrival of the global
 //! sequence, and a free worker claims the thread's next arrival, sleeps
-//! until its intended time (tokio's millisecond timer for most of the way,
-//! a nanosecond `timerfd` for the last stretch: [`pace`]), sends, and
+//! until its intended time (to the microsecond: [`rt::sleep_until`]), sends, and
 //! records the latency from the intended time (coordinated omission
 //! corrected), the service time from the actual send, and the gap (client
 //! queue time). An arrival no worker was free for waits, and is counted
@@ -21,7 +20,7 @@
 //! per-second series, so a ramp's achieved load shows beside its target.
 //!
 //! Layout (chosen by measurement, see docs/performance.md): OS threads,
-//! each with a current-thread tokio runtime and its own [`Recorder`] shared
+//! each with its own event loop ([`rt`]) and its own [`Recorder`] shared
 //! by the workers on it (no locks, no contended atomics on the sample path:
 //! each worker owns every `c`-th ticket, so a fixed count is split in fair
 //! shares up front; progress is published in batches; the end of the busy
@@ -29,8 +28,8 @@
 //! worker owns one keep-alive connection and writes pre-serialized request
 //! bytes itself ([`conn`], framing in [`http1`]). The clock starts just before the write; after
 //! the answer, the sample goes into the thread's histogram. Recorders are
-//! merged after the step. Cancellation is awaited once per thread, not once
-//! per request.
+//! merged after the step. Cancellation is noticed by each thread's loop
+//! (its periodic sweep), not checked per request.
 
 mod conn;
 mod error;
@@ -38,7 +37,7 @@ mod error;
 mod exchange_tests;
 mod http1;
 pub mod limits;
-mod pace;
+mod rt;
 mod scan;
 pub mod schedule;
 pub mod sse;
@@ -422,14 +421,9 @@ fn open_loop_summary(step: &Step, recorder: &Recorder) -> Option<OpenLoopSummary
 }
 
 fn load_thread(shared: Arc<Shared>, workers: Vec<u32>, thread: usize) -> std::io::Result<Recorder> {
-    // Sockets and timers only: a process or signal driver would be polled
-    // at every park of the measuring loop for nothing.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .enable_time()
-        .build();
-    let runtime = match runtime {
-        Ok(rt) => rt,
+    let sweep = (shared.timeout / 50).clamp(Duration::from_millis(1), Duration::from_millis(50));
+    let mut lp = match rt::Loop::new(sweep) {
+        Ok(lp) => lp,
         Err(e) => {
             // Keep the barriers whole so the coordinator is not left waiting.
             shared.warmed.wait();
@@ -437,23 +431,19 @@ fn load_thread(shared: Arc<Shared>, workers: Vec<u32>, thread: usize) -> std::io
             return Err(e);
         }
     };
-    let local = tokio::task::LocalSet::new();
     let recorder = Rc::new(RefCell::new(if shared.keep_samples {
         Recorder::keeping_samples()
     } else {
         Recorder::default()
     }));
-    local.block_on(&runtime, async {
-        let conns = warm_thread(&shared, &workers).await;
-        // Nothing is in flight on this thread now, so blocking here is harmless.
-        shared.warmed.wait();
-        shared.go.wait();
-        if shared.abort.load(Ordering::Relaxed) {
-            return;
-        }
-        measure_thread(&shared, conns, &workers, thread, &recorder).await;
-    });
-    drop(local);
+    let conns = warm_thread(&mut lp, &shared, &workers);
+    // Nothing is in flight on this thread now, so blocking here is harmless.
+    shared.warmed.wait();
+    shared.go.wait();
+    if !shared.abort.load(Ordering::Relaxed) {
+        measure_thread(&mut lp, &shared, conns, &workers, thread, &recorder);
+    }
+    drop(lp);
     Ok(Rc::try_unwrap(recorder)
         .map(RefCell::into_inner)
         .unwrap_or_else(|rc| rc.borrow().clone()))
@@ -461,20 +451,17 @@ fn load_thread(shared: Arc<Shared>, workers: Vec<u32>, thread: usize) -> std::io
 
 /// Warm up the thread's workers, each on its own connection, and add what
 /// the warm-up recorded to the step's; the connections, warm, in order.
-async fn warm_thread(shared: &Arc<Shared>, workers: &[u32]) -> Vec<Conn> {
+fn warm_thread(lp: &mut rt::Loop, shared: &Arc<Shared>, workers: &[u32]) -> Vec<Conn> {
     let warm_recorder = Rc::new(RefCell::new(Recorder::default()));
-    let mut warm = Vec::with_capacity(workers.len());
-    for &w in workers {
-        warm.push(tokio::task::spawn_local(warm_up(
-            shared.clone(),
-            warm_recorder.clone(),
-            w,
-        )));
-    }
-    let mut conns = Vec::with_capacity(warm.len());
-    for handle in warm {
-        conns.push(handle.await.unwrap_or_default());
-    }
+    let warm = workers
+        .iter()
+        .map(|&w| warm_up(shared.clone(), warm_recorder.clone(), w))
+        .collect();
+    let conns = lp
+        .run(warm, Some(&shared.cancel))
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect();
     shared
         .warm
         .lock()
@@ -484,8 +471,9 @@ async fn warm_thread(shared: &Arc<Shared>, workers: &[u32]) -> Vec<Conn> {
 }
 
 /// Run the thread's measured loops, one per worker, until all end or the
-/// step is cancelled.
-async fn measure_thread(
+/// step is cancelled (in-flight requests are then dropped unrecorded).
+fn measure_thread(
+    lp: &mut rt::Loop,
     shared: &Arc<Shared>,
     conns: Vec<Conn>,
     workers: &[u32],
@@ -494,42 +482,31 @@ async fn measure_thread(
 ) {
     let start = *shared.start.get().expect("set before the go barrier");
     if !shared.schedule.is_closed() {
-        pace::tight_timers();
+        rt::tight_timers();
     }
     let (first, every) = shared.arrivals;
     let arrivals = shared
         .schedule
         .arrivals(first + every * thread, every * shared.threads)
         .map(|a| Rc::new(Dispatch::new(a)));
-    let mut measure = Vec::with_capacity(conns.len());
     let mut pairs: Vec<(Conn, u32)> = conns.into_iter().zip(workers.iter().copied()).collect();
     if arrivals.is_some() {
         // The open loop hands arrivals to the most recently idle worker
-        // first; spawned last, the lowest (warmed-up) workers go first.
+        // first; queued last, the lowest (warmed-up) workers go first.
         pairs.reverse();
     }
-    for (conn, w) in pairs {
-        measure.push(tokio::task::spawn_local(measure_loop(
-            shared.clone(),
-            conn,
-            recorder.clone(),
-            arrivals.clone(),
-            start,
-            w,
-        )));
-    }
-    let all = async {
-        for handle in &mut measure {
-            let _ = handle.await;
-        }
-    };
-    tokio::select! {
-        _ = all => {}
-        _ = shared.cancel.cancelled() => {
-            // In-flight requests are dropped unrecorded.
-            for handle in &measure {
-                handle.abort();
-            }
-        }
-    }
+    let measure = pairs
+        .into_iter()
+        .map(|(conn, w)| {
+            measure_loop(
+                shared.clone(),
+                conn,
+                recorder.clone(),
+                arrivals.clone(),
+                start,
+                w,
+            )
+        })
+        .collect();
+    lp.run(measure, Some(&shared.cancel));
 }

@@ -4,18 +4,20 @@
 //! in which every request failed.
 
 use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use tokio::sync::Notify;
 
 use super::conn::{BodyScanner, Conn};
+use super::rt;
 use super::schedule::Arrivals;
-use super::{pace, Schedule, Shared};
+use super::{Schedule, Shared};
 use crate::metrics::{busy_share, ErrorClass, ErrorSummary, Pacing, Recorder, Tokens, LATE};
 use crate::plan::{Selection, Stop};
 
@@ -32,7 +34,7 @@ pub(super) async fn warm_up(
     // of `max_in_flight` may never be needed. A worker ramp's connect when
     // they start, as a new user would.
     if shared.schedule == Schedule::Closed || u64::from(worker) < shared.warmup {
-        let _ = tokio::time::timeout(shared.timeout, conn.ensure(target.addr)).await;
+        let _ = rt::within(Instant::now() + shared.timeout, conn.ensure(target.addr)).await;
     }
     let n = target.wire.len() as u64;
     let mut scanner = BodyScanner::new(target.dialect);
@@ -40,10 +42,10 @@ pub(super) async fn warm_up(
     while ticket < shared.warmup {
         let wire = &target.wire[(ticket % n) as usize];
         let began = Instant::now();
-        let failure = tokio::select! {
-            f = conn.send_within(began + shared.timeout, target, wire, &mut scanner) => f,
-            _ = shared.cancel.cancelled() => break,
-        };
+        // Cancelled, the loop drops this future where it waits.
+        let failure = conn
+            .send_within(began + shared.timeout, target, wire, &mut scanner)
+            .await;
         let mut r = recorder.borrow_mut();
         r.record(Duration::ZERO, began.elapsed(), failure, 1.0);
         if conn.resent() {
@@ -74,15 +76,14 @@ pub(super) async fn measure_loop(
     let n = target.wire.len() as u64;
     let mut rng = SmallRng::seed_from_u64(shared.seed.wrapping_add(u64::from(worker)));
     let mut scanner = BodyScanner::new(target.dialect);
-    let mut pace = pace::Pace::default();
     let (mut done, mut errors) = (0u64, 0u64);
     let mut ticket = u64::from(worker);
     let mut worked = false;
     let mut ramped_out = false;
-    // Let the runtime poll its I/O driver first, so a connection the
-    // server closed while the threads met at the barrier is seen as closed
-    // before the first request (see the resend rule on `Conn`).
-    tokio::task::yield_now().await;
+    // (The loop takes in its sockets' events before it first polls this,
+    // so a connection the server closed while the threads met at the
+    // barrier is seen as closed before the first request: the resend rule
+    // on `Conn`.)
     // The clock as last read: a closed loop's next request follows the
     // last answer at once, so its end tells whether there is time left.
     let mut now = Instant::now();
@@ -95,8 +96,7 @@ pub(super) async fn measure_loop(
                 conn = Conn::default();
                 match ramp.first_above(f64::from(worker), t) {
                     Some(at) => {
-                        let at = start + Duration::from_secs_f64(at);
-                        tokio::time::sleep_until(at.into()).await;
+                        rt::sleep_until(start + Duration::from_secs_f64(at)).await;
                         now = Instant::now();
                     }
                     None => {
@@ -138,10 +138,10 @@ pub(super) async fn measure_loop(
             // Lead until shortly before the arrival is due, so the next
             // leader can take an arrival due within the timer's granularity.
             if let Some(early) = at.checked_sub(HORIZON).filter(|&e| e > now) {
-                tokio::time::sleep_until(early.into()).await;
+                rt::sleep_until(early).await;
             }
             dispatch.hand_off();
-            pace.until(at).await;
+            rt::sleep_until(at).await;
         }
         let body = match shared.selection {
             Selection::RoundRobin => ticket % n,
@@ -213,7 +213,11 @@ const HORIZON: Duration = Duration::from_millis(2);
 pub(super) struct Dispatch {
     arrivals: RefCell<Arrivals>,
     led: Cell<bool>,
-    idle: Notify,
+    /// The workers (loop tasks) waiting to lead, the last idle last.
+    idle: RefCell<Vec<u32>>,
+    /// Which tasks are in `idle` (a task woken for another reason, its
+    /// socket's close say, polls its wait again without queueing twice).
+    waiting: RefCell<Vec<bool>>,
 }
 
 impl Dispatch {
@@ -221,23 +225,40 @@ impl Dispatch {
         Dispatch {
             arrivals: RefCell::new(arrivals),
             led: Cell::new(false),
-            idle: Notify::new(),
+            idle: RefCell::new(Vec::new()),
+            waiting: RefCell::new(Vec::new()),
         }
     }
 
     /// Wait until this worker may lead (single-threaded: no race between
     /// the check and the set; a stale wake-up just waits again).
     async fn lead(&self) {
-        while self.led.get() {
-            self.idle.notified().await;
-        }
-        self.led.set(true);
+        poll_fn(|_| {
+            if !self.led.get() {
+                self.led.set(true);
+                return Poll::Ready(());
+            }
+            let me = rt::current();
+            let mut waiting = self.waiting.borrow_mut();
+            if waiting.len() <= me as usize {
+                waiting.resize(me as usize + 1, false);
+            }
+            if !waiting[me as usize] {
+                waiting[me as usize] = true;
+                self.idle.borrow_mut().push(me);
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// Give up the lead to the worker that went idle last.
     fn hand_off(&self) {
         self.led.set(false);
-        self.idle.notify_last();
+        if let Some(next) = self.idle.borrow_mut().pop() {
+            self.waiting.borrow_mut()[next as usize] = false;
+            rt::wake(next);
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 #   ROOT, BIN (the release build of scenario), WORK, PIDS, log
 #   peers: builds scenario, installs wrk (apt) and oha (cargo, into $CACHE)
 #   same_request: BODY, the scenario's and wrk's request files in $WORK
-#   start_upstream: a fake upstream at a delay, its port in a variable
+#   start_upstream: a fake upstream at a delay, its port in a variable, its
+#     pid in UPSTREAM_PID
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${BIN:-$ROOT/target/release/scenario}
 CACHE=${CACHE:-$HOME/.cache/scenario-bench}
@@ -46,16 +47,19 @@ $1
 LUA
 }
 
-# A fake upstream at DELAY ms, stopped on exit; its port goes into the
-# variable named VAR. Not called as $(…): a subshell's PIDS+= would never
-# reach cleanup, and the server would outlive the script.
-start_upstream() { # delay_ms var_name
-    local out=$WORK/upstream-$1.log port
-    "$BIN" fake-upstream --port 0 --delay-ms "$1" >"$out" 2>&1 &
+# A fake upstream at DELAY ms (further arguments go to `fake-upstream`, such
+# as `--workers 2`), stopped on exit; its port goes into the variable named
+# VAR and its pid into UPSTREAM_PID. Not called as $(…): a subshell's PIDS+=
+# would never reach cleanup, and the server would outlive the script.
+start_upstream() { # delay_ms var_name [fake-upstream args…]
+    local delay=$1 var=$2 out=$WORK/upstream-$1.log port
+    shift 2
+    "$BIN" fake-upstream --port 0 --delay-ms "$delay" "$@" >"$out" 2>&1 &
+    UPSTREAM_PID=$!
     PIDS+=($!)
     for _ in $(seq 100); do
         port=$(grep -o 'listening on [^ ]*:[0-9]*' "$out" 2>/dev/null | grep -o '[0-9]*$' || true)
-        [ -n "$port" ] && { printf -v "$2" '%s' "$port"; return; }
+        [ -n "$port" ] && { printf -v "$var" '%s' "$port"; return; }
         sleep 0.1
     done
     log "fake upstream did not start: $(cat "$out")"

@@ -24,15 +24,7 @@ if [ ! -x "$BIN" ]; then
     (cd "$ROOT" && cargo build --release --quiet)
 fi
 
-"$BIN" fake-upstream --port 0 --delay-ms "$DELAY_MS" >"$WORK/upstream.log" 2>&1 &
-PIDS+=($!)
-PORT=
-for _ in $(seq 100); do
-    PORT=$(grep -o 'listening on [^ ]*:[0-9]*' "$WORK/upstream.log" 2>/dev/null | grep -o '[0-9]*$' || true)
-    [ -n "$PORT" ] && break
-    sleep 0.1
-done
-[ -n "$PORT" ] || { log "fake upstream did not start: $(cat "$WORK/upstream.log")"; exit 2; }
+start_upstream "$DELAY_MS" PORT
 
 cat >"$WORK/soak.toml" <<TOML
 [scenario]

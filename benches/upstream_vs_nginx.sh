@@ -25,23 +25,22 @@ THREADS=${THREADS:-2}
 OPEN=${OPEN:-10000}
 WORKERS=${WORKERS:-2}
 
-cd "$(dirname "$0")/.."
+BIN_GIVEN=${BIN:-}
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
 for tool in wrk nginx curl; do
     command -v "$tool" >/dev/null || { echo "missing $tool: apt-get install -y nginx wrk curl" >&2; exit 2; }
 done
-if [[ -z "${SKIP_BUILD:-}" && -z "${BIN:-}" ]]; then
+if [[ -z "${SKIP_BUILD:-}" && -z "$BIN_GIVEN" ]]; then
     cargo build --release --quiet
 fi
-BIN=${BIN:-$PWD/target/release/scenario}
 PARTS=${PARTS:-1 2}
-WORK=$(mktemp -d /tmp/upstream-bench.XXXXXX)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+# nginx daemonizes: stopped by its pid file, besides lib.sh's cleanup.
+stop_all() {
     [[ -f $WORK/nginx.pid ]] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
-    rm -rf "$WORK"
+    cleanup
 }
-trap cleanup EXIT
+trap stop_all EXIT
 ulimit -n "$(ulimit -Hn)"
 
 REQUEST='{"model":"mock-chat-model","messages":[{"role":"user","content":"Benchmark the fake upstream against nginx."}],"max_tokens":16}'
@@ -51,18 +50,10 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '$REQUEST'
 EOF
 
-# start_fake DELAY_MS -> sets FAKE_PID, FAKE_PORT
+# start_fake DELAY_MS -> sets FAKE_PID, FAKE_PORT (lib.sh's start_upstream)
 start_fake() {
-    "$BIN" fake-upstream --port 0 --delay-ms "$1" --workers "$WORKERS" > "$WORK/fake.out" 2>&1 &
-    FAKE_PID=$!
-    PIDS+=("$FAKE_PID")
-    for _ in $(seq 100); do
-        FAKE_PORT=$(sed -n 's#^listening on http://127.0.0.1:\([0-9]*\)$#\1#p' "$WORK/fake.out")
-        [[ -n $FAKE_PORT ]] && return 0
-        sleep 0.05
-    done
-    echo "fake upstream did not start: $(cat "$WORK/fake.out")" >&2
-    exit 2
+    start_upstream "$1" FAKE_PORT --workers "$WORKERS"
+    FAKE_PID=$UPSTREAM_PID
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -1,12 +1,16 @@
 //! A verdict is only as good as the run behind it: when the harness itself
 //! failed (a service died, even in a step's last moments) the run says so
-//! and exits 2, never PASS; runs started together never share a folder.
+//! and exits 2, never PASS; so does a run whose guardian died; runs
+//! started together never share a folder.
 
 mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{fixture, out_dir, report, run_folder, signal, start_run, text, BIN};
+use common::{
+    alive, children_and_guardian, descendants_of, fixture, is_guardian, out_dir, report,
+    run_folder, signal, start_run, text, BIN,
+};
 use nix::sys::signal::Signal;
 
 #[test]
@@ -46,6 +50,57 @@ fn a_service_killed_in_the_last_moments_of_the_last_step_fails_the_run() {
         step["error"].as_str().unwrap().contains("`upstream`"),
         "the step is marked failed: {step}"
     );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn a_run_whose_guardian_is_killed_stops_as_a_harness_failure_and_leaves_nothing() {
+    // Unguarded, a `kill -9` of the tool would leave the services running:
+    // the run must not go on (and pass) that way. 4,000 requests at c=2 on
+    // a 5 ms upstream take ~10 s: killed after ~1.5 s, the step is stopped
+    // within a look (200 ms); a run that did not notice would end in PASS.
+    let out = out_dir("guardian-killed");
+    let slow = fixture("slow.toml");
+    let (child, services) = start_run(
+        &[
+            "run",
+            slow.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--set",
+            "load.requests=4000",
+        ],
+        1,
+    );
+    let guardian = children_and_guardian(child.id())
+        .into_iter()
+        .find(|&p| is_guardian(p))
+        .expect("a run that starts services has a guardian");
+    let tree = descendants_of(child.id());
+    assert!(tree.contains(&services[0]), "{tree:?}");
+    signal(guardian, Signal::SIGKILL);
+    let run = child.wait_with_output().unwrap();
+    let err = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    let said = format!("the run's guardian (`scenario guard`, pid {guardian}) died (signal: 9");
+    assert!(err.contains(&said), "{err}");
+    for pid in tree {
+        assert!(!alive(pid), "process {pid} of the run outlived it");
+    }
+    let r = report(&run_folder(&out));
+    assert_eq!(r["status"], "failed");
+    assert!(
+        r["error"].as_str().unwrap().contains("guardian"),
+        "{}",
+        r["error"]
+    );
+    assert_eq!(r["verdicts"].as_array().unwrap().len(), 0, "no verdict");
+    let step = &r["steps"][0];
+    assert!(
+        step["error"].as_str().unwrap().contains("guardian"),
+        "the step is marked failed: {step}"
+    );
+    assert_eq!(step["cancelled"], true, "the step stopped early: {step}");
     let _ = std::fs::remove_dir_all(&out);
 }
 

@@ -13,7 +13,9 @@ use crate::topology::TopologyError;
 /// A failure of the run stage (after planning, before the report is final).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// A service could not be provisioned, started, or kept running.
+    /// A service could not be provisioned, started, or kept running, or a
+    /// folder or planned file could not be made or written (`File`), or a
+    /// planned file's `owner` names no account here (`NoUser`).
     #[error(transparent)]
     Topology(#[from] TopologyError),
     /// The steps cannot be lined up on `--start-at`.
@@ -22,16 +24,6 @@ pub enum RunError {
     /// The target (or the baseline) cannot be addressed.
     #[error(transparent)]
     Load(#[from] LoadError),
-    /// A folder or a planned file could not be made or written.
-    #[error("cannot {action} {}: {source}", path.display())]
-    File {
-        action: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    /// A planned file's `owner` names no account on this machine.
-    #[error("user `{0}` does not exist; create it or remove the service's `user`")]
-    NoUser(String),
     /// A planned file could not be handed to its owner.
     #[error("cannot hand {} to `{user}`: {source}", path.display())]
     Chown {
@@ -141,15 +133,6 @@ mod tests {
         let text = e.to_string();
         assert!(text.starts_with("step 2 (c=4): the client's own machine refused 7 warm-up"));
         assert!(text.contains("raise `ulimit -n`"), "{text}");
-        let e = RunError::File {
-            action: "create",
-            path: "/nope/logs".into(),
-            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
-        };
-        assert!(e.to_string().starts_with("cannot create /nope/logs: "));
-        assert!(std::error::Error::source(&e).is_some());
-        let e = RunError::NoUser("nobody-here".into());
-        assert!(e.to_string().contains("remove the service's `user`"));
     }
 
     #[test]

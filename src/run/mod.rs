@@ -31,7 +31,7 @@ use crate::report::{self, Environment, Report, ScenarioInfo, Status};
 use crate::scenario::Scenario;
 use crate::search::Bisection;
 use crate::topology::resources;
-use crate::topology::{provision, Supervisor};
+use crate::topology::{provision, Supervisor, TopologyError};
 
 /// How a run is carried out (from the command line).
 #[derive(Debug, Clone)]
@@ -348,7 +348,7 @@ async fn drive(
         None => Vec::new(),
     };
     let logs = dir.join("logs");
-    std::fs::create_dir_all(&logs).map_err(|source| RunError::File {
+    std::fs::create_dir_all(&logs).map_err(|source| TopologyError::File {
         action: "create",
         path: logs.clone(),
         source,
@@ -519,7 +519,7 @@ async fn recovered_memory(
 fn write_file(f: &plan::PlannedFile) -> Result<(), RunError> {
     let file_error = |action, path: &Path| {
         let path = path.to_path_buf();
-        move |source| RunError::File {
+        move |source| TopologyError::File {
             action,
             path,
             source,
@@ -533,7 +533,7 @@ fn write_file(f: &plan::PlannedFile) -> Result<(), RunError> {
         let u = nix::unistd::User::from_name(user)
             .ok()
             .flatten()
-            .ok_or_else(|| RunError::NoUser(user.clone()))?;
+            .ok_or_else(|| TopologyError::NoUser(user.clone()))?;
         if let Some(parent) = f.path.parent() {
             let _ = nix::unistd::chown(parent, Some(u.uid), Some(u.gid));
         }
@@ -546,4 +546,64 @@ fn write_file(f: &plan::PlannedFile) -> Result<(), RunError> {
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("scenario-run-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn planned(path: PathBuf, owner: Option<&str>) -> plan::PlannedFile {
+        plan::PlannedFile {
+            path,
+            owner: owner.map(str::to_string),
+            content: "x".into(),
+        }
+    }
+
+    /// A planned file that cannot be written names the folder, what failed
+    /// and why, as a topology error the report shows unchanged.
+    #[test]
+    fn a_planned_file_that_cannot_be_written_names_the_folder() {
+        let dir = scratch("unwritable");
+        let blocker = dir.join("blocker");
+        std::fs::write(&blocker, "a file, not a folder").unwrap();
+        let e = write_file(&planned(blocker.join("conf/app.yaml"), None)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                RunError::Topology(TopologyError::File {
+                    action: "create",
+                    ..
+                })
+            ),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        let wanted = format!("cannot create {}: ", blocker.join("conf").display());
+        assert!(text.starts_with(&wanted), "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_planned_file_for_an_unknown_owner_says_to_create_it_or_drop_user() {
+        let dir = scratch("no-owner");
+        let file = planned(dir.join("app.yaml"), Some("no-such-user-scn"));
+        let e = write_file(&file).unwrap_err();
+        assert!(
+            matches!(e, RunError::Topology(TopologyError::NoUser(_))),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "user `no-such-user-scn` does not exist; create it or remove the service's `user`"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -57,6 +57,9 @@ pub enum TopologyError {
         log: PathBuf,
         excerpt: String,
     },
+    /// The run's guardian (see [`super::guardian`]) ended while the run
+    /// went on: nothing would kill the services should this process die.
+    GuardianDied { pid: u32, status: ExitStatus },
     /// Ctrl-C or a signal arrived while services were starting.
     Interrupted,
     /// A provisioning program (python, pip) could not be started.
@@ -138,6 +141,12 @@ impl fmt::Display for TopologyError {
                 "service `{service}` exited ({status}); from {}:\n{excerpt}",
                 log.display()
             ),
+            GuardianDied { pid, status } => write!(
+                f,
+                "the run's guardian (`scenario guard`, pid {pid}) died ({status}): nothing would \
+                 clean up the services should this process die, so the run stops here; find what \
+                 killed it (the OOM killer? see `dmesg`) and run again"
+            ),
             Interrupted => f.write_str("interrupted while starting services"),
             Run { program, source } => write!(f, "cannot run {program}: {source}"),
             SetupFailed {
@@ -188,5 +197,24 @@ mod tests {
         };
         assert!(e.to_string().starts_with("cannot create /nope/logs: "));
         assert!(std::error::Error::source(&e).is_some());
+    }
+
+    #[test]
+    fn a_dead_guardian_says_the_run_is_unguarded_and_what_to_look_for() {
+        use std::os::unix::process::ExitStatusExt;
+        let e = TopologyError::GuardianDied {
+            pid: 4242,
+            status: ExitStatus::from_raw(9),
+        };
+        let text = e.to_string();
+        assert!(
+            text.starts_with("the run's guardian (`scenario guard`, pid 4242) died (signal: 9"),
+            "{text}"
+        );
+        assert!(
+            text.contains("nothing would clean up the services"),
+            "{text}"
+        );
+        assert!(text.contains("`dmesg`"), "{text}");
     }
 }

@@ -19,7 +19,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, killpg, Signal};
@@ -53,6 +53,15 @@ impl Guardian {
             .spawn()?;
         let pipe = child.stdin.take();
         Ok(Guardian { child, pipe })
+    }
+
+    /// The guardian's pid and how it ended, once it has: it only ends by
+    /// itself when the pipe does, so while the tool holds the pipe an end
+    /// means it was killed (`kill -9`, the OOM killer) and the run is no
+    /// longer guarded.
+    pub fn died(&mut self) -> Option<(u32, ExitStatus)> {
+        let status = self.child.try_wait().ok()??;
+        Some((self.child.id(), status))
     }
 }
 

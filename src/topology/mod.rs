@@ -40,7 +40,7 @@ pub struct Supervisor {
     cpus: Option<cpus::Pinning>,
     /// Kills what is left should this process die without tearing down
     /// (dropped last, after the services).
-    _guardian: Option<guardian::Guardian>,
+    guardian: Option<guardian::Guardian>,
 }
 
 impl Supervisor {
@@ -69,7 +69,7 @@ impl Supervisor {
             log_dir: log_dir.to_path_buf(),
             running: Vec::new(),
             cpus: None,
-            _guardian: guardian,
+            guardian,
         }
     }
 
@@ -252,9 +252,11 @@ impl Supervisor {
             .collect()
     }
 
-    /// The first service that has exited, with the end of its log.
+    /// The first service that has exited, with the end of its log, or
+    /// else the guardian if it died: a run that would no longer be cleaned
+    /// up after should this process die stops like one that lost a service.
     pub fn exited(&mut self) -> Option<TopologyError> {
-        self.running.iter_mut().find_map(|r| {
+        let service = self.running.iter_mut().find_map(|r| {
             let status = r.child.try_wait().ok()??;
             Some(TopologyError::Exited {
                 service: r.name.clone(),
@@ -262,6 +264,10 @@ impl Supervisor {
                 log: r.log.clone(),
                 excerpt: logs::excerpt(&r.log),
             })
+        });
+        service.or_else(|| {
+            let (pid, status) = self.guardian.as_mut()?.died()?;
+            Some(TopologyError::GuardianDied { pid, status })
         })
     }
 

@@ -144,11 +144,11 @@ pub fn command(args: &crate::cli::K8sArgs) -> crate::report::Outcome {
     match job.manifest() {
         Ok(manifest) => {
             out!("{manifest}");
-            eprint!("{}", job.instructions());
+            err!("{}", job.instructions());
             Outcome::Pass
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             Outcome::Error
         }
     }
@@ -165,7 +165,7 @@ fn job_of(args: &crate::cli::K8sArgs) -> Option<Job> {
         .map(crate::plan::shard::parse_start_at)
     {
         Some(Err(e)) => {
-            eprintln!("error: --start-at {e}");
+            errln!("error: --start-at {e}");
             return None;
         }
         Some(Ok(t)) => t,
@@ -174,7 +174,7 @@ fn job_of(args: &crate::cli::K8sArgs) -> Option<Job> {
     let facts = gather(&all)?;
     let plan = make_plan(&all[0], &facts[0])?;
     if args.shards == 0 {
-        eprintln!("error: --shards must be at least 1");
+        errln!("error: --shards must be at least 1");
         return None;
     }
     let every = args.step_every.map(Into::into);
@@ -185,7 +185,7 @@ fn job_of(args: &crate::cli::K8sArgs) -> Option<Job> {
     };
     check_sharding(&all[0], &plan, Some(shard), true, every)?;
     let files = files_of(&args.file, &args.scenario.set)
-        .map_err(|e| eprintln!("error: {e}"))
+        .map_err(|e| errln!("error: {e}"))
         .ok()?;
     Some(Job {
         name: args.name.clone().unwrap_or_else(|| name_for(&all[0].name)),

@@ -1,5 +1,6 @@
-//! Writing a command's output to stdout without panicking when stdout is
-//! gone (`scenario plan | head`), shared by every command.
+//! Writing a command's output to stdout, and its messages to stderr,
+//! without panicking when either is gone (`scenario plan | head`, or the
+//! terminal that started a run closed), shared by every command.
 
 /// `print!` that never panics: when stdout is gone, the rest of the output
 /// is dropped quietly and the command carries on.
@@ -18,6 +19,24 @@ macro_rules! outln {
     }};
 }
 
+/// `eprint!` that never panics: with stderr gone (a closed pipe) the
+/// message is lost, not the run (a panic there once lost a Ctrl-C, and
+/// the report with it).
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that never panics; see [`err!`].
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 use std::path::Path;
 
 use crate::report::outcome::Reported;
@@ -27,7 +46,7 @@ use crate::report::outcome::Reported;
 pub fn emit(text: &str, out: Option<&Path>) -> Result<(), Reported> {
     match out {
         Some(path) => std::fs::write(path, text).map_err(|e| {
-            eprintln!("error: cannot write {}: {e}", path.display());
+            errln!("error: cannot write {}: {e}", path.display());
             Reported
         }),
         None => {

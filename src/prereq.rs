@@ -244,7 +244,7 @@ pub fn doctor(args: &DoctorArgs) -> Outcome {
         show_venv(&all[0]);
     }
     if missing > 0 {
-        eprintln!("{missing} missing; install them and run `scenario doctor` again");
+        errln!("{missing} missing; install them and run `scenario doctor` again");
     }
     Outcome::checked(missing == 0)
 }
@@ -290,13 +290,13 @@ pub fn provision(args: &DoctorArgs) -> Outcome {
             outln!("ready        {}", p.venv.display());
             continue;
         }
-        eprintln!(
+        errln!(
             "provisioning {} (log: {}) …",
             p.venv.display(),
             log.display()
         );
         if let Err(e) = runtime.block_on(crate::topology::provision::ensure(p, &log)) {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Outcome::Error;
         }
         outln!("provisioned  {}", p.venv.display());

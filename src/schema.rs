@@ -66,7 +66,7 @@ pub fn main(kind: Kind) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: cannot write the schema to stdout: {e}");
+            errln!("error: cannot write the schema to stdout: {e}");
             ExitCode::from(2)
         }
     }

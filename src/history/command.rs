@@ -28,11 +28,11 @@ pub fn list(args: &HistoryArgs) -> Outcome {
     let runs = match Store::open_existing(&args.history).and_then(|s| s.runs(&query)) {
         Ok(runs) => runs,
         Err(e @ StoreError::Missing { .. }) => {
-            eprintln!("note: {e}");
+            errln!("note: {e}");
             Vec::new()
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Outcome::Error;
         }
     };
@@ -48,7 +48,7 @@ pub fn list(args: &HistoryArgs) -> Outcome {
 /// `scenario history import DIR`: record every completed run under DIR.
 pub fn import(args: &ImportArgs) -> Outcome {
     if !args.dir.is_dir() {
-        eprintln!(
+        errln!(
             "error: {} is not a folder: give the --out folder of earlier runs, e.g. results",
             args.dir.display()
         );
@@ -62,7 +62,7 @@ pub fn import(args: &ImportArgs) -> Outcome {
     match done {
         Ok(done) => {
             for why in &done.unreadable {
-                eprintln!("warning: skipped {why}");
+                errln!("warning: skipped {why}");
             }
             outln!(
                 "imported {} runs into {} ({} recorded already, {} incomplete skipped)",
@@ -74,7 +74,7 @@ pub fn import(args: &ImportArgs) -> Outcome {
             Outcome::Pass
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             Outcome::Error
         }
     }

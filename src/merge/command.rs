@@ -17,7 +17,7 @@ pub fn merge(args: &MergeArgs) -> Outcome {
         return Outcome::Error;
     };
     if args.out.join("report.json").exists() {
-        eprintln!(
+        errln!(
             "error: {} holds a report already: give a new folder to --out",
             args.out.display()
         );
@@ -30,7 +30,7 @@ pub fn merge(args: &MergeArgs) -> Outcome {
     let written = std::fs::create_dir_all(&args.out)
         .and_then(|()| report::write(&args.out, &report, &shards[0].formats));
     if let Err(e) = written {
-        eprintln!(
+        errln!(
             "error: cannot write the merged run in {}: {e}",
             args.out.display()
         );
@@ -40,19 +40,19 @@ pub fn merge(args: &MergeArgs) -> Outcome {
     if !o.quiet {
         let table = report::terminal::render(&report);
         if o.json {
-            eprint!("{table}");
+            err!("{table}");
         } else {
             out!("{table}");
         }
-        eprintln!("merged {} shards: {}", shards.len(), dir.display());
+        errln!("merged {} shards: {}", shards.len(), dir.display());
     }
     if let Some(e) = &report.error {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
     }
     let mut outcome = report.outcome();
     if let Some(db) = &o.history {
         if let Err(e) = history::record(db, &report, &dir) {
-            eprintln!(
+            errln!(
                 "warning: the merged run was not recorded in {}: {e}",
                 db.display()
             );
@@ -86,7 +86,7 @@ fn read_and_merge(paths: &[std::path::PathBuf]) -> Option<(Vec<ShardResult>, Rep
         match super::read(Path::new(path)) {
             Ok(found) => shards.extend(found),
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 return None;
             }
         }
@@ -94,12 +94,12 @@ fn read_and_merge(paths: &[std::path::PathBuf]) -> Option<(Vec<ShardResult>, Rep
     let (report, warnings) = match super::merge(shards.clone()) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return None;
         }
     };
     for w in &warnings {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     Some((shards, report))
 }

@@ -31,7 +31,7 @@ pub fn gather(all: &[Scenario]) -> Option<Vec<Facts>> {
     all.iter()
         .map(|s| {
             Facts::gather(s, &exe)
-                .map_err(|e| eprintln!("error: cannot plan {}: {e}", s.file.display()))
+                .map_err(|e| errln!("error: cannot plan {}: {e}", s.file.display()))
                 .ok()
         })
         .collect()
@@ -43,15 +43,15 @@ pub fn make_plan(s: &Scenario, facts: &Facts) -> Option<Plan> {
     match super::build(s, facts, Path::new(RUN_DIR)) {
         Ok(p) => Some(p),
         Err(PlanError::Input(d)) => {
-            eprint!("{}", d.render(std::io::stderr().is_terminal()));
-            eprintln!(
+            err!("{}", d.render(std::io::stderr().is_terminal()));
+            errln!(
                 "error: cannot plan {}; nothing was started",
                 s.file.display()
             );
             None
         }
         Err(e) => {
-            eprintln!("error: cannot plan {}: {e}", s.file.display());
+            errln!("error: cannot plan {}: {e}", s.file.display());
             None
         }
     }
@@ -67,7 +67,7 @@ pub fn check_sharding(
     every: Option<Duration>,
 ) -> Option<()> {
     let fail = |e: String| {
-        eprintln!("error: {}: {e}; nothing was started", s.file.display());
+        errln!("error: {}: {e}; nothing was started", s.file.display());
     };
     if let Some(shard) = shard {
         if s.variant.is_some() {
@@ -82,7 +82,7 @@ pub fn check_sharding(
             return None;
         }
         for step in p.steps.iter().filter(|st| shard.load_of(st).workers == 0) {
-            eprintln!(
+            errln!(
                 "warning: {}: step {} ({}) has {} workers for {} shards: shard {shard} sends \
                  nothing in it",
                 s.file.display(),

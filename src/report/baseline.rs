@@ -32,7 +32,7 @@ impl Baseline {
             Some(path) => match Report::load(path) {
                 Ok((b, p)) => Ok(Some(Baseline::Run(Box::new(b), p))),
                 Err(e) => {
-                    eprintln!("error: baseline: {e}");
+                    errln!("error: baseline: {e}");
                     Err(Reported)
                 }
             },
@@ -77,7 +77,7 @@ impl Baseline {
                         (h.render_text(), h.render_markdown(), h.grade, summary)
                     }
                     Err(e) => {
-                        eprintln!("error: --baseline history: {e}");
+                        errln!("error: --baseline history: {e}");
                         let error = e.to_string();
                         return (Regression::Error { error }, Outcome::Error);
                     }
@@ -85,14 +85,14 @@ impl Baseline {
             }
         };
         if json {
-            eprint!("\n{text}");
+            err!("\n{text}");
         } else {
             out!("\n{text}");
         }
         let mut outcome = grade_outcome(grade);
         let md_path = dir.join("compare.md");
         if let Err(e) = std::fs::write(&md_path, md) {
-            eprintln!("error: cannot write {}: {e}", md_path.display());
+            errln!("error: cannot write {}: {e}", md_path.display());
             outcome = outcome.max(Outcome::Error);
         }
         (summary, outcome)
@@ -114,7 +114,7 @@ pub fn compare_command(args: &CompareArgs) -> Outcome {
     let (current, current_path) = match Report::load(&args.current) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: current: {e}");
+            errln!("error: current: {e}");
             return Outcome::Error;
         }
     };
@@ -135,7 +135,7 @@ pub fn compare_command(args: &CompareArgs) -> Outcome {
             match history::check::against_history(&db, &current, &current_path, &t) {
                 Ok(h) => h,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    errln!("error: {e}");
                     return Outcome::Error;
                 }
             };
@@ -149,7 +149,7 @@ pub fn compare_command(args: &CompareArgs) -> Outcome {
         let (base, base_path) = match Report::load(&args.base) {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("error: base: {e}");
+                errln!("error: base: {e}");
                 return Outcome::Error;
             }
         };
@@ -164,7 +164,7 @@ pub fn compare_command(args: &CompareArgs) -> Outcome {
     out!("{text}");
     if let Some(out) = &args.out {
         if let Err(e) = std::fs::write(out, &text) {
-            eprintln!("error: cannot write {}: {e}", out.display());
+            errln!("error: cannot write {}: {e}", out.display());
             return Outcome::Error;
         }
     }
@@ -205,7 +205,7 @@ fn thresholds(args: &CompareArgs, current: &Report) -> Option<crate::scenario::m
     for (slot, value, flag) in overrides {
         if let Some(v) = value {
             if !(v >= 0.0 && v.is_finite()) {
-                eprintln!("error: {flag} must be a share ≥ 0, e.g. 0.2 for 20%");
+                errln!("error: {flag} must be a share ≥ 0, e.g. 0.2 for 20%");
                 return None;
             }
             *slot = v;

@@ -75,7 +75,7 @@ pub fn rerender(args: &crate::cli::ReportArgs) -> super::Outcome {
     let report = match Report::load(&args.run) {
         Ok((r, _)) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return super::Outcome::Error;
         }
     };

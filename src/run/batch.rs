@@ -27,7 +27,7 @@ pub fn runtime() -> Option<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| eprintln!("error: cannot start the async runtime: {e}"))
+        .map_err(|e| errln!("error: cannot start the async runtime: {e}"))
         .ok()
 }
 
@@ -56,7 +56,7 @@ impl Batch {
     /// limit and read the baseline; `None` after printing every problem.
     fn prepare(args: &RunArgs) -> Option<Batch> {
         if args.shard.is_some() && (args.files.len() > 1 || args.output.baseline.is_some()) {
-            eprintln!(
+            errln!(
                 "error: --shard runs one FILE and compares nothing: give one FILE, and \
                  --baseline to `scenario merge`"
             );
@@ -66,7 +66,7 @@ impl Batch {
             None => None,
             Some(Ok(t)) => Some(t),
             Some(Err(e)) => {
-                eprintln!("error: --start-at {e}");
+                errln!("error: --start-at {e}");
                 return None;
             }
         };
@@ -74,7 +74,7 @@ impl Batch {
         let files = plan_files(args, start_at.is_some(), step_every)?;
         check_open_files(&files)?;
         if args.output.baseline.is_some() && args.files.len() > 1 {
-            eprintln!("error: --baseline compares one scenario; give one FILE");
+            errln!("error: --baseline compares one scenario; give one FILE");
             return None;
         }
         let baseline = Baseline::read(args.output.baseline.as_deref()).ok()?;
@@ -126,7 +126,7 @@ impl Batch {
         };
         let out = &self.options.out;
         let base_dir = super::new_run_dir(out, &name).map_err(|e| {
-            eprintln!(
+            errln!(
                 "error: cannot create a run folder under {}: {e}",
                 out.display()
             )
@@ -143,7 +143,7 @@ impl Batch {
                     .as_ref()
                     .map(|v| format!(" · {v}"))
                     .unwrap_or_default();
-                eprintln!(
+                errln!(
                     "running {}{what} ({} steps) …",
                     plan.scenario,
                     plan.steps.len()
@@ -151,9 +151,7 @@ impl Batch {
             }
             let finished = super::execute(scenario, facts, &dir, &self.options, interrupt)
                 .await
-                .map_err(|e| {
-                    eprintln!("error: cannot write reports under {}: {e}", out.display())
-                })?;
+                .map_err(|e| errln!("error: cannot write reports under {}: {e}", out.display()))?;
             let summary = self.conclude(scenario, &finished, args, done);
             if let Some(v) = &scenario.variant {
                 variants.push(VariantRun::of(v, &finished.report, finished.dir.clone()));
@@ -181,15 +179,15 @@ impl Batch {
         if !o.quiet {
             let table = report::terminal::render(r);
             if o.json {
-                eprint!("{table}");
+                err!("{table}");
             } else {
                 out!("{table}");
             }
-            eprintln!("reports: {}", dir.display());
+            errln!("reports: {}", dir.display());
         }
         // Said once, here (the table leaves it out).
         if let Some(e) = &r.error {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
         }
         done.add(r.outcome());
         let out = &self.options.out;
@@ -204,7 +202,7 @@ impl Batch {
         // A shard's figures are a part of the run's: history keeps the merged run.
         if !args.no_history && args.shard.is_none() {
             if let Err(e) = history::record(&db, r, dir) {
-                eprintln!(
+                errln!(
                     "warning: the run was not recorded in its history: {e}; \
                      `scenario history import {}` records it later",
                     out.display()
@@ -272,7 +270,7 @@ fn check_open_files(files: &[Vec<Planned>]) -> Option<()> {
     let soft = match crate::load::limits::raise_nofile() {
         Ok((soft, _)) => soft,
         Err(e) => {
-            eprintln!("error: cannot read the open-files limit: {e}");
+            errln!("error: cannot read the open-files limit: {e}");
             return None;
         }
     };
@@ -284,7 +282,7 @@ fn check_open_files(files: &[Vec<Planned>]) -> Option<()> {
         .max()
         .unwrap_or(0);
     crate::load::limits::check_concurrency(widest, soft)
-        .map_err(|e| eprintln!("error: {e}; nothing was started"))
+        .map_err(|e| errln!("error: {e}; nothing was started"))
         .ok()
 }
 
@@ -295,7 +293,7 @@ fn write_shard_lines(result: &crate::merge::ShardResult, to: &Path) -> Outcome {
     if to == Path::new("-") {
         out!("{lines}");
     } else if let Err(e) = std::fs::write(to, lines) {
-        eprintln!("error: cannot write {}: {e}", to.display());
+        errln!("error: cannot write {}: {e}", to.display());
         return Outcome::Error;
     }
     Outcome::Pass
@@ -315,7 +313,7 @@ fn write_variants(name: &str, dir: &Path, runs: &[VariantRun], o: &crate::cli::O
         )
     });
     if let Err(e) = written {
-        eprintln!(
+        errln!(
             "error: cannot write the variant comparison in {}: {e}",
             dir.display()
         );
@@ -323,11 +321,11 @@ fn write_variants(name: &str, dir: &Path, runs: &[VariantRun], o: &crate::cli::O
     if !o.quiet {
         let text = report::variants::text(name, runs);
         if o.json {
-            eprint!("{text}");
+            err!("{text}");
         } else {
             out!("{text}");
         }
-        eprintln!("variants compared in {}", dir.join("variants.md").display());
+        errln!("variants compared in {}", dir.join("variants.md").display());
     }
 }
 
@@ -348,15 +346,14 @@ async fn forward_signals(interrupt: Interrupt) {
             _ = term.recv() => {},
         }
         match round {
+            // Cancel first, then say so.
             0 => {
-                eprintln!(
-                    "\ninterrupted: stopping the step, writing the report, stopping services …"
-                );
                 interrupt.stop.cancel();
+                errln!("\ninterrupted: stopping the step, writing the report, stopping services …");
             }
             1 => {
-                eprintln!("interrupted again: killing services now (once more to exit at once)");
                 interrupt.now.cancel();
+                errln!("interrupted again: killing services now (once more to exit at once)");
             }
             _ => std::process::exit(i32::from(Outcome::Interrupted.exit_code())),
         }

@@ -149,7 +149,7 @@ fn new_report(scenario: &Scenario, planned: Option<&Plan>) -> Report {
         },
         plan: planned.and_then(|p| {
             p.shown()
-                .map_err(|e| eprintln!("warning: {e}; report.json keeps no plan"))
+                .map_err(|e| errln!("warning: {e}; report.json keeps no plan"))
                 .ok()
         }),
         environment: Environment::detect(),
@@ -414,7 +414,7 @@ async fn start_services(
 ) -> Result<bool, RunError> {
     if let Some(p) = &plan.provision {
         if !provision::is_ready(p) {
-            eprintln!(
+            errln!(
                 "provisioning {} (first run with these requirements; later runs reuse it) …",
                 p.venv.display()
             );

@@ -255,7 +255,7 @@ impl Watchers {
 
     fn finish(self, step: &plan::Step, upstream: Option<UpstreamCounts>) -> Watched {
         if let Some(e) = self.scraper.as_ref().and_then(|s| s.error.as_ref()) {
-            eprintln!("warning: step {}: {e}", step.index + 1);
+            errln!("warning: step {}: {e}", step.index + 1);
         }
         Watched {
             resources: self.sampler.map(Sampler::finish).unwrap_or_default(),
@@ -377,7 +377,7 @@ fn check_start(
     }
     let late = planned.and_then(|at| outcome.started.duration_since(at).ok());
     if let Some(late) = late.filter(|l| *l > Duration::from_millis(100)) {
-        eprintln!(
+        errln!(
             "warning: step {} ({}) started measuring {:.2} s after its planned moment (this \
              process started after it, the step before ran long, or the warm-up did): shards \
              measured apart; give a later --start-at or a longer --step-every",

@@ -15,9 +15,9 @@ pub fn load_or_explain(file: &Path, sets: &[String]) -> Option<Vec<Scenario>> {
     match super::load_variants(file, sets) {
         Ok(s) => Some(s),
         Err(diagnostics) => {
-            eprint!("{}", diagnostics.render(std::io::stderr().is_terminal()));
+            err!("{}", diagnostics.render(std::io::stderr().is_terminal()));
             let n = diagnostics.problems.len();
-            eprintln!(
+            errln!(
                 "error: {} in {}; nothing was started",
                 if n == 1 {
                     "1 problem".to_string()
@@ -38,7 +38,7 @@ pub fn warn_unmeasured(file: &Path, all: &[Scenario]) {
     let mut said = Vec::new();
     for w in all.iter().flat_map(|s| &s.warnings) {
         if !said.contains(&w) {
-            eprintln!("{w}");
+            errln!("{w}");
             said.push(w);
         }
     }
@@ -53,7 +53,7 @@ pub fn warn_unmeasured(file: &Path, all: &[Scenario]) {
             .map(|v| format!(" (variant `{v}`)"))
             .unwrap_or_default();
         let names: Vec<String> = levels.iter().map(|l| format!("c={l}")).collect();
-        eprintln!(
+        errln!(
             "warning: {}{variant}: [assert.concurrency] names {}, which this sweep does not \
              measure; those checks are reported as not measured ([assert] strict_levels = true \
              makes this an error)",
@@ -86,7 +86,7 @@ fn validate_one(file: &Path, sets: &[String]) -> Option<String> {
     let mut planned = true;
     for (s, mut f) in all.iter().zip(facts) {
         for r in std::mem::take(&mut f.missing) {
-            eprintln!(
+            errln!(
                 "warning: {}: this machine lacks {} ({}); `scenario doctor` says how to install it",
                 file.display(),
                 r.what,

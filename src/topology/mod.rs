@@ -58,7 +58,7 @@ impl Supervisor {
         let guardian = guard_with.and_then(|exe| {
             guardian::Guardian::start(exe)
                 .map_err(|e| {
-                    eprintln!(
+                    errln!(
                         "warning: cannot start the guardian ({exe} guard: {e}); \
                      services may outlive this process if it is killed"
                     )

@@ -12,7 +12,7 @@ pub fn main(args: super::Args) -> ExitCode {
     use std::io::Write;
 
     let fail = |message: String| {
-        eprintln!("error: {message}");
+        errln!("error: {message}");
         ExitCode::from(2)
     };
     let config = match args.resolve() {

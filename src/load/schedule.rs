@@ -15,9 +15,10 @@
 //! area under the target rate reaches `u`), so a ramping rate keeps every
 //! arrival's intended time.
 //!
-//! Pure: no clock, no I/O. The loop sleeps with tokio's timer, which is
-//! millisecond-granular, so a send is up to ~1 ms after its intended time
-//! even on an idle machine (that is why "late" means more than 1 ms late).
+//! Pure: no clock, no I/O. The load threads' timers ([`super::rt`]) wake a
+//! send within tens of microseconds of its intended time on an idle
+//! machine; "late" means more than 1 ms late, so a busy machine's wake-up
+//! delays are not counted as waiting for a worker.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -136,7 +136,7 @@ pub(super) async fn measure_loop(
             let now = Instant::now();
             late = now > at + LATE;
             // Lead until shortly before the arrival is due, so the next
-            // leader can take an arrival due within the timer's granularity.
+            // leader can take an arrival due right after this one.
             if let Some(early) = at.checked_sub(HORIZON).filter(|&e| e > now) {
                 rt::sleep_until(early).await;
             }
@@ -198,9 +198,9 @@ pub(super) async fn measure_loop(
     shared.live.errors.fetch_add(errors, Ordering::Relaxed);
 }
 
-/// How long before an arrival is due its worker hands on the lead: twice
-/// the timer's granularity, so arrivals closer together than a timer tick
-/// are each taken on time by their own worker.
+/// How long before an arrival is due its worker hands on the lead, so
+/// arrivals closer together than a wake-up can be late on a busy machine
+/// (a millisecond or two) are each taken on time by their own worker.
 const HORIZON: Duration = Duration::from_millis(2);
 
 /// One thread's open-loop arrivals and who waits for the next one: one

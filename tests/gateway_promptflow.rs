@@ -73,7 +73,13 @@ fn check_flavour(dir: &Path, flavour: &str) {
     );
     let home = get("PF_HOME_DIRECTORY").expect("PF_HOME_DIRECTORY is set");
     let pf_yaml = std::fs::read_to_string(Path::new(&home).join("pf.yaml")).unwrap();
-    assert!(pf_yaml.contains("enabled: false"), "{pf_yaml}");
+    // As the profile wrote it: no PromptFlow worker rewrote it (racing
+    // workers once dropped `telemetry` from it).
+    assert_eq!(
+        pf_yaml.trim(),
+        "telemetry:\n  enabled: false\ncli:\n  installation_id: 00000000-0000-0000-0000-000000000000",
+        "{pf_yaml}"
+    );
     assert!(Path::new(&home).starts_with(dir), "{home} outside {dir:?}");
 
     ports_are_free(&r);

@@ -285,7 +285,7 @@ pub fn provision(args: &DoctorArgs) -> Outcome {
         return Outcome::Error;
     };
     for p in &provisions {
-        let log = p.venv.with_extension("log");
+        let log = crate::topology::provision::beside(p, "log");
         if crate::topology::provision::is_ready(p) {
             outln!("ready        {}", p.venv.display());
             continue;

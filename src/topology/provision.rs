@@ -1,7 +1,7 @@
 //! Python environments for gateways: created once per (interpreter,
 //! requirements) under the cache folder and reused by later runs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use super::TopologyError;
@@ -15,6 +15,15 @@ pub fn is_ready(p: &Provision) -> bool {
     p.venv.join(DONE).exists()
 }
 
+/// The file beside the venv named after it with `.suffix` added
+/// (`litellm-py3.11-<key>.log`). Not `with_extension`, which would cut
+/// the name at `py3.` and give every venv of one gateway the same file.
+pub fn beside(p: &Provision, suffix: &str) -> PathBuf {
+    let mut name = p.venv.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{suffix}"));
+    p.venv.with_file_name(name)
+}
+
 /// Create the venv and install the requirements, unless already done.
 /// Output goes to `log`.
 pub async fn ensure(p: &Provision, log: &Path) -> Result<(), TopologyError> {
@@ -25,7 +34,7 @@ pub async fn ensure(p: &Provision, log: &Path) -> Result<(), TopologyError> {
         std::fs::create_dir_all(parent).map_err(|e| file("create", parent, e))?;
     }
     // Another run may be making the same venv: wait for it, then look again.
-    let lock_path = p.venv.with_extension("lock");
+    let lock_path = beside(p, "lock");
     let lock_file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -125,5 +134,31 @@ fn file(action: &'static str, path: &Path, source: std::io::Error) -> TopologyEr
         action,
         path: path.to_path_buf(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(venv: &str) -> Provision {
+        Provision {
+            python: PathBuf::from("/usr/bin/python3"),
+            venv: PathBuf::from(venv),
+            requirements: Vec::new(),
+            requirements_files: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn each_venv_has_its_own_lock_and_log() {
+        let a = at("/c/venvs/litellm-py3.11-963800e7af46350f");
+        let b = at("/c/venvs/litellm-py3.12-0123456789abcdef");
+        assert_eq!(
+            beside(&a, "lock"),
+            Path::new("/c/venvs/litellm-py3.11-963800e7af46350f.lock")
+        );
+        assert_ne!(beside(&a, "lock"), beside(&b, "lock"));
+        assert_ne!(beside(&a, "log"), beside(&b, "log"));
     }
 }

@@ -7,7 +7,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{alive, fixture, out_dir, report, run_folder, scenario, signal, start_run, text, BIN};
+use common::{
+    alive, fixture, out_dir, report, run_folder, scenario, signal, start_slow_run, text, BIN,
+};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
@@ -219,16 +221,7 @@ fn an_existing_target_is_benchmarked_without_starting_anything() {
 #[test]
 fn ctrl_c_keeps_a_partial_report_and_leaves_no_process() {
     let out_dir = out_dir("sigint");
-    let slow = fixture("slow.toml");
-    let (mut child, services) = start_run(
-        &[
-            "run",
-            slow.to_str().unwrap(),
-            "--out",
-            out_dir.to_str().unwrap(),
-        ],
-        1,
-    );
+    let (mut child, services) = start_slow_run(&out_dir, &[]);
     // Whoever started the run has gone: its stderr is a closed pipe. The
     // interrupt still stops the run (it used to be lost in a panic on
     // the first line written about it).
@@ -253,16 +246,7 @@ fn ctrl_c_keeps_a_partial_report_and_leaves_no_process() {
 #[test]
 fn a_service_that_dies_is_named_and_what_was_measured_is_kept() {
     let out_dir = out_dir("dies");
-    let slow = fixture("slow.toml");
-    let (child, services) = start_run(
-        &[
-            "run",
-            slow.to_str().unwrap(),
-            "--out",
-            out_dir.to_str().unwrap(),
-        ],
-        1,
-    );
+    let (child, services) = start_slow_run(&out_dir, &[]);
     signal(services[0], Signal::SIGKILL);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(2));

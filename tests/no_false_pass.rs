@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use common::{
     alive, children_and_guardian, descendants_of, fixture, is_guardian, out_dir, report,
-    run_folder, signal, start_run, text, BIN,
+    run_folder, signal, start_slow_run, text, BIN,
 };
 use nix::sys::signal::Signal;
 
@@ -20,18 +20,7 @@ fn a_service_killed_in_the_last_moments_of_the_last_step_fails_the_run() {
     // ends long before the supervisor's next periodic look. It must look
     // again when the step ends.
     let out = out_dir("killed-last-step");
-    let slow = fixture("slow.toml");
-    let (child, services) = start_run(
-        &[
-            "run",
-            slow.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--set",
-            "load.requests=2000",
-        ],
-        1,
-    );
+    let (child, services) = start_slow_run(&out, &["load.requests=2000"]);
     signal(services[0], Signal::SIGKILL);
     let run = child.wait_with_output().unwrap();
     let err = text(&run.stderr);
@@ -60,18 +49,7 @@ fn a_run_whose_guardian_is_killed_stops_as_a_harness_failure_and_leaves_nothing(
     // a 5 ms upstream take ~10 s: killed after ~1.5 s, the step is stopped
     // within a look (200 ms); a run that did not notice would end in PASS.
     let out = out_dir("guardian-killed");
-    let slow = fixture("slow.toml");
-    let (child, services) = start_run(
-        &[
-            "run",
-            slow.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--set",
-            "load.requests=4000",
-        ],
-        1,
-    );
+    let (child, services) = start_slow_run(&out, &["load.requests=4000"]);
     let guardian = children_and_guardian(child.id())
         .into_iter()
         .find(|&p| is_guardian(p))

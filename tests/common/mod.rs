@@ -372,6 +372,22 @@ pub fn start_run(args: &[&str], services: usize) -> (Child, Vec<u32>) {
     (child, kids)
 }
 
+/// `scenario run tests/fixtures/slow.toml --out OUT [--set S]…`, started
+/// as [`start_run`] starts it (one service: the fake upstream).
+pub fn start_slow_run(out: &Path, set: &[&str]) -> (Child, Vec<u32>) {
+    let slow = fixture("slow.toml");
+    let mut args = vec![
+        "run",
+        slow.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    for s in set {
+        args.extend(["--set", s]);
+    }
+    start_run(&args, 1)
+}
+
 /// Send `signal` to `pid`.
 pub fn signal(pid: u32, signal: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();

@@ -47,6 +47,9 @@ use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use tokio_util::sync::CancellationToken;
 
+mod stream;
+pub use stream::Stream;
+
 /// Socket operations a task may do in one poll before it yields.
 pub const BUDGET: u32 = 128;
 /// Task polls between two looks at the sockets while tasks are still ready.
@@ -348,12 +351,14 @@ impl Loop {
     /// when the sweep ran.
     fn turn(&mut self, timeout: Option<Duration>) -> bool {
         if let Err(e) = self.poll.poll(&mut self.events, timeout) {
-            if e.kind() != io::ErrorKind::Interrupted {
-                // Nothing sensible to do but try again; the sweep still
-                // bounds every wait.
-                std::thread::sleep(Duration::from_millis(1));
+            if e.kind() == io::ErrorKind::Interrupted {
+                return false;
             }
-            return false;
+            // Nothing sensible to do but try again; meanwhile deadlines
+            // and cancellation are still looked at.
+            std::thread::sleep(Duration::from_millis(1));
+            self.inner.sweep();
+            return true;
         }
         let mut swept = false;
         for event in &self.events {
@@ -477,8 +482,5 @@ pub async fn within<F: Future>(deadline: Instant, fut: F) -> Option<F::Output> {
     out
 }
 
-mod stream;
 #[cfg(test)]
 mod tests;
-
-pub use stream::Stream;
